@@ -1,0 +1,5 @@
+"""Allow ``python -m stackmedic``."""
+
+from stackmedic.cli.main import main
+
+main()
