@@ -1,0 +1,253 @@
+"""The composition root: builds every part from the settings and runs them in one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from stackmedic.auth import load_or_create_token
+from stackmedic.config.model import Settings
+from stackmedic.deployments.actions import DeploymentActions
+from stackmedic.deployments.catalog import Catalog, CatalogChange
+from stackmedic.engine.client import EngineClient
+from stackmedic.engine.compose import ComposeNotFound, ComposeRunner, find_compose
+from stackmedic.engine.events import EventStream
+from stackmedic.intent.tracker import IntentTracker
+from stackmedic.observe.monitor import ContainerMonitor
+from stackmedic.observe.state import ObservedState
+from stackmedic.store.db import Database
+from stackmedic.store.desired import DesiredStateStore
+from stackmedic.store.events import EventLog
+from stackmedic.store.facts import Facts
+from stackmedic.types import DesiredState, IntentSource
+
+log = structlog.get_logger(__name__)
+
+CURSOR_FACT = "engine-event-cursor"
+CURSOR_SAVE_INTERVAL = 1.0
+SHUTDOWN_TIMEOUT = 8.0
+
+
+class Agent:
+    """One stackmedic agent: store, engine access, deployments, intent, API."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started_at = time.time()
+        self.db = Database(settings.database_path)
+        self.desired = DesiredStateStore(self.db)
+        self.events = EventLog(self.db)
+        self.facts = Facts(self.db)
+        self.token = load_or_create_token(
+            settings.api.token.get_secret_value() if settings.api.token else None,
+            settings.resolved_token_file,
+        )
+        self.engine = EngineClient(
+            settings.docker.host, request_timeout=settings.docker.request_timeout_seconds
+        )
+        self.compose_error: str | None = None
+        self.runner: ComposeRunner | None = None
+        try:
+            self.runner = ComposeRunner(
+                find_compose(settings.compose.command),
+                docker_host=self.engine.host,
+                timeout=settings.compose.timeout_seconds,
+                config_timeout=settings.compose.config_timeout_seconds,
+            )
+        except ComposeNotFound as exc:
+            self.compose_error = str(exc)
+            log.error("compose unavailable", error=self.compose_error)
+        self.catalog = Catalog(
+            settings.deployments_path, self.runner, self.facts,
+            adopt_running=settings.adopt_running,
+        )
+        self.observed = ObservedState()
+        self.monitor = ContainerMonitor(self.engine, self.observed)
+        self.stream = EventStream(
+            self.engine,
+            self._on_engine_event,
+            on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected,
+            cursor=self.facts.get(CURSOR_FACT),
+            backoff_initial=settings.docker.reconnect_initial_seconds,
+            backoff_max=settings.docker.reconnect_max_seconds,
+        )
+        self._connected_since = 0.0
+        self.intent = IntentTracker(
+            self.desired, self.events, self.catalog, self.observed,
+            stop_settle_seconds=settings.intent.stop_settle_seconds,
+            start_settle_seconds=settings.intent.start_settle_seconds,
+            connection=lambda: (
+                self.stream.connected.is_set(), self.stream.connections, self._connected_since
+            ),
+        )
+        self.actions = DeploymentActions(
+            self.catalog, self.runner, self.desired, self.events, self.intent, self.observed
+        )
+        self._cursor_saved_at = 0.0
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._stopping = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.server: Any = None
+
+    # -- engine callbacks -------------------------------------------------------------
+
+    async def _on_connected(self) -> None:
+        self._connected_since = time.time()
+        self.events.record("docker-connected", f"connected to Docker at {self.engine.host}")
+        try:
+            await self.monitor.sweep()
+        except Exception as exc:  # the stream's own error handling reconnects
+            log.warning("resync after connect failed", error=str(exc))
+        await self.refresh_catalog()
+
+    async def _on_disconnected(self) -> None:
+        self.intent.on_disconnected()
+        self.events.record(
+            "docker-disconnected", "lost the Docker event stream; reconnecting",
+            severity="warning",
+        )
+
+    async def _on_engine_event(self, event: dict[str, Any]) -> None:
+        await self.monitor.on_event(event)
+        await self.intent.on_event(event)
+        now = time.monotonic()
+        if now - self._cursor_saved_at >= CURSOR_SAVE_INTERVAL:
+            self._save_cursor()
+            self._cursor_saved_at = now
+
+    def _save_cursor(self) -> None:
+        if self.stream.cursor:
+            self.facts.set(CURSOR_FACT, self.stream.cursor)
+
+    # -- deployments ------------------------------------------------------------------
+
+    async def refresh_catalog(self) -> CatalogChange:
+        """Rescan deployments, record first sight of new ones and log what changed."""
+        containers = [{"Labels": c.labels} for c in self.observed.all()]
+        change = await self.catalog.rescan(containers)
+        for name in change.added:
+            deployment = self.catalog.deployments[name]
+            self.events.record(
+                "deployment-found", f"deployment found ({deployment.kind.value})",
+                deployment=name,
+                severity="info" if deployment.valid else "warning",
+                data={"error": deployment.error} if deployment.error else None,
+            )
+        for name in change.removed:
+            self.events.record("deployment-gone", "deployment no longer found", deployment=name)
+        for name in change.changed:
+            deployment = self.catalog.deployments[name]
+            self.events.record(
+                "deployment-changed",
+                "compose file changed" + ("" if deployment.valid else " and is invalid"),
+                deployment=name,
+                severity="info" if deployment.valid else "warning",
+                data={"error": deployment.error} if deployment.error else None,
+            )
+        self.record_first_sight()
+        return change
+
+    def record_first_sight(self) -> None:
+        """Give every deployment without a desired state the state it is observed in."""
+        if not self.stream.connected.is_set() or self.observed.synced_at is None:
+            return  # never invent intent from a blind view
+        for name, deployment in self.catalog.deployments.items():
+            containers = self.observed.for_project(deployment.project)
+            state = (
+                DesiredState.RUNNING if any(c.running for c in containers)
+                else DesiredState.STOPPED
+            )
+            record, new = self.desired.set_if_absent(name, state, IntentSource.FIRST_SEEN)
+            if new:
+                self.events.record(
+                    "intent-changed",
+                    f"first seen {state.value}; desired state recorded as {state.value}",
+                    deployment=name, data={"state": state.value, "source": record.source},
+                )
+
+    # -- loops ------------------------------------------------------------------------
+
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception as exc:
+                log.warning(f"{name} failed", error=str(exc))
+
+    async def _sweep(self) -> None:
+        if self.stream.connected.is_set():
+            await self.monitor.sweep()
+
+    async def _prune(self) -> None:
+        removed = self.events.prune(self.settings.event_retention_days * 86400)
+        if removed:
+            log.info("event log pruned", removed=removed)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every background part and the API server; return once the API listens."""
+        from stackmedic.api.server import start_api_server
+
+        self.events.record("agent-started", "stackmedic agent started")
+        await self.refresh_catalog()
+        spawn = self._spawn
+        spawn(self.stream.run(), "engine-events")
+        spawn(self._every(self.settings.health.sweep_interval_seconds, self._sweep, "sweep"),
+              "sweep")
+        spawn(self._every(self.settings.rescan_interval_seconds, self.refresh_catalog, "rescan"),
+              "rescan")
+        spawn(self._every(3600, self._prune, "prune"), "prune")
+        self.server = await start_api_server(self)
+        self.ready.set()
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+        self._tasks[-1].set_name(name)
+
+    def request_stop(self) -> None:
+        """Ask ``async_run`` to shut down."""
+        self._stopping.set()
+
+    async def async_run(self) -> None:
+        """Run until ``request_stop`` (tests and embedding call this)."""
+        await self.start()
+        await self._stopping.wait()
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop the API, let in-flight work end briefly, then cancel the rest."""
+        if self.server is not None:
+            await self.server.stop()
+        await self.intent.close()
+        for task in self._tasks:
+            task.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*self._tasks, return_exceptions=True), SHUTDOWN_TIMEOUT
+            )
+        self._save_cursor()
+        self.events.record("agent-stopped", "stackmedic agent stopped")
+        await self.engine.close()
+        self.db.close()
+
+
+def run(settings: Settings) -> None:
+    """Run an agent in this process until SIGTERM or SIGINT."""
+
+    async def main() -> None:
+        agent = Agent(settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, agent.request_stop)
+        await agent.async_run()
+
+    asyncio.run(main())

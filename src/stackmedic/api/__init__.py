@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI) served inside the agent's own event loop."""

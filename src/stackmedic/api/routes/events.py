@@ -1,0 +1,30 @@
+"""The agent's event log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from stackmedic.store.events import EventQuery
+
+router = APIRouter(tags=["events"])
+
+
+@router.get("/events", summary="The agent's event log, newest first")
+async def list_events(
+    request: Request,
+    deployment: str | None = None,
+    kind: str | None = None,
+    severity: Annotated[str | None, Query(pattern="^(info|warning|critical)$")] = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """Filter by deployment, kind, severity and time; page with ``before_id``."""
+    items = request.app.state.agent.events.query(
+        EventQuery(deployment, kind, severity, since, until, limit, before_id)
+    )
+    next_before = items[-1]["id"] if len(items) == limit else None
+    return {"items": items, "next_before_id": next_before}

@@ -1,0 +1,66 @@
+"""Serve the FastAPI app with uvicorn inside the agent's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from stackmedic.api.app import create_app
+
+if TYPE_CHECKING:
+    from stackmedic.agent import Agent
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the agent."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """The agent owns SIGTERM/SIGINT; uvicorn must not take them."""
+        yield
+
+
+class ApiServer:
+    """Handle on the running server task."""
+
+    def __init__(self, server: EmbeddedServer, task: asyncio.Task[None]) -> None:
+        self._server = server
+        self._task = task
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful when configured as 0)."""
+        servers = self._server.servers
+        return int(servers[0].sockets[0].getsockname()[1]) if servers else 0
+
+    async def stop(self) -> None:
+        """Stop accepting requests and finish the ones in flight."""
+        self._server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def start_api_server(agent: Agent) -> ApiServer:
+    """Start serving and return once the socket listens (or raise why it cannot)."""
+    config = uvicorn.Config(
+        create_app(agent),
+        host=agent.settings.api.host,
+        port=agent.settings.api.port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    server = EmbeddedServer(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError(
+                f"the API could not listen on {config.host}:{config.port}"
+            )
+        await asyncio.sleep(0.02)
+    return ApiServer(server, task)

@@ -1,0 +1,1 @@
+"""The ``stackmedic`` command line."""

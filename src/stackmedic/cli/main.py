@@ -1,0 +1,166 @@
+"""``stackmedic``: run the agent, look at deployments, and act on them through the agent."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from stackmedic.cli.client import AgentClient, AgentUnavailable, ApiError
+from stackmedic.cli.tables import render_table
+from stackmedic.config.loader import ConfigError, load_settings
+from stackmedic.config.model import Settings
+
+app = typer.Typer(help="stackmedic keeps Docker Compose deployments alive.",
+                  no_args_is_help=True, add_completion=False)
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config file (default: $STACKMEDIC_CONFIG).",
+                 exists=False, dir_okay=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        typer.echo(exc.render(), err=True)
+        raise typer.Exit(2) from None
+
+
+def _call(config: Path | None, method: str, path: str, **kwargs: Any) -> Any:
+    client = AgentClient(_settings(config))
+    try:
+        return client.request(method, path, **kwargs)
+    except AgentUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(3) from None
+    except ApiError as exc:
+        detail = exc.detail
+        if isinstance(detail, dict):
+            detail = detail.get("message", "") + (
+                f"\n{detail['stderr']}" if detail.get("stderr") else "")
+        typer.echo(f"error ({exc.status}): {detail}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Run the agent in the foreground until SIGTERM or Ctrl-C."""
+    from stackmedic.agent import run as run_agent
+    from stackmedic.logs import configure_logging
+
+    settings = _settings(config)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        run_agent(settings)
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate the configuration without starting; exit 2 naming each problem."""
+    settings = _settings(config)
+    typer.echo(f"configuration is valid; deployments from {settings.deployments_path}, "
+               f"data in {settings.data_dir}, API on {settings.api.host}:{settings.api.port}")
+
+
+def _first_line(text: str | None) -> str:
+    return text.strip().splitlines()[0] if text and text.strip() else ""
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+@app.command()
+def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """A table of deployments: desired vs observed state and health."""
+    body = _call(config, "GET", "/api/deployments")
+    if as_json:
+        typer.echo(json.dumps(body, indent=2))
+        return
+    rows = []
+    for d in body["items"]:
+        desired = d.get("desired") or {}
+        health = d.get("health") or {}
+        rows.append([
+            d["name"], desired.get("state", "-"), desired.get("source", "-"),
+            d["state"], health.get("verdict", "-"),
+            f"{d['containers']['running']}/{d['containers']['total']}",
+            health.get("reason") or _first_line(d.get("error")),
+        ])
+    if not rows:
+        typer.echo("no deployments found")
+        return
+    typer.echo(render_table(
+        ["DEPLOYMENT", "DESIRED", "SOURCE", "OBSERVED", "HEALTH", "UP", "REASON"], rows))
+
+
+def _action(name: str, action: str, config: Path | None) -> None:
+    body = _call(config, "POST", f"/api/deployments/{name}/{action}")
+    desired = body.get("desired") or {}
+    typer.echo(f"{name}: {action} done; desired state {desired.get('state')} "
+               f"(source {desired.get('source')})")
+
+
+@app.command()
+def start(name: str, config: ConfigOption = None) -> None:
+    """Start a deployment and record that it should run."""
+    _action(name, "start", config)
+
+
+@app.command()
+def stop(name: str, config: ConfigOption = None) -> None:
+    """Stop a deployment; stackmedic will leave it stopped."""
+    _action(name, "stop", config)
+
+
+@app.command()
+def restart(name: str, config: ConfigOption = None) -> None:
+    """Restart a deployment and record that it should run."""
+    _action(name, "restart", config)
+
+
+@app.command()
+def down(name: str, config: ConfigOption = None) -> None:
+    """Remove a deployment's containers; stackmedic will leave it stopped."""
+    _action(name, "down", config)
+
+
+@app.command()
+def events(
+    config: ConfigOption = None,
+    deployment: Annotated[str | None, typer.Option("--deployment", "-d")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", "-k")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 30,
+    as_json: JsonOption = False,
+) -> None:
+    """The agent's event log, newest last."""
+    params: dict[str, Any] = {"limit": limit}
+    if deployment:
+        params["deployment"] = deployment
+    if kind:
+        params["kind"] = kind
+    body = _call(config, "GET", "/api/events", params=params)
+    if as_json:
+        typer.echo(json.dumps(body, indent=2))
+        return
+    rows = [[_when(e["ts"]), e["severity"], e["kind"], e["deployment"] or "-", e["message"]]
+            for e in reversed(body["items"])]
+    typer.echo(render_table(["TIME", "SEVERITY", "KIND", "DEPLOYMENT", "MESSAGE"], rows))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

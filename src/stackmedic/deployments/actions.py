@@ -1,0 +1,127 @@
+"""User-requested lifecycle actions: record the intent first, then act through Compose."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from enum import StrEnum
+
+import structlog
+
+from stackmedic.deployments.catalog import Catalog
+from stackmedic.deployments.model import Deployment
+from stackmedic.engine.compose import ComposeError, ComposeResult, ComposeRunner
+from stackmedic.intent.tracker import IntentTracker
+from stackmedic.observe.state import ObservedState
+from stackmedic.store.desired import DesiredStateStore
+from stackmedic.store.events import EventLog
+from stackmedic.types import DesiredState
+
+log = structlog.get_logger(__name__)
+
+
+class Action(StrEnum):
+    """What a user can ask of a deployment."""
+
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    DOWN = "down"
+
+
+DESIRED_AFTER = {
+    Action.START: DesiredState.RUNNING,
+    Action.RESTART: DesiredState.RUNNING,
+    Action.STOP: DesiredState.STOPPED,
+    Action.DOWN: DesiredState.STOPPED,
+}
+
+
+class UnknownDeployment(LookupError):
+    """No deployment has that name."""
+
+
+class ComposeUnavailable(RuntimeError):
+    """Compose v2 could not be found, so no action can run."""
+
+
+class DeploymentActions:
+    """Runs start/stop/restart/down with one action at a time per deployment."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        runner: ComposeRunner | None,
+        desired: DesiredStateStore,
+        events: EventLog,
+        intent: IntentTracker,
+        observed: ObservedState,
+    ) -> None:
+        self._catalog = catalog
+        self._runner = runner
+        self._desired = desired
+        self._events = events
+        self._intent = intent
+        self._observed = observed
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, deployment: str) -> asyncio.Lock:
+        """The lock that serialises every action on one deployment (recovery uses it too)."""
+        return self._locks.setdefault(deployment, asyncio.Lock())
+
+    @asynccontextmanager
+    async def acting(self, deployment: str) -> AsyncIterator[None]:
+        """Hold the deployment's lock and mark the events it causes as the agent's own."""
+        async with self.lock(deployment):
+            self._intent.begin_action(deployment)
+            try:
+                yield
+            finally:
+                self._intent.end_action(deployment)
+
+    async def perform(self, name: str, action: Action, source: str) -> ComposeResult:
+        """Record the desired state for ``action``, then run it; raise on Compose failure."""
+        deployment = self._catalog.get(name)
+        if deployment is None:
+            raise UnknownDeployment(name)
+        record, changed = self._desired.set(name, DESIRED_AFTER[action], source)
+        self._events.record(
+            "intent-changed" if changed else "intent-confirmed",
+            f"desired state {record.state.value} ({action.value} requested by {source})",
+            deployment=name,
+            data={"state": record.state.value, "source": source, "action": action.value},
+        )
+        if self._runner is None:
+            raise ComposeUnavailable("Docker Compose v2 is not available on this host")
+        async with self.acting(name):
+            try:
+                result = await self._run(deployment, action)
+            except ComposeError as exc:
+                self._events.record(
+                    "action-failed",
+                    f"{action.value} failed: {exc.stderr or exc}",
+                    deployment=name,
+                    severity="warning",
+                    data={"action": action.value, "source": source},
+                )
+                raise
+        self._events.record(
+            "action", f"{action.value} done", deployment=name,
+            data={"action": action.value, "source": source},
+        )
+        return result
+
+    async def _run(self, deployment: Deployment, action: Action) -> ComposeResult:
+        assert (self._runner is not None and deployment.path is not None) or deployment.files
+        workdir = deployment.path or deployment.files[0].parent
+        args = {
+            Action.START: ["up", "--detach", "--remove-orphans"],
+            Action.STOP: ["stop"],
+            Action.DOWN: ["down", "--remove-orphans"],
+            Action.RESTART: ["restart"],
+        }[action]
+        if action == Action.RESTART and not self._observed.for_project(deployment.project):
+            args = ["up", "--detach", "--remove-orphans"]
+        assert self._runner is not None
+        return await self._runner.run(workdir, deployment.files, deployment.project, args)

@@ -1,0 +1,99 @@
+"""What the agent knows about one deployment's definition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class DeploymentKind(StrEnum):
+    """Where a deployment was found."""
+
+    FOLDER = "folder"
+    ADOPTED = "adopted"
+
+
+@dataclass
+class ServiceSpec:
+    """One service as the compose file defines it."""
+
+    name: str
+    image: str | None = None
+    has_build: bool = False
+    restart: str | None = None
+    has_healthcheck: bool = False
+    depends_on: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    scale: int = 1
+
+    @property
+    def recover(self) -> bool:
+        """False when the service opts out of recovery with ``stackmedic.recover=false``."""
+        return self.labels.get("stackmedic.recover", "true").lower() not in ("false", "0", "no")
+
+
+@dataclass
+class Deployment:
+    """A Compose project the agent looks after."""
+
+    name: str
+    project: str
+    kind: DeploymentKind
+    path: Path | None
+    files: list[Path]
+    services: dict[str, ServiceSpec] = field(default_factory=dict)
+    external_networks: list[str] = field(default_factory=list)
+    error: str | None = None
+    fingerprint: str = ""
+
+    @property
+    def valid(self) -> bool:
+        """Whether Compose accepted the definition."""
+        return self.error is None
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready description of the definition."""
+        return {
+            "name": self.name,
+            "project": self.project,
+            "kind": self.kind.value,
+            "path": str(self.path) if self.path else None,
+            "files": [str(f) for f in self.files],
+            "valid": self.valid,
+            "error": self.error,
+            "services": sorted(self.services),
+        }
+
+
+def services_from_config(model: dict[str, Any]) -> dict[str, ServiceSpec]:
+    """Read service specs out of ``compose config --format json`` output."""
+    specs = {}
+    for name, svc in (model.get("services") or {}).items():
+        depends = svc.get("depends_on") or {}
+        networks = svc.get("networks") or {}
+        deploy = svc.get("deploy") or {}
+        specs[name] = ServiceSpec(
+            name=name,
+            image=svc.get("image"),
+            has_build="build" in svc,
+            restart=svc.get("restart"),
+            has_healthcheck=bool(svc.get("healthcheck"))
+            and not (svc.get("healthcheck") or {}).get("disable", False),
+            depends_on=sorted(depends) if isinstance(depends, dict) else list(depends),
+            networks=sorted(networks) if isinstance(networks, dict) else list(networks),
+            labels={str(k): str(v) for k, v in (svc.get("labels") or {}).items()},
+            scale=int(svc.get("scale") or deploy.get("replicas") or 1),
+        )
+    return specs
+
+
+def external_networks_from_config(model: dict[str, Any]) -> list[str]:
+    """Names of the external networks the project needs."""
+    names = []
+    for key, net in (model.get("networks") or {}).items():
+        if net and net.get("external"):
+            names.append(net.get("name") or key)
+    return sorted(names)

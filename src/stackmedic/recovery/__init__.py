@@ -1,0 +1,1 @@
+"""Diagnosis-led recovery: reconcile deployments to their desired state."""
