@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import structlog
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -31,6 +31,11 @@ def create_app(agent: Agent) -> FastAPI:
     protected = [Depends(require_token)]
     app.include_router(deployments.router, prefix="/api", dependencies=protected)
     app.include_router(events.router, prefix="/api", dependencies=protected)
+
+    # Keep last: it answers for deployment paths that no route above matched.
+    fallback = APIRouter()
+    deployments.register_fallback(fallback)
+    app.include_router(fallback, prefix="/api", dependencies=protected)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -79,6 +79,14 @@ def _first_line(text: str | None) -> str:
     return text.strip().splitlines()[0] if text and text.strip() else ""
 
 
+@config_app.command("example")
+def config_example() -> None:
+    """Print a config file holding every key with its default and what it does."""
+    from stackmedic.config.example import render_example
+
+    typer.echo(render_example(), nl=False)
+
+
 def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 

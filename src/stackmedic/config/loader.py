@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from stackmedic.config.model import Settings
 
@@ -123,7 +123,8 @@ def _is_text_key(model: type[BaseModel], path: tuple[str, ...]) -> bool:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return _is_text_key(annotation, path[1:])
         return False
-    return annotation is str or ("str" in str(annotation) and "int" not in str(annotation))
+    members = set(get_args(annotation)) or {annotation}
+    return bool(members & {str, SecretStr}) and not members & {int, float, bool}
 
 
 def _describe(exc: ValidationError, origins: dict[tuple[str, ...], str]) -> list[str]:

@@ -17,26 +17,35 @@ PositiveSeconds = Annotated[float, Field(gt=0)]
 class Section(BaseModel):
     """Base for config sections: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class ApiConfig(Section):
     """Where the HTTP API listens and how it authenticates."""
 
     host: str = "127.0.0.1"
-    port: int = Field(default=8477, ge=1, le=65535)
+    """Address the API listens on; keep 127.0.0.1 unless a proxy with TLS fronts it."""
+    port: int = Field(default=8477, ge=0, le=65535)
+    """TCP port of the API, the dashboard and /metrics (0 picks a free port)."""
     token: SecretStr | None = None
+    """Bearer token for /api; when unset one is generated into token_file."""
     token_file: Path | None = None
+    """Where the generated token is kept (default: DATA_DIR/api-token)."""
     metrics_public: bool = True
+    """Serve /metrics without the token (for a Prometheus scraper on the host)."""
 
 
 class DockerConfig(Section):
     """How the agent reaches the Docker Engine."""
 
     host: str | None = None
+    """Docker Engine address (default: $DOCKER_HOST, else unix:///var/run/docker.sock)."""
     request_timeout_seconds: PositiveSeconds = 30
+    """Timeout of one Engine API request."""
     reconnect_initial_seconds: PositiveSeconds = 0.5
+    """First wait before reconnecting to an unreachable engine; doubles each time."""
     reconnect_max_seconds: PositiveSeconds = 30
+    """Longest wait between reconnect attempts."""
 
     @field_validator("host")
     @classmethod
@@ -50,37 +59,56 @@ class ComposeConfig(Section):
     """How the agent runs Docker Compose v2."""
 
     command: list[str] | None = None
+    """Compose v2 command, e.g. ["docker", "compose"]; found automatically when unset."""
     timeout_seconds: PositiveSeconds = 300
+    """Timeout of one Compose command (up, stop, ...)."""
     config_timeout_seconds: PositiveSeconds = 30
+    """Timeout of `compose config` when reading a deployment."""
 
 
 class IntentConfig(Section):
     """How stops seen on the engine become the user's intent."""
 
     stop_settle_seconds: PositiveSeconds = 15
+    """How long the daemon must stay up after a stop before it counts as the user's intent
+    (an orderly daemon shutdown stops containers too). Keep it above the longest stop timeout.
+    """
     start_settle_seconds: PositiveSeconds = 30
+    """Starts seen this soon after (re)connecting may be restart policies at boot, not a user."""
 
 
 class HealthConfig(Section):
     """How observed container states roll up into deployment verdicts."""
 
     sweep_interval_seconds: PositiveSeconds = 30
+    """Full comparison with the engine, as a safety net for missed events."""
     start_grace_seconds: PositiveSeconds = 30
+    """A deployment started by stackmedic is `starting`, not ill, this long."""
     crash_loop_restarts: int = Field(default=3, ge=1)
+    """Restarts within the window that make a service crash-looping."""
     crash_loop_window_seconds: PositiveSeconds = 300
+    """The crash-loop window."""
 
 
 class Settings(Section):
     """The whole agent configuration."""
 
     data_dir: Path = Path("data")
+    """Folder for the SQLite database and the generated API token."""
     deployments_path: Path = Path("deployments")
+    """One sub-folder per deployment, each holding its compose file."""
     adopt_running: bool = False
+    """Also look after Compose projects found running elsewhere (by their labels)."""
     rescan_interval_seconds: PositiveSeconds = 5
+    """How often the deployments folder is read again for new, changed or removed deployments."""
     boot_id_path: Path = Path("/proc/sys/kernel/random/boot_id")
+    """File whose content changes on every host boot."""
     event_retention_days: PositiveSeconds = 30
+    """Agent event log rows older than this are deleted."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Log verbosity."""
     log_format: Literal["console", "json"] = "console"
+    """Log lines for people (console) or for log collectors (json)."""
     api: ApiConfig = ApiConfig()
     docker: DockerConfig = DockerConfig()
     compose: ComposeConfig = ComposeConfig()

@@ -90,3 +90,23 @@ async def restart(request: Request, name: NameParam) -> dict[str, Any]:
 async def down(request: Request, name: NameParam) -> dict[str, Any]:
     """``docker compose down``; stackmedic then leaves it stopped."""
     return await _act(request, name, Action.DOWN)
+
+
+def register_fallback(router: APIRouter) -> None:
+    """Answer 422 (bad name) or 404 for deployment paths no route matched.
+
+    Must be added after every other ``/deployments/...`` route: a name holding ``/`` or
+    ``..`` never matches a route, and the user should hear that the name is invalid.
+    """
+
+    @router.api_route(
+        "/deployments/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    async def unmatched(rest: str) -> None:
+        name = rest.rsplit("/", 1)[0] if "/" in rest else rest
+        try:
+            validate_name(name)
+        except InvalidName as exc:
+            raise HTTPException(422, detail=str(exc)) from None
+        raise HTTPException(404, detail=f"no such path under deployment {name!r}")

@@ -1,0 +1,54 @@
+"""Render a commented YAML config holding every key at its default value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from stackmedic.config.model import Settings
+
+HEADER = """\
+# stackmedic configuration: every key with its default value.
+# Any key can be overridden by an environment variable: STACKMEDIC_<KEY>, with `__`
+# between nested keys, e.g. STACKMEDIC_API__PORT=9000 or STACKMEDIC_HEALTH__SWEEP_INTERVAL_SECONDS=10.
+# Validate with `stackmedic config check --config FILE`.
+"""
+
+
+def render_example() -> str:
+    """The example config as YAML text with each key's description as a comment."""
+    lines = [HEADER]
+    _render_model(Settings(), lines, indent=0)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _comment(model: BaseModel, key: str) -> str | None:
+    field = type(model).model_fields[key]
+    return field.description
+
+
+def _render_model(model: BaseModel, lines: list[str], indent: int) -> None:
+    pad = "  " * indent
+    dumped = model.model_dump(mode="json")
+    for key in type(model).model_fields:
+        description = _comment(model, key)
+        if description:
+            for part in description.splitlines():
+                lines.append(f"{pad}# {part}".rstrip())
+        value = getattr(model, key)
+        if isinstance(value, BaseModel):
+            lines.append(f"{pad}{key}:")
+            _render_model(value, lines, indent + 1)
+            continue
+        lines.append(_scalar_or_block(key, dumped[key], pad))
+
+
+def _scalar_or_block(key: str, value: Any, pad: str) -> str:
+    if isinstance(value, (dict, list)) and value:
+        block = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False)
+        return "\n".join(pad + line for line in block.rstrip().splitlines())
+    rendered = yaml.safe_dump(value, default_flow_style=True).strip()
+    rendered = rendered.removesuffix("\n...").removesuffix("...").strip()
+    return f"{pad}{key}: {rendered}"
