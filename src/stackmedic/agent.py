@@ -12,13 +12,16 @@ from typing import Any
 import structlog
 
 from stackmedic.auth import load_or_create_token
+from stackmedic.bus import Bus
 from stackmedic.config.model import Settings
 from stackmedic.deployments.actions import DeploymentActions
 from stackmedic.deployments.catalog import Catalog, CatalogChange
 from stackmedic.engine.client import EngineClient
 from stackmedic.engine.compose import ComposeNotFound, ComposeRunner, find_compose
 from stackmedic.engine.events import EventStream
+from stackmedic.health.engine import HealthEngine, engine_view
 from stackmedic.intent.tracker import IntentTracker
+from stackmedic.metrics import HealthMetrics, Metrics
 from stackmedic.observe.monitor import ContainerMonitor
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.db import Database
@@ -69,6 +72,19 @@ class Agent:
         )
         self.observed = ObservedState()
         self.monitor = ContainerMonitor(self.engine, self.observed)
+        self.bus = Bus()
+        self.health = HealthEngine(
+            catalog=self.catalog, observed=self.observed, desired=self.desired,
+            events=self.events, db=self.db, bus=self.bus, config=settings.health,
+            view=lambda: engine_view(
+                self.engine.status, self.stream.connected.is_set(),
+                self.observed.synced_at, self._connected_since,
+            ),
+        )
+        self.monitor.subscribe(self.health.on_container_change)
+        self.metrics = Metrics([HealthMetrics(
+            self.health, self.catalog, self.observed, lambda: self.engine.status.reachable
+        )])
         self.stream = EventStream(
             self.engine,
             self._on_engine_event,
@@ -90,6 +106,7 @@ class Agent:
         self.actions = DeploymentActions(
             self.catalog, self.runner, self.desired, self.events, self.intent, self.observed
         )
+        self.actions.observers.append(self.health.on_action)
         self._cursor_saved_at = 0.0
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = asyncio.Event()
@@ -100,6 +117,7 @@ class Agent:
 
     async def _on_connected(self) -> None:
         self._connected_since = time.time()
+        self._save_cursor()
         self.events.record("docker-connected", f"connected to Docker at {self.engine.host}")
         try:
             await self.monitor.sweep()
@@ -152,6 +170,7 @@ class Agent:
                 data={"error": deployment.error} if deployment.error else None,
             )
         self.record_first_sight()
+        await self.health.refresh()
         return change
 
     def record_first_sight(self) -> None:
@@ -190,6 +209,7 @@ class Agent:
         removed = self.events.prune(self.settings.event_retention_days * 86400)
         if removed:
             log.info("event log pruned", removed=removed)
+        self.health.prune(self.settings.event_retention_days * 86400)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -228,6 +248,7 @@ class Agent:
         if self.server is not None:
             await self.server.stop()
         await self.intent.close()
+        await self.health.close()
         for task in self._tasks:
             task.cancel()
         with contextlib.suppress(TimeoutError):

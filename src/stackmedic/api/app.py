@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 
 from stackmedic import __version__
 from stackmedic.api.routes import deployments, events, system
+from stackmedic.api.routes import health as health_routes
+from stackmedic.api.routes import metrics as metrics_routes
 from stackmedic.api.security import require_token
 
 if TYPE_CHECKING:
@@ -31,6 +33,10 @@ def create_app(agent: Agent) -> FastAPI:
     protected = [Depends(require_token)]
     app.include_router(deployments.router, prefix="/api", dependencies=protected)
     app.include_router(events.router, prefix="/api", dependencies=protected)
+    app.include_router(health_routes.router, prefix="/api", dependencies=protected)
+    app.include_router(
+        metrics_routes.router, dependencies=[] if agent.settings.api.metrics_public else protected
+    )
 
     # Keep last: it answers for deployment paths that no route above matched.
     fallback = APIRouter()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from enum import StrEnum
 
@@ -38,6 +38,9 @@ DESIRED_AFTER = {
 }
 
 
+ActionObserver = Callable[[str, Action], Awaitable[None]]
+
+
 class UnknownDeployment(LookupError):
     """No deployment has that name."""
 
@@ -65,6 +68,8 @@ class DeploymentActions:
         self._intent = intent
         self._observed = observed
         self._locks: dict[str, asyncio.Lock] = {}
+        # Called with (deployment, action) once the desired state is recorded, before acting.
+        self.observers: list[ActionObserver] = []
 
     def lock(self, deployment: str) -> asyncio.Lock:
         """The lock that serialises every action on one deployment (recovery uses it too)."""
@@ -92,6 +97,8 @@ class DeploymentActions:
             deployment=name,
             data={"state": record.state.value, "source": source, "action": action.value},
         )
+        for observer in self.observers:
+            await observer(name, action)
         if self._runner is None:
             raise ComposeUnavailable("Docker Compose v2 is not available on this host")
         async with self.acting(name):

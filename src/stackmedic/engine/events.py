@@ -81,6 +81,9 @@ class EventStream:
             params["since"] = self.cursor
             # Replay what was missed, then continue live; the engine ends a stream with
             # ``until`` set, so live mode needs none.
+        else:
+            # Nothing seen yet: everything before now is covered by the resync that follows.
+            self.cursor = format_cursor(time.time_ns())
         reader = asyncio.create_task(events.run(**params))
         try:
             self.connections += 1
@@ -111,7 +114,12 @@ class EventStream:
         except Exception:
             log.exception("event handler failed", event=event.get("Action"))
         if nano:
-            self.cursor = f"{int(nano) // 1_000_000_000}.{int(nano) % 1_000_000_000:09d}"
+            self.cursor = format_cursor(int(nano))
+
+
+def format_cursor(nanoseconds: int) -> str:
+    """The engine's ``since`` format for a time in nanoseconds since the epoch."""
+    return f"{nanoseconds // 1_000_000_000}.{nanoseconds % 1_000_000_000:09d}"
 
 
 def event_time(event: dict[str, Any]) -> float:

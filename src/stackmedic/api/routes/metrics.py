@@ -1,0 +1,16 @@
+"""Prometheus scrape endpoint: ``/metrics``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from stackmedic.metrics import CONTENT_TYPE_LATEST
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/metrics", summary="Prometheus metrics of deployments, containers and the agent")
+async def metrics(request: Request) -> Response:
+    """The text exposition format, read from the agent's state at scrape time."""
+    body = request.app.state.agent.metrics.render()
+    return Response(content=body, media_type=CONTENT_TYPE_LATEST)
