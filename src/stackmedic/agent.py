@@ -19,11 +19,18 @@ from stackmedic.deployments.catalog import Catalog, CatalogChange
 from stackmedic.engine.client import EngineClient
 from stackmedic.engine.compose import ComposeNotFound, ComposeRunner, find_compose
 from stackmedic.engine.events import EventStream
-from stackmedic.health.engine import HealthEngine, engine_view
+from stackmedic.health import HealthEngine, engine_view
 from stackmedic.intent.tracker import IntentTracker
 from stackmedic.metrics import HealthMetrics, Metrics
 from stackmedic.observe.monitor import ContainerMonitor
 from stackmedic.observe.state import ObservedState
+from stackmedic.recovery.boot import RestartKind, classify, daemon_identity, read_boot_id
+from stackmedic.recovery.evidence_gather import EvidenceCollector
+from stackmedic.recovery.executor import ActionExecutor
+from stackmedic.recovery.policy import RecoveryStateStore
+from stackmedic.recovery.reconcile import RestartReconciler
+from stackmedic.recovery.runs import RecoveryRuns
+from stackmedic.recovery.service import ILL, RecoveryService
 from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
@@ -33,6 +40,8 @@ from stackmedic.types import DesiredState, IntentSource
 log = structlog.get_logger(__name__)
 
 CURSOR_FACT = "engine-event-cursor"
+BOOT_FACT = "host-boot-id"
+DAEMON_FACT = "docker-daemon-identity"
 CURSOR_SAVE_INTERVAL = 1.0
 SHUTDOWN_TIMEOUT = 8.0
 
@@ -107,11 +116,92 @@ class Agent:
             self.catalog, self.runner, self.desired, self.events, self.intent, self.observed
         )
         self.actions.observers.append(self.health.on_action)
+        self._build_recovery(settings)
         self._cursor_saved_at = 0.0
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self.server: Any = None
+
+    def _build_recovery(self, settings: Settings) -> None:
+        adviser = None
+        if settings.recovery.llm is not None:
+            from stackmedic.recovery.llm import LlmAdviser
+
+            adviser = LlmAdviser(settings.recovery.llm)
+        resources = getattr(self, "resources", None)
+        self.recovery = RecoveryService(
+            settings.recovery,
+            catalog=self.catalog, desired=self.desired, health=self.health,
+            events=self.events, bus=self.bus, actions=self.actions,
+            executor=ActionExecutor(self.runner, self.engine),
+            collector=EvidenceCollector(
+                self.engine, self.runner, self.observed, self.desired,
+                log_tail_lines=settings.recovery.log_tail_lines,
+                memory_trend=resources.memory_trend if resources is not None else None,
+                secrets=self.known_secrets,
+            ),
+            runs=RecoveryRuns(self.db), states=RecoveryStateStore(self.db), adviser=adviser,
+        )
+        self.actions.observers.append(self.recovery.on_action)
+        self.reconciler = RestartReconciler(
+            self.recovery, catalog=self.catalog, desired=self.desired, health=self.health,
+            engine=self.engine, events=self.events, bus=self.bus,
+        )
+        self._first_connection = True
+        self._unreachable_seen = 0
+
+    def known_secrets(self) -> list[str]:
+        """Secret values from the config, never to be shown anywhere."""
+        found = [self.token]
+        for value in _secret_values(self.settings):
+            found.append(value)
+        return [v for v in found if v]
+
+    def _detect_restart(self) -> RestartKind:
+        """Compare boot id and daemon identity with what was remembered; remember the new."""
+        boot = read_boot_id(self.settings.boot_id_path)
+        daemon = daemon_identity(self.engine.host)
+        stored_boot = self.facts.get(BOOT_FACT) if self._first_connection else boot
+        kind = classify(
+            stored_boot=stored_boot, current_boot=boot,
+            stored_daemon=self.facts.get(DAEMON_FACT), current_daemon=daemon,
+        )
+        if daemon is None and not self._first_connection and \
+                self.engine.unreachable_count != self._unreachable_seen:
+            kind = RestartKind.DAEMON  # no identity to compare: the engine went away
+        self._unreachable_seen = self.engine.unreachable_count
+        if boot:
+            self.facts.set(BOOT_FACT, boot)
+        if daemon:
+            self.facts.set(DAEMON_FACT, daemon)
+        return kind
+
+    async def _after_connect(self) -> None:
+        """Decide what kind of restart happened and reconcile accordingly."""
+        first, self._first_connection = self._first_connection, False
+        kind = self._detect_restart()
+        if kind in (RestartKind.HOST, RestartKind.DAEMON):
+            self.events.record(
+                "restart-detected",
+                f"{kind.value} restart detected; reconciling every deployment",
+                severity="warning", data={"restart": kind.value},
+            )
+            if self.settings.recovery.enabled:
+                self._spawn(self.reconciler.run(kind), "restart-reconcile")
+            return
+        if not first:
+            return
+        self.events.record(
+            "restart-detected",
+            "first start of the agent on this host" if kind == RestartKind.FIRST_RUN
+            else "agent restarted (host and Docker daemon kept running)",
+            data={"restart": kind.value},
+        )
+        for name in self.catalog.deployments:
+            health = self.health.evaluate(name)
+            if health is not None and health.verdict in ILL:
+                self.recovery.schedule(name, "agent-start", self.settings.recovery.settle_seconds)
 
     # -- engine callbacks -------------------------------------------------------------
 
@@ -124,6 +214,7 @@ class Agent:
         except Exception as exc:  # the stream's own error handling reconnects
             log.warning("resync after connect failed", error=str(exc))
         await self.refresh_catalog()
+        await self._after_connect()
 
     async def _on_disconnected(self) -> None:
         self.intent.on_disconnected()
@@ -226,6 +317,7 @@ class Agent:
         spawn(self._every(self.settings.rescan_interval_seconds, self.refresh_catalog, "rescan"),
               "rescan")
         spawn(self._every(3600, self._prune, "prune"), "prune")
+        self.recovery.start()
         self.server = await start_api_server(self)
         self.ready.set()
 
@@ -248,6 +340,7 @@ class Agent:
         if self.server is not None:
             await self.server.stop()
         await self.intent.close()
+        await self.recovery.close()
         await self.health.close()
         for task in self._tasks:
             task.cancel()
@@ -272,3 +365,22 @@ def run(settings: Settings) -> None:
         await agent.async_run()
 
     asyncio.run(main())
+
+
+def _secret_values(model: object) -> list[str]:
+    """Every ``SecretStr`` value anywhere in a settings tree."""
+    from pydantic import BaseModel, SecretStr
+
+    found: list[str] = []
+    if isinstance(model, SecretStr):
+        found.append(model.get_secret_value())
+    elif isinstance(model, BaseModel):
+        for key in type(model).model_fields:
+            found += _secret_values(getattr(model, key))
+    elif isinstance(model, dict):
+        for value in model.values():
+            found += _secret_values(value)
+    elif isinstance(model, (list, tuple)):
+        for value in model:
+            found += _secret_values(value)
+    return found

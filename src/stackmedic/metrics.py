@@ -65,11 +65,11 @@ class AgentCollector(Collector):
 class Metrics:
     """The agent's registry: the collector over ``sources`` plus process metrics."""
 
-    def __init__(self, sources: Iterable[MetricSource] = (), *, namespace: str = "stackmedic"):
+    def __init__(self, sources: Iterable[MetricSource] = ()) -> None:
         self.sources: list[MetricSource] = list(sources)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(AgentCollector(self.sources))
-        ProcessCollector(namespace=namespace, registry=self.registry)
+        ProcessCollector(registry=self.registry)  # the usual process_* series
 
     def add(self, source: MetricSource) -> None:
         """Expose one more source's figures from the next scrape on."""
@@ -100,15 +100,22 @@ class HealthMetrics:
         info = InfoMetricFamily("stackmedic_agent", "The stackmedic agent.")
         info.add_metric([], {"version": __version__})
         docker = GaugeMetricFamily(
-            "stackmedic_docker_up", "Whether the Docker Engine answers (1) or not (0).",
+            "stackmedic_docker_up",
+            "Whether the Docker Engine answers (1) or not (0).",
             value=1 if self._docker_up() else 0,
         )
         transitions = CounterMetricFamily(
-            "stackmedic_health_transitions", "Health transitions reported since the agent started.",
+            "stackmedic_health_transitions",
+            "Health transitions reported since the agent started.",
             value=self._health.transitions,
         )
-        return [info, docker, transitions, *self._deployment_families(),
-                *self._container_families()]
+        return [
+            info,
+            docker,
+            transitions,
+            *self._deployment_families(),
+            *self._container_families(),
+        ]
 
     def _deployment_families(self) -> list[Metric]:
         verdict = GaugeMetricFamily(
@@ -144,14 +151,22 @@ class HealthMetrics:
             return GaugeMetricFamily(name, doc, labels=[*CONTAINER_LABELS, *extra])
 
         up = gauge("stackmedic_container_up", "Whether the container's process runs.")
-        health = gauge("stackmedic_container_health_status",
-                       "1 for the container's current healthcheck status.", ("status",))
-        restarts = gauge("stackmedic_container_restart_count",
-                         "Restarts by the engine's restart policy since the container was made.")
-        exit_code = gauge("stackmedic_container_exit_code",
-                          "Exit code of a container that is not running.")
-        oom = gauge("stackmedic_container_oom_killed",
-                    "Whether the container's last run ended by the OOM killer.")
+        health = gauge(
+            "stackmedic_container_health_status",
+            "1 for the container's current healthcheck status.",
+            ("status",),
+        )
+        restarts = gauge(
+            "stackmedic_container_restart_count",
+            "Restarts by the engine's restart policy since the container was made.",
+        )
+        exit_code = gauge(
+            "stackmedic_container_exit_code", "Exit code of a container that is not running."
+        )
+        oom = gauge(
+            "stackmedic_container_oom_killed",
+            "Whether the container's last run ended by the OOM killer.",
+        )
         for deployment in sorted(self._catalog.deployments.values(), key=lambda d: d.name):
             for c in self._observed.for_project(deployment.project):
                 labels = [deployment.name, c.service, c.name]

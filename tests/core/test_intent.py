@@ -67,8 +67,8 @@ async def test_orderly_daemon_restart_is_not_a_user_stop(
                                  docker_host=private_dockerd.host) as handle:
             for name in (site.name, other.name):
                 await async_wait_until(lambda n=name: _state(handle.desired(n)), 30)
-            private_dockerd.stop()
-            private_dockerd.start()
+            await private_dockerd.astop()
+            await private_dockerd.astart()
             # The agent notices the shutdown: its pending stops are dropped, not recorded.
             await async_wait_until(
                 lambda: _has_event(handle, "intent-ignored"), 60,

@@ -24,6 +24,17 @@ FAST_TIMINGS: dict[str, Any] = {
     "intent": {"stop_settle_seconds": 2, "start_settle_seconds": 1},
     "health": {"sweep_interval_seconds": 5, "start_grace_seconds": 2},
     "docker": {"reconnect_initial_seconds": 0.2, "reconnect_max_seconds": 1},
+    # Recovery would act on the deployments of tests about other things; tests of
+    # recovery turn it on with RECOVERY_ON.
+    "recovery": {"enabled": False},
+}
+
+RECOVERY_ON: dict[str, Any] = {
+    "recovery": {
+        "enabled": True, "settle_seconds": 0.5, "backoff_initial_seconds": 0.5,
+        "backoff_max_seconds": 2, "verify_timeout_seconds": 20, "verify_stable_seconds": 1,
+        "attempt_budget": 3, "budget_window_seconds": 600, "gave_up_clear_healthy_seconds": 5,
+    },
 }
 
 

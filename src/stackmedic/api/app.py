@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from stackmedic import __version__
-from stackmedic.api.routes import deployments, events, system
+from stackmedic.api.routes import deployments, events, recoveries, system
 from stackmedic.api.routes import health as health_routes
 from stackmedic.api.routes import metrics as metrics_routes
 from stackmedic.api.security import require_token
@@ -34,6 +34,7 @@ def create_app(agent: Agent) -> FastAPI:
     app.include_router(deployments.router, prefix="/api", dependencies=protected)
     app.include_router(events.router, prefix="/api", dependencies=protected)
     app.include_router(health_routes.router, prefix="/api", dependencies=protected)
+    app.include_router(recoveries.router, prefix="/api", dependencies=protected)
     app.include_router(
         metrics_routes.router, dependencies=[] if agent.settings.api.metrics_public else protected
     )

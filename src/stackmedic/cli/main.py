@@ -169,6 +169,35 @@ def events(
     typer.echo(render_table(["TIME", "SEVERITY", "KIND", "DEPLOYMENT", "MESSAGE"], rows))
 
 
+@app.command()
+def health(name: str, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """One deployment's health per container: status, exit code, restarts, OOM, probe output."""
+    from stackmedic.cli.health import render_health
+
+    body = _call(config, "GET", f"/api/deployments/{name}/health")
+    typer.echo(json.dumps(body, indent=2) if as_json else render_health(body))
+
+
+@app.command()
+def diagnose(name: str, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """What is wrong with a deployment and what stackmedic would do; nothing is changed."""
+    body = _call(config, "POST", f"/api/deployments/{name}/diagnose")
+    if as_json:
+        typer.echo(json.dumps(body, indent=2))
+        return
+    diagnosis = body["diagnosis"]
+    typer.echo(f"{name}: {diagnosis['summary']}")
+    typer.echo(f"source: {diagnosis['source']}")
+    if diagnosis.get("needs_human"):
+        typer.echo(f"needs a person: {diagnosis['needs_human']}")
+    for detail in diagnosis.get("details") or []:
+        typer.echo(f"  - {detail}")
+    if diagnosis["suggestions"]:
+        typer.echo("would do:")
+        for s in diagnosis["suggestions"]:
+            typer.echo(f"  {s['action']:<15} {s['service']:<20} {s['reason']}")
+
+
 def main() -> None:
     """Console-script entry point."""
     sys.exit(app())

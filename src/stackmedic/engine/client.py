@@ -41,6 +41,7 @@ class EngineClient:
         self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
         self.request_timeout = request_timeout
         self.status = EngineStatus()
+        self.unreachable_count = 0
         self._docker: aiodocker.Docker | None = None
 
     @property
@@ -80,6 +81,7 @@ class EngineClient:
         message = exc if isinstance(exc, str) else (str(exc) or type(exc).__name__)
         if self.status.reachable or self.status.since == 0.0:
             self.status.since = time.time()
+            self.unreachable_count += 1
             log.warning("docker unreachable", host=self.host, error=message)
         self.status.reachable = False
         self.status.error = message

@@ -20,6 +20,12 @@ class LlmConfig(BaseModel):
     timeout_seconds: PositiveSeconds = 20
     max_calls_per_hour: int = Field(default=20, ge=1)
     cache_seconds: PositiveSeconds = 600
+    max_tokens: int = Field(default=1024, ge=64, le=32768)
+    """Upper bound on the length of the model's answer, in tokens."""
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    """Sampling temperature; 0 keeps answers repeatable."""
+    max_evidence_chars: int = Field(default=16000, ge=1000)
+    """Size limit of the evidence JSON in the prompt; longer strings are cut to their tails."""
 
 
 class RecoveryConfig(BaseModel):
@@ -35,6 +41,8 @@ class RecoveryConfig(BaseModel):
     attempt_budget: int = Field(default=5, ge=1)
     budget_window_seconds: PositiveSeconds = 1800
     reset_after_healthy_seconds: PositiveSeconds = 600
+    gave_up_clear_healthy_seconds: PositiveSeconds = 60
     verify_timeout_seconds: PositiveSeconds = 60
+    verify_stable_seconds: PositiveSeconds = 5
     log_tail_lines: int = Field(default=50, ge=0, le=1000)
     llm: LlmConfig | None = None

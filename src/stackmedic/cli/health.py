@@ -1,0 +1,72 @@
+"""Terminal rendering of one deployment's health (``stackmedic health NAME``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from stackmedic.cli.tables import render_table
+
+PROBE_WIDTH = 60
+
+
+def _probe(text: str | None) -> str:
+    line = " ".join((text or "").split())
+    if not line:
+        return "-"
+    return line if len(line) <= PROBE_WIDTH else line[: PROBE_WIDTH - 1] + "…"
+
+
+def _dash(value: Any) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+def render_health(body: dict[str, Any]) -> str:
+    """Verdict and reason, then one row per container (services without one included)."""
+    since = body.get("since")
+    when = f" since {datetime.fromtimestamp(since):%Y-%m-%d %H:%M:%S}" if since else ""
+    lines = [f"{body['deployment']}: {body['verdict']}{when}", f"reason: {body['reason']}", ""]
+    rows = []
+    containers = body.get("containers") or []
+    for c in containers:
+        rows.append(
+            [
+                c["service"],
+                c["container"],
+                c["status"],
+                c["health"],
+                _dash(c["exit_code"]),
+                c["restart_count"],
+                "yes" if c["oom_killed"] else "no",
+                _probe(c["health_output"]),
+            ]
+        )
+    seen = {c["service"] for c in containers}
+    for name, service in sorted((body.get("services") or {}).items()):
+        if name not in seen:
+            rows.append([name, "-", service["status"], "-", "-", "-", "-", "-"])
+    if rows:
+        lines.append(
+            render_table(
+                [
+                    "SERVICE",
+                    "CONTAINER",
+                    "STATUS",
+                    "HEALTH",
+                    "EXIT",
+                    "RESTARTS",
+                    "OOM",
+                    "LAST PROBE OUTPUT",
+                ],
+                rows,
+            )
+        )
+    else:
+        lines.append("no containers")
+    looping = {
+        n: s for n, s in (body.get("services") or {}).items() if s["status"] == "crash-looping"
+    }
+    for name, service in sorted(looping.items()):
+        codes = ", ".join(str(c) for c in service.get("exit_codes") or []) or "unknown"
+        lines.append(f"{name} is crash-looping; exit codes seen: {codes}")
+    return "\n".join(lines)

@@ -1,0 +1,134 @@
+"""Crash-loop detection: a service whose containers keep dying, healthcheck or not.
+
+A crash is a ``die`` event that no ``kill`` asked for (a stop, a restart and a daemon
+shutdown all send ``kill`` first; the OOM killer does not), or a rise of the container's
+restart count seen without its ``die`` event (events missed, found by a sweep). A service
+with at least ``threshold`` crashes inside ``window`` seconds is crash-looping.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from stackmedic.engine.events import event_time
+from stackmedic.health.model import CrashLoop
+from stackmedic.observe.containers import ContainerState
+
+# A die this long after a kill request is the kill's doing (stop timeouts are ~10 s).
+KILL_GRACE_SECONDS = 60.0
+EXIT_CODES_SHOWN = 10
+
+
+class CrashLoopTracker:
+    """Counts crashes per (project, service) in a sliding window."""
+
+    def __init__(self, *, threshold: int, window: float) -> None:
+        self.threshold = threshold
+        self.window = window
+        keep = max(threshold * 2, EXIT_CODES_SHOWN)
+        self._keep = keep
+        self._crashes: dict[tuple[str, str], deque[tuple[float, int | None]]] = {}
+        self._restarts_seen: dict[str, int] = {}
+        self._last_death: dict[str, float | None] = {}
+        self._kill_requested: dict[str, float] = {}
+
+    def observe(
+        self,
+        previous: ContainerState | None,
+        current: ContainerState | None,
+        event: dict[str, Any] | None,
+        now: float,
+    ) -> bool:
+        """Feed one container change; return whether it recorded a crash."""
+        state = current or previous
+        if state is None or state.oneoff:
+            return False
+        action = str((event or {}).get("Action") or "").split(":", 1)[0]
+        at = event_time(event) if event else now
+        if current is None or action == "destroy":
+            self.forget(state.id)
+            return False
+        if action == "kill":
+            self._kill_requested[state.id] = at
+            self._prune_kills(at)
+            return False
+        seen = self._restarts_seen.get(state.id)
+        self._restarts_seen[state.id] = max(seen or 0, current.restart_count)
+        if action == "die":
+            requested = self._kill_requested.pop(state.id, None)
+            if requested is not None and at - requested <= KILL_GRACE_SECONDS:
+                return False
+            attributes = ((event or {}).get("Actor") or {}).get("Attributes") or {}
+            return self._crash(current, at, _exit_code(attributes, current))
+        if seen is None or current.restart_count <= seen:
+            return False  # first sight counts nothing from before; a recreate resets
+        missed = current.restart_count - seen
+        recorded = self._crash(current, at, current.exit_code)
+        for _ in range(missed - 1):
+            self._append(current, at, current.exit_code)
+        return recorded or missed > 1
+
+    def _crash(self, state: ContainerState, at: float, exit_code: int | None) -> bool:
+        if state.finished_at is not None and self._last_death.get(state.id) == state.finished_at:
+            return False  # this death was counted already
+        self._last_death[state.id] = state.finished_at
+        self._append(state, at, exit_code)
+        return True
+
+    def _append(self, state: ContainerState, at: float, exit_code: int | None) -> None:
+        key = (state.project, state.service)
+        crashes = self._crashes.setdefault(key, deque(maxlen=self._keep))
+        crashes.append((at, exit_code))
+
+    def _prune_kills(self, now: float) -> None:
+        if len(self._kill_requested) > 256:
+            for cid, at in list(self._kill_requested.items()):
+                if now - at > KILL_GRACE_SECONDS:
+                    del self._kill_requested[cid]
+
+    def forget(self, container_id: str) -> None:
+        """Drop what is kept about one container (it was removed)."""
+        self._restarts_seen.pop(container_id, None)
+        self._last_death.pop(container_id, None)
+        self._kill_requested.pop(container_id, None)
+
+    def reset(self, project: str) -> None:
+        """Forget the crashes of a project (the user started it afresh)."""
+        for key in [k for k in self._crashes if k[0] == project]:
+            del self._crashes[key]
+
+    def crashes(self, project: str, service: str, now: float) -> list[tuple[float, int | None]]:
+        """(time, exit code) of the service's crashes inside the window, oldest first."""
+        crashes = self._crashes.get((project, service))
+        if not crashes:
+            return []
+        while crashes and crashes[0][0] < now - self.window:
+            crashes.popleft()
+        if not crashes:
+            del self._crashes[(project, service)]
+            return []
+        return list(crashes)
+
+    def loops(self, project: str, now: float) -> dict[str, CrashLoop]:
+        """The crash-looping services of a project, by service name."""
+        found = {}
+        for key in [k for k in self._crashes if k[0] == project]:
+            crashes = self.crashes(project, key[1], now)
+            if len(crashes) < self.threshold:
+                continue
+            codes = tuple(c for _, c in crashes if c is not None)[-EXIT_CODES_SHOWN:]
+            found[key[1]] = CrashLoop(
+                crashes=len(crashes),
+                exit_codes=codes,
+                last_at=crashes[-1][0],
+                until=crashes[-self.threshold][0] + self.window,
+            )
+        return found
+
+
+def _exit_code(attributes: dict[str, Any], state: ContainerState) -> int | None:
+    try:
+        return int(attributes["exitCode"])
+    except (KeyError, TypeError, ValueError):
+        return state.exit_code

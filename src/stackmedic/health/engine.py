@@ -1,0 +1,270 @@
+"""HealthEngine: keeps every deployment's verdict current and reports each real change.
+
+It listens to the container monitor (events and sweeps), recomputes the verdict of the
+deployment a change belongs to, and when the verdict or a service's status differs from
+the last one reported it writes a history row and an event-log row and publishes a
+``HealthTransition`` on the bus. Time alone can change a verdict (a start grace period or
+a crash-loop window ending), so a timer per deployment rechecks it then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from stackmedic.bus import Bus
+from stackmedic.config.model import HealthConfig
+from stackmedic.deployments.actions import Action
+from stackmedic.deployments.catalog import Catalog
+from stackmedic.health.answers import EngineView, container_detail, summary
+from stackmedic.health.crashloop import CrashLoopTracker
+from stackmedic.health.history import HealthHistory, LastKnown
+from stackmedic.health.model import DeploymentHealth, HealthTransition, Verdict
+from stackmedic.health.verdict import HealthInputs, evaluate
+from stackmedic.observe.containers import ContainerState
+from stackmedic.observe.state import ObservedState
+from stackmedic.store.db import Database
+from stackmedic.store.desired import DesiredStateStore
+from stackmedic.store.events import EventLog
+
+log = structlog.get_logger(__name__)
+
+
+class HealthEngine:
+    """Deployment verdicts, their transitions and their history."""
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        observed: ObservedState,
+        desired: DesiredStateStore,
+        events: EventLog,
+        db: Database,
+        bus: Bus,
+        config: HealthConfig,
+        view: Callable[[], EngineView],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._catalog = catalog
+        self._observed = observed
+        self._desired = desired
+        self._events = events
+        self._bus = bus
+        self._config = config
+        self._view = view
+        self._clock = clock
+        self.history_store = HealthHistory(db)
+        self.crashes = CrashLoopTracker(
+            threshold=config.crash_loop_restarts, window=config.crash_loop_window_seconds
+        )
+        self._current: dict[str, DeploymentHealth] = {}
+        self._reported: dict[str, LastKnown] = self.history_store.last_known()
+        self._starting_until: dict[str, float] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._publish_lock = asyncio.Lock()
+        self.transitions = 0
+
+    # -- inputs -----------------------------------------------------------------------
+
+    async def on_container_change(
+        self,
+        previous: ContainerState | None,
+        current: ContainerState | None,
+        event: dict[str, Any] | None,
+    ) -> None:
+        """Monitor listener: account for crashes, then recompute the owning deployment."""
+        state = current or previous
+        if state is None:
+            return
+        self.crashes.observe(previous, current, event, self._clock())
+        deployment = self._catalog.by_project(state.project)
+        if deployment is not None:
+            await self._recompute(deployment.name)
+
+    async def on_action(self, name: str, action: Action) -> None:
+        """A desired state was recorded through the agent: starts get the grace period."""
+        if action in (Action.START, Action.RESTART):
+            self.mark_starting(name)
+        await self.refresh(name)
+
+    def mark_starting(self, name: str) -> None:
+        """Report ``starting`` rather than a failure until the start grace period ends."""
+        self._starting_until[name] = self._clock() + self._config.start_grace_seconds
+        deployment = self._catalog.get(name)
+        if deployment is not None:
+            self.crashes.reset(deployment.project)
+
+    async def refresh(self, name: str | None = None) -> None:
+        """Recompute one deployment, or every one (after catalog or desired-state changes)."""
+        if name is not None:
+            await self._recompute(name)
+            return
+        for gone in set(self._current) - set(self._catalog.deployments):
+            self._forget(gone)
+        for known in sorted(self._catalog.deployments):
+            await self._recompute(known)
+
+    # -- computing --------------------------------------------------------------------
+
+    def evaluate(self, name: str, view: EngineView | None = None) -> DeploymentHealth | None:
+        """Compute the verdict of one deployment now, without reporting anything."""
+        deployment = self._catalog.get(name)
+        if deployment is None:
+            return None
+        view = view or self._view()
+        now = self._clock()
+        record = self._desired.get(name)
+        return evaluate(
+            HealthInputs(
+                deployment=deployment,
+                containers=self._observed.for_project(deployment.project),
+                desired=record.state if record else None,
+                now=now,
+                service_desired={s: r.state for s, r in self._desired.services(name).items()},
+                reachable=view.reachable,
+                synced=view.synced,
+                engine_error=view.error,
+                starting_until=self._starting_until.get(name),
+                crash_loops=self.crashes.loops(deployment.project, now),
+            )
+        )
+
+    async def _recompute(self, name: str) -> None:
+        view = self._view()
+        health = self.evaluate(name, view)
+        if health is None:
+            self._forget(name)
+            return
+        self._current[name] = health
+        self._schedule(name, health.recheck_at)
+        if view.reachable and not view.synced and health.verdict is not Verdict.INVALID:
+            return  # not read yet (agent start, reconnect): the resync will tell
+        transition = self._report(name, health)
+        if transition is not None:
+            async with self._publish_lock:
+                await self._bus.publish(transition)
+
+    def _report(self, name: str, health: DeploymentHealth) -> HealthTransition | None:
+        """Store a transition if ``health`` differs from the last one reported."""
+        signature = health.signature()
+        last = self._reported.get(name)
+        if last is not None and last.signature == signature:
+            return None
+        at = self._clock()
+        previous = last.verdict if last else None
+        since = last.since if last is not None and previous is health.verdict else at
+        self._reported[name] = LastKnown(health.verdict, since, signature)
+        history_id = self.history_store.record(health, previous, at)
+        before = dict(last.signature[1]) if last else {}
+        changed = tuple(n for n, status in signature[1] if before.get(n) != status)
+        arrow = f"{previous.value} -> " if previous else ""
+        self._events.record(
+            "health-changed",
+            f"{arrow}{health.verdict.value}: {health.reason}",
+            deployment=name,
+            severity=health.verdict.severity.value,
+            data={
+                "verdict": health.verdict.value,
+                "previous": previous.value if previous else None,
+                "reason": health.reason,
+                "services": {s.name: s.status.value for s in health.services},
+                "changed_services": list(changed),
+                "history_id": history_id,
+            },
+            at=at,
+        )
+        self.transitions += 1
+        log.info(
+            "health changed",
+            deployment=name,
+            verdict=health.verdict.value,
+            previous=previous.value if previous else None,
+            reason=health.reason,
+        )
+        return HealthTransition(name, previous, health, at, history_id, changed)
+
+    # -- timers -----------------------------------------------------------------------
+
+    def _schedule(self, name: str, at: float | None) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+        if at is None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, at - self._clock()) + 0.01
+        self._timers[name] = loop.call_later(delay, self._recheck, name)
+
+    def _recheck(self, name: str) -> None:
+        self._timers.pop(name, None)
+        if self._starting_until.get(name, float("inf")) <= self._clock():
+            del self._starting_until[name]
+        task = asyncio.ensure_future(self._recompute(name))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _forget(self, name: str) -> None:
+        self._current.pop(name, None)
+        self._starting_until.pop(name, None)
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+    async def close(self) -> None:
+        """Cancel pending rechecks."""
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- answers ----------------------------------------------------------------------
+
+    def verdict(self, name: str) -> DeploymentHealth | None:
+        """The current verdict of a deployment (None when there is no such deployment)."""
+        return self._current.get(name) or self.evaluate(name)
+
+    def since(self, name: str) -> float | None:
+        """When the deployment entered its reported verdict."""
+        last = self._reported.get(name)
+        current = self.verdict(name)
+        if last is None or current is None or last.verdict is not current.verdict:
+            return None
+        return last.since
+
+    def verdict_summary(self, name: str) -> dict[str, Any]:
+        """Verdict, reason, since and per-service summary of one deployment."""
+        return summary(name, self.verdict(name), self.since(name))
+
+    def overview(self) -> list[dict[str, Any]]:
+        """The summary of every deployment, by name."""
+        return [self.verdict_summary(name) for name in sorted(self._catalog.deployments)]
+
+    def detail(self, name: str) -> dict[str, Any]:
+        """The summary plus every container's state and each service's recent crashes."""
+        answer = self.verdict_summary(name)
+        deployment = self._catalog.get(name)
+        containers = self._observed.for_project(deployment.project) if deployment else []
+        now = self._clock()
+        for service, info in answer["services"].items():
+            crashes = self.crashes.crashes(deployment.project, service, now) if deployment else []
+            info["recent_crashes"] = [{"at": at, "exit_code": code} for at, code in crashes]
+        answer["containers"] = [container_detail(c) for c in containers]
+        return answer
+
+    def history(
+        self, name: str, limit: int = 100, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Transitions of one deployment, newest first; page with ``before`` (an id)."""
+        return self.history_store.query(name, limit=limit, before_id=before)
+
+    def prune(self, older_than_seconds: float) -> int:
+        """Delete old history rows (each deployment keeps its newest)."""
+        return self.history_store.prune(older_than_seconds)

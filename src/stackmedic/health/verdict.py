@@ -1,0 +1,212 @@
+"""The verdict on a deployment, computed from its definition, containers and desired state.
+
+Pure: everything it needs comes in a ``HealthInputs``; nothing is read from elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from stackmedic.deployments.model import Deployment
+from stackmedic.health.model import (
+    STATUS_ORDER,
+    CrashLoop,
+    DeploymentHealth,
+    ServiceHealth,
+    ServiceStatus,
+    Verdict,
+    first_line,
+)
+from stackmedic.observe.containers import ContainerState
+from stackmedic.types import DesiredState
+
+# Restart policies under which a clean exit ends the service for good (a one-shot job).
+NO_RESTART_ON_SUCCESS = ("", "no", "on-failure")
+
+_RANK = {status: rank for rank, status in enumerate(STATUS_ORDER)}
+
+
+@dataclass(frozen=True)
+class HealthInputs:
+    """Everything the verdict on one deployment depends on."""
+
+    deployment: Deployment
+    containers: Sequence[ContainerState]
+    desired: DesiredState | None
+    now: float
+    service_desired: Mapping[str, DesiredState] = field(default_factory=dict)
+    reachable: bool = True
+    synced: bool = True
+    engine_error: str | None = None
+    starting_until: float | None = None
+    crash_loops: Mapping[str, CrashLoop] = field(default_factory=dict)
+
+
+def container_status(container: ContainerState) -> ServiceStatus:
+    """What one container says about its service."""
+    status = container.status
+    if status == "running":
+        if container.health == "unhealthy":
+            return ServiceStatus.UNHEALTHY
+        if container.health == "starting":
+            return ServiceStatus.STARTING
+        return ServiceStatus.RUNNING
+    if status == "restarting":
+        return ServiceStatus.RESTARTING
+    if status == "paused":
+        return ServiceStatus.PAUSED
+    if status == "created":
+        return ServiceStatus.CREATED
+    if status == "dead":
+        return ServiceStatus.DEAD
+    if (
+        container.exit_code == 0
+        and not container.oom_killed
+        and container.restart_policy in NO_RESTART_ON_SUCCESS
+    ):
+        return ServiceStatus.COMPLETED
+    return ServiceStatus.EXITED
+
+
+def service_health(
+    name: str,
+    containers: Sequence[ContainerState],
+    desired: DesiredState | None,
+    crash_loop: CrashLoop | None,
+) -> ServiceHealth:
+    """Roll one service's containers up into its status (the worst container decides)."""
+    running = sum(1 for c in containers if c.running)
+    restarts = max((c.restart_count for c in containers), default=0)
+    desired_value = desired.value if desired else None
+    if desired is DesiredState.STOPPED and running == 0:
+        return ServiceHealth(
+            name,
+            ServiceStatus.STOPPED,
+            len(containers),
+            0,
+            restart_count=restarts,
+            desired=desired_value,
+        )
+    if not containers:
+        return ServiceHealth(name, ServiceStatus.MISSING, desired=desired_value)
+    ranked = sorted(containers, key=lambda c: _RANK[container_status(c)])
+    worst = ranked[0]
+    status = container_status(worst)
+    exit_codes: tuple[int, ...] = ()
+    if crash_loop is not None and desired is not DesiredState.STOPPED:
+        status = ServiceStatus.CRASH_LOOPING
+        exit_codes = crash_loop.exit_codes
+    latest = max(containers, key=lambda c: c.finished_at or 0.0)
+    stopped = worst if not worst.running else latest
+    unhealthy = next((c for c in ranked if c.health == "unhealthy"), None)
+    return ServiceHealth(
+        name=name,
+        status=status,
+        containers=len(containers),
+        running=running,
+        exit_code=None if stopped.running else stopped.exit_code,
+        oom_killed=stopped.oom_killed,
+        health_output=(unhealthy or worst).health_output,
+        restart_count=restarts,
+        exit_codes=exit_codes,
+        desired=desired_value,
+    )
+
+
+def _hard_failure(service: ServiceHealth) -> bool:
+    """A failure that the start grace period must not hide."""
+    if service.status in (ServiceStatus.CRASH_LOOPING, ServiceStatus.DEAD):
+        return True
+    return service.status is ServiceStatus.EXITED and service.exit_code not in (None, 0)
+
+
+def _phrase(services: Sequence[ServiceHealth]) -> str:
+    ordered = sorted(services, key=lambda s: (_RANK[s.status], s.name))
+    return "; ".join(s.describe() for s in ordered)
+
+
+def evaluate(inputs: HealthInputs) -> DeploymentHealth:
+    """The verdict on one deployment, with its reason and per-service statuses."""
+    deployment = inputs.deployment
+    name = deployment.name
+    now = inputs.now
+    if not deployment.valid:
+        return DeploymentHealth(
+            name,
+            Verdict.INVALID,
+            f"compose file invalid: {first_line(deployment.error) or 'no details'}",
+            checked_at=now,
+        )
+    if not inputs.reachable:
+        return DeploymentHealth(
+            name,
+            Verdict.UNKNOWN,
+            f"Docker unreachable: {first_line(inputs.engine_error) or 'no answer'}",
+            checked_at=now,
+        )
+    if not inputs.synced:
+        return DeploymentHealth(name, Verdict.UNKNOWN, "Docker not read yet", checked_at=now)
+
+    by_service: dict[str, list[ContainerState]] = {}
+    for container in inputs.containers:
+        by_service.setdefault(container.service, []).append(container)
+    names = sorted(deployment.services) or sorted(by_service)
+    desired = inputs.desired
+    if desired is None:  # nothing recorded yet: take what is seen, as first sight does
+        seen_running = any(c.running for c in inputs.containers)
+        desired = DesiredState.RUNNING if seen_running else DesiredState.STOPPED
+    services = tuple(
+        service_health(
+            s,
+            by_service.get(s, []),
+            inputs.service_desired.get(s, desired),
+            inputs.crash_loops.get(s),
+        )
+        for s in names
+    )
+    recheck = [loop.until for s, loop in inputs.crash_loops.items() if s in names]
+
+    def verdict(value: Verdict, reason: str, *extra: float) -> DeploymentHealth:
+        times = [t for t in (*recheck, *extra) if t > now]
+        return DeploymentHealth(name, value, reason, services, now, min(times) if times else None)
+
+    wanted = [s for s in services if s.desired != DesiredState.STOPPED.value]
+    if not wanted:
+        serving = [s.name for s in services if s.serving]
+        note = f" ({', '.join(serving)} still running)" if serving else ""
+        return verdict(Verdict.STOPPED, f"stopped as desired{note}")
+    problems = [s for s in wanted if s.problem]
+    waiting = [s for s in wanted if s.status is ServiceStatus.STARTING]
+    in_grace = inputs.starting_until is not None and now < inputs.starting_until
+    if in_grace and (problems or waiting) and not any(_hard_failure(s) for s in problems):
+        assert inputs.starting_until is not None
+        return verdict(
+            Verdict.STARTING, f"starting: {_phrase(problems + waiting)}", inputs.starting_until
+        )
+    if not any(s.serving for s in wanted):
+        if problems:
+            return verdict(Verdict.DOWN, _phrase(problems))
+        return verdict(Verdict.DOWN, "no service is running")
+    if problems:
+        return verdict(Verdict.DEGRADED, _phrase(problems))
+    if waiting:
+        return verdict(Verdict.STARTING, f"starting: {_phrase(waiting)}")
+    return verdict(Verdict.HEALTHY, _healthy_reason(services))
+
+
+def _healthy_reason(services: Sequence[ServiceHealth]) -> str:
+    running = [s.name for s in services if s.status is ServiceStatus.RUNNING]
+    if len(services) == 1 and running:
+        parts = [f"{running[0]} running"]
+    elif len(running) == len(services):
+        parts = [f"all {len(services)} services running"]
+    else:
+        parts = [f"{len(running)} of {len(services)} services running"]
+    completed = [s.name for s in services if s.status is ServiceStatus.COMPLETED]
+    stopped = [s.name for s in services if s.status is ServiceStatus.STOPPED]
+    if completed:
+        parts.append(f"{', '.join(completed)} completed")
+    if stopped:
+        parts.append(f"{', '.join(stopped)} stopped as desired")
+    return "; ".join(parts)

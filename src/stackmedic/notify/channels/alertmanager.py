@@ -1,0 +1,102 @@
+"""Alertmanager channel: firing and resolved alerts posted to its v2 API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from stackmedic.notify.channel_config import AlertmanagerChannelConfig, ChannelSettings
+from stackmedic.notify.channels.base import Channel
+from stackmedic.notify.channels.http import make_client, post
+from stackmedic.notify.channels.payloads import encode, postable_alerts
+from stackmedic.notify.models import RenderedMessage
+from stackmedic.notify.redact import mask_url
+
+
+class _Bearer(httpx.Auth):
+    """Adds ``Authorization: Bearer <token>``."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Set the header and send."""
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
+class AlertmanagerChannel(Channel):
+    """POSTs alerts labelled alertname/deployment/service/host/severity to ``/api/v2/alerts``."""
+
+    kind: ClassVar[str] = "alertmanager"
+    config_model: ClassVar[type[ChannelSettings]] = AlertmanagerChannelConfig
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"password", "bearer_token"})
+
+    def __init__(
+        self,
+        name: str,
+        settings: ChannelSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(name, settings)
+        assert isinstance(settings, AlertmanagerChannelConfig)
+        self.config = settings
+        self._transport = transport
+        self._now = now or (lambda: datetime.now(UTC))
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The alerts endpoint under the configured base URL."""
+        return self.config.url.rstrip("/") + "/api/v2/alerts"
+
+    def _auth(self) -> httpx.Auth | None:
+        """Return basic or bearer auth when configured."""
+        if self.config.username is not None and self.config.password is not None:
+            return httpx.BasicAuth(self.config.username, self.config.password.get_secret_value())
+        if self.config.bearer_token is not None:
+            return _Bearer(self.config.bearer_token.get_secret_value())
+        return None
+
+    async def open(self) -> None:
+        """Create the HTTP client."""
+        if self._client is None:
+            if self._transport is not None:
+                self._client = httpx.AsyncClient(
+                    transport=self._transport, timeout=self.config.timeout_seconds
+                )
+            else:
+                self._client = make_client(self.config.timeout_seconds, self.config.verify_tls)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    def alerts(self, message: RenderedMessage) -> list[dict[str, Any]]:
+        """Return the alerts posted for a message."""
+        return postable_alerts(
+            message, self._now(), self.config.firing_ttl_seconds, self.config.extra_labels
+        )
+
+    async def send(self, message: RenderedMessage) -> None:
+        """POST the message's alerts; a message holding no alert sends nothing."""
+        alerts = self.alerts(message)
+        if not alerts:
+            return
+        await self.open()
+        assert self._client is not None
+        headers = {"Content-Type": "application/json"}
+        await post(self._client, self.endpoint, encode(alerts), headers, auth=self._auth())
+
+    def describe(self) -> dict[str, Any]:
+        """Return settings with secrets and the URL's password masked."""
+        described = super().describe()
+        described["settings"]["url"] = mask_url(self.config.url)
+        return described

@@ -1,0 +1,227 @@
+"""The durable outbox: notifications, their events and one delivery per channel, in SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+from stackmedic.notify.models import MessageEvent, NotificationEvent
+from stackmedic.notify.types import SEVERITY_RANK, Severity
+from stackmedic.store.db import Database
+
+OPEN_STATUSES = ("pending", "sending", "retrying")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One notification's delivery to one channel, as claimed for an attempt."""
+
+    id: int
+    notification_id: int
+    channel: str
+    attempts: int
+    first_due_at: float
+
+
+@dataclass(frozen=True)
+class StoredNotification:
+    """A notification with its events, as read back from the outbox."""
+
+    id: int
+    idempotency_key: str
+    deployment: str | None
+    severity: Severity
+    created_at: float
+    window_ends_at: float
+    events: tuple[MessageEvent, ...]
+
+
+def group_key(deployment: str | None, channels: list[str]) -> str:
+    """Events with the same key within a window share one notification."""
+    return f"{deployment or ''}|{','.join(sorted(channels))}"
+
+
+class Outbox:
+    """Writes notifications before they are sent and tracks each channel's delivery."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(
+        self,
+        conn: sqlite3.Connection,
+        item: MessageEvent,
+        channels: list[str],
+        now: float,
+        window: float,
+    ) -> int:
+        """Put an event into the open notification of its group, or open a new one."""
+        event = item.event
+        key = group_key(event.deployment, channels)
+        row = conn.execute(
+            "SELECT id, severity FROM notifications WHERE group_key = ? AND window_ends_at > ?"
+            " ORDER BY id DESC LIMIT 1",
+            (key, now),
+        ).fetchone()
+        if row is not None:
+            notification_id = int(row["id"])
+            if SEVERITY_RANK[event.severity] > SEVERITY_RANK[row["severity"]]:
+                conn.execute(
+                    "UPDATE notifications SET severity = ? WHERE id = ?",
+                    (event.severity, notification_id),
+                )
+        else:
+            due = now + window
+            cursor = conn.execute(
+                "INSERT INTO notifications (idempotency_key, group_key, deployment, severity,"
+                " created_at, window_ends_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (uuid.uuid4().hex, key, event.deployment, event.severity, now, due),
+            )
+            notification_id = int(cursor.lastrowid or 0)
+            conn.executemany(
+                "INSERT INTO notification_deliveries (notification_id, channel, status,"
+                " first_due_at, next_attempt_at) VALUES (?, ?, 'pending', ?, ?)",
+                [(notification_id, channel, due, due) for channel in channels],
+            )
+        conn.execute(
+            "INSERT INTO notification_events (notification_id, fingerprint, kind, occurred_at,"
+            " event, alert_severity, alert_started_at, replaces_severity, note)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                notification_id,
+                event.fingerprint,
+                event.kind,
+                event.occurred_at.timestamp(),
+                event.model_dump_json(),
+                item.alert_severity,
+                item.alert_started_at.timestamp(),
+                item.replaces_severity,
+                item.note,
+            ),
+        )
+        return notification_id
+
+    def reset_interrupted(self, now: float) -> int:
+        """Make deliveries left ``sending`` by a killed process due again; return how many."""
+        return self._db.execute_rowcount(
+            "UPDATE notification_deliveries SET status = 'retrying', next_attempt_at = ?"
+            " WHERE status = 'sending'",
+            (now,),
+        )
+
+    def open_channels(self) -> list[str]:
+        """Return the channels that still have undelivered notifications."""
+        rows = self._db.fetchall(
+            "SELECT DISTINCT channel FROM notification_deliveries"
+            " WHERE status IN ('pending', 'sending', 'retrying')"
+        )
+        return [row["channel"] for row in rows]
+
+    def open_deliveries(self, channel: str) -> list[Delivery]:
+        """Return the undelivered deliveries of one channel."""
+        rows = self._db.fetchall(
+            "SELECT id, notification_id, channel, attempts, first_due_at"
+            " FROM notification_deliveries WHERE channel = ?"
+            " AND status IN ('pending', 'sending', 'retrying') ORDER BY id",
+            (channel,),
+        )
+        return [Delivery(**dict(row)) for row in rows]
+
+    def claim_next(self, channel: str, now: float) -> Delivery | None:
+        """Mark the channel's earliest due delivery ``sending`` and return it."""
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "SELECT id, notification_id, channel, attempts, first_due_at"
+                " FROM notification_deliveries WHERE channel = ?"
+                " AND status IN ('pending', 'retrying') AND next_attempt_at <= ?"
+                " ORDER BY next_attempt_at, id LIMIT 1",
+                (channel, now),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE notification_deliveries SET status = 'sending',"
+                " attempts = attempts + 1, last_attempt_at = ? WHERE id = ?",
+                (now, row["id"]),
+            )
+        return Delivery(**{**dict(row), "attempts": row["attempts"] + 1})
+
+    def next_due(self, channel: str) -> float | None:
+        """Return when the channel's next delivery is due, or None."""
+        row = self._db.fetchone(
+            "SELECT MIN(next_attempt_at) AS due FROM notification_deliveries"
+            " WHERE channel = ? AND status IN ('pending', 'retrying')",
+            (channel,),
+        )
+        return None if row is None or row["due"] is None else float(row["due"])
+
+    def mark_sent(self, delivery_id: int, now: float) -> None:
+        """Record a successful delivery."""
+        self._db.execute(
+            "UPDATE notification_deliveries SET status = 'sent', sent_at = ?, last_error = NULL"
+            " WHERE id = ?",
+            (now, delivery_id),
+        )
+
+    def mark_retry(self, delivery: Delivery, next_at: float, error: str) -> None:
+        """Schedule another attempt and hold the channel's other deliveries until then."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE notification_deliveries SET status = 'retrying', next_attempt_at = ?,"
+                " last_error = ? WHERE id = ?",
+                (next_at, error, delivery.id),
+            )
+            conn.execute(
+                "UPDATE notification_deliveries SET next_attempt_at = MAX(next_attempt_at, ?)"
+                " WHERE channel = ? AND status IN ('pending', 'retrying') AND id != ?",
+                (next_at, delivery.channel, delivery.id),
+            )
+
+    def mark_dead(self, delivery_id: int, error: str) -> None:
+        """Give up on a delivery."""
+        self._db.execute(
+            "UPDATE notification_deliveries SET status = 'dead', last_error = ? WHERE id = ?",
+            (error, delivery_id),
+        )
+
+    def load(self, notification_id: int) -> StoredNotification | None:
+        """Return a notification with its events in the order they occurred."""
+        row = self._db.fetchone("SELECT * FROM notifications WHERE id = ?", (notification_id,))
+        if row is None:
+            return None
+        events = self._db.fetchall(
+            "SELECT * FROM notification_events WHERE notification_id = ? ORDER BY occurred_at, id",
+            (notification_id,),
+        )
+        return StoredNotification(
+            id=row["id"],
+            idempotency_key=row["idempotency_key"],
+            deployment=row["deployment"],
+            severity=cast(Severity, row["severity"]),
+            created_at=row["created_at"],
+            window_ends_at=row["window_ends_at"],
+            events=tuple(_message_event(e) for e in events),
+        )
+
+    def prune(self, before: float) -> int:
+        """Delete finished notifications created before ``before``; return how many."""
+        return self._db.execute_rowcount(
+            "DELETE FROM notifications WHERE created_at < ? AND NOT EXISTS ("
+            " SELECT 1 FROM notification_deliveries d WHERE d.notification_id = notifications.id"
+            " AND d.status IN ('pending', 'sending', 'retrying'))",
+            (before,),
+        )
+
+
+def _message_event(row: sqlite3.Row) -> MessageEvent:
+    """Rebuild an event of a notification from its row."""
+    return MessageEvent(
+        event=NotificationEvent.model_validate_json(row["event"]),
+        alert_severity=row["alert_severity"],
+        alert_started_at=datetime.fromtimestamp(row["alert_started_at"], UTC),
+        replaces_severity=row["replaces_severity"],
+        note=row["note"],
+    )

@@ -1,0 +1,65 @@
+"""Tells a host restart from a daemon restart from a mere agent restart."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from enum import StrEnum
+from pathlib import Path
+
+import psutil
+
+
+class RestartKind(StrEnum):
+    """What restarted since the agent last looked."""
+
+    FIRST_RUN = "first-run"
+    HOST = "host"
+    DAEMON = "daemon"
+    AGENT = "agent"
+
+
+def read_boot_id(path: Path) -> str | None:
+    """The kernel's boot id (changes on every boot), or None when unreadable."""
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def daemon_identity(docker_host: str) -> str | None:
+    """``pid:start-time`` of the process serving the engine's unix socket, when visible.
+
+    The peer credentials of the socket name the daemon's process; its start time changes
+    on every daemon start. Over TCP, or from a container that cannot see the host's
+    processes, this returns None and the agent relies on the event stream instead.
+    """
+    if not docker_host.startswith("unix://"):
+        return None
+    path = docker_host[len("unix://"):]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2)
+            sock.connect(path)
+            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                    struct.calcsize("3i"))
+        pid = struct.unpack("3i", creds)[0]
+        if pid <= 0:
+            return None
+        return f"{pid}:{psutil.Process(pid).create_time():.2f}"
+    except (OSError, psutil.Error):
+        return None
+
+
+def classify(
+    *, stored_boot: str | None, current_boot: str | None,
+    stored_daemon: str | None, current_daemon: str | None,
+) -> RestartKind:
+    """Compare what was remembered with what is seen now."""
+    if stored_boot is None and stored_daemon is None:
+        return RestartKind.FIRST_RUN
+    if stored_boot and current_boot and stored_boot != current_boot:
+        return RestartKind.HOST
+    if stored_daemon and current_daemon and stored_daemon != current_daemon:
+        return RestartKind.DAEMON
+    return RestartKind.AGENT

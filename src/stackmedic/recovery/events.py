@@ -1,0 +1,22 @@
+"""What recovery tells the rest of the agent (published on the bus)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RecoveryEvent:
+    """A recovery transition: started, succeeded, failed, gave-up, cleared, or a summary.
+
+    ``kind`` is one of ``recovery-started``, ``recovery-succeeded``, ``recovery-failed``,
+    ``recovery-gave-up``, ``recovery-cleared`` and ``restart-summary``.
+    """
+
+    kind: str
+    deployment: str | None
+    message: str
+    severity: str = "info"
+    at: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)

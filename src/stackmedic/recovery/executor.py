@@ -1,0 +1,100 @@
+"""Carries out suggested actions through Compose or the Engine API."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiodocker
+import structlog
+
+from stackmedic.deployments.model import Deployment
+from stackmedic.engine.client import EngineClient
+from stackmedic.engine.compose import ComposeError, ComposeRunner
+from stackmedic.recovery.suggestions import ServiceAction, Suggestion
+
+log = structlog.get_logger(__name__)
+
+UP_ONE = ["up", "--detach", "--no-deps"]
+
+
+@dataclass
+class ActionOutcome:
+    """How one action went."""
+
+    suggestion: Suggestion
+    ok: bool
+    seconds: float
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "service": self.suggestion.service,
+            "action": self.suggestion.action.value,
+            "title": self.suggestion.title or self.suggestion.describe(),
+            "ok": self.ok,
+            "seconds": round(self.seconds, 2),
+            "error": self.error,
+        }
+
+
+class ActionFailed(Exception):
+    """An action could not be carried out; the message says why."""
+
+
+class ActionExecutor:
+    """Runs one suggestion at a time for a deployment."""
+
+    def __init__(self, runner: ComposeRunner | None, engine: EngineClient) -> None:
+        self._runner = runner
+        self._engine = engine
+
+    async def execute(self, deployment: Deployment, suggestion: Suggestion) -> ActionOutcome:
+        """Run ``suggestion``; never raises for an action's own failure."""
+        started = time.monotonic()
+        try:
+            await self._dispatch(deployment, suggestion)
+        except (ActionFailed, ComposeError, aiodocker.DockerError) as exc:
+            message = str(exc)
+            if isinstance(exc, ComposeError) and exc.stderr:
+                message = f"{exc}: {exc.stderr.strip()[-1500:]}"
+            log.warning("recovery action failed", deployment=deployment.name,
+                        action=suggestion.describe(), error=message)
+            return ActionOutcome(suggestion, False, time.monotonic() - started, message)
+        return ActionOutcome(suggestion, True, time.monotonic() - started)
+
+    async def _dispatch(self, deployment: Deployment, suggestion: Suggestion) -> None:
+        action, target = suggestion.action, suggestion.service
+        if action == ServiceAction.CREATE_NETWORK:
+            await self._create_network(target)
+            return
+        steps: dict[ServiceAction, list[list[str]]] = {
+            ServiceAction.START: [[*UP_ONE, "--no-recreate", target]],
+            ServiceAction.RESTART: [["restart", target]],
+            ServiceAction.STOP: [["stop", target]],
+            ServiceAction.RECREATE: [[*UP_ONE, "--force-recreate", target]],
+            ServiceAction.PULL: [["pull", target], [*UP_ONE, target]],
+            ServiceAction.REBUILD: [["build", target], [*UP_ONE, target]],
+        }
+        for args in steps[action]:
+            await self._compose(deployment, args)
+
+    async def _compose(self, deployment: Deployment, args: list[str]) -> None:
+        if self._runner is None:
+            raise ActionFailed("Docker Compose v2 is not available")
+        if not deployment.files:
+            raise ActionFailed("the deployment's compose files are not known")
+        workdir = deployment.path or deployment.files[0].parent
+        await self._runner.run(workdir, deployment.files, deployment.project, args)
+
+    async def _create_network(self, name: str) -> None:
+        try:
+            await self._engine.docker.networks.get(name)
+            return  # created meanwhile
+        except aiodocker.DockerError as exc:
+            if exc.status != 404:
+                raise
+        await self._engine.docker.networks.create({"Name": name, "CheckDuplicate": True})
+        log.info("network created", network=name)

@@ -1,0 +1,84 @@
+"""Stored recovery runs: what triggered them, what was found, what was done, how it ended."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from stackmedic.store.db import Database
+
+
+class RecoveryRuns:
+    """Reads and writes the ``recovery_runs`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def begin(self, deployment: str, trigger: str, attempt: int) -> int:
+        """Open a run; return its id."""
+        return self._db.execute(
+            "INSERT INTO recovery_runs (deployment, trigger, started_at, attempt)"
+            " VALUES (?, ?, ?, ?)",
+            (deployment, trigger, time.time(), attempt),
+        )
+
+    def diagnosed(self, run_id: int, evidence: dict[str, Any],
+                  diagnosis: dict[str, Any]) -> None:
+        """Store the evidence and the diagnosis."""
+        self._db.execute(
+            "UPDATE recovery_runs SET evidence = ?, diagnosis = ?, source = ? WHERE id = ?",
+            (json.dumps(evidence, default=str), json.dumps(diagnosis, default=str),
+             diagnosis.get("source"), run_id),
+        )
+
+    def finish(self, run_id: int, outcome: str, actions: list[dict[str, Any]],
+               error: str | None = None) -> None:
+        """Close a run with its outcome and the actions taken."""
+        self._db.execute(
+            "UPDATE recovery_runs SET finished_at = ?, outcome = ?, actions = ?, error = ?"
+            " WHERE id = ?",
+            (time.time(), outcome, json.dumps(actions, default=str), error, run_id),
+        )
+
+    def get(self, run_id: int) -> dict[str, Any] | None:
+        """One run with everything stored about it."""
+        row = self._db.fetchone("SELECT * FROM recovery_runs WHERE id = ?", (run_id,))
+        return _run(row, full=True) if row else None
+
+    def list(self, deployment: str | None = None, limit: int = 50,
+             before_id: int | None = None) -> list[dict[str, Any]]:
+        """Recent runs, newest first, without the bulky evidence."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if deployment:
+            clauses.append("deployment = ?")
+            params.append(deployment)
+        if before_id:
+            clauses.append("id < ?")
+            params.append(before_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.fetchall(
+            f"SELECT * FROM recovery_runs {where} ORDER BY id DESC LIMIT ?", (*params, limit)
+        )
+        return [_run(r, full=False) for r in rows]
+
+
+def _run(row: Any, *, full: bool) -> dict[str, Any]:
+    diagnosis = json.loads(row["diagnosis"]) if row["diagnosis"] else None
+    data = {
+        "id": row["id"],
+        "deployment": row["deployment"],
+        "trigger": row["trigger"],
+        "attempt": row["attempt"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "outcome": row["outcome"],
+        "source": row["source"],
+        "diagnosis": diagnosis,
+        "actions": json.loads(row["actions"]) if row["actions"] else [],
+        "error": row["error"],
+    }
+    if full:
+        data["evidence"] = json.loads(row["evidence"]) if row["evidence"] else None
+    return data

@@ -1,0 +1,404 @@
+"""Recovery: reconcile deployments to their desired state, on ill-health and after restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from stackmedic.bus import Bus
+from stackmedic.deployments.actions import Action, DeploymentActions
+from stackmedic.deployments.catalog import Catalog
+from stackmedic.health.engine import HealthEngine
+from stackmedic.health.model import DeploymentHealth, HealthTransition, Verdict
+from stackmedic.recovery.config import RecoveryConfig
+from stackmedic.recovery.events import RecoveryEvent
+from stackmedic.recovery.evidence import Evidence
+from stackmedic.recovery.evidence_gather import EvidenceCollector
+from stackmedic.recovery.executor import ActionExecutor, ActionOutcome
+from stackmedic.recovery.policy import Phase, RecoveryPolicy, RecoveryState, RecoveryStateStore
+from stackmedic.recovery.rules import Diagnosis, diagnose
+from stackmedic.recovery.runs import RecoveryRuns
+from stackmedic.recovery.suggestions import ServiceAction
+from stackmedic.store.desired import DesiredStateStore
+from stackmedic.store.events import EventLog
+from stackmedic.types import DesiredState
+
+log = structlog.get_logger(__name__)
+
+ILL = (Verdict.DOWN, Verdict.DEGRADED)
+VERIFY_POLL_SECONDS = 0.25
+
+
+class Adviser(Protocol):
+    """An optional second opinion (the LLM adviser) on what to do."""
+
+    async def advise(self, evidence: dict[str, Any], *, services: set[str],
+                     networks: set[str]) -> Any: ...
+
+
+@dataclass
+class RunResult:
+    """The end of one recovery run."""
+
+    deployment: str
+    outcome: str  # recovered / failed / gave-up / nothing-to-do / skipped
+    diagnosis: Diagnosis | None = None
+    actions: list[ActionOutcome] = field(default_factory=list)
+    message: str = ""
+    run_id: int | None = None
+
+
+class RecoveryService:
+    """Plans and runs recoveries with one run at a time per deployment, within limits."""
+
+    def __init__(
+        self,
+        config: RecoveryConfig,
+        *,
+        catalog: Catalog,
+        desired: DesiredStateStore,
+        health: HealthEngine,
+        events: EventLog,
+        bus: Bus,
+        actions: DeploymentActions,
+        executor: ActionExecutor,
+        collector: EvidenceCollector,
+        runs: RecoveryRuns,
+        states: RecoveryStateStore,
+        adviser: Adviser | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self._catalog = catalog
+        self._desired = desired
+        self._health = health
+        self._events = events
+        self._bus = bus
+        self._actions = actions
+        self._executor = executor
+        self._collector = collector
+        self.runs = runs
+        self._states = states
+        self._adviser = adviser
+        self._clock = clock
+        self.policy = RecoveryPolicy(config)
+        self._scheduled: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._oom_seen: dict[tuple[str, str], list[float]] = {}
+        self._healthy_token: dict[str, object] = {}
+        self._run_locks: dict[str, asyncio.Lock] = {}
+        self.reconciling = False
+
+    def start(self) -> None:
+        """Listen for health transitions."""
+        self._bus.subscribe(HealthTransition, self.on_health, name="recovery")
+
+    # -- triggers ---------------------------------------------------------------------
+
+    async def on_health(self, transition: HealthTransition) -> None:
+        """Schedule a recovery when a deployment wanted running turns ill; clear on health."""
+        name = transition.deployment
+        if transition.verdict is Verdict.HEALTHY:
+            token = object()
+            self._healthy_token[name] = token
+            self._spawn(self._after_healthy(name, token))
+            return
+        self._healthy_token.pop(name, None)
+        if transition.verdict in ILL and self._wants_running(name) and not self.reconciling:
+            self.schedule(name, "ill-health", self.config.settle_seconds)
+
+    async def _after_healthy(self, name: str, token: object) -> None:
+        """Once healthy long enough: re-arm a give-up, later forget past attempts."""
+        clear_after = self.config.gave_up_clear_healthy_seconds
+        await asyncio.sleep(clear_after)
+        if self._healthy_token.get(name) is not token:
+            return
+        state = self._states.load(name)
+        if state.phase == Phase.GAVE_UP:
+            await self._clear(state, "healthy again on its own")
+            return
+        await asyncio.sleep(max(0.0, self.config.reset_after_healthy_seconds - clear_after))
+        if self._healthy_token.get(name) is token:
+            state = self._states.load(name)
+            if state.attempts and state.phase != Phase.GAVE_UP:
+                self.policy.reset(state)
+                self._states.save(state)
+
+    async def on_action(self, name: str, action: Action) -> None:
+        """A person started or restarted the deployment: forget a give-up and past failures."""
+        if action in (Action.START, Action.RESTART):
+            state = self._states.load(name)
+            if state.phase != Phase.IDLE or state.attempts:
+                await self._clear(state, f"{action.value} requested by a person")
+        if action in (Action.STOP, Action.DOWN):
+            self._cancel(name)
+
+    async def _clear(self, state: RecoveryState, why: str) -> None:
+        was_gave_up = state.phase == Phase.GAVE_UP
+        self.policy.reset(state)
+        self._states.save(state)
+        if was_gave_up:
+            await self._announce("recovery-cleared", state.deployment,
+                                 f"recovery re-armed: {why}")
+
+    def _wants_running(self, name: str) -> bool:
+        record = self._desired.get(name)
+        return record is not None and record.state == DesiredState.RUNNING
+
+    # -- scheduling -------------------------------------------------------------------
+
+    def schedule(self, name: str, trigger: str, delay: float) -> bool:
+        """Run a recovery of ``name`` after ``delay`` unless one is already due."""
+        if not self.config.enabled:
+            return False
+        existing = self._scheduled.get(name)
+        if existing is not None and not existing.done():
+            return False
+        task = asyncio.create_task(self._after(name, trigger, delay))
+        self._scheduled[name] = task
+        return True
+
+    def _cancel(self, name: str) -> None:
+        task = self._scheduled.pop(name, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _after(self, name: str, trigger: str, delay: float) -> None:
+        """Wait, run once, and book the retry; the task stays registered while it runs
+        so that no second run of the same deployment can start meanwhile."""
+        try:
+            await asyncio.sleep(delay)
+            state = self._states.load(name)
+            wait = self.policy.wait_before_next(state, self._clock())
+            if wait is None:
+                return
+            if wait > 0:
+                await asyncio.sleep(wait)
+            result = await self.recover(name, trigger)
+        finally:
+            if self._scheduled.get(name) is asyncio.current_task():
+                del self._scheduled[name]
+        if result.outcome == "failed":
+            state = self._states.load(name)
+            retry = self.policy.wait_before_next(state, self._clock())
+            if retry is not None:
+                self.schedule(name, "retry", retry)
+
+    # -- one run ----------------------------------------------------------------------
+
+    async def diagnose(self, name: str) -> tuple[Evidence, Diagnosis]:
+        """Gather evidence and decide what to do, without acting."""
+        deployment = self._catalog.get(name)
+        if deployment is None:
+            raise LookupError(name)
+        health = self._health.evaluate(name)
+        evidence = await self._collector.collect(deployment, health)
+        self._count_ooms(evidence)
+        return evidence, await self._decide(evidence)
+
+    async def _decide(self, evidence: Evidence) -> Diagnosis:
+        rules = diagnose(evidence)
+        if self._adviser is None or not evidence.compose_valid or not evidence.docker_reachable:
+            return rules
+        if not evidence.problem_services() and not evidence.missing_networks:
+            return rules
+        advice = await self._adviser.advise(
+            evidence.as_dict(), services=set(evidence.services),
+            networks=set(evidence.missing_networks) | set(evidence.external_networks),
+        )
+        if advice is None or not advice.suggestions:
+            return rules
+        return Diagnosis(
+            summary=advice.diagnosis or rules.summary,
+            suggestions=list(advice.suggestions),
+            source="llm",
+            details=[*rules.details, *(f"dropped: {d}" for d in advice.dropped)],
+        )
+
+    def _count_ooms(self, evidence: Evidence) -> None:
+        now = self._clock()
+        window = self.config.budget_window_seconds
+        for service in evidence.services.values():
+            key = (evidence.deployment, service.name)
+            seen = [t for t in self._oom_seen.get(key, []) if t >= now - window]
+            if service.oom_killed and service.problem:
+                seen.append(now)
+            self._oom_seen[key] = seen
+            service.oom_kills_recent = len(seen)
+
+    async def recover(self, name: str, trigger: str) -> RunResult:
+        """One recovery run: diagnose, act, verify; record it and apply the limits."""
+        async with self._run_locks.setdefault(name, asyncio.Lock()):
+            return await self._recover(name, trigger)
+
+    async def _recover(self, name: str, trigger: str) -> RunResult:
+        deployment = self._catalog.get(name)
+        if deployment is None or not self._wants_running(name):
+            return RunResult(name, "skipped", message="not wanted running")
+        state = self._states.load(name)
+        if state.phase == Phase.GAVE_UP:
+            return RunResult(name, "skipped", message="gave up earlier; needs a person")
+        health = self._health.evaluate(name)
+        if health is not None and health.verdict not in ILL:
+            return RunResult(name, "nothing-to-do", message=f"deployment is {health.verdict}")
+        attempt = len(self.policy.in_window(state, self._clock())) + 1
+        run_id = self.runs.begin(name, trigger, attempt)
+        evidence, diagnosis = await self.diagnose(name)
+        self.runs.diagnosed(run_id, evidence.as_dict(), diagnosis.as_dict())
+        if not diagnosis.suggestions:
+            if diagnosis.needs_human:
+                return await self._give_up(state, run_id, diagnosis, [])
+            self.runs.finish(run_id, "nothing-to-do", [])
+            return RunResult(name, "nothing-to-do", diagnosis, run_id=run_id)
+        await self._announce(
+            "recovery-started", name,
+            f"recovering ({trigger}, attempt {attempt}): {diagnosis.summary}",
+            severity="warning",
+            details={"attempt": attempt, "trigger": trigger, "source": diagnosis.source,
+                     "actions": [s.describe() for s in diagnosis.suggestions]},
+        )
+        outcomes = await self._act(name, diagnosis)
+        if outcomes is None:
+            self.runs.finish(run_id, "cancelled", [], "desired state changed")
+            return RunResult(name, "skipped", diagnosis, message="desired state changed")
+        verified, problem = await self._verify(name, diagnosis, outcomes)
+        now = self._clock()
+        self.policy.attempted(state, now, succeeded=verified)
+        actions = [o.as_dict() for o in outcomes]
+        if verified:
+            self._states.save(state)
+            self.runs.finish(run_id, "recovered", actions)
+            await self._announce(
+                "recovery-succeeded", name,
+                f"recovered after {attempt} attempt{'s' if attempt > 1 else ''}: "
+                + ", ".join(o.suggestion.describe() for o in outcomes),
+                details={"attempt": attempt, "actions": actions, "source": diagnosis.source},
+            )
+            return RunResult(name, "recovered", diagnosis, outcomes, run_id=run_id)
+        unavailable = self._image_unavailable(outcomes, evidence)
+        if unavailable:
+            diagnosis.needs_human = unavailable
+            diagnosis.summary = unavailable
+            self.runs.diagnosed(run_id, evidence.as_dict(), diagnosis.as_dict())
+            return await self._give_up(state, run_id, diagnosis, outcomes)
+        if self.policy.budget_spent(state, now):
+            diagnosis.needs_human = (f"{attempt} attempts in "
+                                     f"{self.config.budget_window_seconds:g}s did not help: "
+                                     f"{problem}")
+            return await self._give_up(state, run_id, diagnosis, outcomes)
+        self._states.save(state)
+        self.runs.finish(run_id, "failed", actions, problem)
+        await self._announce(
+            "recovery-failed", name,
+            f"attempt {attempt} did not recover it: {problem}; next try in "
+            f"{self.policy.backoff(state.failures):g}s",
+            severity="warning", details={"attempt": attempt, "actions": actions},
+        )
+        return RunResult(name, "failed", diagnosis, outcomes, problem, run_id)
+
+    async def _act(self, name: str, diagnosis: Diagnosis) -> list[ActionOutcome] | None:
+        deployment = self._catalog.get(name)
+        assert deployment is not None
+        outcomes: list[ActionOutcome] = []
+        async with self._actions.acting(name):
+            if not self._wants_running(name):
+                return None  # the user stopped it while we were diagnosing
+            for suggestion in diagnosis.suggestions:
+                if suggestion.action != ServiceAction.CREATE_NETWORK and \
+                        self._desired.effective(name, suggestion.service) != DesiredState.RUNNING:
+                    continue
+                if suggestion.action == ServiceAction.STOP:
+                    continue  # recovery never stops what should run
+                outcome = await self._executor.execute(deployment, suggestion)
+                outcomes.append(outcome)
+                self._events.record(
+                    "recovery-action",
+                    f"{suggestion.describe()}: {'done' if outcome.ok else outcome.error}",
+                    deployment=name, service=suggestion.service,
+                    severity="info" if outcome.ok else "warning", data=outcome.as_dict(),
+                )
+                if not outcome.ok and suggestion.action in (
+                    ServiceAction.CREATE_NETWORK, ServiceAction.PULL, ServiceAction.REBUILD
+                ):
+                    break
+        return outcomes
+
+    async def _verify(self, name: str, diagnosis: Diagnosis,
+                      outcomes: list[ActionOutcome]) -> tuple[bool, str]:
+        """Re-observe until the deployment is healthy and stays so, or the deadline passes."""
+        if outcomes and not all(o.ok for o in outcomes):
+            failed = next(o for o in outcomes if not o.ok)
+            return False, f"{failed.suggestion.describe()} failed: {failed.error}"
+        deadline = time.monotonic() + self.config.verify_timeout_seconds
+        stable_since: float | None = None
+        last: DeploymentHealth | None = None
+        while time.monotonic() < deadline:
+            last = self._health.evaluate(name)
+            if last is not None and last.verdict is Verdict.HEALTHY:
+                stable_since = stable_since or time.monotonic()
+                if time.monotonic() - stable_since >= self.config.verify_stable_seconds:
+                    return True, ""
+            else:
+                stable_since = None
+            await asyncio.sleep(VERIFY_POLL_SECONDS)
+        reason = last.reason if last is not None else "no verdict"
+        return False, f"not healthy within {self.config.verify_timeout_seconds:g}s: {reason}"
+
+    def _image_unavailable(self, outcomes: list[ActionOutcome], evidence: Evidence) -> str | None:
+        for outcome in outcomes:
+            if outcome.ok or outcome.suggestion.action != ServiceAction.PULL:
+                continue
+            service = evidence.services.get(outcome.suggestion.service)
+            image = service.image if service else "?"
+            return (f"image unavailable: {image} is not present locally, the pull failed "
+                    f"and {outcome.suggestion.service} has no build context")
+        return None
+
+    async def _give_up(self, state: RecoveryState, run_id: int, diagnosis: Diagnosis,
+                       outcomes: list[ActionOutcome]) -> RunResult:
+        reason = diagnosis.needs_human or diagnosis.summary
+        self.policy.give_up(state, self._clock(), reason)
+        self._states.save(state)
+        self.runs.finish(run_id, "gave-up", [o.as_dict() for o in outcomes], reason)
+        self._cancel(state.deployment)
+        await self._announce(
+            "recovery-gave-up", state.deployment,
+            f"gave up, needs a person: {reason}", severity="critical",
+            details={"diagnosis": diagnosis.summary, "run_id": run_id,
+                     "clear_with": f"stackmedic start {state.deployment}"},
+        )
+        return RunResult(state.deployment, "gave-up", diagnosis, outcomes, reason, run_id)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def state(self, name: str) -> dict[str, object]:
+        """The recovery state of one deployment, for the API."""
+        data = self._states.load(name).as_dict()
+        task = self._scheduled.get(name)
+        data["scheduled"] = task is not None and not task.done()
+        return data
+
+    async def _announce(self, kind: str, deployment: str | None, message: str, *,
+                        severity: str = "info", details: dict[str, Any] | None = None) -> None:
+        self._events.record(kind, message, deployment=deployment, severity=severity,
+                            data=details)
+        await self._bus.publish(RecoveryEvent(kind, deployment, message, severity,
+                                              self._clock(), details or {}))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Cancel scheduled runs and timers, and wait for them."""
+        pending = [*self._scheduled.values(), *self._tasks]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._scheduled.clear()

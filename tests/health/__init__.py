@@ -1,0 +1,1 @@
+"""Deployment health: verdicts, crash loops, transitions, API and metrics."""

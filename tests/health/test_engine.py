@@ -1,0 +1,147 @@
+"""HealthEngine without Docker: transitions, deduplication, history, grace period."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+from stackmedic.bus import Bus
+from stackmedic.config.model import HealthConfig
+from stackmedic.deployments.actions import Action
+from stackmedic.deployments.catalog import Catalog
+from stackmedic.health import EngineView, HealthEngine
+from stackmedic.health.model import HealthTransition, Verdict
+from stackmedic.observe.state import ObservedState
+from stackmedic.store.db import Database
+from stackmedic.store.desired import DesiredStateStore
+from stackmedic.store.events import EventLog, EventQuery
+from stackmedic.store.facts import Facts
+from stackmedic.types import DesiredState
+
+from .factories import container, deployment
+
+
+class Rig:
+    """A health engine over in-memory parts the test controls."""
+
+    def __init__(self, tmp_path: Path, **config: float) -> None:
+        self.db = Database(tmp_path / "s.db")
+        self.catalog = Catalog(tmp_path, None, Facts(self.db))
+        self.catalog.deployments = {"shop": deployment("web", "db")}
+        self.observed = ObservedState()
+        self.desired = DesiredStateStore(self.db)
+        self.desired.set("shop", DesiredState.RUNNING, "api")
+        self.events = EventLog(self.db)
+        self.bus = Bus()
+        self.view = EngineView(reachable=True, synced=True)
+        self.seen: list[HealthTransition] = []
+        self.engine = self.build(**config)
+
+    def build(self, **config: float) -> HealthEngine:
+        engine = HealthEngine(
+            catalog=self.catalog,
+            observed=self.observed,
+            desired=self.desired,
+            events=self.events,
+            db=self.db,
+            bus=self.bus,
+            config=HealthConfig.model_validate(config),
+            view=lambda: self.view,
+        )
+        self.bus.subscribe(HealthTransition, self.record)
+        return engine
+
+    async def record(self, transition: HealthTransition) -> None:
+        self.seen.append(transition)
+
+    async def put(self, *states: object) -> None:
+        """Apply container states together, then tell the engine about each."""
+        previous = [self.observed.upsert(state) for state in states]  # type: ignore[arg-type]
+        for before, state in zip(previous, states, strict=True):
+            await self.engine.on_container_change(before, state, None)  # type: ignore[arg-type]
+
+
+async def test_one_transition_per_real_change_and_none_from_repeats(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    web, db = container("web"), container("db")
+    await rig.put(web, db)
+    await rig.engine.refresh()
+    await rig.put(web, db)  # a sweep seeing the same again
+    dead = replace(db, status="exited", exit_code=3)
+    await rig.put(dead)
+    await rig.put(replace(dead, finished_at=5.0))  # a change the verdict does not show
+    await rig.engine.refresh()
+    assert [(t.previous, t.verdict) for t in rig.seen] == [
+        (None, Verdict.HEALTHY),
+        (Verdict.HEALTHY, Verdict.DEGRADED),
+    ]
+    assert rig.seen[-1].reason == "db exited with code 3"
+    assert rig.seen[-1].changed_services == ("db",)
+    history = rig.engine.history("shop")
+    assert [h["verdict"] for h in history] == ["degraded", "healthy"]
+    logged = rig.events.query(EventQuery(deployment="shop", kind="health-changed"))
+    assert len(logged) == 2 and logged[0]["severity"] == "warning"
+    assert logged[0]["message"] == "healthy -> degraded: db exited with code 3"
+    summary = rig.engine.verdict_summary("shop")
+    assert summary["verdict"] == "degraded" and summary["since"] == history[0]["ts"]
+    assert summary["services"]["db"]["exit_code"] == 3
+
+
+async def test_a_restarted_engine_does_not_repeat_the_last_transition(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    await rig.put(container("web"), container("db"))
+    assert len(rig.seen) == 1
+    rig.engine = rig.build()
+    await rig.engine.refresh()
+    assert len(rig.seen) == 1
+    assert rig.engine.since("shop") == rig.seen[0].at
+
+
+async def test_nothing_is_reported_before_the_first_resync(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.view = EngineView(reachable=True, synced=False)
+    await rig.put(container("web"))
+    await rig.engine.refresh()
+    assert rig.seen == []
+    assert rig.engine.verdict_summary("shop")["verdict"] == "unknown"
+    rig.view = EngineView(reachable=False, synced=False, error="connection refused")
+    await rig.engine.refresh()
+    assert [t.verdict for t in rig.seen] == [Verdict.UNKNOWN]
+    assert rig.seen[0].reason == "Docker unreachable: connection refused"
+
+
+async def test_start_through_the_agent_is_starting_until_grace_ends(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, start_grace_seconds=0.3)
+    await rig.engine.on_action("shop", Action.START)
+    await rig.put(container("web"))
+    assert {t.verdict for t in rig.seen} == {Verdict.STARTING}
+    assert rig.seen[-1].reason == "starting: db missing"
+    ended = asyncio.Event()
+    rig.bus.subscribe(HealthTransition, lambda t: _set(ended))
+    await asyncio.wait_for(ended.wait(), 5)
+    assert rig.seen[-1].verdict is Verdict.DEGRADED and rig.seen[-1].reason == "db missing"
+    await rig.engine.close()
+
+
+async def test_stop_through_the_agent_is_stopped_at_once(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    await rig.put(container("web"), container("db"))
+    rig.desired.set("shop", DesiredState.STOPPED, "api")
+    await rig.engine.on_action("shop", Action.STOP)
+    await rig.put(replace(container("web"), status="exited", exit_code=137))
+    await rig.put(replace(container("db"), status="exited", exit_code=137))
+    assert [t.verdict for t in rig.seen] == [Verdict.HEALTHY, Verdict.STOPPED]
+
+
+async def test_a_removed_deployment_is_forgotten(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    await rig.engine.refresh()
+    rig.catalog.deployments = {}
+    await rig.engine.refresh()
+    assert rig.engine.verdict("shop") is None
+    assert rig.engine.overview() == []
+
+
+async def _set(event: asyncio.Event) -> None:
+    event.set()

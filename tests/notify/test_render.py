@@ -1,0 +1,103 @@
+"""What people read: titles, plain text and HTML built from stored events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from notify.conftest import make_event, recovered_event
+from stackmedic.notify import MessageEvent, NotificationEvent, RenderedMessage
+from stackmedic.notify.outbox import StoredNotification
+from stackmedic.notify.render import RenderContext, render
+
+STARTED = datetime(2024, 5, 1, 12, 0, 3, tzinfo=UTC)
+
+
+def rendered(
+    *events: NotificationEvent, note: str | None = None, deployment: str = "shop"
+) -> RenderedMessage:
+    items = tuple(
+        MessageEvent(event=e, alert_severity="critical", alert_started_at=STARTED, note=note)
+        for e in events
+    )
+    stored = StoredNotification(
+        3, "k3", deployment, "critical", STARTED.timestamp(), STARTED.timestamp(), items
+    )
+    return render(stored, RenderContext(host="web01", public_url="https://sm.example/"))
+
+
+def test_single_problem_reads_as_an_actionable_message() -> None:
+    msg = rendered(
+        make_event(
+            details={
+                "exit_code": 137,
+                "reason": "OOMKilled",
+                "since": "2024-05-01 11:58 UTC",
+                "action_taken": "restarted web",
+                "next_action": "retry in 30 s, give up after 3 tries",
+                "memory_limit": "512M",
+            }
+        )
+    )
+    assert msg.subject == "[stackmedic] CRITICAL shop: web exited with code 137"
+    assert msg.status == "firing" and msg.severity == "critical"
+    text = msg.text
+    assert text.startswith("CRITICAL: shop on host web01\n")
+    assert "Since: 2024-05-01 11:58 UTC" in text
+    assert "Evidence: reason=OOMKilled, exit_code=137, memory_limit=512M" in text
+    assert "What stackmedic did: restarted web" in text
+    assert "What stackmedic will do: retry in 30 s, give up after 3 tries" in text
+    assert "To silence this deployment: stackmedic silence shop --hours 2" in text
+    assert "Dashboard: https://sm.example/" in text
+
+
+def test_problems_and_resolutions_are_listed_in_sections() -> None:
+    msg = rendered(make_event(service="db", title="db exited with code 1"), recovered_event())
+    assert msg.title == "shop: db exited with code 1; web is running again"
+    assert msg.status == "firing"
+    problems, resolved = msg.text.index("PROBLEMS"), msg.text.index("RESOLVED")
+    text = msg.text
+    assert problems < text.index("* db: db exited") < resolved < text.index("* web: web is running")
+    assert "Was failing since: 2024-05-01 12:00:03 UTC" in msg.text
+
+
+def test_only_resolutions_make_a_resolved_message() -> None:
+    msg = rendered(recovered_event(), note="stable again after flapping: resolved for 5 min")
+    assert msg.subject.startswith("[stackmedic] RESOLVED shop:")
+    assert "Note: stable again after flapping" in msg.text
+
+
+def test_long_groups_are_summarised_by_count() -> None:
+    events = [
+        make_event(
+            service=f"svc{i}",
+            title=f"svc{i} exited with code 1 after a long time of running without any trouble",
+        )
+        for i in range(8)
+    ]
+    msg = rendered(*events)
+    assert msg.title == "shop: 8 problems (svc0, svc1, svc2, svc3, svc4, svc5, ...)"
+    assert all(f"* svc{i}:" in msg.text for i in range(8))
+
+
+def test_html_is_escaped() -> None:
+    msg = rendered(make_event(title="<script>alert(1)</script>", summary="a & b"))
+    assert "<script>" not in msg.html
+    assert "&lt;script&gt;" in msg.html and "a &amp; b" in msg.html
+
+
+def test_agent_problems_have_no_silence_hint() -> None:
+    event = make_event(
+        kind="agent-problem", deployment=None, service=None, title="Docker is unreachable"
+    )
+    items = (MessageEvent(event=event, alert_severity="critical", alert_started_at=STARTED),)
+    stored = StoredNotification(1, "k", None, "critical", 0.0, 0.0, items)
+    msg = render(stored, RenderContext(host="web01"))
+    assert msg.title == "Docker is unreachable" and msg.silence_command is None
+    assert "stackmedic silence" not in msg.text
+
+
+def test_a_blip_within_one_window_reads_as_recovered() -> None:
+    msg = rendered(make_event(), recovered_event())
+    assert msg.status == "resolved" and msg.subject.startswith("[stackmedic] RESOLVED shop:")
+    assert "* web: web exited with code 137" in msg.text
+    assert "* web: web is running again" in msg.text

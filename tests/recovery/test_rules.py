@@ -1,0 +1,142 @@
+"""The built-in diagnosis rules, the limits policy and restart classification (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackmedic.recovery.boot import RestartKind, classify
+from stackmedic.recovery.config import RecoveryConfig
+from stackmedic.recovery.evidence import Evidence, ServiceEvidence, dependency_order
+from stackmedic.recovery.policy import Phase, RecoveryPolicy, RecoveryState
+from stackmedic.recovery.rules import diagnose
+from stackmedic.recovery.suggestions import ServiceAction, validate_suggestions
+
+
+def service(name: str = "web", status: str = "exited", **kw: object) -> ServiceEvidence:
+    defaults: dict[str, object] = dict(
+        desired="running", recover=True, image="site:1", image_present=True,
+        has_build=False, restart_policy=None, has_healthcheck=False,
+    )
+    defaults.update(kw)
+    return ServiceEvidence(name=name, status=status, **defaults)  # type: ignore[arg-type]
+
+
+def evidence(*services: ServiceEvidence, **kw: object) -> Evidence:
+    defaults: dict[str, object] = dict(
+        deployment="shop", project="shop", verdict="down", reason="", compose_valid=True,
+        compose_error=None, external_networks=[], missing_networks=[],
+    )
+    defaults.update(kw)
+    return Evidence(services={s.name: s for s in services}, **defaults)  # type: ignore[arg-type]
+
+
+def actions(e: Evidence) -> list[tuple[str, ServiceAction]]:
+    return [(s.service, s.action) for s in diagnose(e).suggestions]
+
+
+def test_exited_without_restart_policy_is_started() -> None:
+    d = diagnose(evidence(service(exit_code=3)))
+    assert [(s.service, s.action) for s in d.suggestions] == [("web", ServiceAction.START)]
+    assert "exited with code 3" in d.summary
+    assert "no restart policy" in d.summary
+
+
+def test_unhealthy_is_restarted_with_probe_output() -> None:
+    d = diagnose(evidence(service(status="unhealthy", health_output="curl: refused")))
+    assert actions(evidence(service(status="unhealthy"))) == [("web", ServiceAction.RESTART)]
+    assert "curl: refused" in d.summary
+
+
+def test_drift_is_recreated() -> None:
+    assert actions(evidence(service(status="running-old", drifted=True))) == [
+        ("web", ServiceAction.RECREATE)]
+
+
+def test_missing_network_is_created_before_start() -> None:
+    e = evidence(service(), external_networks=["shared"], missing_networks=["shared"])
+    assert actions(e) == [("shared", ServiceAction.CREATE_NETWORK), ("web", ServiceAction.START)]
+
+
+@pytest.mark.parametrize(("has_build", "expected"), [(False, ServiceAction.PULL),
+                                                     (True, ServiceAction.REBUILD)])
+def test_missing_image_is_pulled_or_rebuilt(has_build: bool, expected: ServiceAction) -> None:
+    e = evidence(service(image_present=False, has_build=has_build))
+    assert actions(e) == [("web", expected)]
+
+
+def test_repeated_oom_needs_a_person() -> None:
+    d = diagnose(evidence(service(oom_killed=True, oom_kills_recent=2, exit_code=137)))
+    assert d.suggestions == []
+    assert d.needs_human is not None and "OOM-killed 2 times" in d.needs_human
+
+
+def test_invalid_compose_file_needs_a_person() -> None:
+    d = diagnose(evidence(service(), compose_valid=False, compose_error="yaml: line 3"))
+    assert d.suggestions == []
+    assert d.needs_human == "compose file invalid"
+    assert "yaml: line 3" in d.summary
+
+
+def test_stopped_and_opted_out_services_are_left_alone() -> None:
+    e = evidence(service("a", desired="stopped"), service("b", recover=False), service("c"))
+    assert actions(e) == [("c", ServiceAction.START)]
+
+
+def test_dependencies_come_first() -> None:
+    e = evidence(service("web", depends_on=["db"]), service("db"), service("cache"))
+    assert [s for s, _ in actions(e)] == ["cache", "db", "web"]
+    assert dependency_order({"a": ["b"], "b": ["a"]}) == ["b", "a"]
+
+
+def test_suggestions_outside_the_allowlist_are_dropped() -> None:
+    raw = [
+        {"kind": "service_action", "service": "web", "action": "restart"},
+        {"kind": "service_action", "service": "web", "action": "exec", "title": "rm -rf /"},
+        {"kind": "shell", "service": "web", "action": "start"},
+        {"kind": "service_action", "service": "other", "action": "start"},
+        {"kind": "service_action", "service": "net1", "action": "create_network"},
+        "garbage",
+    ]
+    kept, dropped = validate_suggestions(raw, services={"web"}, networks={"net1"})
+    assert [(s.service, s.action) for s in kept] == [
+        ("web", ServiceAction.RESTART), ("net1", ServiceAction.CREATE_NETWORK)]
+    assert len(dropped) == 4
+
+
+def test_backoff_doubles_up_to_the_maximum_then_budget_gives_up() -> None:
+    policy = RecoveryPolicy(RecoveryConfig(backoff_initial_seconds=10, backoff_max_seconds=35,
+                                           attempt_budget=3, budget_window_seconds=1000))
+    state = RecoveryState("shop")
+    now = 0.0
+    waits = []
+    for _ in range(3):
+        wait = policy.wait_before_next(state, now)
+        assert wait is not None
+        now += wait
+        waits.append(wait)
+        policy.attempted(state, now, succeeded=False)
+    assert waits == [0.0, 10.0, 20.0]
+    assert policy.backoff(3) == 35
+    assert policy.wait_before_next(state, now + 100) is None  # budget spent in the window
+    assert policy.wait_before_next(state, now + 2000) == 0.0  # window passed
+    policy.give_up(state, now, "no luck")
+    assert state.phase == Phase.GAVE_UP
+    assert policy.wait_before_next(state, now + 5000) is None
+    policy.reset(state)
+    assert policy.wait_before_next(state, now) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("stored_boot", "boot", "stored_daemon", "daemon", "kind"),
+    [
+        (None, "b1", None, "d1", RestartKind.FIRST_RUN),
+        ("b1", "b2", "d1", "d2", RestartKind.HOST),
+        ("b1", "b1", "d1", "d2", RestartKind.DAEMON),
+        ("b1", "b1", "d1", "d1", RestartKind.AGENT),
+        ("b1", "b1", "d1", None, RestartKind.AGENT),
+    ],
+)
+def test_restart_classification(stored_boot: str | None, boot: str, stored_daemon: str | None,
+                                daemon: str | None, kind: RestartKind) -> None:
+    assert classify(stored_boot=stored_boot, current_boot=boot, stored_daemon=stored_daemon,
+                    current_daemon=daemon) == kind

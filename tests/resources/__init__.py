@@ -1,0 +1,1 @@
+"""Tests of host and container resource monitoring."""

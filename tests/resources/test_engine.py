@@ -1,0 +1,247 @@
+"""Acceptance against the real daemon: CPU, memory, OOM kills, restarts, the stats API fallback
+and one spike rule end to end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiodocker
+import pytest
+
+from stackmedic.resources import (
+    ContainerRef,
+    ContainerSample,
+    ResourceMonitor,
+    ResourcesConfig,
+    Snapshot,
+    SpikeAlert,
+    SpikeRule,
+)
+from stackmedic.store import Database
+
+from .dockerkit import Containers, docker, snapshot_where
+
+pytestmark = pytest.mark.docker
+
+MIB = 1024 * 1024
+INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Containers shared by this module's tests, all of one deployment."""
+
+    deployment: str
+    burner: str
+    idle: str
+    filler: str
+    oomer: str
+
+    def refs(self) -> list[ContainerRef]:
+        names = {"burner": self.burner, "idle": self.idle, "filler": self.filler}
+        names["oomer"] = self.oomer
+        return [ContainerRef(cid, self.deployment, name, name) for name, cid in names.items()]
+
+
+@pytest.fixture(scope="module")
+def workload(resource_containers: Containers) -> Workload:
+    kit = resource_containers
+    return Workload(
+        deployment=f"rt-{kit.run_id}",
+        burner=kit.run("while :; do :; done", cpus=0.5),
+        idle=kit.run("sleep 3600"),
+        filler=kit.run(
+            "dd if=/dev/zero of=/dev/shm/fill bs=1M count=48 2>/dev/null; sleep 3600",
+            memory="64m",
+        ),
+        oomer=kit.run("tail /dev/zero; sleep 3600", memory="32m"),
+    )
+
+
+MonitorFactory = Callable[..., Awaitable[ResourceMonitor]]
+
+
+@pytest.fixture
+async def start_monitor(
+    db: Database, docker_client: aiodocker.Docker
+) -> AsyncIterator[MonitorFactory]:
+    """Starts monitors sampling every INTERVAL seconds; closes them after the test."""
+    started: list[ResourceMonitor] = []
+
+    async def start(
+        refs: list[ContainerRef], *, on_alert: Any = None, **settings: Any
+    ) -> ResourceMonitor:
+        settings.setdefault("rules", [])
+        config = ResourcesConfig(sample_interval_seconds=INTERVAL, **settings)
+        monitor = ResourceMonitor(config, db, docker_client, on_alert=on_alert)
+        monitor.set_targets(refs)
+        started.append(monitor)
+        await monitor.start()
+        return monitor
+
+    yield start
+    for monitor in started:
+        await monitor.close()
+
+
+def sampled(snapshot: Snapshot, *ids: str) -> list[ContainerSample]:
+    """The samples of `ids` in order, only if every one has a CPU figure."""
+    samples = [snapshot.container(cid) for cid in ids]
+    found = [s for s in samples if s is not None and s.cpu_core_percent is not None]
+    return found if len(found) == len(ids) else []
+
+
+async def test_cpu_burner_and_idle_within_two_samples(
+    workload: Workload, start_monitor: MonitorFactory
+) -> None:
+    monitor = await start_monitor(workload.refs(), source="cgroups")
+    snap = await snapshot_where(
+        monitor, lambda s: bool(sampled(s, workload.burner, workload.idle)), timeout=10
+    )
+    assert monitor.stats()["samples"] <= 2
+    burner, idle = sampled(snap, workload.burner, workload.idle)
+    assert burner.source == "cgroups" and burner.cpu_limit_cores == 0.5
+    assert 70 <= (burner.cpu_percent or 0) <= 115
+    assert 35 <= (burner.cpu_core_percent or 0) <= 58
+    assert (idle.cpu_core_percent or 0) < 5
+    assert monitor.stats()["stats_api_calls"] == 0
+
+
+async def test_memory_matches_the_engine_stats_api(
+    workload: Workload, start_monitor: MonitorFactory, docker_client: aiodocker.Docker
+) -> None:
+    monitor = await start_monitor(workload.refs(), source="cgroups")
+
+    def filled(s: Snapshot) -> bool:
+        sample = s.container(workload.filler)
+        return sample is not None and sample.memory_bytes >= 45 * MIB
+
+    await snapshot_where(monitor, filled, timeout=15)
+    raw = await docker_client._query_json(
+        f"containers/{workload.filler}/stats", params={"stream": "0", "one-shot": "1"}
+    )
+    ours = (await monitor.next_snapshot(timeout=5)).container(workload.filler)
+    assert ours is not None
+    memory = raw["memory_stats"]
+    engine_usage = memory["usage"] - memory["stats"]["total_inactive_file"]
+    engine_percent = engine_usage / memory["limit"] * 100
+    assert ours.memory_limit_bytes == memory["limit"] == 64 * MIB
+    assert abs(ours.memory_bytes - engine_usage) <= 0.10 * engine_usage
+    assert abs(ours.memory_percent - engine_percent) <= 0.10 * engine_percent
+    assert ours.memory_percent > 70
+
+
+async def test_oom_kill_is_counted_with_the_memory_trend(
+    workload: Workload, start_monitor: MonitorFactory
+) -> None:
+    monitor = await start_monitor(workload.refs(), source="cgroups")
+
+    def killed(s: Snapshot) -> bool:
+        sample = s.container(workload.oomer)
+        return sample is not None and (sample.oom_kills or 0) >= 1
+
+    await snapshot_where(monitor, killed, timeout=15)
+    trend = monitor.memory_trend(workload.oomer)
+    assert trend and all(isinstance(b, int) for _, b in trend)
+
+
+async def test_restarted_container_is_followed(
+    workload: Workload, start_monitor: MonitorFactory
+) -> None:
+    monitor = await start_monitor(workload.refs(), source="cgroups")
+    before = await snapshot_where(monitor, lambda s: bool(sampled(s, workload.idle)), timeout=10)
+    used_before = sampled(before, workload.idle)[0].cpu_usage_seconds
+    docker("restart", "-t", "0", workload.idle)
+
+    def fresh_cgroup(s: Snapshot) -> bool:
+        found = sampled(s, workload.idle)
+        return bool(found) and found[0].cpu_usage_seconds < used_before + 0.05
+
+    snap = await snapshot_where(monitor, fresh_cgroup, timeout=15)
+    assert sampled(snap, workload.idle)[0].source == "cgroups"
+    assert monitor.stats()["stats_api_calls"] == 0
+
+
+@pytest.mark.parametrize("settings", ["forced", "no-cgroup-fs"])
+async def test_stats_api_fallback(
+    settings: str, workload: Workload, start_monitor: MonitorFactory, tmp_path: Path
+) -> None:
+    if settings == "forced":
+        config: dict[str, Any] = {"source": "stats_api"}
+    else:
+        config = {"source": "auto", "cgroup_root": tmp_path / "no-cgroups"}
+    refs = [r for r in workload.refs() if r.service in ("burner", "filler")]
+    monitor = await start_monitor(refs, **config)
+    snap = await snapshot_where(
+        monitor, lambda s: bool(sampled(s, workload.burner, workload.filler)), timeout=15
+    )
+    burner, filler = sampled(snap, workload.burner, workload.filler)
+    assert burner.source == filler.source == "stats_api"
+    assert burner.cpu_limit_cores == 0.5 and 70 <= (burner.cpu_percent or 0) <= 115
+    assert filler.memory_limit_bytes == 64 * MIB and filler.memory_bytes >= 40 * MIB
+    assert filler.oom_kills is None
+    assert monitor.stats()["stats_api_calls"] > 0
+    assert monitor.stats()["containers_via_stats_api"] == 2
+
+
+async def test_spike_rule_end_to_end(
+    resource_containers: Containers, start_monitor: MonitorFactory
+) -> None:
+    """`for: 5s`: a 2 s burst stays pending, a sustained load fires, a pause resolves it."""
+    kit = resource_containers
+    cid = kit.run("while :; do :; done", cpus=0.5)
+    docker("pause", cid)
+    deployment = f"e2e-{kit.run_id}"
+    rule = SpikeRule(
+        name="burner-cpu",
+        metric="container_cpu_percent",
+        threshold=50,
+        clear_below=10,
+        for_seconds=5,
+        cooldown_seconds=0,
+        deployments=[deployment],
+    )
+    events: list[SpikeAlert] = []
+    arrived = asyncio.Event()
+
+    async def on_alert(alert: SpikeAlert) -> None:
+        events.append(alert)
+        arrived.set()
+
+    ref = ContainerRef(cid, deployment, "burner", "burner")
+    monitor = await start_monitor([ref], source="cgroups", rules=[rule], on_alert=on_alert)
+
+    def cpu(s: Snapshot) -> float | None:
+        sample = s.container(cid)
+        return None if sample is None else sample.cpu_percent
+
+    try:
+        await snapshot_where(monitor, lambda s: cpu(s) == 0, timeout=10)
+        docker("unpause", cid)
+        start = (await snapshot_where(monitor, lambda s: (cpu(s) or 0) > 50, timeout=10)).ts
+        await snapshot_where(monitor, lambda s: s.ts - start >= 1.5, timeout=10)
+        assert [a["state"] for a in monitor.alerts("pending")] == ["pending"]
+        docker("pause", cid)
+        await snapshot_where(monitor, lambda s: cpu(s) == 0, timeout=10)
+        assert monitor.alerts() == [] and events == []
+
+        docker("unpause", cid)
+        await asyncio.wait_for(arrived.wait(), timeout=20)
+        arrived.clear()
+        (firing,) = events
+        assert firing.state == "firing" and firing.container_id == cid
+        assert firing.fired_at is not None and firing.fired_at - firing.since >= 5
+        assert firing.top_consumers[0].container_id == cid
+        docker("pause", cid)
+        await asyncio.wait_for(arrived.wait(), timeout=10)
+        await snapshot_where(monitor, lambda s: cpu(s) == 0, timeout=10)
+        assert [e.state for e in events] == ["firing", "resolved"]
+        assert events[1].value < 10
+        assert monitor.alerts("firing") == []
+        assert [a["state"] for a in monitor.alerts("resolved")] == ["resolved"]
+    finally:
+        docker("unpause", cid, check=False)
