@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from stackmedic.alerts.bridge import NotificationBridge
 from stackmedic.auth import load_or_create_token
 from stackmedic.bus import Bus
 from stackmedic.config.model import Settings
@@ -22,6 +23,7 @@ from stackmedic.engine.events import EventStream
 from stackmedic.health import HealthEngine, engine_view
 from stackmedic.intent.tracker import IntentTracker
 from stackmedic.metrics import HealthMetrics, Metrics
+from stackmedic.notify.service import Notifier
 from stackmedic.observe.monitor import ContainerMonitor
 from stackmedic.observe.state import ObservedState
 from stackmedic.recovery.boot import RestartKind, classify, daemon_identity, read_boot_id
@@ -31,6 +33,7 @@ from stackmedic.recovery.policy import RecoveryStateStore
 from stackmedic.recovery.reconcile import RestartReconciler
 from stackmedic.recovery.runs import RecoveryRuns
 from stackmedic.recovery.service import ILL, RecoveryService
+from stackmedic.resources import ContainerRef, ResourceMonitor, SpikeAlert
 from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
@@ -116,7 +119,14 @@ class Agent:
             self.catalog, self.runner, self.desired, self.events, self.intent, self.observed
         )
         self.actions.observers.append(self.health.on_action)
+        self.resources = ResourceMonitor(
+            settings.resources, self.db, self.engine.docker, on_alert=self._on_spike,
+            targets=self._resource_targets,
+        )
+        self.metrics.sources.append(self.resources)
         self._build_recovery(settings)
+        self.notifier = Notifier(settings.notifications, self.db, record_event=self._record_event)
+        self.notifications = NotificationBridge(self.notifier, self.bus, settings.recovery)
         self._cursor_saved_at = 0.0
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = asyncio.Event()
@@ -150,6 +160,22 @@ class Agent:
         )
         self._first_connection = True
         self._unreachable_seen = 0
+
+    def _resource_targets(self) -> list[ContainerRef]:
+        """Running containers of known deployments, for the resource sampler."""
+        refs = []
+        for name, deployment in self.catalog.deployments.items():
+            for c in self.observed.for_project(deployment.project):
+                if c.running:
+                    refs.append(ContainerRef(c.id, name, c.service, c.name))
+        return refs
+
+    async def _on_spike(self, alert: SpikeAlert) -> None:
+        await self.notifications.on_spike(alert)
+
+    def _record_event(self, kind: str, message: str, *, deployment: str | None,
+                      severity: str, data: dict[str, Any] | None) -> None:
+        self.events.record(kind, message, deployment=deployment, severity=severity, data=data)
 
     def known_secrets(self) -> list[str]:
         """Secret values from the config, never to be shown anywhere."""
@@ -209,6 +235,7 @@ class Agent:
         self._connected_since = time.time()
         self._save_cursor()
         self.events.record("docker-connected", f"connected to Docker at {self.engine.host}")
+        await self.notifications.docker_back(self.engine.host)
         try:
             await self.monitor.sweep()
         except Exception as exc:  # the stream's own error handling reconnects
@@ -218,6 +245,7 @@ class Agent:
 
     async def _on_disconnected(self) -> None:
         self.intent.on_disconnected()
+        self.notifications.docker_lost(self.engine.host)
         self.events.record(
             "docker-disconnected", "lost the Docker event stream; reconnecting",
             severity="warning",
@@ -318,6 +346,9 @@ class Agent:
               "rescan")
         spawn(self._every(3600, self._prune, "prune"), "prune")
         self.recovery.start()
+        await self.resources.start()
+        await self.notifier.start()
+        self.notifications.start()
         self.server = await start_api_server(self)
         self.ready.set()
 
@@ -341,6 +372,9 @@ class Agent:
             await self.server.stop()
         await self.intent.close()
         await self.recovery.close()
+        await self.resources.close()
+        await self.notifications.close()
+        await self.notifier.close()
         await self.health.close()
         for task in self._tasks:
             task.cancel()

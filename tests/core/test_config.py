@@ -133,3 +133,12 @@ def test_example_config_documents_every_default() -> None:
 
     missing = keys(defaults) - keys(loaded)
     assert not missing, f"keys missing from stackmedic.example.yaml: {sorted(missing)}"
+
+
+def test_example_file_is_what_the_cli_renders() -> None:
+    """The committed example stays in step with the schema (regenerate with
+    `stackmedic config example > stackmedic.example.yaml`)."""
+    from stackmedic.config.example import render_example
+
+    example = Path(__file__).resolve().parents[2] / "stackmedic.example.yaml"
+    assert example.read_text() == render_example()

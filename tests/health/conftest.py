@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from stackmedic.agent import Agent
+from stackmedic.config.model import Settings
 from stackmedic.health.model import HealthTransition
-from support.agent import AgentHandle, merge, running_agent
+from support.agent import AgentHandle, agent_config, merge
 from support.deployments import DeploymentFactory
 from support.wait import async_wait_until
 
@@ -72,16 +74,28 @@ async def start_agent(tmp_path: Path, deployments: DeploymentFactory) -> AsyncIt
 
         async def start(**overrides: Any) -> HealthAgent:
             # Recovery would act on what these tests break on purpose.
-            settings = merge({"recovery": {"enabled": False}}, overrides)
-            handle = await stack.enter_async_context(
-                running_agent(tmp_path / "data", deployments.root, **settings)
+            config = agent_config(
+                tmp_path / "data",
+                deployments.root,
+                **merge({"recovery": {"enabled": False}}, overrides),
             )
-            watcher = HealthAgent(handle)
+            agent = Agent(Settings.model_validate(config))
+            transitions: list[HealthTransition] = []
 
             async def record(transition: HealthTransition) -> None:
-                watcher.transitions.append(transition)
+                transitions.append(transition)
 
-            handle.agent.bus.subscribe(HealthTransition, record)
-            return watcher
+            agent.bus.subscribe(HealthTransition, record)  # before start: miss nothing
+            await agent.start()
+            stack.push_async_callback(agent.close)
+            assert agent.server is not None
+            api = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=f"http://127.0.0.1:{agent.server.port}",
+                    headers={"Authorization": f"Bearer {agent.token}"},
+                    timeout=120,
+                )
+            )
+            return HealthAgent(AgentHandle(agent, api), transitions)
 
         yield start

@@ -10,7 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from stackmedic import __version__
-from stackmedic.api.routes import deployments, events, recoveries, system
+from stackmedic.api.routes import (
+    deployments,
+    events,
+    notifications,
+    recoveries,
+    resources,
+    system,
+)
 from stackmedic.api.routes import health as health_routes
 from stackmedic.api.routes import metrics as metrics_routes
 from stackmedic.api.security import require_token
@@ -35,6 +42,8 @@ def create_app(agent: Agent) -> FastAPI:
     app.include_router(events.router, prefix="/api", dependencies=protected)
     app.include_router(health_routes.router, prefix="/api", dependencies=protected)
     app.include_router(recoveries.router, prefix="/api", dependencies=protected)
+    app.include_router(resources.router, prefix="/api", dependencies=protected)
+    app.include_router(notifications.router, prefix="/api", dependencies=protected)
     app.include_router(
         metrics_routes.router, dependencies=[] if agent.settings.api.metrics_public else protected
     )

@@ -198,6 +198,65 @@ def diagnose(name: str, config: ConfigOption = None, as_json: JsonOption = False
             typer.echo(f"  {s['action']:<15} {s['service']:<20} {s['reason']}")
 
 
+notify_app = typer.Typer(help="Notification channels and their outbox.", no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.command("test")
+def notify_test(
+    channel: Annotated[str | None, typer.Argument(help="Channel name; all when omitted.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Send a test message through one channel, or all, and say how each went."""
+    body = _call(config, "POST", "/api/notifications/test",
+                 json={"channel": channel} if channel else {})
+    failed = 0
+    for item in body["items"]:
+        if item["ok"]:
+            typer.echo(f"{item['channel']} ({item['kind']}): sent in "
+                       f"{item['duration_seconds']:.2f}s")
+        else:
+            failed += 1
+            typer.echo(f"{item['channel']} ({item['kind']}): FAILED: {item['error']}")
+    if not body["items"]:
+        typer.echo("no channels are configured (see `notifications.channels`)")
+    if failed:
+        raise typer.Exit(1)
+
+
+@notify_app.command("list")
+def notify_list(config: ConfigOption = None,
+                limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=500)] = 20) -> None:
+    """Recent notifications with their delivery status per channel."""
+    body = _call(config, "GET", "/api/notifications", params={"limit": limit})
+    rows = []
+    for n in reversed(body["items"]):
+        deliveries = ", ".join(f"{d['channel']}:{d['status']}" for d in n["deliveries"])
+        rows.append([_when(n["created_at"]), n["severity"], n["deployment"] or "-",
+                     n["title"][:60], deliveries or n["state"]])
+    typer.echo(render_table(["TIME", "SEVERITY", "DEPLOYMENT", "TITLE", "DELIVERIES"], rows))
+
+
+@app.command()
+def silence(
+    deployment: Annotated[str, typer.Argument(help="Deployment name, or '*' for all.")],
+    hours: Annotated[float, typer.Option("--hours", "-h", min=0.01)] = 1.0,
+    reason: Annotated[str, typer.Option("--reason", "-r")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Hold notifications for a deployment (a maintenance window) for some hours."""
+    body = _call(config, "POST", "/api/silences",
+                 json={"deployment": deployment, "hours": hours, "reason": reason})
+    typer.echo(f"silenced {deployment} until {body.get('ends_at')} (silence {body.get('id')})")
+
+
+@app.command()
+def unsilence(silence_id: int, config: ConfigOption = None) -> None:
+    """End a silence now."""
+    _call(config, "DELETE", f"/api/silences/{silence_id}")
+    typer.echo(f"silence {silence_id} ended")
+
+
 def main() -> None:
     """Console-script entry point."""
     sys.exit(app())

@@ -12,8 +12,44 @@ from stackmedic.config.model import Settings
 HEADER = """\
 # stackmedic configuration: every key with its default value.
 # Any key can be overridden by an environment variable: STACKMEDIC_<KEY>, with `__`
-# between nested keys, e.g. STACKMEDIC_API__PORT=9000 or STACKMEDIC_HEALTH__SWEEP_INTERVAL_SECONDS=10.
+# between nested keys, e.g. STACKMEDIC_API__PORT=9000 or
+# STACKMEDIC_HEALTH__SWEEP_INTERVAL_SECONDS=10.
 # Validate with `stackmedic config check --config FILE`.
+"""
+
+
+FOOTER = """
+# Examples of notification channels (one config line or block each):
+#
+# notifications:
+#   channels:
+#     ops:
+#       type: email
+#       host: smtp.example.org
+#       port: 587
+#       security: starttls          # none | starttls | tls
+#       username: stackmedic
+#       password: change-me         # or STACKMEDIC_NOTIFICATIONS__CHANNELS__OPS__PASSWORD
+#       from_address: stackmedic@example.org
+#       to: [ops@example.org]
+#     hook:
+#       type: webhook
+#       url: https://hooks.example.org/stackmedic
+#       secret: change-me           # X-Stackmedic-Signature: sha256=<hmac of the body>
+#       format: stackmedic          # or: alertmanager
+#     fleet:
+#       type: alertmanager
+#       url: http://127.0.0.1:9093
+#     chat:
+#       type: apprise
+#       url: ntfy://ntfy.sh/my-topic   # any apprise URL: slack://, discord://, tgram://, ...
+#
+# An LLM adviser for recovery (any OpenAI-compatible endpoint):
+#
+# recovery:
+#   llm:
+#     url: http://127.0.0.1:11434/v1
+#     model: llama3.1
 """
 
 
@@ -21,7 +57,7 @@ def render_example() -> str:
     """The example config as YAML text with each key's description as a comment."""
     lines = [HEADER]
     _render_model(Settings(), lines, indent=0)
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n".join(lines).rstrip() + "\n" + FOOTER
 
 
 def _comment(model: BaseModel, key: str) -> str | None:

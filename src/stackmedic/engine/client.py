@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,7 @@ class EngineClient:
         self.mark_reachable(info, version)
         return True
 
-    def mark_reachable(self, info: dict[str, Any], version: dict[str, Any]) -> None:
+    def mark_reachable(self, info: Mapping[str, Any], version: Mapping[str, Any]) -> None:
         """Record a successful contact."""
         if not self.status.reachable:
             self.status.since = time.time()

@@ -74,8 +74,8 @@ class EventStream:
 
     async def _stream_once(self) -> None:
         docker = self._client.docker
-        events = DockerEvents(docker)
-        subscriber = events.subscribe(create_task=False)
+        events = DockerEvents(docker)  # type: ignore[no-untyped-call]
+        subscriber = events.subscribe(create_task=False)  # type: ignore[no-untyped-call]
         params: dict[str, Any] = {"filters": STREAM_FILTERS}
         if self.cursor:
             params["since"] = self.cursor
@@ -103,7 +103,7 @@ class EventStream:
                 await self._handle(event)
         finally:
             if not reader.done():
-                await events.stop()
+                await events.stop()  # type: ignore[no-untyped-call]
                 reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
 

@@ -57,7 +57,8 @@ class EventLog:
 
     def query(self, q: EventQuery) -> list[dict[str, Any]]:
         """Newest first, filtered; page with ``before_id`` set to the last id seen."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         for column, value in (("deployment", q.deployment), ("kind", q.kind),
                               ("severity", q.severity)):
             if value is not None:

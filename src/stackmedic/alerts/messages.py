@@ -1,0 +1,174 @@
+"""Pure mapping from the agent's internal events to notification events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from stackmedic.health.model import HealthTransition, Verdict
+from stackmedic.notify.models import NotificationEvent
+from stackmedic.recovery.events import RecoveryEvent
+from stackmedic.resources import Consumer, SpikeAlert
+
+DetailValue = str | int | float | None
+
+
+def _when(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _fingerprint(deployment: str) -> str:
+    return f"ill-health:{deployment}"
+
+
+def from_health(
+    transition: HealthTransition, *, recovery_note: str | None
+) -> NotificationEvent | None:
+    """An ``ill-health`` or ``recovered`` notification for a verdict change, if any."""
+    health = transition.current
+    name = transition.deployment
+    verdict = transition.verdict
+    if verdict in (Verdict.DOWN, Verdict.DEGRADED, Verdict.INVALID):
+        problems = [s for s in health.services if s.problem]
+        details: dict[str, DetailValue] = {"reason": health.reason, "verdict": verdict.value}
+        for service in problems:
+            details[f"service {service.name}"] = service.describe()
+        if len(problems) == 1:
+            only = problems[0]
+            if only.exit_code is not None:
+                details["exit_code"] = only.exit_code
+            if only.oom_killed:
+                details["oom_killed"] = "yes"
+            if only.restart_count:
+                details["restart_count"] = only.restart_count
+        details["since"] = _when(transition.at).isoformat(timespec="seconds")
+        if recovery_note:
+            details["next_action"] = recovery_note
+        return NotificationEvent.model_validate(dict(
+            kind="ill-health",
+            severity=verdict.severity.value,
+            deployment=name,
+            service=problems[0].name if len(problems) == 1 else None,
+            title=f"{name} is {verdict.value}: {health.reason}"[:300],
+            summary=f"Deployment {name} is {verdict.value}. {health.reason}.",
+            details=details,
+            occurred_at=_when(transition.at),
+            fingerprint=_fingerprint(name),
+        ))
+    if transition.previous in (Verdict.DOWN, Verdict.DEGRADED, Verdict.INVALID) and verdict in (
+        Verdict.HEALTHY, Verdict.STOPPED
+    ):
+        words = "is healthy again" if verdict is Verdict.HEALTHY else "is stopped as desired"
+        return NotificationEvent(
+            kind="recovered",
+            severity="info",
+            deployment=name,
+            title=f"{name} {words}",
+            summary=f"Deployment {name} {words}: {health.reason}.",
+            details={"reason": health.reason, "verdict": verdict.value},
+            occurred_at=_when(transition.at),
+            fingerprint=_fingerprint(name),
+        )
+    return None
+
+
+RECOVERY_KINDS = {
+    "recovery-started": "recovery-started",
+    "recovery-succeeded": "recovery-succeeded",
+    "recovery-gave-up": "recovery-gave-up",
+    "restart-summary": "restart-summary",
+}
+
+
+def from_recovery(event: RecoveryEvent) -> NotificationEvent | None:
+    """A notification for a recovery transition or a restart summary, if it warrants one."""
+    kind = RECOVERY_KINDS.get(event.kind)
+    if kind is None:
+        return None
+    details: dict[str, DetailValue] = {}
+    if kind == "restart-summary":
+        restart = str(event.details.get("restart", "host"))
+        title = f"recovered after {restart} restart"
+        for key, label in (("came_back_by_itself", "came back by itself"),
+                           ("brought_back", "brought back by stackmedic"),
+                           ("still_down", "still down"),
+                           ("left_stopped", "left stopped on purpose"),
+                           ("networks_created", "networks recreated")):
+            items = event.details.get(key) or []
+            details[label] = ", ".join(_item(i) for i in items) if items else "none"
+        if event.details.get("still_down"):
+            title += f" ({len(event.details['still_down'])} still down)"
+        return NotificationEvent.model_validate(dict(
+            kind="restart-summary", severity=event.severity, title=title,
+            summary=event.message, details=details, occurred_at=_when(event.at),
+            fingerprint=f"restart-summary:{int(event.at)}",
+        ))
+    for key in ("attempt", "source", "trigger", "diagnosis", "clear_with"):
+        value = event.details.get(key)
+        if isinstance(value, (str, int, float)):
+            details[key] = value
+    actions = event.details.get("actions")
+    if actions:
+        details["action_taken" if kind == "recovery-succeeded" else "next_action"] = ", ".join(
+            a if isinstance(a, str) else f"{a.get('action')} {a.get('service')}"
+            for a in actions
+        )
+    titles = {
+        "recovery-started": f"{event.deployment}: recovery started",
+        "recovery-succeeded": f"{event.deployment}: recovered by stackmedic",
+        "recovery-gave-up": f"{event.deployment}: recovery gave up, needs a person",
+    }
+    return NotificationEvent.model_validate(dict(
+        kind=kind, severity=event.severity, deployment=event.deployment,
+        title=titles[kind], summary=event.message, details=details,
+        occurred_at=_when(event.at),
+    ))
+
+
+def _item(item: object) -> str:
+    if isinstance(item, dict):
+        name = item.get("deployment", "?")
+        extra = item.get("how") or item.get("why")
+        return f"{name} ({extra})" if extra else str(name)
+    return str(item)
+
+
+def from_spike(alert: SpikeAlert) -> NotificationEvent | None:
+    """A ``spike`` notification when a resource rule fires, ``spike-resolved`` when it clears."""
+    state = str(alert.state)
+    if state not in ("firing", "resolved"):
+        return None
+    subject = alert.container_name or alert.subject
+    where = f"{alert.deployment}/{alert.service}" if alert.deployment else subject
+    details: dict[str, DetailValue] = {
+        "rule": alert.rule,
+        "metric": alert.metric,
+        "value": round(float(alert.value), 1),
+        "threshold": alert.threshold,
+        "clears below": alert.clear_below,
+        "reason": alert.reason or None,
+    }
+    if alert.top_consumers:
+        details["top consumers"] = ", ".join(_consumer(c) for c in alert.top_consumers[:5])
+    fingerprint = f"spike:{alert.rule}:{alert.subject}"
+    if state == "firing":
+        return NotificationEvent.model_validate(dict(
+            kind="spike", severity=str(alert.severity), deployment=alert.deployment or None,
+            service=alert.service or None,
+            title=f"{where}: {alert.metric} at {float(alert.value):.0f} (over {alert.threshold:g})",
+            summary=alert.reason or f"{alert.rule} fired for {where}",
+            details=details, fingerprint=fingerprint,
+        ))
+    return NotificationEvent(
+        kind="spike-resolved", severity="info", deployment=alert.deployment or None,
+        service=alert.service or None,
+        title=f"{where}: {alert.metric} back below {alert.clear_below:g}",
+        summary=f"{alert.rule} resolved for {where}", details=details, fingerprint=fingerprint,
+    )
+
+
+def _consumer(consumer: Consumer) -> str:
+    if consumer.unit == "bytes":
+        amount = f"{consumer.value / 2**20:.0f} MiB"
+    else:
+        amount = f"{consumer.value:.0f}% of a core"
+    return f"{consumer.name or consumer.container_id[:12]} {amount}"

@@ -1,0 +1,93 @@
+"""Notifications: recent deliveries, the outbox, channels, tests and silences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from stackmedic.notify.errors import UnknownChannelError
+
+router = APIRouter(tags=["notifications"])
+
+
+class TestRequest(BaseModel):
+    """Which channel to test; all channels when omitted."""
+
+    model_config = ConfigDict(extra="forbid")
+    channel: str | None = Field(default=None, max_length=64)
+
+
+class SilenceRequest(BaseModel):
+    """Hold notifications of one deployment (or ``*`` for all) for a while."""
+
+    model_config = ConfigDict(extra="forbid")
+    deployment: str = Field(min_length=1, max_length=64)
+    hours: float = Field(gt=0, le=24 * 366)
+    reason: str = Field(default="", max_length=500)
+
+
+@router.get("/notifications", summary="Recent notifications with delivery status per channel")
+async def list_notifications(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Newest first."""
+    notifier = request.app.state.agent.notifier
+    return {"items": notifier.list_notifications(limit, offset)}
+
+
+@router.get("/notifications/outbox", summary="Outbox state: pending, retrying, dead")
+async def outbox(request: Request) -> dict[str, Any]:
+    """Counts per status and channel, next attempt, last error."""
+    state: dict[str, Any] = request.app.state.agent.notifier.outbox_state()
+    return state
+
+
+@router.get("/notifications/channels", summary="Configured channels, secrets masked")
+async def channels(request: Request) -> dict[str, Any]:
+    """Each channel's kind and settings with secrets shown as ****."""
+    return {"items": request.app.state.agent.notifier.describe_channels()}
+
+
+@router.post("/notifications/test", summary="Send a test message now")
+async def send_test(request: Request, body: TestRequest | None = None) -> dict[str, Any]:
+    """Send to one channel or all; answers with each channel's result."""
+    notifier = request.app.state.agent.notifier
+    try:
+        results = await notifier.send_test(body.channel if body else None)
+    except UnknownChannelError as exc:
+        raise HTTPException(404, detail=str(exc)) from None
+    return {"items": [r.model_dump(mode="json") for r in results]}
+
+
+@router.get("/silences", summary="Active silences")
+async def list_silences(request: Request, include_expired: bool = False) -> dict[str, Any]:
+    """Silences hold notifications of a deployment until they end."""
+    notifier = request.app.state.agent.notifier
+    return {"items": notifier.list_silences(include_expired=include_expired)}
+
+
+@router.post("/silences", summary="Silence a deployment for some hours", status_code=201)
+async def add_silence(request: Request, body: SilenceRequest) -> dict[str, Any]:
+    """``deployment: "*"`` silences everything (a maintenance window)."""
+    notifier = request.app.state.agent.notifier
+    until = datetime.now(UTC) + timedelta(hours=body.hours)
+    try:
+        silence: dict[str, Any] = notifier.add_silence(body.deployment, until, body.reason)
+    except ValueError as exc:
+        raise HTTPException(422, detail=str(exc)) from None
+    return silence
+
+
+@router.delete("/silences/{silence_id}", summary="End a silence now")
+async def remove_silence(
+    request: Request, silence_id: Annotated[int, Path(ge=1)]
+) -> dict[str, Any]:
+    """Held-back news goes out after this."""
+    if not request.app.state.agent.notifier.remove_silence(silence_id):
+        raise HTTPException(404, detail=f"no silence {silence_id}")
+    return {"removed": silence_id}

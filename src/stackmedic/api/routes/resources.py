@@ -1,0 +1,42 @@
+"""Host and container resources, their history, and spike alerts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from stackmedic.api.routes.deployments import NameParam, checked_name
+
+router = APIRouter(tags=["resources"])
+
+
+@router.get("/resources", summary="Host and every container, now")
+async def current(request: Request) -> dict[str, Any]:
+    """CPU, memory and disk of the host; CPU and memory of each sampled container."""
+    result: dict[str, Any] = request.app.state.agent.resources.current()
+    return result
+
+
+@router.get("/deployments/{name}/resources", summary="Resource series of one deployment")
+async def series(
+    request: Request,
+    name: NameParam,
+    since: Annotated[float | None, Query(description="Unix time; default: one hour ago")] = None,
+    resolution: Literal["auto", "raw", "minute"] = "auto",
+) -> dict[str, Any]:
+    """CPU and memory points per container since ``since``."""
+    result: dict[str, Any] = request.app.state.agent.resources.series(
+        checked_name(request, name), since, resolution=resolution
+    )
+    return result
+
+
+@router.get("/alerts", summary="Spike alerts and their state")
+async def alerts(
+    request: Request,
+    state: Literal["pending", "firing", "resolved"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Current and recent alerts, optionally filtered by state."""
+    return {"items": request.app.state.agent.resources.alerts(state, limit=limit)}
