@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from notify.servers import HttpReceiver, SmtpSink
+from support.servers import HttpReceiver, SmtpSink
 from stackmedic.notify import NotificationEvent, Notifier, NotifyConfig
 from stackmedic.store.db import Database
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from notify.conftest import NotifierFactory, make_event, recovered_event
-from notify.servers import free_port
+from support.servers import free_port
 from support.wait import async_wait_until, wait_until
 
 BINARY = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"

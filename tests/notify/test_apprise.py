@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from notify.conftest import NotifierFactory, make_event
-from notify.servers import HttpReceiver, free_port
+from support.servers import HttpReceiver, free_port
 from support.wait import async_wait_until
 
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from notify.conftest import make_event, recovered_event
-from notify.servers import free_port
+from support.servers import free_port
 from stackmedic.notify import (
     AlertmanagerChannel,
     ChannelRegistry,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from notify.conftest import FAST, NotifierFactory
-from notify.servers import SmtpSink, free_port
+from support.servers import SmtpSink, free_port
 from stackmedic.store.db import Database
 from support.wait import async_wait_until
 

@@ -12,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from notify.conftest import NotifierFactory, make_event, recovered_event
-from notify.servers import SmtpSink, _MailHandler, free_port
+from support.servers import SmtpSink, _MailHandler, free_port
 from support.wait import async_wait_until
 
 

@@ -9,7 +9,7 @@ import pytest
 import structlog
 
 from notify.conftest import NotifierFactory, make_event
-from notify.servers import HttpReceiver, SmtpSink, free_port
+from support.servers import HttpReceiver, SmtpSink, free_port
 from stackmedic.notify import NotifyConfigError, load_notify_config
 from support.wait import async_wait_until
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from notify.conftest import AgentEvents, NotifierFactory, make_event
-from notify.servers import HttpReceiver, free_port
+from support.servers import HttpReceiver, free_port
 from stackmedic.notify.channels import verify
 from support.wait import async_wait_until
 

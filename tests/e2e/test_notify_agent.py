@@ -1,0 +1,109 @@
+"""The whole agent notifying a real SMTP server about real containers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.agent import RECOVERY_ON, running_agent
+from support.compose import run_docker
+from support.deployments import DeploymentFactory, service
+from support.servers import ReceivedMail, SmtpSink
+from support.wait import async_wait_until
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+def mail_config(sink: SmtpSink, window: float = 1.5) -> dict[str, Any]:
+    return {"notifications": {
+        "group_window_seconds": window,
+        "retry_initial_seconds": 0.2,
+        "channels": {"ops": {
+            "type": "email", "host": "127.0.0.1", "port": sink.port, "security": "none",
+            "from_address": "stackmedic@test.invalid", "to": ["ops@test.invalid"],
+        }},
+    }}
+
+
+def subjects(sink: SmtpSink) -> list[str]:
+    with sink.lock:
+        return [str(m.message["Subject"]) for m in sink.mails]
+
+
+def mails_with(sink: SmtpSink, word: str) -> list[ReceivedMail]:
+    with sink.lock:
+        return [m for m in sink.mails if word in str(m.message["Subject"]).lower()]
+
+
+async def test_a_dying_service_sends_one_email_and_one_when_it_is_back(
+    tmp_path: Path, deployments: DeploymentFactory, smtp: SmtpSink
+) -> None:
+    site = deployments.make("mailer", {"web": service("sleep 3600"),
+                                       "job": service("sleep 3600")})
+    site.up()
+    async with running_agent(tmp_path / "data", deployments.root, **mail_config(smtp)) as h:
+        await h.wait_listed(site.name)
+        job = next(c for c in site.ps() if c["Service"] == "job")["ID"]
+        run_docker("exec", job, "sh", "-c", "kill -TERM 1")  # exits; no restart policy
+        ill = await async_wait_until(lambda: mails_with(smtp, site.name), 60,
+                                     message="ill-health email")
+        assert len(ill) == 1
+        text = ill[0].text()
+        subject = str(ill[0].message["Subject"])
+        assert "degraded" in subject
+        assert "job" in text and site.name in text
+        assert "143" in text  # the exit code
+        site.up()
+        back = await async_wait_until(lambda: mails_with(smtp, "healthy again"), 60,
+                                      message="recovered email")
+        assert len(back) == 1
+        assert site.name in str(back[0].message["Subject"])
+        assert smtp.count() == 2, subjects(smtp)
+
+
+async def test_three_containers_dying_together_make_one_notification(
+    tmp_path: Path, deployments: DeploymentFactory, smtp: SmtpSink
+) -> None:
+    site = deployments.make("trio", {name: service("sleep 3600") for name in ("a", "b", "c")})
+    site.up()
+    async with running_agent(tmp_path / "data", deployments.root,
+                             **mail_config(smtp, window=3)) as h:
+        await h.wait_listed(site.name)
+        run_docker("kill", *site.container_ids())
+        mails = await async_wait_until(lambda: mails_with(smtp, site.name), 60,
+                                       message="grouped email")
+        body = mails[0].text()
+        for name in ("a", "b", "c"):
+            assert f"{name} exited" in body
+        notifications = (await h.get("/api/notifications"))["items"]
+        mine = [n for n in notifications if n["deployment"] == site.name]
+        assert len(mine) == 1, mine
+        assert mine[0]["deliveries"][0]["status"] == "sent"
+        assert smtp.count() == 1, subjects(smtp)
+
+
+async def test_a_killed_service_is_recovered_and_one_recovered_notice_follows(
+    tmp_path: Path, deployments: DeploymentFactory, smtp: SmtpSink
+) -> None:
+    site = deployments.make("healer", {"web": service("sleep 3600")})
+    site.up()
+    async with running_agent(tmp_path / "data", deployments.root,
+                             **RECOVERY_ON, **mail_config(smtp)) as h:
+        await h.wait_listed(site.name)
+        run_docker("kill", site.container_ids()[0])
+        await async_wait_until(lambda: mails_with(smtp, "recovered by stackmedic"), 90,
+                               message="recovered notice")
+        assert site.states() == {"web": "running"}
+        recovered = mails_with(smtp, "recovered by stackmedic")
+        assert len(recovered) == 1
+        assert "start web" in recovered[0].text()
