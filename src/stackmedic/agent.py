@@ -184,16 +184,16 @@ class Agent:
             found.append(value)
         return [v for v in found if v]
 
-    def _detect_restart(self) -> RestartKind:
+    def _detect_restart(self, first: bool) -> RestartKind:
         """Compare boot id and daemon identity with what was remembered; remember the new."""
         boot = read_boot_id(self.settings.boot_id_path)
         daemon = daemon_identity(self.engine.host)
-        stored_boot = self.facts.get(BOOT_FACT) if self._first_connection else boot
+        stored_boot = self.facts.get(BOOT_FACT) if first else boot
         kind = classify(
             stored_boot=stored_boot, current_boot=boot,
             stored_daemon=self.facts.get(DAEMON_FACT), current_daemon=daemon,
         )
-        if daemon is None and not self._first_connection and \
+        if daemon is None and not first and \
                 self.engine.unreachable_count != self._unreachable_seen:
             kind = RestartKind.DAEMON  # no identity to compare: the engine went away
         self._unreachable_seen = self.engine.unreachable_count
@@ -203,10 +203,8 @@ class Agent:
             self.facts.set(DAEMON_FACT, daemon)
         return kind
 
-    async def _after_connect(self) -> None:
-        """Decide what kind of restart happened and reconcile accordingly."""
-        first, self._first_connection = self._first_connection, False
-        kind = self._detect_restart()
+    async def _after_connect(self, kind: RestartKind, first: bool) -> None:
+        """Reconcile according to what kind of restart happened."""
         if kind in (RestartKind.HOST, RestartKind.DAEMON):
             self.events.record(
                 "restart-detected",
@@ -234,6 +232,12 @@ class Agent:
     async def _on_connected(self) -> None:
         self._connected_since = time.time()
         self._save_cursor()
+        first, self._first_connection = self._first_connection, False
+        kind = self._detect_restart(first)
+        if kind in (RestartKind.HOST, RestartKind.DAEMON):
+            # The reconcile owns every deployment now: no piecemeal runs from the resync.
+            self.recovery.reconciling = True
+            self.recovery.cancel_all()
         self.events.record("docker-connected", f"connected to Docker at {self.engine.host}")
         await self.notifications.docker_back(self.engine.host)
         try:
@@ -241,7 +245,7 @@ class Agent:
         except Exception as exc:  # the stream's own error handling reconnects
             log.warning("resync after connect failed", error=str(exc))
         await self.refresh_catalog()
-        await self._after_connect()
+        await self._after_connect(kind, first)
 
     async def _on_disconnected(self) -> None:
         self.intent.on_disconnected()

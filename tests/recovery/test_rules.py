@@ -52,9 +52,17 @@ def test_drift_is_recreated() -> None:
         ("web", ServiceAction.RECREATE)]
 
 
-def test_missing_network_is_created_before_start() -> None:
-    e = evidence(service(), external_networks=["shared"], missing_networks=["shared"])
-    assert actions(e) == [("shared", ServiceAction.CREATE_NETWORK), ("web", ServiceAction.START)]
+def test_missing_network_is_created_and_its_services_recreated() -> None:
+    e = evidence(service(networks=["shared"]), service("db"), external_networks=["shared"],
+                 missing_networks=["shared"])
+    assert actions(e) == [("shared", ServiceAction.CREATE_NETWORK),
+                          ("db", ServiceAction.START), ("web", ServiceAction.RECREATE)]
+
+
+def test_services_on_a_recreated_network_are_recreated() -> None:
+    e = evidence(service(networks=["shared"]), external_networks=["shared"],
+                 recreated_networks=["shared"])
+    assert actions(e) == [("web", ServiceAction.RECREATE)]
 
 
 @pytest.mark.parametrize(("has_build", "expected"), [(False, ServiceAction.PULL),

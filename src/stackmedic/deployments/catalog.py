@@ -15,6 +15,7 @@ from stackmedic.deployments.model import (
     DeploymentKind,
     ServiceSpec,
     external_networks_from_config,
+    network_names_from_config,
     services_from_config,
 )
 from stackmedic.deployments.names import InvalidName, project_name_for, validate_name
@@ -157,6 +158,7 @@ class Catalog:
         deployment.project = str(model.get("name") or deployment.project)
         deployment.services = services_from_config(model)
         deployment.external_networks = external_networks_from_config(model)
+        deployment.network_names = network_names_from_config(model)
 
     async def _adopted(
         self, containers: list[dict[str, Any]], folders: dict[str, Deployment]

@@ -46,6 +46,7 @@ class Deployment:
     files: list[Path]
     services: dict[str, ServiceSpec] = field(default_factory=dict)
     external_networks: list[str] = field(default_factory=list)
+    network_names: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     fingerprint: str = ""
 
@@ -88,6 +89,12 @@ def services_from_config(model: dict[str, Any]) -> dict[str, ServiceSpec]:
             scale=int(svc.get("scale") or deploy.get("replicas") or 1),
         )
     return specs
+
+
+def network_names_from_config(model: dict[str, Any]) -> dict[str, str]:
+    """The engine's name of each network, by its key in the compose file."""
+    return {key: (net or {}).get("name") or key
+            for key, net in (model.get("networks") or {}).items()}
 
 
 def external_networks_from_config(model: dict[str, Any]) -> list[str]:

@@ -31,6 +31,7 @@ class ServiceEvidence:
     health_output: str | None = None
     drifted: bool = False
     depends_on: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
     log_tail: list[str] = field(default_factory=list)
     memory_trend: list[tuple[float, int]] = field(default_factory=list)
 
@@ -57,6 +58,7 @@ class Evidence:
     external_networks: list[str]
     missing_networks: list[str]
     docker_reachable: bool = True
+    recreated_networks: list[str] = field(default_factory=list)
 
     def problem_services(self) -> list[ServiceEvidence]:
         """Services that need attention, in dependency order."""
@@ -100,8 +102,10 @@ def service_evidence(
     images_present: dict[str, bool],
     desired: dict[str, str | None],
     expected_hashes: dict[str, str],
+    network_names: dict[str, str] | None = None,
 ) -> dict[str, ServiceEvidence]:
     """Per-service evidence from the definition, the verdict and the containers."""
+    network_names = network_names or {}
     result = {}
     names = set(deployment.services) | {c.service for c in containers}
     for name in sorted(names):
@@ -130,5 +134,6 @@ def service_evidence(
             health_output=verdict.health_output if verdict else None,
             drifted=drifted,
             depends_on=list(spec.depends_on) if spec else [],
+            networks=[network_names.get(n, n) for n in spec.networks] if spec else [],
         )
     return result

@@ -63,6 +63,7 @@ class EvidenceCollector:
         services = service_evidence(
             deployment, health, containers, images_present=present, desired=desired,
             expected_hashes=await self._expected_hashes(deployment),
+            network_names=deployment.network_names,
         )
         secrets = list(self._secrets())
         for service in services.values():

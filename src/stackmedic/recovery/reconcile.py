@@ -52,23 +52,22 @@ class RestartSummary:
         }
 
     def message(self) -> str:
-        """One paragraph a person can read."""
-        parts = [f"recovered after {self.kind.value} restart:"]
-        if self.came_back:
-            parts.append("came back by itself: " + ", ".join(self.came_back) + ".")
-        if self.brought_back:
-            parts.append("brought back by stackmedic: " + ", ".join(
-                f"{b['deployment']} ({b['how']})" for b in self.brought_back) + ".")
-        if self.still_down:
-            parts.append("still down: " + ", ".join(
-                f"{d['deployment']} ({d['why']})" for d in self.still_down) + ".")
-        if self.left_stopped:
-            parts.append("left stopped on purpose: " + ", ".join(self.left_stopped) + ".")
+        """A short report a person can read, one line per group."""
+        def names(items: list[str]) -> str:
+            return ", ".join(items) if items else "none"
+
+        lines = [
+            f"recovered after {self.kind.value} restart ({self.seconds:.0f}s):",
+            f"- came back by itself: {names(self.came_back)}",
+            "- brought back by stackmedic: " + names(
+                [f"{b['deployment']} ({b['how']})" for b in self.brought_back]),
+            "- still down: " + names(
+                [f"{d['deployment']} ({d['why']})" for d in self.still_down]),
+            f"- left stopped on purpose: {names(self.left_stopped)}",
+        ]
         if self.networks_created:
-            parts.append("networks recreated: " + ", ".join(self.networks_created) + ".")
-        if len(parts) == 1:
-            parts.append("no deployments to look after.")
-        return " ".join(parts)
+            lines.append(f"- networks recreated: {names(self.networks_created)}")
+        return "\n".join(lines)
 
 
 class RestartReconciler:
@@ -105,11 +104,12 @@ class RestartReconciler:
             running, stopped = self._split()
             summary.left_stopped = stopped
             summary.networks_created = await self._create_networks(running)
+            recreated = set(summary.networks_created)
             limit = asyncio.Semaphore(config.boot_parallelism)
 
             async def one(name: str) -> None:
                 async with limit:
-                    await self._reconcile_one(name, kind, summary)
+                    await self._reconcile_one(name, kind, summary, recreated)
 
             await asyncio.gather(*(one(name) for name in running))
         finally:
@@ -158,7 +158,8 @@ class RestartReconciler:
                 log.warning("network create failed", network=network, error=str(exc))
         return created
 
-    async def _reconcile_one(self, name: str, kind: RestartKind, summary: RestartSummary) -> None:
+    async def _reconcile_one(self, name: str, kind: RestartKind, summary: RestartSummary,
+                             recreated: set[str]) -> None:
         verdict = await self._settled_verdict(name)
         if verdict is Verdict.HEALTHY:
             summary.came_back.append(name)
@@ -168,7 +169,8 @@ class RestartReconciler:
             summary.still_down.append({"deployment": name, "why": health.reason if health
                                        else verdict.value})
             return
-        result = await self._recovery.recover(name, f"{kind.value}-restart")
+        result = await self._recovery.recover(name, f"{kind.value}-restart",
+                                              recreated_networks=recreated)
         if result.outcome == "recovered":
             how = ", ".join(o.suggestion.describe() for o in result.actions) or "restarted"
             summary.brought_back.append({"deployment": name, "how": how})

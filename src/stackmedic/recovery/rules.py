@@ -59,7 +59,8 @@ def diagnose(evidence: Evidence) -> Diagnosis:
             details.append(f"{service.name}: {service.status}, but recovery is off for it "
                            "(stackmedic.recover=false)")
             continue
-        found, problem = _rule_for(service, needs_network=bool(evidence.missing_networks))
+        lost = set(evidence.missing_networks) | set(evidence.recreated_networks)
+        found, problem = _rule_for(service, lost_networks=sorted(lost & set(service.networks)))
         details.append(problem)
         if found is None:
             human.append(problem)
@@ -75,7 +76,7 @@ def diagnose(evidence: Evidence) -> Diagnosis:
 
 
 def _rule_for(
-    service: ServiceEvidence, *, needs_network: bool
+    service: ServiceEvidence, *, lost_networks: list[str]
 ) -> tuple[list[Suggestion] | None, str]:
     name = service.name
     if service.oom_killed and service.oom_kills_recent >= REPEATED_OOM:
@@ -94,6 +95,11 @@ def _rule_for(
                          "its container no longer matches the compose file")], (
             f"{name}: container differs from the compose file")
     status = service.status
+    if lost_networks and status in ("exited", "dead", "created"):
+        nets = ", ".join(lost_networks)
+        return [_suggest(name, ServiceAction.RECREATE, f"recreate {name}",
+                         f"its container refers to network {nets}, which had to be "
+                         "created again")], f"{name} {status}; its network {nets} was missing"
     if status == "missing":
         return [_suggest(name, ServiceAction.START, f"create and start {name}",
                          "declared in the compose file but has no container")], (
@@ -102,8 +108,6 @@ def _rule_for(
         code = f" with code {service.exit_code}" if service.exit_code is not None else ""
         oom = " after an OOM kill" if service.oom_killed else ""
         why = f"{name} {status}{code}{oom}"
-        if needs_network:
-            why += " (its network is missing)"
         if not service.restart_policy or service.restart_policy == "no":
             why += " and has no restart policy"
         return [_suggest(name, ServiceAction.START, f"start {name}", why)], why

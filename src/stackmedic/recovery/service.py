@@ -163,6 +163,11 @@ class RecoveryService:
         self._scheduled[name] = task
         return True
 
+    def cancel_all(self) -> None:
+        """Drop every scheduled run (a restart reconcile takes over)."""
+        for name in list(self._scheduled):
+            self._cancel(name)
+
     def _cancel(self, name: str) -> None:
         task = self._scheduled.pop(name, None)
         if task is not None and task is not asyncio.current_task():
@@ -191,13 +196,16 @@ class RecoveryService:
 
     # -- one run ----------------------------------------------------------------------
 
-    async def diagnose(self, name: str) -> tuple[Evidence, Diagnosis]:
+    async def diagnose(self, name: str, *, recreated_networks: set[str] | None = None
+                       ) -> tuple[Evidence, Diagnosis]:
         """Gather evidence and decide what to do, without acting."""
         deployment = self._catalog.get(name)
         if deployment is None:
             raise LookupError(name)
         health = self._health.evaluate(name)
         evidence = await self._collector.collect(deployment, health)
+        evidence.recreated_networks = sorted(
+            set(recreated_networks or ()) & set(deployment.external_networks))
         self._count_ooms(evidence)
         return evidence, await self._decide(evidence)
 
@@ -231,12 +239,13 @@ class RecoveryService:
             self._oom_seen[key] = seen
             service.oom_kills_recent = len(seen)
 
-    async def recover(self, name: str, trigger: str) -> RunResult:
+    async def recover(self, name: str, trigger: str, *,
+                      recreated_networks: set[str] | None = None) -> RunResult:
         """One recovery run: diagnose, act, verify; record it and apply the limits."""
         async with self._run_locks.setdefault(name, asyncio.Lock()):
-            return await self._recover(name, trigger)
+            return await self._recover(name, trigger, recreated_networks or set())
 
-    async def _recover(self, name: str, trigger: str) -> RunResult:
+    async def _recover(self, name: str, trigger: str, recreated: set[str]) -> RunResult:
         deployment = self._catalog.get(name)
         if deployment is None or not self._wants_running(name):
             return RunResult(name, "skipped", message="not wanted running")
@@ -248,7 +257,7 @@ class RecoveryService:
             return RunResult(name, "nothing-to-do", message=f"deployment is {health.verdict}")
         attempt = len(self.policy.in_window(state, self._clock())) + 1
         run_id = self.runs.begin(name, trigger, attempt)
-        evidence, diagnosis = await self.diagnose(name)
+        evidence, diagnosis = await self.diagnose(name, recreated_networks=recreated)
         self.runs.diagnosed(run_id, evidence.as_dict(), diagnosis.as_dict())
         if not diagnosis.suggestions:
             if diagnosis.needs_human:

@@ -1,0 +1,44 @@
+"""The dashboard as a whole: its state on the app and how it is added to the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from stackmedic.web.guard import (
+    LoginRequired,
+    PageNotFound,
+    Refused,
+    login_redirect,
+    not_found,
+    refused,
+)
+from stackmedic.web.render import Renderer
+from stackmedic.web.routes import actions, auth, live, pages
+from stackmedic.web.sessions import SessionStore
+
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass
+class Dashboard:
+    """What the dashboard keeps while the agent runs: sessions and templates."""
+
+    sessions: SessionStore = field(default_factory=SessionStore)
+    renderer: Renderer = field(default_factory=Renderer)
+
+
+def install_dashboard(app: FastAPI) -> Dashboard:
+    """Serve the dashboard from ``app``: pages under ``/``, files under ``/static``."""
+    found = Dashboard()
+    app.state.dashboard = found
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth, pages, live, actions):
+        app.include_router(module.router)
+    app.add_exception_handler(LoginRequired, login_redirect)
+    app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(PageNotFound, not_found)
+    return found

@@ -1,0 +1,1 @@
+"""Dashboard routers: login, pages, actions and live data."""

@@ -1,0 +1,85 @@
+"""Log in with the API token, log out."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from stackmedic.web.csrf import cross_site_reason
+from stackmedic.web.guard import (
+    Posted,
+    Refused,
+    agent_of,
+    current_session,
+    dashboard,
+    posted,
+    safe_next,
+)
+from stackmedic.web.sessions import COOKIE_NAME
+
+router = APIRouter(include_in_schema=False)
+
+LOGIN_COOKIE = "stackmedic_login"
+
+
+def _login_form(request: Request, next_path: str, error: str = "", status: int = 200) -> Response:
+    """The login page with a fresh login CSRF value in the form and in a cookie."""
+    nonce = secrets.token_urlsafe(24)
+    response = dashboard(request).renderer.page(
+        "login.html", {"next": next_path, "nonce": nonce, "error": error}, status=status
+    )
+    response.set_cookie(
+        LOGIN_COOKIE, nonce, httponly=True, samesite="strict", path="/login",
+        secure=request.url.scheme == "https", max_age=3600,
+    )
+    return response
+
+
+@router.get("/login")
+async def login_page(
+    request: Request, next_path: Annotated[str, Query(alias="next", max_length=2000)] = "/"
+) -> Response:
+    """The login form; a browser already logged in goes on to where it wanted."""
+    if current_session(request) is not None:
+        return RedirectResponse(safe_next(next_path), status_code=303)
+    return _login_form(request, safe_next(next_path))
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    token: Annotated[str, Form(max_length=4096)] = "",
+    nonce: Annotated[str, Form(max_length=200)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=2000)] = "/",
+) -> Response:
+    """Check the token; on success start a session and set its cookie."""
+    reason = cross_site_reason(request.headers)
+    expected_nonce = request.cookies.get(LOGIN_COOKIE, "")
+    if reason is not None:
+        raise Refused(reason)
+    if not expected_nonce or not hmac.compare_digest(nonce.encode(), expected_nonce.encode()):
+        raise Refused("the login form expired or came from elsewhere; load it again")
+    expected = agent_of(request).token
+    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        return _login_form(request, safe_next(next_path), "That is not this agent's API token.", 401)
+    session = dashboard(request).sessions.create()
+    response = RedirectResponse(safe_next(next_path), status_code=303)
+    response.set_cookie(
+        COOKIE_NAME, session.id, httponly=True, samesite="strict", path="/",
+        secure=request.url.scheme == "https",
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, post: Annotated[Posted, Depends(posted)]) -> Response:
+    """End the session and forget its cookie."""
+    dashboard(request).sessions.end(post.session.id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response

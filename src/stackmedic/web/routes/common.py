@@ -1,0 +1,29 @@
+"""Helpers shared by the dashboard's routes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stackmedic.deployments.names import InvalidName, validate_name
+from stackmedic.web.guard import PageNotFound
+
+if TYPE_CHECKING:
+    from stackmedic.agent import Agent
+    from stackmedic.deployments.model import Deployment
+
+
+def known_deployment(agent: Agent, name: str) -> Deployment:
+    """The deployment called ``name``; ``PageNotFound`` when the name is invalid or unknown."""
+    try:
+        validate_name(name)
+    except InvalidName:
+        raise PageNotFound("There is no deployment by that name.") from None
+    deployment = agent.catalog.get(name)
+    if deployment is None:
+        raise PageNotFound(f"There is no deployment named {name}.")
+    return deployment
+
+
+def deployment_path(name: str) -> str:
+    """The dashboard page of a deployment (names are validated, so safe in a path)."""
+    return f"/deployments/{name}"
