@@ -134,11 +134,11 @@ class Agent:
         self.server: Any = None
 
     def _build_recovery(self, settings: Settings) -> None:
-        adviser = None
+        self._adviser = None
         if settings.recovery.llm is not None:
             from stackmedic.recovery.llm import LlmAdviser
 
-            adviser = LlmAdviser(settings.recovery.llm)
+            self._adviser = LlmAdviser(settings.recovery.llm, secrets=self.known_secrets())
         resources = getattr(self, "resources", None)
         self.recovery = RecoveryService(
             settings.recovery,
@@ -151,7 +151,8 @@ class Agent:
                 memory_trend=resources.memory_trend if resources is not None else None,
                 secrets=self.known_secrets,
             ),
-            runs=RecoveryRuns(self.db), states=RecoveryStateStore(self.db), adviser=adviser,
+            runs=RecoveryRuns(self.db), states=RecoveryStateStore(self.db),
+            adviser=self._adviser,
         )
         self.actions.observers.append(self.recovery.on_action)
         self.reconciler = RestartReconciler(
@@ -376,6 +377,8 @@ class Agent:
             await self.server.stop()
         await self.intent.close()
         await self.recovery.close()
+        if self._adviser is not None:
+            await self._adviser.aclose()
         await self.resources.close()
         await self.notifications.close()
         await self.notifier.close()

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from support.servers import HttpReceiver, SmtpSink
 from stackmedic.notify import NotificationEvent, Notifier, NotifyConfig
 from stackmedic.store.db import Database
+from support.servers import HttpReceiver, SmtpSink
 
 FAST = {
     "group_window_seconds": 0,

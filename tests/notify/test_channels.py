@@ -11,7 +11,6 @@ import pytest
 from pydantic import SecretStr
 
 from notify.conftest import make_event, recovered_event
-from support.servers import free_port
 from stackmedic.notify import (
     AlertmanagerChannel,
     ChannelRegistry,
@@ -28,6 +27,7 @@ from stackmedic.notify import (
 from stackmedic.notify.channels import verify
 from stackmedic.notify.outbox import StoredNotification
 from stackmedic.notify.render import RenderContext, render
+from support.servers import free_port
 
 SECRET = "contract-secret-77"
 

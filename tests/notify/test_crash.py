@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from notify.conftest import FAST, NotifierFactory
-from support.servers import SmtpSink, free_port
 from stackmedic.store.db import Database
+from support.servers import SmtpSink, free_port
 from support.wait import async_wait_until
 
 AGENT = """

@@ -9,8 +9,8 @@ import pytest
 import structlog
 
 from notify.conftest import NotifierFactory, make_event
-from support.servers import HttpReceiver, SmtpSink, free_port
 from stackmedic.notify import NotifyConfigError, load_notify_config
+from support.servers import HttpReceiver, SmtpSink, free_port
 from support.wait import async_wait_until
 
 SMTP_PASSWORD = "smtp-pw-Zq81xx"

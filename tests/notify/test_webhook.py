@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from notify.conftest import AgentEvents, NotifierFactory, make_event
-from support.servers import HttpReceiver, free_port
 from stackmedic.notify.channels import verify
+from support.servers import HttpReceiver, free_port
 from support.wait import async_wait_until
 
 SECRET = "whsec-0123456789abcdef"

@@ -7,9 +7,9 @@ from typing import Any, Protocol
 
 import pytest
 
-from recovery_llm.chat_server import ChatServer
 from stackmedic.recovery.config import LlmConfig
 from stackmedic.recovery.llm import LlmAdviser
+from support.chat_server import ChatServer
 
 API_KEY = "sk-test-Vb71Kq0aZ"
 

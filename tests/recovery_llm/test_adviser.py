@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from recovery_llm.chat_server import ChatServer, closed_port_url
 from recovery_llm.conftest import API_KEY, AdviserFactory, FakeClock
 from stackmedic.recovery.llm import LlmAdviser, LlmOutcome
 from stackmedic.recovery.redact import REDACTED
 from stackmedic.recovery.suggestions import ServiceAction, Suggestion
+from support.chat_server import ChatServer, closed_port_url
 
 SERVICES = {"web", "db"}
 NETWORKS = {"proxy"}

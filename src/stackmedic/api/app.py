@@ -21,6 +21,7 @@ from stackmedic.api.routes import (
 from stackmedic.api.routes import health as health_routes
 from stackmedic.api.routes import metrics as metrics_routes
 from stackmedic.api.security import require_token
+from stackmedic.web import install_dashboard
 
 if TYPE_CHECKING:
     from stackmedic.agent import Agent
@@ -47,6 +48,7 @@ def create_app(agent: Agent) -> FastAPI:
     app.include_router(
         metrics_routes.router, dependencies=[] if agent.settings.api.metrics_public else protected
     )
+    install_dashboard(app)
 
     # Keep last: it answers for deployment paths that no route above matched.
     fallback = APIRouter()

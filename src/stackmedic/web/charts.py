@@ -12,7 +12,7 @@ Point = tuple[float, float]  # (unix time, value)
 
 WIDTH = 640
 HEIGHT = 220
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 72, 12, 14, 30
 MAX_POINTS = 360
 PALETTE_SIZE = 6
 
@@ -85,7 +85,7 @@ def segments(points: Sequence[Point], gap: float) -> list[list[Point]]:
 
 
 def _label(value: float, unit: str) -> str:
-    text = f"{value:.1f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
+    text = f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
     return f"{text} {unit}"
 
 

@@ -21,6 +21,7 @@ from stackmedic.web.routes import actions, auth, live, pages
 from stackmedic.web.sessions import SessionStore
 
 STATIC = Path(__file__).parent / "static"
+ROUTERS = (auth.router, pages.router, live.router, actions.router)
 
 
 @dataclass
@@ -36,8 +37,8 @@ def install_dashboard(app: FastAPI) -> Dashboard:
     found = Dashboard()
     app.state.dashboard = found
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, pages, live, actions):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(PageNotFound, not_found)

@@ -44,15 +44,11 @@ def span(seconds: float) -> str:
     return f"{int(seconds // 86400)} d"
 
 
-def when(ts: float | str | None) -> str:
+def when(value: float | str | None) -> str:
     """An absolute local time such as ``2024-05-01 12:03:04``; epoch seconds or ISO text."""
-    if ts is None or ts == "":
-        return "—"
-    if isinstance(ts, str):
-        try:
-            ts = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return ts
+    ts = to_timestamp(value)
+    if ts is None:
+        return "—" if not value else str(value)
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
@@ -84,8 +80,10 @@ def percent(value: float | None, digits: int = 1) -> str:
 
 def to_timestamp(value: float | str | None) -> float | None:
     """Epoch seconds from epoch seconds or ISO text (None when neither)."""
-    if value is None or isinstance(value, float | int):
-        return value
+    if value is None or value == "":
+        return None
+    if isinstance(value, float | int):
+        return float(value)
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from typing import Annotated
 
@@ -24,11 +25,17 @@ from stackmedic.web.sessions import COOKIE_NAME
 router = APIRouter(include_in_schema=False)
 
 LOGIN_COOKIE = "stackmedic_login"
+NONCE = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
 def _login_form(request: Request, next_path: str, error: str = "", status: int = 200) -> Response:
-    """The login page with a fresh login CSRF value in the form and in a cookie."""
-    nonce = secrets.token_urlsafe(24)
+    """The login page with a login CSRF value in the form and in a cookie.
+
+    The value is kept while the cookie lives, so several open login tabs all work.
+    """
+    nonce = request.cookies.get(LOGIN_COOKIE) or ""
+    if not NONCE.fullmatch(nonce):
+        nonce = secrets.token_urlsafe(24)
     response = dashboard(request).renderer.page(
         "login.html", {"next": next_path, "nonce": nonce, "error": error}, status=status
     )
@@ -65,14 +72,15 @@ async def login(
         raise Refused("the login form expired or came from elsewhere; load it again")
     expected = agent_of(request).token
     if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        return _login_form(request, safe_next(next_path), "That is not this agent's API token.", 401)
+        error = "That is not this agent's API token."
+        return _login_form(request, safe_next(next_path), error, 401)
     session = dashboard(request).sessions.create()
     response = RedirectResponse(safe_next(next_path), status_code=303)
     response.set_cookie(
         COOKIE_NAME, session.id, httponly=True, samesite="strict", path="/",
         secure=request.url.scheme == "https",
     )
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    response.delete_cookie(LOGIN_COOKIE, path="/login", httponly=True, samesite="strict")
     return response
 
 
@@ -81,5 +89,5 @@ async def logout(request: Request, post: Annotated[Posted, Depends(posted)]) -> 
     """End the session and forget its cookie."""
     dashboard(request).sessions.end(post.session.id)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE_NAME, path="/")
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
     return response

@@ -44,8 +44,10 @@ def events_page(agent: Agent, filters: EventFilters) -> dict[str, Any]:
     older = items[-1]["id"] if len(items) == EVENT_PAGE else None
     kinds = [str(r["kind"]) for r in agent.db.fetchall(
         "SELECT DISTINCT kind FROM agent_events ORDER BY kind")]
-    names = sorted(set(agent.catalog.deployments) | (
-        {filters.deployment} if filters.deployment else set()))
+    logged = {str(r["deployment"]) for r in agent.db.fetchall(
+        "SELECT DISTINCT deployment FROM agent_events WHERE deployment IS NOT NULL")}
+    known = set(agent.catalog.deployments)
+    names = sorted(known | logged | ({filters.deployment} if filters.deployment else set()))
     return {
         "filters": filters,
         "items": [{**e, "tone": SEVERITY_TONES.get(e["severity"], "info")} for e in items],
@@ -53,6 +55,7 @@ def events_page(agent: Agent, filters: EventFilters) -> dict[str, Any]:
         "newest": filters.query(before=None) if filters.before else None,
         "kinds": kinds,
         "deployments": names,
+        "known": known,
         "severities": SEVERITIES,
     }
 
@@ -74,6 +77,7 @@ def notifications_page(agent: Agent, offset: int) -> dict[str, Any]:
         "items": items,
         "outbox": {k: outbox.get(k, 0) for k in ("pending", "retrying", "sent", "dead")},
         "silences": notifier.list_silences(),
+        "known": set(agent.catalog.deployments),
         "offset": offset,
         "older": offset + NOTIFICATION_PAGE if len(items) == NOTIFICATION_PAGE else None,
         "newer": max(0, offset - NOTIFICATION_PAGE) if offset else None,

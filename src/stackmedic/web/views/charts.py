@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -25,7 +26,11 @@ def resource_charts(agent: Agent, name: str, range_key: str) -> dict[str, Markup
     interval = agent.settings.resources.sample_interval_seconds
     step = interval if series["resolution"] == "raw" else 60.0
     gap = max(step * 3, seconds / 120)
-    label = _clock_label if seconds <= 6 * 3600 else _day_label
+    first = min((p[0] for c in series["containers"] for p in c["points"][:1]), default=None)
+    # A younger history starts the axis at its first sample (some samples' width before now).
+    shortest = max(10 * interval, 10.0)
+    start = min(max(until - seconds, float(first)), until - shortest) if first else until - seconds
+    label = _time_label(until - start)
     cpu = _lines(series, fields.index("cpu_core_percent"), 1.0)
     memory_index = fields.index("memory_bytes")
     largest = max((p[memory_index] or 0 for c in series["containers"] for p in c["points"]),
@@ -35,9 +40,9 @@ def resource_charts(agent: Agent, name: str, range_key: str) -> dict[str, Markup
     span = "last hour" if seconds == 3600 else "last 24 hours"
     return {
         "cpu": render(Chart("cpu", f"CPU of {name}, {span} (percent of one core)", cpu,
-                            until - seconds, until, "%", gap, label)),
+                            start, until, "%", gap, label)),
         "memory": render(Chart("memory", f"Memory of {name}, {span}", memory,
-                               until - seconds, until, unit, gap, label)),
+                               start, until, unit, gap, label)),
     }
 
 
@@ -54,10 +59,8 @@ def _lines(series: dict[str, Any], index: int, divisor: float) -> list[Line]:
     return lines
 
 
-def _clock_label(ts: float) -> str:
-    return time.strftime("%H:%M", time.localtime(ts))
-
-
-def _day_label(ts: float) -> str:
-    return time.strftime("%a %H:%M", time.localtime(ts))
+def _time_label(window: float) -> Callable[[float], str]:
+    """Axis labels with seconds for short windows and the weekday for long ones."""
+    pattern = "%H:%M:%S" if window < 600 else "%H:%M" if window <= 6 * 3600 else "%a %H:%M"
+    return lambda ts: time.strftime(pattern, time.localtime(ts))
 

@@ -52,7 +52,6 @@ def summary(agent: Agent, deployment: Deployment) -> dict[str, Any]:
         "desired_at": desired.get("changed_at"),
         "observed": detail["state"],
         "services": services(detail, health),
-        "external_networks": detail.get("external_networks") or [],
         "error": detail.get("error"),
     }
 

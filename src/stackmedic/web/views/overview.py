@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,7 @@ def overview(agent: Agent) -> dict[str, Any]:
 
 
 def deployment_summary(
-    row: dict[str, Any], usage: Usage | None, recovery: dict[str, object]
+    row: dict[str, Any], usage: Usage | None, recovery: Mapping[str, object]
 ) -> dict[str, Any]:
     """One overview row: verdict, states, reason, last change and usage, ready to show."""
     health = row.get("health") or {}
@@ -113,7 +114,9 @@ def host_view(host: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def banners(agent: Agent, recovery: dict[str, dict[str, object]]) -> list[dict[str, str]]:
+def banners(
+    agent: Agent, recovery: Mapping[str, Mapping[str, object]]
+) -> list[dict[str, str]]:
     """Problems that concern the whole agent or need a person, most serious first."""
     found: list[dict[str, str]] = []
     status = agent.engine.status
