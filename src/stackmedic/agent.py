@@ -152,7 +152,7 @@ class Agent:
                 secrets=self.known_secrets,
             ),
             runs=RecoveryRuns(self.db), states=RecoveryStateStore(self.db),
-            adviser=self._adviser,
+            adviser=self._adviser, stop_pending=self.intent.stop_pending,
         )
         self.actions.observers.append(self.recovery.on_action)
         self.reconciler = RestartReconciler(
@@ -395,8 +395,19 @@ class Agent:
         self.db.close()
 
 
+def raise_file_limit() -> None:
+    """Lift the soft open-files limit to the hard one (cgroup files are kept open)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def run(settings: Settings) -> None:
     """Run an agent in this process until SIGTERM or SIGINT."""
+    raise_file_limit()
 
     async def main() -> None:
         agent = Agent(settings)

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from support.agent import RECOVERY_ON, AgentProcess, agent_config, merge
@@ -88,9 +88,13 @@ class World:
 
 
 @settings(max_examples=3, deadline=None, database=None,
+          # Each example drives real daemons for a minute; shrinking would take hours.
+          phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(steps=st.lists(st.sampled_from(STEPS), min_size=4, max_size=6))
+@example(steps=["compose-stop", "daemon-restart", "agent-restart", "compose-up", "crash",
+                "daemon-restart"])
 def test_never_starts_what_the_user_stopped(
     tmp_path_factory: object, private_dockerd: PrivateDockerd, busybox_image: str,
     steps: list[str],

@@ -86,6 +86,10 @@ class IntentTracker:
             or self._acted_until.get(deployment, 0.0) > time.monotonic()
         )
 
+    def stop_pending(self, deployment: str) -> bool:
+        """Whether a stop of this deployment awaits confirmation as intent."""
+        return any(p.deployment == deployment for p in self._pending.values())
+
     @property
     def pending(self) -> list[PendingStop]:
         """Stops waiting for confirmation."""

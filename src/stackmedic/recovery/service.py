@@ -46,7 +46,7 @@ class RunResult:
     """The end of one recovery run."""
 
     deployment: str
-    outcome: str  # recovered / failed / gave-up / nothing-to-do / skipped
+    outcome: str  # recovered / failed / gave-up / nothing-to-do / skipped / deferred
     diagnosis: Diagnosis | None = None
     actions: list[ActionOutcome] = field(default_factory=list)
     message: str = ""
@@ -71,6 +71,7 @@ class RecoveryService:
         runs: RecoveryRuns,
         states: RecoveryStateStore,
         adviser: Adviser | None = None,
+        stop_pending: Callable[[str], bool] = lambda name: False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -85,6 +86,7 @@ class RecoveryService:
         self.runs = runs
         self._states = states
         self._adviser = adviser
+        self._stop_pending = stop_pending
         self._clock = clock
         self.policy = RecoveryPolicy(config)
         self._scheduled: dict[str, asyncio.Task[None]] = {}
@@ -193,6 +195,8 @@ class RecoveryService:
             retry = self.policy.wait_before_next(state, self._clock())
             if retry is not None:
                 self.schedule(name, "retry", retry)
+        elif result.outcome == "deferred":
+            self.schedule(name, trigger, self.config.settle_seconds)
 
     # -- one run ----------------------------------------------------------------------
 
@@ -249,6 +253,9 @@ class RecoveryService:
         deployment = self._catalog.get(name)
         if deployment is None or not self._wants_running(name):
             return RunResult(name, "skipped", message="not wanted running")
+        if self._stop_pending(name):
+            # A stop seen on the engine may be the user's; never undo it before it is judged.
+            return RunResult(name, "deferred", message="a stop is being confirmed as intent")
         state = self._states.load(name)
         if state.phase == Phase.GAVE_UP:
             return RunResult(name, "skipped", message="gave up earlier; needs a person")
@@ -274,7 +281,7 @@ class RecoveryService:
         outcomes = await self._act(name, diagnosis)
         if outcomes is None:
             self.runs.finish(run_id, "cancelled", [], "desired state changed")
-            return RunResult(name, "skipped", diagnosis, message="desired state changed")
+            return RunResult(name, "deferred", diagnosis, message="desired state changed")
         verified, problem = await self._verify(name, diagnosis, outcomes)
         now = self._clock()
         self.policy.attempted(state, now, succeeded=verified)
@@ -315,7 +322,7 @@ class RecoveryService:
         assert deployment is not None
         outcomes: list[ActionOutcome] = []
         async with self._actions.acting(name):
-            if not self._wants_running(name):
+            if not self._wants_running(name) or self._stop_pending(name):
                 return None  # the user stopped it while we were diagnosing
             for suggestion in diagnosis.suggestions:
                 if suggestion.action != ServiceAction.CREATE_NETWORK and \
