@@ -142,3 +142,19 @@ def test_example_file_is_what_the_cli_renders() -> None:
 
     example = Path(__file__).resolve().parents[2] / "stackmedic.example.yaml"
     assert example.read_text() == render_example()
+
+
+def test_channel_errors_name_the_channel_and_field(tmp_path: Path) -> None:
+    path = write(tmp_path, (
+        "notifications:\n  channels:\n"
+        "    ops:\n      type: email\n      host: smtp.test\n      port: 99999\n"
+        "      from_address: a@test.invalid\n      to: [b@test.invalid]\n"
+        "    pager:\n      type: pigeon\n"
+    ))
+    result = run_cli("config", "check", "--config", str(path))
+    assert result.returncode == 2
+    assert "notifications.channels.ops.port: Input should be less than" in result.stderr
+    path = write(tmp_path, "notifications:\n  channels:\n    pager:\n      type: pigeon\n")
+    result = run_cli("config", "check", "--config", str(path))
+    assert result.returncode == 2
+    assert "notifications.channels.pager.type: unknown channel type 'pigeon'" in result.stderr

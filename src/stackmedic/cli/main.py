@@ -12,7 +12,7 @@ import typer
 
 from stackmedic.cli.client import AgentClient, AgentUnavailable, ApiError
 from stackmedic.cli.tables import render_table
-from stackmedic.config.loader import ConfigError, load_settings
+from stackmedic.config.loader import ConfigError, check_channels, load_settings
 from stackmedic.config.model import Settings
 
 app = typer.Typer(help="stackmedic keeps Docker Compose deployments alive.",
@@ -28,9 +28,12 @@ ConfigOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
 
 
-def _settings(config: Path | None) -> Settings:
+def _settings(config: Path | None, *, channels: bool = False) -> Settings:
     try:
-        return load_settings(config)
+        settings = load_settings(config)
+        if channels:
+            check_channels(settings)
+        return settings
     except ConfigError as exc:
         typer.echo(exc.render(), err=True)
         raise typer.Exit(2) from None
@@ -58,7 +61,7 @@ def run(config: ConfigOption = None) -> None:
     from stackmedic.agent import run as run_agent
     from stackmedic.logs import configure_logging
 
-    settings = _settings(config)
+    settings = _settings(config, channels=True)
     configure_logging(settings.log_level, settings.log_format)
     try:
         run_agent(settings)
@@ -70,7 +73,7 @@ def run(config: ConfigOption = None) -> None:
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Validate the configuration without starting; exit 2 naming each problem."""
-    settings = _settings(config)
+    settings = _settings(config, channels=True)
     typer.echo(f"configuration is valid; deployments from {settings.deployments_path}, "
                f"data in {settings.data_dir}, API on {settings.api.host}:{settings.api.port}")
 

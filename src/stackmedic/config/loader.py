@@ -50,6 +50,22 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         raise ConfigError(source, _describe(exc, origins)) from None
 
 
+def check_channels(settings: Settings) -> None:
+    """Build every notification channel once so that plugin kinds are checked too."""
+    from stackmedic.notify.errors import ChannelConfigError
+    from stackmedic.notify.registry import ChannelRegistry
+
+    registry = ChannelRegistry.with_builtins()
+    problems = []
+    for name, channel in settings.notifications.channels.items():
+        try:
+            registry.build(name, channel)
+        except ChannelConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("notification channels", problems)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -131,8 +147,10 @@ def _describe(exc: ValidationError, origins: dict[tuple[str, ...], str]) -> list
     problems = []
     for error in exc.errors():
         loc = tuple(str(p) for p in error["loc"])
+        if len(loc) >= 4 and loc[:2] == ("notifications", "channels"):
+            loc = loc[:3] + loc[4:]  # drop the channel-type tag pydantic adds
         key = ".".join(loc) or "(top level)"
-        message = error["msg"]
+        message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
         origin = next(
