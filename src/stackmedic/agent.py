@@ -26,7 +26,13 @@ from stackmedic.metrics import HealthMetrics, Metrics
 from stackmedic.notify.service import Notifier
 from stackmedic.observe.monitor import ContainerMonitor
 from stackmedic.observe.state import ObservedState
-from stackmedic.recovery.boot import RestartKind, classify, daemon_identity, read_boot_id
+from stackmedic.recovery.boot import (
+    RestartKind,
+    classify,
+    daemon_identity,
+    daemon_start_time,
+    read_boot_id,
+)
 from stackmedic.recovery.evidence_gather import EvidenceCollector
 from stackmedic.recovery.executor import ActionExecutor
 from stackmedic.recovery.policy import RecoveryStateStore
@@ -107,12 +113,14 @@ class Agent:
             backoff_max=settings.docker.reconnect_max_seconds,
         )
         self._connected_since = 0.0
+        self._daemon_started_at: float | None = None  # when known, from the daemon's process
         self.intent = IntentTracker(
             self.desired, self.events, self.catalog, self.observed,
             stop_settle_seconds=settings.intent.stop_settle_seconds,
             start_settle_seconds=settings.intent.start_settle_seconds,
             connection=lambda: (
-                self.stream.connected.is_set(), self.stream.connections, self._connected_since
+                self.stream.connected.is_set(), self.stream.connections,
+                self._daemon_started_at or self._connected_since,
             ),
         )
         self.actions = DeploymentActions(
@@ -189,6 +197,7 @@ class Agent:
         """Compare boot id and daemon identity with what was remembered; remember the new."""
         boot = read_boot_id(self.settings.boot_id_path)
         daemon = daemon_identity(self.engine.host)
+        self._daemon_started_at = daemon_start_time(daemon)
         stored_boot = self.facts.get(BOOT_FACT) if first else boot
         kind = classify(
             stored_boot=stored_boot, current_boot=boot,

@@ -38,6 +38,10 @@ class World:
     def running(self) -> bool:
         return self.site.states().get("app") == "running"
 
+    def agent_connected(self) -> bool:
+        body = self.agent.api("GET", "/healthz").json()
+        return bool(body["docker"]["events_connected"])
+
     def desired(self) -> str | None:
         response = self.agent.api("GET", "/api/deployments")
         if response.status_code != 200:
@@ -72,6 +76,7 @@ class World:
         elif step == "daemon-restart":
             self.daemon.stop()
             self.daemon.start()
+            wait_until(self.agent_connected, 60, message="agent back on the daemon")
         if step in STOPS:
             self.intent = "stopped"
         elif step in STARTS:
@@ -106,7 +111,7 @@ def test_never_starts_what_the_user_stopped(
     site = factory.make(f"p{secrets.token_hex(2)}", {"app": service("sleep 3600")})
     site.up()
     config = merge(agent_config(base / "data", factory.root, docker_host=private_dockerd.host),
-                   RECOVERY_ON)
+                   merge(RECOVERY_ON, {"intent": {"start_settle_seconds": 0.3}}))
     agent = AgentProcess(config, base / "agent")
     world = World(private_dockerd, agent, site)
     try:

@@ -62,7 +62,8 @@ class IntentTracker:
         self._observed = observed
         self._stop_settle = stop_settle_seconds
         self._start_settle = start_settle_seconds
-        self._connection = connection  # (connected, connection number, connected since)
+        # (connected, connection number, since when the daemon is known to be up)
+        self._connection = connection
         self._pending: dict[str, PendingStop] = {}
         self._timers: set[asyncio.Task[None]] = set()
         self._acting: dict[str, int] = {}
@@ -182,7 +183,7 @@ class IntentTracker:
         if self._agent_acting(deployment):
             return
         connected, _, since = self._connection()
-        # Starts in the first moments of a connection may be the daemon's own restart
+        # Starts in the first moments after the daemon came up may be its own restart
         # policies bringing containers back at boot, not a person.
         if not connected or at < since + self._start_settle:
             return

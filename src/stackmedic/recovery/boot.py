@@ -51,6 +51,16 @@ def daemon_identity(docker_host: str) -> str | None:
         return None
 
 
+def daemon_start_time(identity: str | None) -> float | None:
+    """The daemon's start time (seconds since the epoch) from its identity, if known."""
+    if not identity or ":" not in identity:
+        return None
+    try:
+        return float(identity.split(":", 1)[1])
+    except ValueError:
+        return None
+
+
 def classify(
     *, stored_boot: str | None, current_boot: str | None,
     stored_daemon: str | None, current_daemon: str | None,
