@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from support.chat_server import ChatServer
 from support.compose import compose_binary
 from support.deployments import DeploymentFactory
 from support.dockerd import PrivateDockerd
 from support.images import ensure_busybox_image
+from support.servers import HttpReceiver, SmtpSink
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +49,34 @@ def private_dockerd(busybox_image: str) -> Iterator[PrivateDockerd]:
         yield daemon
     finally:
         daemon.teardown()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """An SMTP server on loopback that keeps what it receives."""
+    sink = SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    """An HTTP receiver on loopback; set ``receiver.statuses`` to script its answers."""
+    server = HttpReceiver().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def chat() -> AsyncIterator[ChatServer]:
+    """A chat-completions endpoint on 127.0.0.1; script it through its attributes."""
+    server = ChatServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

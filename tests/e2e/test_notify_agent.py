@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from support.agent import RECOVERY_ON, running_agent
 from support.compose import run_docker
 from support.deployments import DeploymentFactory, service
 from support.servers import ReceivedMail, SmtpSink
 from support.wait import async_wait_until
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
 
 
 def mail_config(sink: SmtpSink, window: float = 1.5) -> dict[str, Any]:

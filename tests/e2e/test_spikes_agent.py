@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from stackmedic.notify.channels import verify
@@ -17,15 +15,6 @@ from support.servers import HttpReceiver
 from support.wait import async_wait_until
 
 SECRET = "spike-hook-secret-5521"
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    hook = HttpReceiver().start()
-    try:
-        yield hook
-    finally:
-        hook.stop()
 
 
 def spike_config(hook: HttpReceiver) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import pytest
 
 from stackmedic.notify import NotificationEvent, Notifier, NotifyConfig
 from stackmedic.store.db import Database
-from support.servers import HttpReceiver, SmtpSink
 
 FAST = {
     "group_window_seconds": 0,
@@ -19,26 +18,6 @@ FAST = {
     "retry_max_seconds": 0.2,
     "host": "testhost",
 }
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    """An SMTP server on loopback that keeps what it receives."""
-    sink = SmtpSink().start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    """An HTTP receiver on loopback; set ``receiver.statuses`` to script its answers."""
-    server = HttpReceiver().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -35,17 +35,6 @@ class AdviserFactory(Protocol):
 
 
 @pytest.fixture
-async def chat() -> AsyncIterator[ChatServer]:
-    """A chat-completions endpoint on 127.0.0.1; script it through its attributes."""
-    server = ChatServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     """The adviser's clock (budget and cache)."""
     return FakeClock()

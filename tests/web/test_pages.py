@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Browser, expect
 
 from stackmedic.notify import NotificationEvent
@@ -16,16 +14,6 @@ from support.wait import async_wait_until
 from web.conftest import log_in
 
 SECRET = "hook-secret-value-123"
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    """A webhook receiver on loopback."""
-    server = HttpReceiver().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_events_filter_and_page_and_a_test_notification_is_sent(
