@@ -129,7 +129,8 @@ async def test_missing_image_with_a_build_context_is_rebuilt(
     site.up()
     async with running_agent(tmp_path / "data", deployments.root, **RECOVERY_ON) as handle:
         await handle.wait_listed(site.name)
-        site.compose("rm", "--force", "--stop", "web")
+        # The container and its image vanish (a prune, a disk cleanup); no user stop.
+        run_docker("rm", "--force", *site.container_ids())
         run_docker("image", "rm", "--force", image)
         succeeded = await async_wait_until(
             lambda: events_of(handle, site.name, "recovery-succeeded"), 120,

@@ -27,8 +27,19 @@ from stackmedic.types import DesiredState, IntentSource
 
 log = structlog.get_logger(__name__)
 
-# Events arrive a moment after the Compose command that caused them returns.
-ACTION_GRACE_SECONDS = 3.0
+# The engine stamps an event when the change happens; the agent's own actions are told
+# apart by comparing that stamp with when they ran (same host, same clock), plus a small
+# tail for clock granularity. Windows are kept long enough for a replay to match them.
+ACTION_TAIL_SECONDS = 0.2
+WINDOW_MEMORY_SECONDS = 600.0
+
+
+@dataclass
+class ActionWindow:
+    """When the agent acted on a deployment (``end`` is None while it still acts)."""
+
+    start: float
+    end: float | None = None
 
 
 @dataclass
@@ -66,25 +77,30 @@ class IntentTracker:
         self._connection = connection
         self._pending: dict[str, PendingStop] = {}
         self._timers: set[asyncio.Task[None]] = set()
-        self._acting: dict[str, int] = {}
-        self._acted_until: dict[str, float] = {}
+        self._windows: dict[str, list[ActionWindow]] = {}
 
     def begin_action(self, deployment: str) -> None:
         """The agent starts acting on a deployment: the events it causes are not intent."""
-        self._acting[deployment] = self._acting.get(deployment, 0) + 1
+        windows = self._windows.setdefault(deployment, [])
+        now = time.time()
+        windows[:] = [w for w in windows if w.end is None or w.end > now - WINDOW_MEMORY_SECONDS]
+        windows.append(ActionWindow(now))
 
     def end_action(self, deployment: str) -> None:
         """The agent's action on a deployment ended."""
-        self._acting[deployment] = max(0, self._acting.get(deployment, 0) - 1)
-        self._acted_until[deployment] = time.monotonic() + ACTION_GRACE_SECONDS
+        for window in self._windows.get(deployment, []):
+            if window.end is None:
+                window.end = time.time() + ACTION_TAIL_SECONDS
+                break
         for key, pending in list(self._pending.items()):
             if pending.deployment == deployment:
                 del self._pending[key]
 
-    def _agent_acting(self, deployment: str) -> bool:
-        return (
-            self._acting.get(deployment, 0) > 0
-            or self._acted_until.get(deployment, 0.0) > time.monotonic()
+    def _agent_acting(self, deployment: str, at: float) -> bool:
+        """Whether an event at time ``at`` falls inside one of the agent's own actions."""
+        return any(
+            w.start - ACTION_TAIL_SECONDS <= at and (w.end is None or at <= w.end)
+            for w in self._windows.get(deployment, [])
         )
 
     def stop_pending(self, deployment: str) -> bool:
@@ -110,10 +126,13 @@ class IntentTracker:
             return
         action = str(event.get("Action") or "")
         container_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+        at = event_time(event)
+        if self._agent_acting(deployment.name, at):
+            return
         if action == "stop":
             self._on_stop(deployment.name, service, container_id)
         elif action == "start":
-            self._on_start(deployment.name, service, event_time(event))
+            self._on_start(deployment.name, service, at)
 
     def on_disconnected(self) -> None:
         """The stream ended: the daemon is going away, so pending stops are not intent."""
@@ -128,8 +147,6 @@ class IntentTracker:
         )
 
     def _on_stop(self, deployment: str, service: str, container_id: str) -> None:
-        if self._agent_acting(deployment):
-            return
         if self._desired.effective(deployment, service) == DesiredState.STOPPED:
             return
         _, number, _ = self._connection()
@@ -152,7 +169,7 @@ class IntentTracker:
 
     def _confirm(self, pending: PendingStop) -> None:
         deployment = self._catalog.get(pending.deployment)
-        if deployment is None or self._agent_acting(pending.deployment):
+        if deployment is None:
             return
         containers = self._observed.for_project(deployment.project)
         if any(c.id == pending.container_id and c.running for c in containers):
@@ -180,8 +197,6 @@ class IntentTracker:
             log.info("user stop recorded", deployment=pending.deployment, target=target)
 
     def _on_start(self, deployment: str, service: str, at: float) -> None:
-        if self._agent_acting(deployment):
-            return
         connected, _, since = self._connection()
         # Starts in the first moments after the daemon came up may be its own restart
         # policies bringing containers back at boot, not a person.
