@@ -53,6 +53,7 @@ async def start_api_server(agent: Agent) -> ApiServer:
         log_config=None,
         access_log=False,
         lifespan="off",
+        timeout_graceful_shutdown=3,
     )
     server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve())
