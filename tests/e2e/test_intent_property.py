@@ -61,8 +61,11 @@ class World:
             result = self.agent.cli(step.split("-")[1], self.site.name)
             assert result.returncode == 0, result.stderr
         elif step == "compose-stop":
-            if self.running():
-                self.site.stop()
+            if not self.running():
+                # Stopping what is not running changes nothing the engine could report.
+                self.log[-1] = "compose-stop (nothing running)"
+                return
+            self.site.stop()
         elif step == "compose-up":
             self.site.up()
         elif step == "crash":

@@ -39,6 +39,12 @@ class RestartSummary:
     networks_created: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    def sort(self) -> None:
+        """Order every list by deployment name (runs finish in any order)."""
+        self.came_back.sort()
+        self.brought_back.sort(key=lambda item: item["deployment"])
+        self.still_down.sort(key=lambda item: item["deployment"])
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
@@ -112,6 +118,7 @@ class RestartReconciler:
                     await self._reconcile_one(name, kind, summary, recreated)
 
             await asyncio.gather(*(one(name) for name in running))
+            summary.sort()
         finally:
             self._recovery.reconciling = False
         summary.seconds = time.monotonic() - started
