@@ -52,17 +52,23 @@ class EvidenceCollector:
         reachable = self._engine.status.reachable
         images = {s.image for s in deployment.services.values() if s.image}
         images |= {c.image for c in containers if c.image}
-        present = await self._images_present(images) if reachable else {}
-        missing_networks = (
-            await self._missing_networks(deployment.external_networks) if reachable else []
-        )
+        present: dict[str, bool] = {}
+        missing_networks: list[str] = []
+        if reachable:
+            present, missing_networks, hashes = await asyncio.gather(
+                self._images_present(images),
+                self._missing_networks(deployment.external_networks),
+                self._expected_hashes(deployment),
+            )
+        else:
+            hashes = await self._expected_hashes(deployment)
         desired: dict[str, str | None] = {}
         for name in deployment.services:
             state = self._desired.effective(deployment.name, name)
             desired[name] = state.value if state is not None else None
         services = service_evidence(
             deployment, health, containers, images_present=present, desired=desired,
-            expected_hashes=await self._expected_hashes(deployment),
+            expected_hashes=hashes,
             network_names=deployment.network_names,
         )
         secrets = list(self._secrets())

@@ -114,8 +114,7 @@ class RestartReconciler:
             limit = asyncio.Semaphore(config.boot_parallelism)
 
             async def one(name: str) -> None:
-                async with limit:
-                    await self._reconcile_one(name, kind, summary, recreated)
+                await self._reconcile_one(name, kind, summary, recreated, limit)
 
             await asyncio.gather(*(one(name) for name in running))
             summary.sort()
@@ -166,7 +165,7 @@ class RestartReconciler:
         return created
 
     async def _reconcile_one(self, name: str, kind: RestartKind, summary: RestartSummary,
-                             recreated: set[str]) -> None:
+                             recreated: set[str], limit: asyncio.Semaphore) -> None:
         verdict = await self._settled_verdict(name)
         if verdict is Verdict.HEALTHY:
             summary.came_back.append(name)
@@ -177,7 +176,7 @@ class RestartReconciler:
                                        else verdict.value})
             return
         result = await self._recovery.recover(name, f"{kind.value}-restart",
-                                              recreated_networks=recreated)
+                                              recreated_networks=recreated, act_slots=limit)
         if result.outcome == "recovered":
             how = ", ".join(o.suggestion.describe() for o in result.actions) or "restarted"
             summary.brought_back.append({"deployment": name, "how": how})

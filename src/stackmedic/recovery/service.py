@@ -244,12 +244,23 @@ class RecoveryService:
             service.oom_kills_recent = len(seen)
 
     async def recover(self, name: str, trigger: str, *,
-                      recreated_networks: set[str] | None = None) -> RunResult:
-        """One recovery run: diagnose, act, verify; record it and apply the limits."""
-        async with self._run_locks.setdefault(name, asyncio.Lock()):
-            return await self._recover(name, trigger, recreated_networks or set())
+                      recreated_networks: set[str] | None = None,
+                      act_slots: asyncio.Semaphore | None = None) -> RunResult:
+        """One recovery run: diagnose, act, verify; record it and apply the limits.
 
-    async def _recover(self, name: str, trigger: str, recreated: set[str]) -> RunResult:
+        ``act_slots`` bounds how many runs diagnose and act at once; verifying is only
+        waiting, so it happens outside of it.
+        """
+        slot = _Slot(act_slots)
+        async with self._run_locks.setdefault(name, asyncio.Lock()):
+            await slot.acquire()
+            try:
+                return await self._recover(name, trigger, recreated_networks or set(), slot)
+            finally:
+                slot.release()
+
+    async def _recover(self, name: str, trigger: str, recreated: set[str],
+                       slot: _Slot) -> RunResult:
         deployment = self._catalog.get(name)
         if deployment is None or not self._wants_running(name):
             return RunResult(name, "skipped", message="not wanted running")
@@ -279,6 +290,7 @@ class RecoveryService:
                      "actions": [s.describe() for s in diagnosis.suggestions]},
         )
         outcomes = await self._act(name, diagnosis)
+        slot.release()
         if outcomes is None:
             self.runs.finish(run_id, "cancelled", [], "desired state changed")
             return RunResult(name, "deferred", diagnosis, message="desired state changed")
@@ -418,3 +430,21 @@ class RecoveryService:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         self._scheduled.clear()
+
+
+class _Slot:
+    """A semaphore slot that can be given back early, and only once."""
+
+    def __init__(self, semaphore: asyncio.Semaphore | None) -> None:
+        self._semaphore = semaphore
+        self._held = False
+
+    async def acquire(self) -> None:
+        if self._semaphore is not None:
+            await self._semaphore.acquire()
+            self._held = True
+
+    def release(self) -> None:
+        if self._held and self._semaphore is not None:
+            self._semaphore.release()
+            self._held = False
