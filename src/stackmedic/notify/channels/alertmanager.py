@@ -10,7 +10,7 @@ import httpx
 
 from stackmedic.notify.channel_config import AlertmanagerChannelConfig, ChannelSettings
 from stackmedic.notify.channels.base import Channel
-from stackmedic.notify.channels.http import make_client, post
+from stackmedic.notify.channels.http import HttpClientHolder, post
 from stackmedic.notify.channels.payloads import encode, postable_alerts
 from stackmedic.notify.models import RenderedMessage
 from stackmedic.notify.redact import mask_url
@@ -46,9 +46,8 @@ class AlertmanagerChannel(Channel):
         super().__init__(name, settings)
         assert isinstance(settings, AlertmanagerChannelConfig)
         self.config = settings
-        self._transport = transport
+        self._http = HttpClientHolder(settings.timeout_seconds, settings.verify_tls, transport)
         self._now = now or (lambda: datetime.now(UTC))
-        self._client: httpx.AsyncClient | None = None
 
     @property
     def endpoint(self) -> str:
@@ -65,19 +64,11 @@ class AlertmanagerChannel(Channel):
 
     async def open(self) -> None:
         """Create the HTTP client."""
-        if self._client is None:
-            if self._transport is not None:
-                self._client = httpx.AsyncClient(
-                    transport=self._transport, timeout=self.config.timeout_seconds
-                )
-            else:
-                self._client = make_client(self.config.timeout_seconds, self.config.verify_tls)
+        await self._http.open()
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        await self._http.aclose()
 
     def alerts(self, message: RenderedMessage) -> list[dict[str, Any]]:
         """Return the alerts posted for a message."""
@@ -91,9 +82,8 @@ class AlertmanagerChannel(Channel):
         if not alerts:
             return
         await self.open()
-        assert self._client is not None
         headers = {"Content-Type": "application/json"}
-        await post(self._client, self.endpoint, encode(alerts), headers, auth=self._auth())
+        await post(self._http.client, self.endpoint, encode(alerts), headers, auth=self._auth())
 
     def describe(self) -> dict[str, Any]:
         """Return settings with secrets and the URL's password masked."""

@@ -25,6 +25,41 @@ def make_client(timeout: float, verify: bool) -> httpx.AsyncClient:
     )
 
 
+class HttpClientHolder:
+    """The one httpx client of an HTTP channel, opened lazily and closed once.
+
+    A test may pass a ``transport`` (e.g. ``httpx.MockTransport``) in place of the network.
+    """
+
+    def __init__(
+        self, timeout: float, verify: bool, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._timeout = timeout
+        self._verify = verify
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The open client (``open`` must have been awaited)."""
+        assert self._client is not None, "channel used before open()"
+        return self._client
+
+    async def open(self) -> None:
+        """Create the client if there is none."""
+        if self._client is None:
+            if self._transport is not None:
+                self._client = httpx.AsyncClient(transport=self._transport, timeout=self._timeout)
+            else:
+                self._client = make_client(self._timeout, self._verify)
+
+    async def aclose(self) -> None:
+        """Close the client."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+
 async def post(
     client: httpx.AsyncClient,
     url: str,

@@ -10,7 +10,7 @@ import httpx
 
 from stackmedic.notify.channel_config import ChannelSettings, WebhookChannelConfig
 from stackmedic.notify.channels.base import Channel
-from stackmedic.notify.channels.http import make_client, post
+from stackmedic.notify.channels.http import HttpClientHolder, post
 from stackmedic.notify.channels.payloads import (
     SCHEMA,
     alertmanager_webhook,
@@ -51,24 +51,15 @@ class WebhookChannel(Channel):
         super().__init__(name, settings)
         assert isinstance(settings, WebhookChannelConfig)
         self.config = settings
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._http = HttpClientHolder(settings.timeout_seconds, settings.verify_tls, transport)
 
     async def open(self) -> None:
         """Create the HTTP client."""
-        if self._client is None:
-            if self._transport is not None:
-                self._client = httpx.AsyncClient(
-                    transport=self._transport, timeout=self.config.timeout_seconds
-                )
-            else:
-                self._client = make_client(self.config.timeout_seconds, self.config.verify_tls)
+        await self._http.open()
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        await self._http.aclose()
 
     def body(self, message: RenderedMessage) -> bytes:
         """Return the exact bytes POSTed for a message."""
@@ -91,9 +82,8 @@ class WebhookChannel(Channel):
     async def send(self, message: RenderedMessage) -> None:
         """POST the message; raise ``DeliveryError`` unless the receiver answers 2xx."""
         await self.open()
-        assert self._client is not None
         body = self.body(message)
-        await post(self._client, self.config.url, body, self.headers(message, body))
+        await post(self._http.client, self.config.url, body, self.headers(message, body))
 
     def describe(self) -> dict[str, Any]:
         """Return settings with secrets, URL password and query values masked."""
