@@ -15,6 +15,7 @@ from stackmedic.alerts.bridge import NotificationBridge
 from stackmedic.auth import load_or_create_token
 from stackmedic.bus import Bus
 from stackmedic.config.model import Settings
+from stackmedic.config.secrets import secret_values
 from stackmedic.deployments.actions import DeploymentActions
 from stackmedic.deployments.catalog import Catalog, CatalogChange
 from stackmedic.engine.client import EngineClient
@@ -26,13 +27,7 @@ from stackmedic.metrics import HealthMetrics, Metrics
 from stackmedic.notify.service import Notifier
 from stackmedic.observe.monitor import ContainerMonitor
 from stackmedic.observe.state import ObservedState
-from stackmedic.recovery.boot import (
-    RestartKind,
-    classify,
-    daemon_identity,
-    daemon_start_time,
-    read_boot_id,
-)
+from stackmedic.recovery.boot import RestartDetector, RestartKind
 from stackmedic.recovery.evidence_gather import EvidenceCollector
 from stackmedic.recovery.executor import ActionExecutor
 from stackmedic.recovery.policy import RecoveryStateStore
@@ -49,8 +44,6 @@ from stackmedic.types import DesiredState, IntentSource
 log = structlog.get_logger(__name__)
 
 CURSOR_FACT = "engine-event-cursor"
-BOOT_FACT = "host-boot-id"
-DAEMON_FACT = "docker-daemon-identity"
 CURSOR_SAVE_INTERVAL = 1.0
 SHUTDOWN_TIMEOUT = 3.0  # SIGTERM to exit stays well under 10 s
 
@@ -168,7 +161,7 @@ class Agent:
             engine=self.engine, events=self.events, bus=self.bus,
         )
         self._first_connection = True
-        self._unreachable_seen = 0
+        self.restarts = RestartDetector(self.facts, settings.boot_id_path, self.engine.host)
 
     def _resource_targets(self) -> list[ContainerRef]:
         """Running containers of known deployments, for the resource sampler."""
@@ -189,29 +182,9 @@ class Agent:
     def known_secrets(self) -> list[str]:
         """Secret values from the config, never to be shown anywhere."""
         found = [self.token]
-        for value in _secret_values(self.settings):
+        for value in secret_values(self.settings):
             found.append(value)
         return [v for v in found if v]
-
-    def _detect_restart(self, first: bool) -> RestartKind:
-        """Compare boot id and daemon identity with what was remembered; remember the new."""
-        boot = read_boot_id(self.settings.boot_id_path)
-        daemon = daemon_identity(self.engine.host)
-        self._daemon_started_at = daemon_start_time(daemon)
-        stored_boot = self.facts.get(BOOT_FACT) if first else boot
-        kind = classify(
-            stored_boot=stored_boot, current_boot=boot,
-            stored_daemon=self.facts.get(DAEMON_FACT), current_daemon=daemon,
-        )
-        if daemon is None and not first and \
-                self.engine.unreachable_count != self._unreachable_seen:
-            kind = RestartKind.DAEMON  # no identity to compare: the engine went away
-        self._unreachable_seen = self.engine.unreachable_count
-        if boot:
-            self.facts.set(BOOT_FACT, boot)
-        if daemon:
-            self.facts.set(DAEMON_FACT, daemon)
-        return kind
 
     async def _after_connect(self, kind: RestartKind, first: bool) -> None:
         """Reconcile according to what kind of restart happened."""
@@ -243,7 +216,8 @@ class Agent:
         self._connected_since = time.time()
         self._save_cursor()
         first, self._first_connection = self._first_connection, False
-        kind = self._detect_restart(first)
+        kind = self.restarts.detect(first=first, unreachable_count=self.engine.unreachable_count)
+        self._daemon_started_at = self.restarts.daemon_started_at
         if kind in (RestartKind.HOST, RestartKind.DAEMON):
             # The reconcile owns every deployment now: no piecemeal runs from the resync.
             self.recovery.reconciling = True
@@ -426,22 +400,3 @@ def run(settings: Settings) -> None:
         await agent.async_run()
 
     asyncio.run(main())
-
-
-def _secret_values(model: object) -> list[str]:
-    """Every ``SecretStr`` value anywhere in a settings tree."""
-    from pydantic import BaseModel, SecretStr
-
-    found: list[str] = []
-    if isinstance(model, SecretStr):
-        found.append(model.get_secret_value())
-    elif isinstance(model, BaseModel):
-        for key in type(model).model_fields:
-            found += _secret_values(getattr(model, key))
-    elif isinstance(model, dict):
-        for value in model.values():
-            found += _secret_values(value)
-    elif isinstance(model, (list, tuple)):
-        for value in model:
-            found += _secret_values(value)
-    return found

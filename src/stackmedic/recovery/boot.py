@@ -9,6 +9,11 @@ from pathlib import Path
 
 import psutil
 
+from stackmedic.store.facts import Facts
+
+BOOT_FACT = "host-boot-id"
+DAEMON_FACT = "docker-daemon-identity"
+
 
 class RestartKind(StrEnum):
     """What restarted since the agent last looked."""
@@ -73,3 +78,37 @@ def classify(
     if stored_daemon and current_daemon and stored_daemon != current_daemon:
         return RestartKind.DAEMON
     return RestartKind.AGENT
+
+
+class RestartDetector:
+    """Remembers the boot id and daemon identity and says what restarted since last time."""
+
+    def __init__(self, facts: Facts, boot_id_path: Path, docker_host: str) -> None:
+        self._facts = facts
+        self._boot_id_path = boot_id_path
+        self._docker_host = docker_host
+        self._unreachable_seen = 0
+        self.daemon_started_at: float | None = None
+
+    def detect(self, *, first: bool, unreachable_count: int) -> RestartKind:
+        """Classify this connection to the engine, then remember what is seen now.
+
+        ``first``: the agent's first connection since it started (only then can the host
+        have rebooted). ``unreachable_count``: how often the engine was lost so far, the
+        evidence of a daemon restart when its identity cannot be seen.
+        """
+        boot = read_boot_id(self._boot_id_path)
+        daemon = daemon_identity(self._docker_host)
+        self.daemon_started_at = daemon_start_time(daemon)
+        kind = classify(
+            stored_boot=self._facts.get(BOOT_FACT) if first else boot, current_boot=boot,
+            stored_daemon=self._facts.get(DAEMON_FACT), current_daemon=daemon,
+        )
+        if daemon is None and not first and unreachable_count != self._unreachable_seen:
+            kind = RestartKind.DAEMON
+        self._unreachable_seen = unreachable_count
+        if boot:
+            self._facts.set(BOOT_FACT, boot)
+        if daemon:
+            self._facts.set(DAEMON_FACT, daemon)
+        return kind

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -14,16 +13,19 @@ from stackmedic.bus import Bus
 from stackmedic.deployments.actions import Action, DeploymentActions
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.health.engine import HealthEngine
-from stackmedic.health.model import DeploymentHealth, HealthTransition, Verdict
+from stackmedic.health.model import HealthTransition, Verdict
 from stackmedic.recovery.config import RecoveryConfig
 from stackmedic.recovery.events import RecoveryEvent
 from stackmedic.recovery.evidence import Evidence
 from stackmedic.recovery.evidence_gather import EvidenceCollector
 from stackmedic.recovery.executor import ActionExecutor, ActionOutcome
+from stackmedic.recovery.outcome import RunResult, Slot
+from stackmedic.recovery.planner import Adviser, Planner
 from stackmedic.recovery.policy import Phase, RecoveryPolicy, RecoveryState, RecoveryStateStore
-from stackmedic.recovery.rules import Diagnosis, diagnose
+from stackmedic.recovery.rules import Diagnosis
 from stackmedic.recovery.runs import RecoveryRuns
 from stackmedic.recovery.suggestions import ServiceAction
+from stackmedic.recovery.verify import verify_recovered
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.types import DesiredState
@@ -31,26 +33,6 @@ from stackmedic.types import DesiredState
 log = structlog.get_logger(__name__)
 
 ILL = (Verdict.DOWN, Verdict.DEGRADED)
-VERIFY_POLL_SECONDS = 0.25
-
-
-class Adviser(Protocol):
-    """An optional second opinion (the LLM adviser) on what to do."""
-
-    async def advise(self, evidence: dict[str, Any], *, services: set[str],
-                     networks: set[str]) -> Any: ...
-
-
-@dataclass
-class RunResult:
-    """The end of one recovery run."""
-
-    deployment: str
-    outcome: str  # recovered / failed / gave-up / nothing-to-do / skipped / deferred
-    diagnosis: Diagnosis | None = None
-    actions: list[ActionOutcome] = field(default_factory=list)
-    message: str = ""
-    run_id: int | None = None
 
 
 class RecoveryService:
@@ -82,16 +64,15 @@ class RecoveryService:
         self._bus = bus
         self._actions = actions
         self._executor = executor
-        self._collector = collector
+        self._planner = Planner(catalog, health, collector, adviser,
+                                oom_window=config.budget_window_seconds, clock=clock)
         self.runs = runs
         self._states = states
-        self._adviser = adviser
         self._stop_pending = stop_pending
         self._clock = clock
         self.policy = RecoveryPolicy(config)
         self._scheduled: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._oom_seen: dict[tuple[str, str], list[float]] = {}
         self._healthy_token: dict[str, object] = {}
         self._run_locks: dict[str, asyncio.Lock] = {}
         self.reconciling = False
@@ -203,45 +184,7 @@ class RecoveryService:
     async def diagnose(self, name: str, *, recreated_networks: set[str] | None = None
                        ) -> tuple[Evidence, Diagnosis]:
         """Gather evidence and decide what to do, without acting."""
-        deployment = self._catalog.get(name)
-        if deployment is None:
-            raise LookupError(name)
-        health = self._health.evaluate(name)
-        evidence = await self._collector.collect(deployment, health)
-        evidence.recreated_networks = sorted(
-            set(recreated_networks or ()) & set(deployment.external_networks))
-        self._count_ooms(evidence)
-        return evidence, await self._decide(evidence)
-
-    async def _decide(self, evidence: Evidence) -> Diagnosis:
-        rules = diagnose(evidence)
-        if self._adviser is None or not evidence.compose_valid or not evidence.docker_reachable:
-            return rules
-        if not evidence.problem_services() and not evidence.missing_networks:
-            return rules
-        advice = await self._adviser.advise(
-            evidence.as_dict(), services=set(evidence.services),
-            networks=set(evidence.missing_networks) | set(evidence.external_networks),
-        )
-        if advice is None or not advice.suggestions:
-            return rules
-        return Diagnosis(
-            summary=advice.diagnosis or rules.summary,
-            suggestions=list(advice.suggestions),
-            source="llm",
-            details=[*rules.details, *(f"dropped: {d}" for d in advice.dropped)],
-        )
-
-    def _count_ooms(self, evidence: Evidence) -> None:
-        now = self._clock()
-        window = self.config.budget_window_seconds
-        for service in evidence.services.values():
-            key = (evidence.deployment, service.name)
-            seen = [t for t in self._oom_seen.get(key, []) if t >= now - window]
-            if service.oom_killed and service.problem:
-                seen.append(now)
-            self._oom_seen[key] = seen
-            service.oom_kills_recent = len(seen)
+        return await self._planner.plan(name, recreated_networks=recreated_networks)
 
     async def recover(self, name: str, trigger: str, *,
                       recreated_networks: set[str] | None = None,
@@ -251,7 +194,7 @@ class RecoveryService:
         ``act_slots`` bounds how many runs diagnose and act at once; verifying is only
         waiting, so it happens outside of it.
         """
-        slot = _Slot(act_slots)
+        slot = Slot(act_slots)
         async with self._run_locks.setdefault(name, asyncio.Lock()):
             await slot.acquire()
             try:
@@ -260,7 +203,7 @@ class RecoveryService:
                 slot.release()
 
     async def _recover(self, name: str, trigger: str, recreated: set[str],
-                       slot: _Slot) -> RunResult:
+                       slot: Slot) -> RunResult:
         deployment = self._catalog.get(name)
         if deployment is None or not self._wants_running(name):
             return RunResult(name, "skipped", message="not wanted running")
@@ -294,7 +237,10 @@ class RecoveryService:
         if outcomes is None:
             self.runs.finish(run_id, "cancelled", [], "desired state changed")
             return RunResult(name, "deferred", diagnosis, message="desired state changed")
-        verified, problem = await self._verify(name, diagnosis, outcomes)
+        verified, problem = await verify_recovered(
+            self._health, name, outcomes, timeout=self.config.verify_timeout_seconds,
+            stable=self.config.verify_stable_seconds,
+        )
         now = self._clock()
         self.policy.attempted(state, now, succeeded=verified)
         actions = [o.as_dict() for o in outcomes]
@@ -356,27 +302,6 @@ class RecoveryService:
                     break
         return outcomes
 
-    async def _verify(self, name: str, diagnosis: Diagnosis,
-                      outcomes: list[ActionOutcome]) -> tuple[bool, str]:
-        """Re-observe until the deployment is healthy and stays so, or the deadline passes."""
-        if outcomes and not all(o.ok for o in outcomes):
-            failed = next(o for o in outcomes if not o.ok)
-            return False, f"{failed.suggestion.describe()} failed: {failed.error}"
-        deadline = time.monotonic() + self.config.verify_timeout_seconds
-        stable_since: float | None = None
-        last: DeploymentHealth | None = None
-        while time.monotonic() < deadline:
-            last = self._health.evaluate(name)
-            if last is not None and last.verdict is Verdict.HEALTHY:
-                stable_since = stable_since or time.monotonic()
-                if time.monotonic() - stable_since >= self.config.verify_stable_seconds:
-                    return True, ""
-            else:
-                stable_since = None
-            await asyncio.sleep(VERIFY_POLL_SECONDS)
-        reason = last.reason if last is not None else "no verdict"
-        return False, f"not healthy within {self.config.verify_timeout_seconds:g}s: {reason}"
-
     def _image_unavailable(self, outcomes: list[ActionOutcome], evidence: Evidence) -> str | None:
         for outcome in outcomes:
             if outcome.ok or outcome.suggestion.action != ServiceAction.PULL:
@@ -430,21 +355,3 @@ class RecoveryService:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         self._scheduled.clear()
-
-
-class _Slot:
-    """A semaphore slot that can be given back early, and only once."""
-
-    def __init__(self, semaphore: asyncio.Semaphore | None) -> None:
-        self._semaphore = semaphore
-        self._held = False
-
-    async def acquire(self) -> None:
-        if self._semaphore is not None:
-            await self._semaphore.acquire()
-            self._held = True
-
-    def release(self) -> None:
-        if self._held and self._semaphore is not None:
-            self._semaphore.release()
-            self._held = False

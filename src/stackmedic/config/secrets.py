@@ -1,0 +1,22 @@
+"""Every secret value held in the settings, so that it can be kept out of everything shown."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, SecretStr
+
+
+def secret_values(model: object) -> list[str]:
+    """Every ``SecretStr`` value anywhere in a settings tree."""
+    found: list[str] = []
+    if isinstance(model, SecretStr):
+        found.append(model.get_secret_value())
+    elif isinstance(model, BaseModel):
+        for key in type(model).model_fields:
+            found += secret_values(getattr(model, key))
+    elif isinstance(model, dict):
+        for value in model.values():
+            found += secret_values(value)
+    elif isinstance(model, (list, tuple)):
+        for value in model:
+            found += secret_values(value)
+    return found
