@@ -164,3 +164,36 @@ async def _stopped(pending: object) -> dict[str, object] | None:
 async def _has_event(handle: object, kind: str) -> bool:
     body = await handle.get("/api/events", params={"kind": kind})  # type: ignore[attr-defined]
     return bool(body["items"])
+
+
+async def test_agent_started_before_the_daemon_waits_and_then_connects(
+    tmp_path: Path, private_dockerd: PrivateDockerd, busybox_image: str
+) -> None:
+    factory = DeploymentFactory(root=tmp_path / "deployments", image=busybox_image,
+                                docker_host=private_dockerd.host)
+    factory.root.mkdir()
+    try:
+        site = factory.make("late-daemon", SLEEPER)
+        site.up()
+        await private_dockerd.astop()
+        async with running_agent(tmp_path / "data", factory.root,
+                                 docker_host=private_dockerd.host) as handle:
+            response = await handle.api.get("/healthz")
+            assert response.status_code == 503
+            assert response.json()["docker"]["reachable"] is False
+            rows = (await handle.get("/api/deployments"))["items"]
+            assert [(r["name"], r["state"], r["desired"]) for r in rows] == [
+                (site.name, "unknown", None)]  # listed, but no intent invented blind
+            await private_dockerd.astart()
+
+            async def healthy() -> bool:
+                return (await handle.api.get("/healthz")).status_code == 200
+
+            await async_wait_until(healthy, 60, message="agent reconnected")
+            await async_wait_until(lambda: handle.agent.stream.connected.is_set(), 30)
+            desired = await async_wait_until(lambda: handle.desired(site.name), 30)
+            # The daemon came up without the container running (no restart policy).
+            assert desired["state"] == "stopped"
+            assert desired["source"] == "first-seen"
+    finally:
+        factory.cleanup()

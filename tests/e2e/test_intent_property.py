@@ -103,6 +103,7 @@ class World:
 @given(steps=st.lists(st.sampled_from(STEPS), min_size=4, max_size=6))
 @example(steps=["compose-stop", "daemon-restart", "agent-restart", "compose-up", "crash",
                 "daemon-restart"])
+@example(steps=["compose-up", "daemon-restart", "api-start", "compose-stop", "compose-stop"])
 def test_never_starts_what_the_user_stopped(
     tmp_path_factory: object, private_dockerd: PrivateDockerd, busybox_image: str,
     steps: list[str],

@@ -27,10 +27,12 @@ from stackmedic.types import DesiredState, IntentSource
 
 log = structlog.get_logger(__name__)
 
-# The engine stamps an event when the change happens; the agent's own actions are told
-# apart by comparing that stamp with when they ran (same host, same clock), plus a small
-# tail for clock granularity. Windows are kept long enough for a replay to match them.
-ACTION_TAIL_SECONDS = 0.2
+# The engine stamps an event when the change happens, before the Compose command that
+# caused it returns; so the agent's own actions are told apart by comparing that stamp with
+# when they ran (same host, same clock), with a small tolerance for clock granularity. A
+# person acting right after the agent must not fall inside it. Windows are kept long
+# enough for a replay to match them.
+ACTION_TAIL_SECONDS = 0.02
 WINDOW_MEMORY_SECONDS = 600.0
 
 
