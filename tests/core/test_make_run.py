@@ -45,8 +45,11 @@ def test_make_run_answers_healthz_and_lists_the_example(tmp_path: Path) -> None:
             return result.stdout if "example" in result.stdout else None
 
         table = wait_until(status, 60, interval=0.2, message="example listed")
-        assert table.splitlines()[0].split()[:3] == ["DEPLOYMENT", "DESIRED", "SOURCE"]
-        assert any(line.split()[0] == "example" for line in table.splitlines()[1:])
+        assert table.splitlines()[0].split()[:4] == ["DEPLOYMENT", "DESIRED", "SOURCE", "OBSERVED"]
+        example = next(line.split() for line in table.splitlines()[1:]
+                       if line.split()[0] == "example")
+        # The relative default folder works: the example's compose file is read, not invalid.
+        assert example[1:4] == ["stopped", "first-seen", "stopped"], table
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(20) in (0, 2, -signal.SIGTERM)

@@ -75,7 +75,8 @@ class Catalog:
         *,
         adopt_running: bool = False,
     ) -> None:
-        self.deployments_path = deployments_path
+        # Compose runs inside each deployment's folder: every path it gets must be absolute.
+        self.deployments_path = deployments_path.expanduser().resolve()
         self.runner = runner
         self.adopt_running = adopt_running
         self._facts = facts

@@ -139,17 +139,18 @@ class ComposeRunner:
         check: bool = True,
     ) -> ComposeResult:
         """Run ``compose -p NAME --project-directory DIR -f F... ARGS``."""
-        argv = [*self.command, "--project-directory", str(project_dir), "-p", project_name]
+        argv = [*self.command, "--project-directory", str(project_dir.resolve()),
+                "-p", project_name]
         for f in files:
-            argv += ["-f", str(f)]
+            argv += ["-f", str(f.resolve())]
         argv += args
         return await self._exec(argv, project_dir, timeout or self.timeout, check)
 
     async def config(self, project_dir: Path, files: list[Path]) -> dict[str, Any]:
         """The normalised project model (``compose config --format json``); raises if invalid."""
-        argv = [*self.command, "--project-directory", str(project_dir)]
+        argv = [*self.command, "--project-directory", str(project_dir.resolve())]
         for f in files:
-            argv += ["-f", str(f)]
+            argv += ["-f", str(f.resolve())]
         argv += ["config", "--format", "json"]
         result = await self._exec(argv, project_dir, self.config_timeout, True)
         try:
