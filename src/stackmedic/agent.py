@@ -18,6 +18,7 @@ from stackmedic.config.model import Settings
 from stackmedic.config.secrets import secret_values
 from stackmedic.deployments.actions import DeploymentActions
 from stackmedic.deployments.catalog import Catalog, CatalogChange
+from stackmedic.deployments.watcher import CatalogWatcher
 from stackmedic.engine.client import EngineClient
 from stackmedic.engine.compose import ComposeNotFound, ComposeRunner, find_compose
 from stackmedic.engine.events import EventStream
@@ -39,7 +40,6 @@ from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.store.facts import Facts
-from stackmedic.types import DesiredState, IntentSource
 
 log = structlog.get_logger(__name__)
 
@@ -128,6 +128,11 @@ class Agent:
         self._build_recovery(settings)
         self.notifier = Notifier(settings.notifications, self.db, record_event=self._record_event)
         self.notifications = NotificationBridge(self.notifier, self.bus, settings.recovery)
+        self.watcher = CatalogWatcher(
+            self.catalog, self.observed, self.desired, self.events,
+            can_see=lambda: self.stream.connected.is_set() and self.observed.synced_at is not None,
+            after=self.health.refresh, on_removed=self.notifications.deployment_removed,
+        )
         self._cursor_saved_at = 0.0
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = asyncio.Event()
@@ -254,49 +259,8 @@ class Agent:
     # -- deployments ------------------------------------------------------------------
 
     async def refresh_catalog(self) -> CatalogChange:
-        """Rescan deployments, record first sight of new ones and log what changed."""
-        containers = [{"Labels": c.labels} for c in self.observed.all()]
-        change = await self.catalog.rescan(containers)
-        for name in change.added:
-            deployment = self.catalog.deployments[name]
-            self.events.record(
-                "deployment-found", f"deployment found ({deployment.kind.value})",
-                deployment=name,
-                severity="info" if deployment.valid else "warning",
-                data={"error": deployment.error} if deployment.error else None,
-            )
-        for name in change.removed:
-            self.events.record("deployment-gone", "deployment no longer found", deployment=name)
-        for name in change.changed:
-            deployment = self.catalog.deployments[name]
-            self.events.record(
-                "deployment-changed",
-                "compose file changed" + ("" if deployment.valid else " and is invalid"),
-                deployment=name,
-                severity="info" if deployment.valid else "warning",
-                data={"error": deployment.error} if deployment.error else None,
-            )
-        self.record_first_sight()
-        await self.health.refresh()
-        return change
-
-    def record_first_sight(self) -> None:
-        """Give every deployment without a desired state the state it is observed in."""
-        if not self.stream.connected.is_set() or self.observed.synced_at is None:
-            return  # never invent intent from a blind view
-        for name, deployment in self.catalog.deployments.items():
-            containers = self.observed.for_project(deployment.project)
-            state = (
-                DesiredState.RUNNING if any(c.running for c in containers)
-                else DesiredState.STOPPED
-            )
-            record, new = self.desired.set_if_absent(name, state, IntentSource.FIRST_SEEN)
-            if new:
-                self.events.record(
-                    "intent-changed",
-                    f"first seen {state.value}; desired state recorded as {state.value}",
-                    deployment=name, data={"state": state.value, "source": record.source},
-                )
+        """Rescan deployments (see ``CatalogWatcher.refresh``)."""
+        return await self.watcher.refresh()
 
     # -- loops ------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,20 @@ async def test_a_killed_service_is_recovered_and_one_recovered_notice_follows(
         recovered = mails_with(smtp, "recovered by stackmedic")
         assert len(recovered) == 1
         assert "start web" in recovered[0].text()
+
+
+async def test_removing_a_failing_deployment_closes_its_problem(
+    tmp_path: Path, deployments: DeploymentFactory, smtp: SmtpSink
+) -> None:
+    site = deployments.make("doomed", {"web": service("sleep 3600")})
+    site.up()
+    async with running_agent(tmp_path / "data", deployments.root, **mail_config(smtp)) as h:
+        await h.wait_listed(site.name)
+        run_docker("kill", site.container_ids()[0])
+        await async_wait_until(lambda: mails_with(smtp, "down"), 60, message="ill email")
+        site.down()
+        shutil.rmtree(site.path)
+        removed = await async_wait_until(lambda: mails_with(smtp, "was removed"), 60,
+                                         message="removed email")
+        assert site.name in str(removed[0].message["Subject"])
+        assert smtp.count() == 2, subjects(smtp)

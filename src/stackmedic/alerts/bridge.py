@@ -60,6 +60,15 @@ class NotificationBridge:
         if notification is not None:
             await self.submit(notification)
 
+    async def deployment_removed(self, name: str) -> None:
+        """A deployment is gone: close its open problem rather than remind about it forever."""
+        await self.submit(NotificationEvent(
+            kind="recovered", severity="info", deployment=name,
+            title=f"{name} was removed",
+            summary=f"Deployment {name} is no longer found, so stackmedic stops alerting on it.",
+            fingerprint=f"ill-health:{name}",
+        ))
+
     async def on_spike(self, alert: SpikeAlert) -> None:
         """Resource spikes firing and resolving."""
         notification = from_spike(alert)

@@ -1,0 +1,81 @@
+"""Keeps the catalog current: rescans, logs what changed, records first sight of each one."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from stackmedic.deployments.catalog import Catalog, CatalogChange
+from stackmedic.observe.state import ObservedState
+from stackmedic.store.desired import DesiredStateStore
+from stackmedic.store.events import EventLog
+from stackmedic.types import DesiredState, IntentSource
+
+Refresh = Callable[[], Awaitable[None]]
+Removed = Callable[[str], Awaitable[None]]
+
+
+class CatalogWatcher:
+    """One rescan of the deployments and what follows from it."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        observed: ObservedState,
+        desired: DesiredStateStore,
+        events: EventLog,
+        *,
+        can_see: Callable[[], bool],
+        after: Refresh,
+        on_removed: Removed,
+    ) -> None:
+        self._catalog = catalog
+        self._observed = observed
+        self._desired = desired
+        self._events = events
+        self._can_see = can_see
+        self._after = after
+        self._on_removed = on_removed
+
+    async def refresh(self) -> CatalogChange:
+        """Rescan deployments, record first sight of new ones and log what changed."""
+        containers = [{"Labels": c.labels} for c in self._observed.all()]
+        change = await self._catalog.rescan(containers)
+        for name in change.added:
+            self._log_definition(name, "deployment-found",
+                                 f"deployment found ({self._catalog.deployments[name].kind})")
+        for name in change.removed:
+            self._events.record("deployment-gone", "deployment no longer found",
+                                deployment=name)
+            await self._on_removed(name)
+        for name in change.changed:
+            self._log_definition(name, "deployment-changed", "compose file changed")
+        self.record_first_sight()
+        await self._after()
+        return change
+
+    def _log_definition(self, name: str, kind: str, message: str) -> None:
+        deployment = self._catalog.deployments[name]
+        self._events.record(
+            kind, message + ("" if deployment.valid else "; the compose file is invalid"),
+            deployment=name,
+            severity="info" if deployment.valid else "warning",
+            data={"error": deployment.error} if deployment.error else None,
+        )
+
+    def record_first_sight(self) -> None:
+        """Give every deployment without a desired state the state it is observed in."""
+        if not self._can_see():
+            return  # never invent intent from a blind view
+        for name, deployment in self._catalog.deployments.items():
+            containers = self._observed.for_project(deployment.project)
+            state = (
+                DesiredState.RUNNING if any(c.running for c in containers)
+                else DesiredState.STOPPED
+            )
+            record, new = self._desired.set_if_absent(name, state, IntentSource.FIRST_SEEN)
+            if new:
+                self._events.record(
+                    "intent-changed",
+                    f"first seen {state.value}; desired state recorded as {state.value}",
+                    deployment=name, data={"state": state.value, "source": record.source},
+                )
