@@ -99,7 +99,23 @@ class EmailChannelConfig(ChannelSettings):
         return {"none": 25, "starttls": 587, "tls": 465}[self.security]
 
 
-class WebhookChannelConfig(ChannelSettings):
+class HttpChannelSettings(ChannelSettings):
+    """Settings every channel that POSTs over HTTP shares."""
+
+    url: str
+    timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """Request timeout."""
+    verify_tls: bool = True
+    """Check the server certificate."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        """Require an absolute http(s) URL."""
+        return _http_url(value)
+
+
+class WebhookChannelConfig(HttpChannelSettings):
     """JSON POST signed with HMAC-SHA256; ``format: alertmanager`` for Alertmanager receivers."""
 
     type: Literal["webhook"]
@@ -111,16 +127,6 @@ class WebhookChannelConfig(ChannelSettings):
     """Extra request headers, e.g. Authorization (values secret)."""
     format: Literal["stackmedic", "alertmanager"] = "stackmedic"
     """Body shape: stackmedic.notification/v1 or Alertmanager webhook v4."""
-    timeout_seconds: float = Field(default=10.0, gt=0, le=600)
-    """Request timeout."""
-    verify_tls: bool = True
-    """Check the server certificate."""
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        """Require an absolute http(s) URL."""
-        return _http_url(value)
 
     @field_validator("headers")
     @classmethod
@@ -134,7 +140,7 @@ class WebhookChannelConfig(ChannelSettings):
         return value
 
 
-class AlertmanagerChannelConfig(ChannelSettings):
+class AlertmanagerChannelConfig(HttpChannelSettings):
     """Posts alerts to an Alertmanager's v2 API (``{url}/api/v2/alerts``)."""
 
     type: Literal["alertmanager"]
@@ -150,16 +156,6 @@ class AlertmanagerChannelConfig(ChannelSettings):
     """Labels added to every alert, e.g. env."""
     firing_ttl_seconds: float = Field(default=8 * 3600.0, gt=0)
     """A firing alert ends this long after the last post unless refreshed."""
-    timeout_seconds: float = Field(default=10.0, gt=0, le=600)
-    """Request timeout."""
-    verify_tls: bool = True
-    """Check the server certificate."""
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        """Require an absolute http(s) URL."""
-        return _http_url(value)
 
     @field_validator("extra_labels")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 EventKind = Literal[
     "ill-health",
@@ -22,19 +22,7 @@ EventKind = Literal[
 Severity = Literal["info", "warning", "critical"]
 DeliveryStatus = Literal["pending", "sending", "retrying", "sent", "dead"]
 
-EVENT_KINDS: tuple[EventKind, ...] = (
-    "ill-health",
-    "recovered",
-    "spike",
-    "spike-resolved",
-    "recovery-started",
-    "recovery-succeeded",
-    "recovery-gave-up",
-    "restart-summary",
-    "agent-problem",
-    "agent-problem-resolved",
-    "test",
-)
+EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 
 SEVERITY_RANK: dict[Severity, int] = {"info": 0, "warning": 1, "critical": 2}
 
