@@ -39,6 +39,20 @@ def deployments(tmp_path: Path, busybox_image: str) -> Iterator[DeploymentFactor
 
 
 @pytest.fixture
+def private_deployments(
+    tmp_path: Path, private_dockerd: PrivateDockerd, busybox_image: str
+) -> Iterator[DeploymentFactory]:
+    """Factory writing deployments that run on the private dockerd; removes all it made."""
+    factory = DeploymentFactory(root=tmp_path / "deployments", image=busybox_image,
+                                docker_host=private_dockerd.host)
+    factory.root.mkdir()
+    try:
+        yield factory
+    finally:
+        factory.cleanup()
+
+
+@pytest.fixture
 def private_dockerd(busybox_image: str) -> Iterator[PrivateDockerd]:
     """A started private dockerd holding the busybox image; stopped and removed at teardown."""
     PrivateDockerd.sweep_orphans()

@@ -53,40 +53,34 @@ async def test_stopping_one_service_records_intent_for_that_service_only(
 
 
 async def test_orderly_daemon_restart_is_not_a_user_stop(
-    tmp_path: Path, private_dockerd: PrivateDockerd, busybox_image: str
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory
 ) -> None:
-    factory = DeploymentFactory(root=tmp_path / "deployments", image=busybox_image,
-                                docker_host=private_dockerd.host)
-    factory.root.mkdir()
-    try:
-        site = factory.make("reboot", SLEEPER)
-        other = factory.make("other", SLEEPER)
+    site = private_deployments.make("reboot", SLEEPER)
+    other = private_deployments.make("other", SLEEPER)
+    site.up()
+    other.up()
+    async with running_agent(tmp_path / "data", private_deployments.root,
+                             docker_host=private_dockerd.host) as handle:
+        for name in (site.name, other.name):
+            await async_wait_until(lambda n=name: _state(handle.desired(n)), 30)
+        await private_dockerd.astop()
+        await private_dockerd.astart()
+        # The agent notices the shutdown: its pending stops are dropped, not recorded.
+        await async_wait_until(
+            lambda: _has_event(handle, "intent-ignored"), 60,
+            message="stops during shutdown were set aside",
+        )
+        await async_wait_until(lambda: handle.agent.stream.connected.is_set(), 60)
+        for name in (site.name, other.name):
+            desired = await handle.desired(name)
+            assert desired == {**desired, "state": "running", "source": "first-seen"}
+        # The same agent still takes a real user stop on this daemon as intent.
         site.up()
         other.up()
-        async with running_agent(tmp_path / "data", factory.root,
-                                 docker_host=private_dockerd.host) as handle:
-            for name in (site.name, other.name):
-                await async_wait_until(lambda n=name: _state(handle.desired(n)), 30)
-            await private_dockerd.astop()
-            await private_dockerd.astart()
-            # The agent notices the shutdown: its pending stops are dropped, not recorded.
-            await async_wait_until(
-                lambda: _has_event(handle, "intent-ignored"), 60,
-                message="stops during shutdown were set aside",
-            )
-            await async_wait_until(lambda: handle.agent.stream.connected.is_set(), 60)
-            for name in (site.name, other.name):
-                desired = await handle.desired(name)
-                assert desired == {**desired, "state": "running", "source": "first-seen"}
-            # The same agent still takes a real user stop on this daemon as intent.
-            site.up()
-            other.up()
-            other.stop()
-            stopped = await async_wait_until(lambda: _stopped(handle.desired(other.name)), 30)
-            assert stopped["source"] == "observed-stop"
-            assert (await handle.desired(site.name))["state"] == "running"  # type: ignore[index]
-    finally:
-        factory.cleanup()
+        other.stop()
+        stopped = await async_wait_until(lambda: _stopped(handle.desired(other.name)), 30)
+        assert stopped["source"] == "observed-stop"
+        assert (await handle.desired(site.name))["state"] == "running"  # type: ignore[index]
 
 
 def test_cli_stop_survives_agent_restart_and_start_brings_it_back(
@@ -167,33 +161,27 @@ async def _has_event(handle: object, kind: str) -> bool:
 
 
 async def test_agent_started_before_the_daemon_waits_and_then_connects(
-    tmp_path: Path, private_dockerd: PrivateDockerd, busybox_image: str
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory
 ) -> None:
-    factory = DeploymentFactory(root=tmp_path / "deployments", image=busybox_image,
-                                docker_host=private_dockerd.host)
-    factory.root.mkdir()
-    try:
-        site = factory.make("late-daemon", SLEEPER)
-        site.up()
-        await private_dockerd.astop()
-        async with running_agent(tmp_path / "data", factory.root,
-                                 docker_host=private_dockerd.host) as handle:
-            response = await handle.api.get("/healthz")
-            assert response.status_code == 503
-            assert response.json()["docker"]["reachable"] is False
-            rows = (await handle.get("/api/deployments"))["items"]
-            assert [(r["name"], r["state"], r["desired"]) for r in rows] == [
-                (site.name, "unknown", None)]  # listed, but no intent invented blind
-            await private_dockerd.astart()
+    site = private_deployments.make("late-daemon", SLEEPER)
+    site.up()
+    await private_dockerd.astop()
+    async with running_agent(tmp_path / "data", private_deployments.root,
+                             docker_host=private_dockerd.host) as handle:
+        response = await handle.api.get("/healthz")
+        assert response.status_code == 503
+        assert response.json()["docker"]["reachable"] is False
+        rows = (await handle.get("/api/deployments"))["items"]
+        assert [(r["name"], r["state"], r["desired"]) for r in rows] == [
+            (site.name, "unknown", None)]  # listed, but no intent invented blind
+        await private_dockerd.astart()
 
-            async def healthy() -> bool:
-                return (await handle.api.get("/healthz")).status_code == 200
+        async def healthy() -> bool:
+            return (await handle.api.get("/healthz")).status_code == 200
 
-            await async_wait_until(healthy, 60, message="agent reconnected")
-            await async_wait_until(lambda: handle.agent.stream.connected.is_set(), 30)
-            desired = await async_wait_until(lambda: handle.desired(site.name), 30)
-            # The daemon came up without the container running (no restart policy).
-            assert desired["state"] == "stopped"
-            assert desired["source"] == "first-seen"
-    finally:
-        factory.cleanup()
+        await async_wait_until(healthy, 60, message="agent reconnected")
+        await async_wait_until(lambda: handle.agent.stream.connected.is_set(), 30)
+        desired = await async_wait_until(lambda: handle.desired(site.name), 30)
+        # The daemon came up without the container running (no restart policy).
+        assert desired["state"] == "stopped"
+        assert desired["source"] == "first-seen"

@@ -14,11 +14,9 @@ from support.wait import wait_until
 
 
 def test_host_reboot_brings_back_what_should_run_and_reports_it(
-    tmp_path: Path, private_dockerd: PrivateDockerd, busybox_image: str
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory
 ) -> None:
-    factory = DeploymentFactory(root=tmp_path / "deployments", image=busybox_image,
-                                docker_host=private_dockerd.host)
-    factory.root.mkdir()
+    factory = private_deployments
     network = f"smt-shared-{secrets.token_hex(3)}"
     private_dockerd.docker("network", "create", network)
     plain = factory.make("plain", {"app": service("sleep 3600")})
@@ -87,7 +85,6 @@ def test_host_reboot_brings_back_what_should_run_and_reports_it(
     finally:
         agent.close()
         sink.stop()
-        factory.cleanup()
 
 
 def _desired(agent: AgentProcess, name: str) -> str | None:
