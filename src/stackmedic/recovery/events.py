@@ -20,3 +20,15 @@ class RecoveryEvent:
     severity: str = "info"
     at: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RestartReconcileStarted:
+    """A host or daemon restart was detected: a reconcile of every deployment begins.
+
+    Until the ``restart-summary`` ``RecoveryEvent`` that ends it, per-deployment ill-health
+    and recovery notices are folded into that one summary.
+    """
+
+    kind: str  # "host" or "daemon"
+    at: float

@@ -1,0 +1,34 @@
+"""What deployment actions tell the rest of the agent (published on the bus)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ActionOrigin(StrEnum):
+    """Who asked for an action on a deployment."""
+
+    PERSON = "person"  # through the API, CLI or dashboard
+    RECOVERY = "recovery"  # stackmedic's own recovery
+
+
+@dataclass(frozen=True)
+class ActionStarted:
+    """stackmedic began acting on a deployment (its events are not a person's)."""
+
+    deployment: str
+    action: str  # start / stop / restart / down, or a recovery verb (recreate, ...)
+    origin: ActionOrigin
+    at: float
+
+
+@dataclass(frozen=True)
+class ActionFinished:
+    """stackmedic's action on a deployment ended, well or not."""
+
+    deployment: str
+    action: str
+    origin: ActionOrigin
+    ok: bool
+    at: float
