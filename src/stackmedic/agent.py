@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -40,12 +39,16 @@ from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.store.facts import Facts
+from stackmedic.supervise import Heartbeats, Supervisor
+from stackmedic.supervise.sdnotify import SystemdNotifier
+from stackmedic.supervise.supervisor import every
 
 log = structlog.get_logger(__name__)
 
 CURSOR_FACT = "engine-event-cursor"
 CURSOR_SAVE_INTERVAL = 1.0
 SHUTDOWN_TIMEOUT = 3.0  # SIGTERM to exit stays well under 10 s
+INPUT_TASKS = ("engine-events", "sweep", "rescan")
 
 
 class Agent:
@@ -84,6 +87,15 @@ class Agent:
         self.observed = ObservedState()
         self.monitor = ContainerMonitor(self.engine, self.observed)
         self.bus = Bus()
+        supervision = settings.supervision
+        self.supervisor = Supervisor(
+            restart_initial=supervision.restart_initial_seconds,
+            restart_max=supervision.restart_max_seconds,
+            failure_limit=supervision.failure_limit,
+            failure_window=supervision.failure_window_seconds,
+        )
+        self.heartbeats = Heartbeats()
+        self.systemd = SystemdNotifier()
         self.health = HealthEngine(
             catalog=self.catalog, observed=self.observed, desired=self.desired,
             events=self.events, db=self.db, bus=self.bus, config=settings.health,
@@ -101,9 +113,12 @@ class Agent:
             self._on_engine_event,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
+            on_overflow=self._resync,
             cursor=self.facts.get(CURSOR_FACT),
             backoff_initial=settings.docker.reconnect_initial_seconds,
             backoff_max=settings.docker.reconnect_max_seconds,
+            beat=lambda: self.heartbeats.beat("events"),
+            beat_every=supervision.events_heartbeat_seconds,
         )
         self._connected_since = 0.0
         self._daemon_started_at: float | None = None  # when known, from the daemon's process
@@ -134,10 +149,78 @@ class Agent:
             after=self.health.refresh, on_removed=self.notifications.deployment_removed,
         )
         self._cursor_saved_at = 0.0
-        self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = asyncio.Event()
+        self._closing = False
+        self._closed = False
         self.ready = asyncio.Event()
         self.server: Any = None
+        self._watch_loops(settings)
+
+    def _watch_loops(self, settings: Settings) -> None:
+        """A heartbeat per long-running loop; see ``liveness``."""
+        periods = settings.supervision.stale_after_periods
+        self.heartbeats.add(
+            "events", settings.supervision.events_heartbeat_seconds * periods,
+            detail=self._events_detail,
+        )
+        self.heartbeats.add(
+            "sweep",
+            settings.health.sweep_interval_seconds * periods
+            + settings.docker.request_timeout_seconds,
+            detail=lambda: self._task_detail("sweep"),
+        )
+        if settings.resources.enabled:
+            self.heartbeats.add(
+                "sampler", settings.resources.sample_interval_seconds * periods + 10,
+                progress=lambda: (s.ts if (s := self.resources.latest()) else None),
+            )
+        self.heartbeats.add("notifier", 60, check=self._notifier_check)
+        # A recovery run may take a Compose command, its verification and a few engine calls.
+        self._run_allowed = (
+            2 * settings.compose.timeout_seconds + settings.recovery.verify_timeout_seconds
+            + 4 * settings.docker.request_timeout_seconds
+        )
+        self.heartbeats.add("recovery", self._run_allowed, check=self._recovery_check)
+
+    def _events_detail(self) -> str | None:
+        if not self.engine.status.reachable:
+            return f"Docker unreachable: {self.engine.status.error}"
+        if not self.stream.connected.is_set():
+            return f"event stream not connected: {self.stream.error}"
+        return self._task_detail("engine-events")
+
+    def _task_detail(self, name: str) -> str | None:
+        status = self.supervisor.status.get(name)
+        if status is not None and status.last_error:
+            return f"last error: {status.last_error}"
+        if name == "sweep" and self.engine.last_timeout is not None:
+            return f"{self.engine.last_timeout.what} timed out"
+        return None
+
+    def _notifier_check(self) -> str | None:
+        """None while the notifier's loops run; which ended otherwise."""
+        if self._closing:
+            return None
+        tasks = getattr(self.notifier, "_tasks", [])
+        ended = sorted(t.get_name() for t in tasks if t.done())
+        return f"loops ended: {', '.join(ended)}" if ended else None
+
+    def _stuck_runs(self) -> list[tuple[str, float]]:
+        """Recovery runs of this agent still marked running after the time a run may take."""
+        cutoff = time.time() - self._run_allowed
+        rows = self.db.fetchall(
+            "SELECT deployment, started_at FROM recovery_runs"
+            " WHERE outcome = 'running' AND started_at >= ? AND started_at < ?",
+            (self.started_at, cutoff),
+        )
+        return [(str(r["deployment"]), float(r["started_at"])) for r in rows]
+
+    def _recovery_check(self) -> str | None:
+        stuck = self._stuck_runs()
+        if not stuck:
+            return None
+        names = ", ".join(sorted({name for name, _ in stuck}))
+        return f"recovery run still running after {self._run_allowed:g}s: {names}"
 
     def _build_recovery(self, settings: Settings) -> None:
         self._adviser = None
@@ -199,8 +282,10 @@ class Agent:
                 f"{kind.value} restart detected; reconciling every deployment",
                 severity="warning", data={"restart": kind.value},
             )
-            if self.settings.recovery.enabled:
-                self._spawn(self.reconciler.run(kind), "restart-reconcile")
+            if self.settings.recovery.enabled and not self.supervisor.running("restart-reconcile"):
+                self.supervisor.spawn(
+                    "restart-reconcile", lambda: self.reconciler.run(kind), restart=False
+                )
             return
         if not first:
             return
@@ -221,7 +306,7 @@ class Agent:
         self._connected_since = time.time()
         self._save_cursor()
         first, self._first_connection = self._first_connection, False
-        kind = self.restarts.detect(first=first, unreachable_count=self.engine.unreachable_count)
+        kind = await self.restarts.detect(first=first)
         self._daemon_started_at = self.restarts.daemon_started_at
         if kind in (RestartKind.HOST, RestartKind.DAEMON):
             # The reconcile owns every deployment now: no piecemeal runs from the resync.
@@ -236,7 +321,18 @@ class Agent:
         await self.refresh_catalog()
         await self._after_connect(kind, first)
 
+    async def _resync(self) -> None:
+        """Engine events were dropped: the sweep tells the current state instead."""
+        self.events.record(
+            "events-dropped",
+            f"{self.stream.dropped} engine events dropped (queue full); resyncing",
+            severity="warning", data={"dropped": self.stream.dropped},
+        )
+        await self.monitor.sweep()
+
     async def _on_disconnected(self) -> None:
+        if self._closing:
+            return  # the agent ends the stream itself
         self.intent.on_disconnected()
         self.notifications.docker_lost(self.engine.host)
         self.events.record(
@@ -264,17 +360,10 @@ class Agent:
 
     # -- loops ------------------------------------------------------------------------
 
-    async def _every(self, seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await job()
-            except Exception as exc:
-                log.warning(f"{name} failed", error=str(exc))
-
     async def _sweep(self) -> None:
         if self.stream.connected.is_set():
             await self.monitor.sweep()
+            self.heartbeats.beat("sweep")
 
     async def _prune(self) -> None:
         removed = self.events.prune(self.settings.event_retention_days * 86400)
@@ -290,55 +379,83 @@ class Agent:
 
         self.events.record("agent-started", "stackmedic agent started")
         await self.refresh_catalog()
-        spawn = self._spawn
-        spawn(self.stream.run(), "engine-events")
-        spawn(self._every(self.settings.health.sweep_interval_seconds, self._sweep, "sweep"),
-              "sweep")
-        spawn(self._every(self.settings.rescan_interval_seconds, self.refresh_catalog, "rescan"),
-              "rescan")
-        spawn(self._every(3600, self._prune, "prune"), "prune")
+        spawn = self.supervisor.spawn
+        spawn("engine-events", self.stream.run)
+        spawn("sweep", every(self.settings.health.sweep_interval_seconds, self._sweep))
+        spawn("rescan", every(self.settings.rescan_interval_seconds, self.refresh_catalog))
+        spawn("prune", every(3600, self._prune))
         self.recovery.start()
         await self.resources.start()
         await self.notifier.start()
         self.notifications.start()
         self.server = await start_api_server(self)
+        if self.systemd.watchdog_seconds is not None:
+            spawn("watchdog", self._feed_watchdog)
+        self.systemd.ready(f"API on port {self.server.port}")
         self.ready.set()
 
-    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
-        self._tasks.append(asyncio.ensure_future(coro))
-        self._tasks[-1].set_name(name)
+    def liveness(self) -> dict[str, Any]:
+        """Every loop's heartbeat and every task's failures; ``problems`` empty when well."""
+        loops = self.heartbeats.statuses()
+        problems = [s.problem for s in loops if s.problem] + self.supervisor.problems()
+        return {
+            "ok": not problems,
+            "problems": problems,
+            "loops": {s.name: s.as_dict() for s in loops},
+            "tasks": self.supervisor.statuses(),
+        }
+
+    async def _feed_watchdog(self) -> None:
+        """Ping systemd's watchdog while every loop is alive; silence makes systemd restart us."""
+        seconds = self.systemd.watchdog_seconds or 30.0
+        while True:
+            problems = self.liveness()["problems"]
+            if problems:
+                log.error("not feeding the watchdog", problems=problems)
+                self.systemd.notify(status="unhealthy: " + "; ".join(problems)[:200])
+            else:
+                self.systemd.watchdog()
+            await asyncio.sleep(seconds / 3)
 
     def request_stop(self) -> None:
         """Ask ``async_run`` to shut down."""
         self._stopping.set()
 
     async def async_run(self) -> None:
-        """Run until ``request_stop`` (tests and embedding call this)."""
-        await self.start()
-        await self._stopping.wait()
-        await self.close()
+        """Run until ``request_stop`` (tests and embedding call this); always closes."""
+        try:
+            await self.start()
+            await self._stopping.wait()
+        finally:
+            await self.close()
 
     async def close(self) -> None:
-        """Stop the API, let in-flight work end briefly, then cancel the rest."""
+        """Stop inputs, then consumers, then stores; in-flight work gets a short grace.
+
+        Inputs (API, engine stream, sweeps, sampler) stop first so nothing new arrives; the
+        bus then drops its subscriptions so late events start no recovery or timer; then
+        consumers end; the store closes last. Safe after a failed ``start``.
+        """
+        if self._closed:
+            return
+        self._closed = self._closing = True
+        self.systemd.stopping()
         if self.server is not None:
             await self.server.stop()
+        await self.supervisor.stop(INPUT_TASKS, timeout=SHUTDOWN_TIMEOUT)
+        await self.resources.close()
+        self.bus.close()
         await self.intent.close()
+        await self.supervisor.close(timeout=SHUTDOWN_TIMEOUT)
         await self.recovery.close()
         if self._adviser is not None:
             await self._adviser.aclose()
-        await self.resources.close()
         await self.notifications.close()
         await self.notifier.close(grace=2.0)
         await self.health.close()
-        for task in self._tasks:
-            task.cancel()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                asyncio.gather(*self._tasks, return_exceptions=True), SHUTDOWN_TIMEOUT
-            )
+        await self.engine.close()
         self._save_cursor()
         self.events.record("agent-stopped", "stackmedic agent stopped")
-        await self.engine.close()
         self.db.close()
 
 

@@ -49,6 +49,10 @@ class Bus:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
 
+    def close(self) -> None:
+        """Drop every subscription: events published from now on reach nobody."""
+        self._subscriptions.clear()
+
     def subscribers(self, kind: type[Any]) -> int:
         """How many subscriptions would receive an event of type ``kind``."""
         return sum(1 for s in self._subscriptions if issubclass(kind, s.kind))

@@ -152,9 +152,15 @@ async def test_restart_always_with_exiting_command_is_crash_looping(
     started = await watcher.handle.post(f"/api/deployments/{site.name}/start")
     assert started.status_code == 200, started.text
 
-    row = await watcher.wait_verdict(site.name, "degraded", timeout=60)
+    # "degraded" comes first (worker restarting); crash-looping once three exits are seen.
+    async def crash_looping() -> dict[str, Any] | None:
+        row = await watcher.health(site.name)
+        worker = (row or {}).get("services", {}).get("worker") or {}
+        return row if worker.get("status") == "crash-looping" else None
+
+    row = await async_wait_until(crash_looping, 60, message="worker crash-looping")
+    assert row["verdict"] == "degraded"
     worker = row["services"]["worker"]
-    assert worker["status"] == "crash-looping"
     assert worker["exit_codes"][:3] == [4, 4, 4]
     assert row["reason"].startswith("worker crash-looping (exit codes 4, 4, 4")
     detail = await watcher.detail(site.name)

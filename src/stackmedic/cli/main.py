@@ -263,3 +263,6 @@ def unsilence(silence_id: int, config: ConfigOption = None) -> None:
 def main() -> None:
     """Console-script entry point."""
     sys.exit(app())
+
+
+import stackmedic.cli.check  # noqa: E402, F401  (registers `stackmedic check`)

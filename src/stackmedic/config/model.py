@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from stackmedic.notify.config import NotifyConfig
 from stackmedic.recovery.config import RecoveryConfig
 from stackmedic.resources.config import ResourcesConfig
+from stackmedic.supervise.config import SupervisionConfig
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
 
@@ -117,6 +118,7 @@ class Settings(Section):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     notifications: NotifyConfig = Field(default_factory=NotifyConfig)
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
+    supervision: SupervisionConfig = Field(default_factory=SupervisionConfig)
 
     @property
     def database_path(self) -> Path:

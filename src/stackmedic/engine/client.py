@@ -1,13 +1,19 @@
-"""One aiodocker client with the engine's reachability and identity tracked for the agent."""
+"""One aiodocker client with the engine's reachability and identity tracked for the agent.
+
+Every call through ``EngineClient`` has a deadline (``request_timeout``): a wedged daemon
+raises ``EngineTimeout`` instead of blocking its caller for ever. ``EngineTimeout`` is an
+``aiodocker.DockerError`` (status 504) and a ``TimeoutError``, so code that already handles
+either handles a deadline too. Only the event stream is exempt (it is open by design).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiodocker
 import aiohttp
@@ -31,8 +37,29 @@ class EngineStatus:
     api_version: str | None = None
 
 
+T = TypeVar("T")
+
+
 class EngineUnavailable(Exception):
     """The Docker Engine did not answer."""
+
+
+class EngineTimeout(aiodocker.DockerError, TimeoutError):
+    """An engine call did not finish within its deadline."""
+
+    def __init__(self, what: str, seconds: float) -> None:
+        aiodocker.DockerError.__init__(self, 504, f"{what} timed out after {seconds:g}s")
+        self.what = what
+        self.seconds = seconds
+
+
+@dataclass(frozen=True)
+class DeadlineMiss:
+    """The last engine call that ran out of time (for ``/healthz``)."""
+
+    what: str
+    seconds: float
+    at: float  # wall clock, for display
 
 
 class EngineClient:
@@ -43,26 +70,48 @@ class EngineClient:
         self.request_timeout = request_timeout
         self.status = EngineStatus()
         self.unreachable_count = 0
+        self.timeouts = 0
+        self.last_timeout: DeadlineMiss | None = None
+        self.info: Mapping[str, Any] = {}
         self._docker: aiodocker.Docker | None = None
 
     @property
     def docker(self) -> aiodocker.Docker:
-        """The underlying aiodocker client, created on first use."""
+        """The underlying aiodocker client, created on first use.
+
+        Its session has the request timeout as a total limit too, so even a direct call
+        ends; aiodocker lifts it for the streams it knows to be long (events, logs, stats).
+        """
         if self._docker is None:
             self._docker = aiodocker.Docker(
                 url=self.host,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.request_timeout),
+                timeout=aiohttp.ClientTimeout(
+                    total=self.request_timeout, sock_connect=self.request_timeout
+                ),
             )
         return self._docker
+
+    async def call(self, what: str, awaitable: Awaitable[T], timeout: float | None = None) -> T:
+        """Await one engine call with a deadline; ``EngineTimeout`` names ``what`` when missed."""
+        seconds = self.request_timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(seconds):
+                return await awaitable
+        except TimeoutError:
+            self.timeouts += 1
+            self.last_timeout = DeadlineMiss(what, seconds, time.time())
+            log.warning("engine call timed out", call=what, seconds=seconds)
+            raise EngineTimeout(what, seconds) from None
 
     async def ping(self) -> bool:
         """Ask the engine who it is; update the status; return whether it answered."""
         try:
-            info = await asyncio.wait_for(self.docker.system.info(), self.request_timeout)
-            version = await asyncio.wait_for(self.docker.version(), self.request_timeout)
+            info = await self.call("system info", self.docker.system.info())
+            version = await self.call("version", self.docker.version())
         except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             self.mark_unreachable(exc)
             return False
+        self.info = info
         self.mark_reachable(info, version)
         return True
 
@@ -89,17 +138,17 @@ class EngineClient:
 
     async def list_project_containers(self) -> list[dict[str, Any]]:
         """Every container (running or not) that belongs to a Compose project."""
-        containers = await asyncio.wait_for(
+        containers = await self.call(
+            "list containers",
             self.docker.containers.list(all=True, filters={"label": [COMPOSE_PROJECT]}),
-            self.request_timeout,
         )
         return [c._container for c in containers]
 
     async def inspect_container(self, container_id: str) -> dict[str, Any] | None:
         """The engine's full view of one container, or None when it no longer exists."""
         try:
-            container = await asyncio.wait_for(
-                self.docker.containers.get(container_id), self.request_timeout
+            container = await self.call(
+                f"inspect container {container_id[:12]}", self.docker.containers.get(container_id)
             )
         except aiodocker.DockerError as exc:
             if exc.status == 404:
@@ -107,6 +156,61 @@ class EngineClient:
             raise
         data: dict[str, Any] = container._container
         return data
+
+    async def image_present(self, reference: str) -> bool | None:
+        """Whether the engine holds image ``reference``; None when it could not tell."""
+        try:
+            await self.call(f"inspect image {reference}", self.docker.images.inspect(reference))
+        except aiodocker.DockerError as exc:
+            return False if exc.status == 404 else None
+        except (aiohttp.ClientError, OSError):
+            return None
+        return True
+
+    async def network_exists(self, name: str) -> bool:
+        """Whether network ``name`` exists; raises when the engine cannot tell."""
+        try:
+            await self.call(f"inspect network {name}", self.docker.networks.get(name))
+        except aiodocker.DockerError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def create_network(self, config: Mapping[str, Any]) -> None:
+        """Create a network from an Engine API config (``{"Name": ...}``)."""
+        name = str(config.get("Name", ""))
+        await self.call(f"create network {name}", self.docker.networks.create(dict(config)))
+
+    async def container_logs(
+        self, container_id: str, tail: int, *, timeout: float | None = None
+    ) -> list[str]:
+        """The last ``tail`` lines a container printed (stdout and stderr)."""
+
+        async def read() -> list[str]:
+            container = await self.docker.containers.get(container_id)
+            lines: Any = await container.log(stdout=True, stderr=True, tail=tail)
+            return [str(line) for line in lines]
+
+        return await self.call(f"logs of {container_id[:12]}", read(), timeout)
+
+    async def container_stats(self, container_id: str, *, one_shot: bool) -> Any:
+        """One stats reading of a container (the raw Engine API answer)."""
+
+        async def read() -> Any:
+            if one_shot:
+                return await self.docker._query_json(
+                    f"containers/{container_id}/stats", params={"stream": "0", "one-shot": "1"}
+                )
+            frames = await self.docker.containers.container(container_id).stats(stream=False)
+            return frames[-1] if frames else None
+
+        return await self.call(f"stats of {container_id[:12]}", read())
+
+    async def version(self) -> Mapping[str, Any]:
+        """The engine's ``/version`` answer."""
+        answer: Mapping[str, Any] = await self.call("version", self.docker.version())
+        return answer
 
     async def close(self) -> None:
         """Close the HTTP session."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -11,9 +12,9 @@ from typing import Any
 import aiodocker
 import aiohttp
 import structlog
-from aiodocker.events import DockerEvents
 
 from stackmedic.engine.client import EngineClient
+from stackmedic.supervise.backoff import next_delay
 
 log = structlog.get_logger(__name__)
 
@@ -21,14 +22,21 @@ EventHandler = Callable[[dict[str, Any]], Awaitable[None]]
 StreamHandler = Callable[[], Awaitable[None]]
 
 STREAM_FILTERS = json.dumps({"type": ["container", "network"]})
+QUEUE_SIZE = 1000
 
 
 class EventStream:
     """Reads engine events forever; reconnects with backoff and replays from the cursor.
 
-    ``on_connected`` runs after every (re)connect, before events flow, so the caller can
-    resync; ``on_disconnected`` runs when the stream ends, which is how an orderly daemon
-    shutdown shows itself.
+    ``on_connected`` runs after every (re)connect, once the engine has accepted the
+    subscription and before events are handled, so the caller can resync;
+    ``on_disconnected`` runs when a connected stream ends, which is how an orderly daemon
+    shutdown shows itself. Events wait in a bounded queue; when it overflows the dropped
+    events are counted and ``on_overflow`` (a resync) runs before the next one is handled.
+
+    A stream that ends soon after it opened (a proxy refusing ``/events`` while ``/_ping``
+    works) is retried with a growing delay, never in a tight loop; the delay starts again
+    from ``backoff_initial`` only after a stream stayed open for ``backoff_max``.
     """
 
     def __init__(
@@ -38,74 +46,139 @@ class EventStream:
         *,
         on_connected: StreamHandler,
         on_disconnected: StreamHandler,
+        on_overflow: StreamHandler | None = None,
         cursor: str | None = None,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        queue_size: int = QUEUE_SIZE,
+        beat: Callable[[], None] | None = None,
+        beat_every: float = 30.0,
     ) -> None:
         self._client = client
         self._on_event = on_event
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
+        self._on_overflow = on_overflow
         self.cursor = cursor
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        self._queue_size = queue_size
+        self._beat = beat or (lambda: None)
+        self._beat_every = beat_every
         self.connected = asyncio.Event()
         self.connections = 0
+        self.attempts = 0
+        self.dropped = 0
+        self.error: str | None = None
+        self._overflowed = False
 
     async def run(self) -> None:
         """Keep the stream open until cancelled."""
+        loop = asyncio.get_running_loop()
         delay = self._backoff_initial
         while True:
             if await self._client.ping():
-                delay = self._backoff_initial
+                opened = loop.time()
                 try:
                     await self._stream_once()
+                    self.error = "the engine ended the event stream"
                 except (aiodocker.DockerError, aiohttp.ClientError, OSError) as exc:
-                    self._client.mark_unreachable(exc)
+                    self.error = str(exc) or type(exc).__name__
+                    log.info("event stream failed", error=self.error)
                 finally:
                     if self.connected.is_set():
                         self.connected.clear()
                         await self._on_disconnected()
-                # The stream ending means the daemon went away or is going; check again.
-                if await self._client.ping():
-                    continue
+                if loop.time() - opened >= self._backoff_max:
+                    delay = self._backoff_initial
+            else:
+                self.error = f"engine unreachable: {self._client.status.error}"
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self._backoff_max)
+            delay = next_delay(delay, self._backoff_max)
 
-    async def _stream_once(self) -> None:
-        docker = self._client.docker
-        events = DockerEvents(docker)  # type: ignore[no-untyped-call]
-        subscriber = events.subscribe(create_task=False)  # type: ignore[no-untyped-call]
+    async def _subscribe(self) -> aiohttp.ClientResponse:
+        """Ask the engine for the stream; returns once it answered (errors raise)."""
         params: dict[str, Any] = {"filters": STREAM_FILTERS}
         if self.cursor:
-            params["since"] = self.cursor
             # Replay what was missed, then continue live; the engine ends a stream with
             # ``until`` set, so live mode needs none.
+            params["since"] = self.cursor
         else:
             # Nothing seen yet: everything before now is covered by the resync that follows.
             self.cursor = format_cursor(time.time_ns())
-        reader = asyncio.create_task(events.run(**params))
+        endless = aiohttp.ClientTimeout(
+            total=None, sock_read=None, sock_connect=self._client.request_timeout
+        )
+        response: aiohttp.ClientResponse = await self._client.call(
+            "subscribe to events",
+            self._client.docker._do_query("events", "GET", params=params, timeout=endless),
+        )
+        return response
+
+    async def _stream_once(self) -> None:
+        self.attempts += 1
+        response = await self._subscribe()
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._queue_size)
+        reader = asyncio.create_task(self._read(response, queue), name="engine-events-reader")
         try:
             self.connections += 1
             self.connected.set()
+            self.error = None
             await self._on_connected()
+            self._beat()
             while True:
-                get = asyncio.create_task(subscriber.get())
-                done, _ = await asyncio.wait({get, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if self._overflowed:
+                    await self._resync(queue)
+                get = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait(
+                    {get, reader}, timeout=self._beat_every, return_when=asyncio.FIRST_COMPLETED
+                )
                 if get not in done:
                     get.cancel()
                     await asyncio.gather(get, return_exceptions=True)
-                    reader.result()  # re-raise a stream error
-                    return
-                event = get.result()
-                if event is None:
-                    return
-                await self._handle(event)
+                    if reader in done and queue.empty():
+                        reader.result()  # re-raise a stream error
+                        return
+                    self._beat()
+                    continue
+                await self._handle(get.result())
+                self._beat()
         finally:
-            if not reader.done():
-                await events.stop()  # type: ignore[no-untyped-call]
-                reader.cancel()
+            reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+            response.close()
+
+    async def _read(self, response: aiohttp.ClientResponse, queue: asyncio.Queue[Any]) -> None:
+        async for line in response.content:
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                log.warning("unreadable engine event", line=line[:200])
+                continue
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self.dropped += 1
+                self._overflowed = True
+                if nano := event.get("timeNano"):
+                    self.cursor = format_cursor(int(nano))
+
+    async def _resync(self, queue: asyncio.Queue[Any]) -> None:
+        """The queue overflowed: drop what waits and let a resync tell the current state."""
+        self._overflowed = False
+        skipped = 0
+        with contextlib.suppress(asyncio.QueueEmpty):
+            while True:
+                event = queue.get_nowait()
+                skipped += 1
+                if nano := event.get("timeNano"):
+                    self.cursor = format_cursor(int(nano))
+        self.dropped += skipped
+        log.warning("engine events dropped; resyncing", dropped=self.dropped)
+        if self._on_overflow is not None:
+            await self._on_overflow()
 
     async def _handle(self, event: dict[str, Any]) -> None:
         nano = event.get("timeNano")

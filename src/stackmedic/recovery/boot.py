@@ -1,7 +1,15 @@
-"""Tells a host restart from a daemon restart from a mere agent restart."""
+"""Tells a host restart from a daemon restart from a mere agent restart.
+
+A daemon restart is declared only on evidence: the identity of the process serving the
+engine's socket changed (its pid and start time, or failing that the socket file, which
+the daemon creates anew at each start). A reconnect alone is no evidence: a proxy that
+drops the event stream, or a short network cut to a tcp:// engine, is not a restart.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
 import struct
 from enum import StrEnum
@@ -49,11 +57,22 @@ def daemon_identity(docker_host: str) -> str | None:
             creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                     struct.calcsize("3i"))
         pid = struct.unpack("3i", creds)[0]
-        if pid <= 0:
-            return None
-        return f"{pid}:{psutil.Process(pid).create_time():.2f}"
-    except (OSError, psutil.Error):
+        if pid > 0:
+            return f"{pid}:{psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
+        pass
+    except OSError:
         return None
+    return socket_identity(path)
+
+
+def socket_identity(path: str) -> str | None:
+    """``socket:inode:ctime`` of the engine's socket file (new at each daemon start)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"socket:{st.st_ino}:{st.st_ctime_ns}"
 
 
 def daemon_start_time(identity: str | None) -> float | None:
@@ -75,9 +94,15 @@ def classify(
         return RestartKind.FIRST_RUN
     if stored_boot and current_boot and stored_boot != current_boot:
         return RestartKind.HOST
-    if stored_daemon and current_daemon and stored_daemon != current_daemon:
+    if (stored_daemon and current_daemon and stored_daemon != current_daemon
+            and _same_source(stored_daemon, current_daemon)):
         return RestartKind.DAEMON
     return RestartKind.AGENT
+
+
+def _same_source(a: str, b: str) -> bool:
+    """Whether two identities were seen the same way (process or socket file)."""
+    return a.startswith("socket:") == b.startswith("socket:")
 
 
 class RestartDetector:
@@ -87,26 +112,21 @@ class RestartDetector:
         self._facts = facts
         self._boot_id_path = boot_id_path
         self._docker_host = docker_host
-        self._unreachable_seen = 0
         self.daemon_started_at: float | None = None
 
-    def detect(self, *, first: bool, unreachable_count: int) -> RestartKind:
+    async def detect(self, *, first: bool) -> RestartKind:
         """Classify this connection to the engine, then remember what is seen now.
 
         ``first``: the agent's first connection since it started (only then can the host
-        have rebooted). ``unreachable_count``: how often the engine was lost so far, the
-        evidence of a daemon restart when its identity cannot be seen.
+        have rebooted). The socket is probed in a worker thread: it may block.
         """
         boot = read_boot_id(self._boot_id_path)
-        daemon = daemon_identity(self._docker_host)
+        daemon = await asyncio.to_thread(daemon_identity, self._docker_host)
         self.daemon_started_at = daemon_start_time(daemon)
         kind = classify(
             stored_boot=self._facts.get(BOOT_FACT) if first else boot, current_boot=boot,
             stored_daemon=self._facts.get(DAEMON_FACT), current_daemon=daemon,
         )
-        if daemon is None and not first and unreachable_count != self._unreachable_seen:
-            kind = RestartKind.DAEMON
-        self._unreachable_seen = unreachable_count
         if boot:
             self._facts.set(BOOT_FACT, boot)
         if daemon:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import aiodocker
 import aiohttp
@@ -99,25 +98,18 @@ class EvidenceCollector:
     async def _images_present(self, images: set[str]) -> dict[str, bool]:
         present = {}
         for image in sorted(images):
-            try:
-                await self._engine.docker.images.inspect(image)
-                present[image] = True
-            except aiodocker.DockerError as exc:
-                if exc.status == 404:
-                    present[image] = False
-            except (aiohttp.ClientError, OSError):
-                pass
+            found = await self._engine.image_present(image)
+            if found is not None:
+                present[image] = found
         return present
 
     async def _missing_networks(self, names: list[str]) -> list[str]:
         missing = []
         for name in names:
             try:
-                await self._engine.docker.networks.get(name)
-            except aiodocker.DockerError as exc:
-                if exc.status == 404:
+                if not await self._engine.network_exists(name):
                     missing.append(name)
-            except (aiohttp.ClientError, OSError):
+            except (aiodocker.DockerError, aiohttp.ClientError, OSError):
                 pass
         return missing
 
@@ -142,10 +134,7 @@ class EvidenceCollector:
 
     async def _log_tail(self, container_id: str) -> list[str]:
         try:
-            container = await self._engine.docker.containers.get(container_id)
-            lines: Any = await asyncio.wait_for(
-                container.log(stdout=True, stderr=True, tail=self._tail), 10
-            )
+            lines = await self._engine.container_logs(container_id, self._tail, timeout=10)
         except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError):
             return []
         return [str(line).rstrip("\n") for line in lines][-self._tail:]

@@ -90,11 +90,7 @@ class ActionExecutor:
         await self._runner.run(workdir, deployment.files, deployment.project, args)
 
     async def _create_network(self, name: str) -> None:
-        try:
-            await self._engine.docker.networks.get(name)
+        if await self._engine.network_exists(name):
             return  # created meanwhile
-        except aiodocker.DockerError as exc:
-            if exc.status != 404:
-                raise
-        await self._engine.docker.networks.create({"Name": name, "CheckDuplicate": True})
+        await self._engine.create_network({"Name": name, "CheckDuplicate": True})
         log.info("network created", network=name)

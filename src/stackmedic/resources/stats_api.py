@@ -15,6 +15,7 @@ log = structlog.get_logger(__name__)
 
 # The stats endpoint answers a single sample without waiting for a second one from 1.41 on.
 _ONE_SHOT_API = (1, 41)
+STATS_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,17 +55,18 @@ class StatsApiReader:
         async with self._gate:
             self.calls += 1
             try:
-                if await self.one_shot_supported():
-                    raw = await self._docker._query_json(
-                        f"containers/{container_id}/stats",
-                        params={"stream": "0", "one-shot": "1"},
-                    )
-                else:
-                    container = self._docker.containers.container(container_id)
-                    frames = await container.stats(stream=False)
-                    raw = frames[-1] if frames else None
-            except aiodocker.DockerError as exc:
-                if exc.status != 404:
+                async with asyncio.timeout(STATS_TIMEOUT_SECONDS):  # a wedged engine
+                    if await self.one_shot_supported():
+                        raw = await self._docker._query_json(
+                            f"containers/{container_id}/stats",
+                            params={"stream": "0", "one-shot": "1"},
+                        )
+                    else:
+                        container = self._docker.containers.container(container_id)
+                        frames = await container.stats(stream=False)
+                        raw = frames[-1] if frames else None
+            except (aiodocker.DockerError, TimeoutError) as exc:
+                if getattr(exc, "status", None) != 404:
                     log.warning(
                         "resources.stats_api_failed", container=container_id[:12], error=str(exc)
                     )

@@ -11,14 +11,26 @@ from fastapi.responses import JSONResponse
 router = APIRouter(tags=["system"])
 
 
-@router.get("/healthz", summary="Agent and Docker reachability")
+@router.get("/healthz", summary="Agent liveness and Docker reachability")
 async def healthz(request: Request) -> JSONResponse:
-    """200 when the agent runs and Docker answers, 503 with the reason when Docker does not."""
+    """200 when Docker answers and every loop of the agent makes progress; 503 otherwise,
+    naming each problem (Docker unreachable, a stale loop, a task that keeps failing)."""
     agent = request.app.state.agent
     status = agent.engine.status
+    liveness: dict[str, Any] = agent.liveness()
+    problems: list[str] = list(liveness["problems"])
+    if not status.reachable:
+        problems.insert(0, f"Docker unreachable at {agent.engine.host}: {status.error}")
+    miss = agent.engine.last_timeout
     body: dict[str, Any] = {
-        "status": "ok" if status.reachable else "degraded",
-        "agent": {"up": True, "uptime_seconds": round(time.time() - agent.started_at, 1)},
+        "status": "ok" if not problems else ("degraded" if liveness["ok"] else "unhealthy"),
+        "problems": problems,
+        "agent": {
+            "up": True,
+            "uptime_seconds": round(time.time() - agent.started_at, 1),
+            "loops": liveness["loops"],
+            "tasks": liveness["tasks"],
+        },
         "docker": {
             "reachable": status.reachable,
             "host": agent.engine.host,
@@ -26,7 +38,13 @@ async def healthz(request: Request) -> JSONResponse:
             "error": status.error,
             "since": status.since or None,
             "events_connected": agent.stream.connected.is_set(),
+            "events_error": agent.stream.error,
+            "events_dropped": agent.stream.dropped,
+            "timeouts": agent.engine.timeouts,
+            "last_timeout": None if miss is None else {
+                "call": miss.what, "seconds": miss.seconds, "at": miss.at,
+            },
         },
         "compose": {"available": agent.runner is not None, "error": agent.compose_error},
     }
-    return JSONResponse(body, status_code=200 if status.reachable else 503)
+    return JSONResponse(body, status_code=200 if not problems else 503)
