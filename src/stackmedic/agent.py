@@ -48,7 +48,7 @@ log = structlog.get_logger(__name__)
 CURSOR_FACT = "engine-event-cursor"
 CURSOR_SAVE_INTERVAL = 1.0
 SHUTDOWN_TIMEOUT = 3.0  # SIGTERM to exit stays well under 10 s
-INPUT_TASKS = ("engine-events", "sweep", "rescan")
+INPUT_TASKS = ("events", "sweep", "rescan")
 
 
 class Agent:
@@ -88,13 +88,14 @@ class Agent:
         self.monitor = ContainerMonitor(self.engine, self.observed)
         self.bus = Bus()
         supervision = settings.supervision
+        self.heartbeats = Heartbeats()
         self.supervisor = Supervisor(
+            progress=self.heartbeats.last_progress,
             restart_initial=supervision.restart_initial_seconds,
             restart_max=supervision.restart_max_seconds,
             failure_limit=supervision.failure_limit,
             failure_window=supervision.failure_window_seconds,
         )
-        self.heartbeats = Heartbeats()
         self.systemd = SystemdNotifier()
         self.health = HealthEngine(
             catalog=self.catalog, observed=self.observed, desired=self.desired,
@@ -187,7 +188,7 @@ class Agent:
             return f"Docker unreachable: {self.engine.status.error}"
         if not self.stream.connected.is_set():
             return f"event stream not connected: {self.stream.error}"
-        return self._task_detail("engine-events")
+        return self._task_detail("events")
 
     def _task_detail(self, name: str) -> str | None:
         status = self.supervisor.status.get(name)
@@ -380,7 +381,7 @@ class Agent:
         self.events.record("agent-started", "stackmedic agent started")
         await self.refresh_catalog()
         spawn = self.supervisor.spawn
-        spawn("engine-events", self.stream.run)
+        spawn("events", self.stream.run)
         spawn("sweep", every(self.settings.health.sweep_interval_seconds, self._sweep))
         spawn("rescan", every(self.settings.rescan_interval_seconds, self.refresh_catalog))
         spawn("prune", every(3600, self._prune))

@@ -77,7 +77,7 @@ class StatsApiReader:
         """Return the container's CPU limit in cores from its host config, None when unlimited."""
         try:
             container = await self._docker.containers.get(container_id)
-        except aiodocker.DockerError:
+        except (aiodocker.DockerError, TimeoutError):
             return None
         return cpu_limit_from_host_config(container["HostConfig"] or {})
 

@@ -125,6 +125,11 @@ class Heartbeats:
         """Record progress of the loop ``name``."""
         self._loops[name].beat()
 
+    def last_progress(self, name: str) -> float | None:
+        """When loop ``name`` last made progress (monotonic), None for an unknown name."""
+        loop = self._loops.get(name)
+        return None if loop is None or loop.beats == 0 else loop.last
+
     def statuses(self) -> list[LoopStatus]:
         """Every loop's status, in registration order."""
         return [loop.status() for loop in self._loops.values()]

@@ -2,8 +2,9 @@
 
 A task that raises is logged with its traceback and started again after a backoff; one
 that keeps failing (``failure_limit`` failures within ``failure_window``) is reported as
-a problem, which makes ``/healthz`` answer 503. A task that is expected to run for ever
-and returns is a failure too. One-shot tasks (``restart=False``) are watched the same way
+a problem, which makes ``/healthz`` answer 503, until the task's heartbeat of the same
+name shows progress again. A task that is expected to run for ever and returns is a
+failure too. One-shot tasks (``restart=False``) are watched the same way
 but not started again.
 """
 
@@ -64,7 +65,9 @@ class Supervisor:
         failure_limit: int = 3,
         failure_window: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
+        progress: Callable[[str], float | None] | None = None,
     ) -> None:
+        self._progress = progress or (lambda name: None)
         self._initial = restart_initial
         self._max = restart_max
         self._limit = failure_limit
@@ -143,6 +146,11 @@ class Supervisor:
         for status in self.status.values():
             while status.recent and now - status.recent[0] > self._window:
                 status.recent.popleft()
+            recovered = self._progress(status.name)
+            if recovered is not None and status.last_failure_at is not None and (
+                recovered > status.last_failure_at
+            ):
+                continue  # its loop made progress since the last failure
             if len(status.recent) >= self._limit:
                 found.append(
                     f"{status.name}: failed {len(status.recent)} times in the last "
