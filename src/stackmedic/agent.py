@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -441,23 +443,30 @@ class Agent:
             return
         self._closed = self._closing = True
         self.systemd.stopping()
-        if self.server is not None:
-            await self.server.stop()
-        await self.supervisor.stop(INPUT_TASKS, timeout=SHUTDOWN_TIMEOUT)
-        await self.resources.close()
-        self.bus.close()
-        await self.intent.close()
-        await self.supervisor.close(timeout=SHUTDOWN_TIMEOUT)
-        await self.recovery.close()
-        if self._adviser is not None:
-            await self._adviser.aclose()
-        await self.notifications.close()
-        await self.notifier.close(grace=2.0)
-        await self.health.close()
-        await self.engine.close()
-        self._save_cursor()
-        self.events.record("agent-stopped", "stackmedic agent stopped")
-        self.db.close()
+        steps: list[tuple[str, Callable[[], Awaitable[object] | object]]] = [
+            ("api", lambda: self.server.stop() if self.server is not None else None),
+            ("inputs", lambda: self.supervisor.stop(INPUT_TASKS, timeout=SHUTDOWN_TIMEOUT)),
+            ("resources", self.resources.close),
+            ("bus", self.bus.close),
+            ("intent", self.intent.close),
+            ("tasks", lambda: self.supervisor.close(timeout=SHUTDOWN_TIMEOUT)),
+            ("recovery", self.recovery.close),
+            ("adviser", lambda: self._adviser.aclose() if self._adviser is not None else None),
+            ("notifications", self.notifications.close),
+            ("notifier", lambda: self.notifier.close(grace=2.0)),
+            ("health", self.health.close),
+            ("engine", self.engine.close),
+            ("cursor", self._save_cursor),
+            ("event-log", lambda: self.events.record("agent-stopped", "stackmedic agent stopped")),
+            ("store", self.db.close),
+        ]
+        for name, step in steps:
+            try:
+                result = step()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # one part failing to close must not leave the rest open
+                log.exception("closing failed", part=name)
 
 
 def raise_file_limit() -> None:

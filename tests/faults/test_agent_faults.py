@@ -1,0 +1,123 @@
+"""Faults inside the agent and a frozen daemon: supervised, reported, and recovered from."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from health.proxy import SocketProxy
+from support.agent import RECOVERY_ON, AgentHandle, merge, running_agent
+from support.deployments import DeploymentFactory, service
+from support.dockerd import PrivateDockerd
+from support.wait import async_wait_until
+
+from .conftest import QUICK_SUPERVISION
+from .test_engine_faults import healthz, problem_naming
+
+pytestmark = pytest.mark.docker
+
+SLEEPER = service("sleep 3600")
+FREEZE_SECONDS = 20.0  # the daemon stays SIGSTOPped this long, through a recovery
+
+
+async def test_a_failing_task_is_restarted_and_reported(
+    proxy: SocketProxy, private_deployments: DeploymentFactory,
+    agent_via_proxy: Callable[..., Any],
+) -> None:
+    site = private_deployments.make("store", {"web": SLEEPER})
+    site.up()
+    handle: AgentHandle = await agent_via_proxy()
+    agent = handle.agent
+    await async_wait_until(lambda: agent.stream.connected.is_set(), 60, message="connected")
+
+    # A store fault: the event log's table is gone, so (re)connecting cannot record.
+    agent.db.execute("ALTER TABLE agent_events RENAME TO agent_events_away")
+    proxy.cut()
+    proxy.restore()
+
+    problem = await async_wait_until(
+        lambda: problem_naming(handle, "events: failed 3 times", "no such table"), 60,
+        message="/healthz names the failing event-stream task",
+    )
+    assert "OperationalError" in problem
+    status = agent.supervisor.status["events"]
+    assert status.starts >= status.failures >= 3  # restarted after each failure
+    assert (await handle.api.get("/api/deployments")).status_code == 200
+
+    agent.db.execute("ALTER TABLE agent_events_away RENAME TO agent_events")
+
+    async def healthy() -> bool:
+        return (await healthz(handle))[0] == 200
+
+    await async_wait_until(healthy, 60, message="/healthz back to 200 once the store works")
+    assert agent.stream.connected.is_set()
+
+
+def _runs(handle: AgentHandle, name: str) -> list[str]:
+    rows = handle.agent.db.fetchall(
+        "SELECT outcome FROM recovery_runs WHERE deployment = ? ORDER BY id", (name,))
+    return [str(r["outcome"]) for r in rows]
+
+
+async def test_daemon_frozen_during_a_recovery_is_recovered_afterwards(
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory,
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    # Exits once (3) when told to; started again, it runs.
+    job = service(
+        "if [ -e /state/done ]; then exec sleep 3600; fi; "
+        "until [ -e /state/go ]; do sleep 0.1; done; touch /state/done; exit 3",
+        restart="no", volumes=[f"{state}:/state"],
+    )
+    site = private_deployments.make("frozen", {"web": SLEEPER, "job": job})
+    site.up()
+    overrides = merge(merge(QUICK_SUPERVISION, RECOVERY_ON), {
+        "recovery": {"settle_seconds": 2, "attempt_budget": 20},
+        "compose": {"timeout_seconds": 8},
+        "health": {"sweep_interval_seconds": 2},
+    })
+    async with running_agent(tmp_path / "data", private_deployments.root,
+                             docker_host=private_dockerd.host, **overrides) as handle:
+        async def verdict() -> str | None:
+            rows = (await handle.get("/api/health"))["items"]
+            return next((r["verdict"] for r in rows if r["deployment"] == site.name), None)
+
+        await async_wait_until(lambda: _is(verdict, "healthy"), 60, message="healthy first")
+        (state / "go").touch()
+        await async_wait_until(lambda: _is(verdict, "degraded"), 60, message="job exited")
+
+        pid = private_dockerd.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            await async_wait_until(lambda: _runs(handle, site.name), 30,
+                                   message="a recovery run began while the daemon is frozen")
+            await asyncio.sleep(FREEZE_SECONDS)  # the fault itself lasts this long
+            # The agent stays responsive and says what is wrong meanwhile.
+            assert (await handle.api.get("/api/deployments")).status_code == 200
+            assert await problem_naming(handle, "sweep")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+        await async_wait_until(lambda: _is(verdict, "healthy"), 180,
+                               message="recovered after the daemon thawed")
+        await async_wait_until(lambda: "running" not in _runs(handle, site.name), 60,
+                               message="every recovery run ended")
+        outcomes = _runs(handle, site.name)
+        assert outcomes[-1] == "recovered", outcomes
+
+        async def healthz_ok() -> bool:
+            return (await healthz(handle))[0] == 200
+
+        await async_wait_until(healthz_ok, 60, message="/healthz back to 200")
+
+
+async def _is(read: Callable[[], Any], value: str) -> bool:
+    return bool(await read() == value)
