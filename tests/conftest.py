@@ -14,6 +14,19 @@ from support.dockerd import PrivateDockerd
 from support.images import ensure_busybox_image
 from support.servers import HttpReceiver, SmtpSink
 
+# Fixtures that reach a real Docker Engine: a test using any of them (even through another
+# fixture) is a Docker test, so `pytest -m "not docker"` leaves it out.
+DOCKER_FIXTURES = frozenset({
+    "busybox_image", "deployments", "private_dockerd", "private_deployments",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a Docker fixture with ``docker``."""
+    for item in items:
+        if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.docker)
+
 
 @pytest.fixture(scope="session")
 def compose_bin() -> Path:

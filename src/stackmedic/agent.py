@@ -41,9 +41,8 @@ from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.store.facts import Facts
-from stackmedic.supervise import Heartbeats, Supervisor
-from stackmedic.supervise.sdnotify import SystemdNotifier
 from stackmedic.supervise.supervisor import every
+from stackmedic.supervise.watch import AgentWatch
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +55,11 @@ INPUT_TASKS = ("events", "sweep", "rescan")
 class Agent:
     """One stackmedic agent: store, engine access, deployments, intent, API."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, compose: list[str] | ComposeNotFound | None = None
+    ) -> None:
+        """Build every part; ``compose`` is the Compose command when already looked up
+        (``discover_compose`` off the event loop), else it is looked up here."""
         self.settings = settings
         self.started_at = time.time()
         self.db = Database(settings.database_path)
@@ -73,8 +76,12 @@ class Agent:
         self.compose_error: str | None = None
         self.runner: ComposeRunner | None = None
         try:
+            if compose is None:
+                compose = discover_compose(settings)
+            if isinstance(compose, ComposeNotFound):
+                raise compose
             self.runner = ComposeRunner(
-                find_compose(settings.compose.command),
+                compose,
                 docker_host=self.engine.host,
                 timeout=settings.compose.timeout_seconds,
                 config_timeout=settings.compose.config_timeout_seconds,
@@ -90,15 +97,9 @@ class Agent:
         self.monitor = ContainerMonitor(self.engine, self.observed)
         self.bus = Bus()
         supervision = settings.supervision
-        self.heartbeats = Heartbeats()
-        self.supervisor = Supervisor(
-            progress=self.heartbeats.last_progress,
-            restart_initial=supervision.restart_initial_seconds,
-            restart_max=supervision.restart_max_seconds,
-            failure_limit=supervision.failure_limit,
-            failure_window=supervision.failure_window_seconds,
-        )
-        self.systemd = SystemdNotifier()
+        self.watch = AgentWatch(supervision)
+        self.heartbeats, self.supervisor = self.watch.heartbeats, self.watch.supervisor
+        self.systemd = self.watch.systemd
         self.health = HealthEngine(
             catalog=self.catalog, observed=self.observed, desired=self.desired,
             events=self.events, db=self.db, bus=self.bus, config=settings.health,
@@ -157,73 +158,10 @@ class Agent:
         self._closed = False
         self.ready = asyncio.Event()
         self.server: Any = None
-        self._watch_loops(settings)
-
-    def _watch_loops(self, settings: Settings) -> None:
-        """A heartbeat per long-running loop; see ``liveness``."""
-        periods = settings.supervision.stale_after_periods
-        self.heartbeats.add(
-            "events", settings.supervision.events_heartbeat_seconds * periods,
-            detail=self._events_detail,
+        self.watch.watch_loops(
+            settings, engine=self.engine, stream=self.stream, resources=self.resources,
+            notifier=self.notifier, db=self.db, started_at=self.started_at,
         )
-        self.heartbeats.add(
-            "sweep",
-            settings.health.sweep_interval_seconds * periods
-            + settings.docker.request_timeout_seconds,
-            detail=lambda: self._task_detail("sweep"),
-        )
-        if settings.resources.enabled:
-            self.heartbeats.add(
-                "sampler", settings.resources.sample_interval_seconds * periods + 10,
-                progress=lambda: (s.ts if (s := self.resources.latest()) else None),
-            )
-        self.heartbeats.add("notifier", 60, check=self._notifier_check)
-        # A recovery run may take a Compose command, its verification and a few engine calls.
-        self._run_allowed = (
-            2 * settings.compose.timeout_seconds + settings.recovery.verify_timeout_seconds
-            + 4 * settings.docker.request_timeout_seconds
-        )
-        self.heartbeats.add("recovery", self._run_allowed, check=self._recovery_check)
-
-    def _events_detail(self) -> str | None:
-        if not self.engine.status.reachable:
-            return f"Docker unreachable: {self.engine.status.error}"
-        if not self.stream.connected.is_set():
-            return f"event stream not connected: {self.stream.error}"
-        return self._task_detail("events")
-
-    def _task_detail(self, name: str) -> str | None:
-        status = self.supervisor.status.get(name)
-        if status is not None and status.last_error:
-            return f"last error: {status.last_error}"
-        if name == "sweep" and self.engine.last_timeout is not None:
-            return f"{self.engine.last_timeout.what} timed out"
-        return None
-
-    def _notifier_check(self) -> str | None:
-        """None while the notifier's loops run; which ended otherwise."""
-        if self._closing:
-            return None
-        tasks = getattr(self.notifier, "_tasks", [])
-        ended = sorted(t.get_name() for t in tasks if t.done())
-        return f"loops ended: {', '.join(ended)}" if ended else None
-
-    def _stuck_runs(self) -> list[tuple[str, float]]:
-        """Recovery runs of this agent still marked running after the time a run may take."""
-        cutoff = time.time() - self._run_allowed
-        rows = self.db.fetchall(
-            "SELECT deployment, started_at FROM recovery_runs"
-            " WHERE outcome = 'running' AND started_at >= ? AND started_at < ?",
-            (self.started_at, cutoff),
-        )
-        return [(str(r["deployment"]), float(r["started_at"])) for r in rows]
-
-    def _recovery_check(self) -> str | None:
-        stuck = self._stuck_runs()
-        if not stuck:
-            return None
-        names = ", ".join(sorted({name for name, _ in stuck}))
-        return f"recovery run still running after {self._run_allowed:g}s: {names}"
 
     def _build_recovery(self, settings: Settings) -> None:
         self._adviser = None
@@ -393,32 +331,13 @@ class Agent:
         self.notifications.start()
         self.server = await start_api_server(self)
         if self.systemd.watchdog_seconds is not None:
-            spawn("watchdog", self._feed_watchdog)
+            spawn("watchdog", self.watch.feed_watchdog)
         self.systemd.ready(f"API on port {self.server.port}")
         self.ready.set()
 
     def liveness(self) -> dict[str, Any]:
-        """Every loop's heartbeat and every task's failures; ``problems`` empty when well."""
-        loops = self.heartbeats.statuses()
-        problems = [s.problem for s in loops if s.problem] + self.supervisor.problems()
-        return {
-            "ok": not problems,
-            "problems": problems,
-            "loops": {s.name: s.as_dict() for s in loops},
-            "tasks": self.supervisor.statuses(),
-        }
-
-    async def _feed_watchdog(self) -> None:
-        """Ping systemd's watchdog while every loop is alive; silence makes systemd restart us."""
-        seconds = self.systemd.watchdog_seconds or 30.0
-        while True:
-            problems = self.liveness()["problems"]
-            if problems:
-                log.error("not feeding the watchdog", problems=problems)
-                self.systemd.notify(status="unhealthy: " + "; ".join(problems)[:200])
-            else:
-                self.systemd.watchdog()
-            await asyncio.sleep(seconds / 3)
+        """Every loop's heartbeat and every task's failures (see ``AgentWatch``)."""
+        return self.watch.liveness()
 
     def request_stop(self) -> None:
         """Ask ``async_run`` to shut down."""
@@ -441,7 +360,7 @@ class Agent:
         """
         if self._closed:
             return
-        self._closed = self._closing = True
+        self._closed = self._closing = self.watch.closing = True
         self.systemd.stopping()
         steps: list[tuple[str, Callable[[], Awaitable[object] | object]]] = [
             ("api", lambda: self.server.stop() if self.server is not None else None),
@@ -469,6 +388,14 @@ class Agent:
                 log.exception("closing failed", part=name)
 
 
+def discover_compose(settings: Settings) -> list[str] | ComposeNotFound:
+    """The Compose v2 command, or why there is none (runs subprocesses: keep off the loop)."""
+    try:
+        return find_compose(settings.compose.command)
+    except ComposeNotFound as exc:
+        return exc
+
+
 def raise_file_limit() -> None:
     """Lift the soft open-files limit to the hard one (cgroup files are kept open)."""
     import resource
@@ -484,7 +411,7 @@ def run(settings: Settings) -> None:
     raise_file_limit()
 
     async def main() -> None:
-        agent = Agent(settings)
+        agent = Agent(settings, compose=await asyncio.to_thread(discover_compose, settings))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, agent.request_stop)

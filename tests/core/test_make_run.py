@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from support.agent import free_port
 from support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.docker  # the example deployment runs on the host's daemon
 
 
 def test_make_run_answers_healthz_and_lists_the_example(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -28,6 +29,7 @@ async def healthz(request: Request) -> JSONResponse:
         "agent": {
             "up": True,
             "uptime_seconds": round(time.time() - agent.started_at, 1),
+            "asyncio_tasks": len(asyncio.all_tasks()),
             "loops": liveness["loops"],
             "tasks": liveness["tasks"],
         },
