@@ -22,7 +22,7 @@ class SupervisionConfig(BaseModel):
     """Failures of one task within failure_window_seconds that make the agent unhealthy."""
     failure_window_seconds: PositiveSeconds = 600
     """Window in which a task's failures are counted."""
-    events_heartbeat_seconds: PositiveSeconds = 30
+    events_heartbeat_seconds: PositiveSeconds = 10
     """The event stream reports progress at least this often while it is connected."""
     stale_after_periods: float = Field(default=3, ge=1)
     """A loop silent for this many of its periods is reported stale."""
