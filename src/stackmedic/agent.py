@@ -320,6 +320,7 @@ class Agent:
 
         self.events.record("agent-started", "stackmedic agent started")
         await self.refresh_catalog()
+        self.heartbeats.start()
         spawn = self.supervisor.spawn
         spawn("events", self.stream.run)
         spawn("sweep", every(self.settings.health.sweep_interval_seconds, self._sweep))

@@ -121,6 +121,11 @@ class Heartbeats:
     def __getitem__(self, name: str) -> Heartbeat:
         return self._loops[name]
 
+    def start(self) -> None:
+        """Count every loop's silence from now (the agent starts its loops)."""
+        for loop in self._loops.values():
+            loop.last = self._clock()
+
     def beat(self, name: str) -> None:
         """Record progress of the loop ``name``."""
         self._loops[name].beat()
