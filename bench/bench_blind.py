@@ -79,7 +79,7 @@ def main() -> None:
         print(f"  agent CPU            {cpu:6.2f} % of one core")
         print(f"  subscriptions tried  {tries}")
         print(f"  event-log rows added {gained}")
-        print(f"  /healthz             {health.status_code} {health.json()['problems']}")
+        print(f"  /healthz             {health.status_code} {health.json().get('problems', '')}")
     finally:
         if agent is not None:
             agent.close()

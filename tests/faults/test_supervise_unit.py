@@ -188,3 +188,16 @@ def test_sd_notify_abstract_socket_and_no_systemd() -> None:
     assert not quiet.ready()
     # A watchdog meant for another process is not ours to feed.
     assert SystemdNotifier({"WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"}).watchdog_seconds is None
+
+
+def test_check_without_an_agent_exits_3_and_says_so() -> None:
+    from typer.testing import CliRunner
+
+    from stackmedic.cli.main import app
+    from support.agent import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, ["check"], env={"STACKMEDIC_URL": url,
+                                                     "STACKMEDIC_CONFIG": None})
+    assert result.exit_code == 3
+    assert f"no stackmedic agent answers at {url}" in result.output
