@@ -68,6 +68,7 @@ async def test_refused_event_stream_is_reported_without_spinning(
                            message="stream connected once the proxy lets it through")
     _, body = await async_wait_until(lambda: _ok(handle), 30, message="/healthz back to 200")
     assert body["docker"]["events_connected"] is True
+    assert abs(body["docker"]["clock_offset_seconds"]) < 5  # same host, same clock
     kinds = log_kinds(handle)
     assert kinds.count("docker-connected") == 1
     assert "restart-summary" not in kinds

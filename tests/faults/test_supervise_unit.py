@@ -201,3 +201,18 @@ def test_check_without_an_agent_exits_3_and_says_so() -> None:
                                                      "STACKMEDIC_CONFIG": None})
     assert result.exit_code == 3
     assert f"no stackmedic agent answers at {url}" in result.output
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11-29T18:10:01.123456789Z", 1795975801.123456789),
+    ("2026-11-29T18:10:01Z", 1795975801.0),
+    ("2026-11-29T19:10:01.5+01:00", 1795975801.5),
+    ("not a time", None),
+    (None, None),
+])
+def test_engine_times_parse_with_nanoseconds_and_zones(text: str | None,
+                                                       expected: float | None) -> None:
+    from stackmedic.engine.client import engine_time
+
+    parsed = engine_time(text)
+    assert parsed == pytest.approx(expected, abs=1e-6) if expected else parsed is None

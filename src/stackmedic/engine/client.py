@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import aiodocker
@@ -73,6 +74,9 @@ class EngineClient:
         self.timeouts = 0
         self.last_timeout: DeadlineMiss | None = None
         self.info: Mapping[str, Any] = {}
+        # The daemon's clock minus ours (seconds), measured at each ping from /info's
+        # SystemTime: add it to a local time to compare with the engine's event times.
+        self.clock_offset: float | None = None
         self._docker: aiodocker.Docker | None = None
 
     @property
@@ -106,12 +110,17 @@ class EngineClient:
     async def ping(self) -> bool:
         """Ask the engine who it is; update the status; return whether it answered."""
         try:
+            asked = time.time()
             info = await self.call("system info", self.docker.system.info())
+            answered = time.time()
             version = await self.call("version", self.docker.version())
         except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             self.mark_unreachable(exc)
             return False
         self.info = info
+        daemon_now = engine_time(info.get("SystemTime"))
+        if daemon_now is not None:
+            self.clock_offset = daemon_now - (asked + answered) / 2
         self.mark_reachable(info, version)
         return True
 
@@ -217,3 +226,25 @@ class EngineClient:
         if self._docker is not None:
             await self._docker.close()
             self._docker = None
+
+
+def engine_time(value: object) -> float | None:
+    """Seconds since the epoch from the engine's RFC 3339 time (nanoseconds allowed)."""
+    if not isinstance(value, str) or not value:
+        return None
+    head, _, rest = value.partition(".")
+    fraction, zone = "", rest
+    if rest:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        fraction, zone = rest[:digits], rest[digits:]
+    else:
+        for sign in ("Z", "+", "-"):
+            index = head.find(sign, 10)
+            if index > 0:
+                head, zone = head[:index], head[index:]
+                break
+    try:
+        base = datetime.fromisoformat(head + (zone.replace("Z", "+00:00") or "+00:00"))
+    except ValueError:
+        return None
+    return base.timestamp() + (float("0." + fraction) if fraction else 0.0)

@@ -42,6 +42,7 @@ async def healthz(request: Request) -> JSONResponse:
             "events_connected": agent.stream.connected.is_set(),
             "events_error": agent.stream.error,
             "events_dropped": agent.stream.dropped,
+            "clock_offset_seconds": agent.engine.clock_offset,
             "timeouts": agent.engine.timeouts,
             "last_timeout": None if miss is None else {
                 "call": miss.what, "seconds": miss.seconds, "at": miss.at,
