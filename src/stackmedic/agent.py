@@ -115,9 +115,11 @@ class Agent:
                 self.stream.connected.is_set(), self.stream.connections,
                 self._daemon_started_at or self._connected_since,
             ),
+            bus=self.bus, docker_host=self.engine.host,
         )
         self.actions = DeploymentActions(
-            self.catalog, self.runner, self.desired, self.events, self.intent, self.observed
+            self.catalog, self.runner, self.desired, self.events, self.intent, self.observed,
+            bus=self.bus,
         )
         self.actions.observers.append(self.health.on_action)
         self.resources = ResourceMonitor(
@@ -233,11 +235,12 @@ class Agent:
             await self.monitor.sweep()
         except Exception as exc:  # the stream's own error handling reconnects
             log.warning("resync after connect failed", error=str(exc))
+        await self.intent.on_connected()  # stops left pending by an earlier run
         await self.refresh_catalog()
         await self._after_connect(kind, first)
 
     async def _on_disconnected(self) -> None:
-        self.intent.on_disconnected()
+        await self.intent.on_disconnected()
         self.notifications.docker_lost(self.engine.host)
         self.events.record(
             "docker-disconnected", "lost the Docker event stream; reconnecting",
