@@ -51,7 +51,7 @@ class Judgement:
 
 def find_burst(began: Iterable[float], end: float | None) -> Burst | None:
     """The burst of stop starts that came last, among those close enough to ``end``."""
-    times = sorted(t for t in began if end is None or end - SHUTDOWN_WINDOW_SECONDS <= t <= end)
+    times = sorted(t for t in began if end is None or t >= end - SHUTDOWN_WINDOW_SECONDS)
     if not times:
         return None
     members = [times[-1]]

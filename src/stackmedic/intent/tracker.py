@@ -250,7 +250,9 @@ class IntentTracker:
                     if p.connection == RESTORED and p.evidence is not None]
         if not restored:
             return
+        # Only several stored stops can show a burst; a lone one is judged on its own.
         burst = find_burst((s.began for s in restored), None)
+        burst = burst if burst is not None and burst.members > 1 else None
         decisions = []
         for stop in restored:
             if stop.daemon and stop.daemon == self._identity:
@@ -266,7 +268,7 @@ class IntentTracker:
     async def on_disconnected(self) -> None:
         """The stream ended: stops before the shutdown burst are intent, those in it not."""
         end = time.time()
-        await self._settle_probes()
+        await self.probed()
         burst = self._burst(end)
         await self._decide([
             Decision(p.evidence, judge(p.evidence, burst, end), "stream-end", burst, end)
@@ -283,7 +285,7 @@ class IntentTracker:
         for timer in list(self._timers):
             timer.cancel()
         await asyncio.gather(*self._timers, return_exceptions=True)
-        await self._settle_probes()
+        await self.probed()
         if not self._pending:
             return
         connected = self._connection()[0]
@@ -300,7 +302,8 @@ class IntentTracker:
             for p in self._pending.values() if p.evidence is not None
         ])
 
-    async def _settle_probes(self) -> None:
+    async def probed(self) -> None:
+        """Wait for the connection probes in flight (each bounded by its timeout)."""
         await asyncio.gather(*list(self._probes.values()), return_exceptions=True)
 
     def _burst(self, end: float | None) -> Burst | None:
@@ -334,9 +337,12 @@ class IntentTracker:
         if deployment is None:
             return None, False
         containers = self._observed.for_project(deployment.project)
-        still_running = {c.service for c in containers if c.running}
-        if stop.service in still_running:
+        if any(c.service == stop.service and c.running for c in containers):
             return None, False  # started again, or recreated, meanwhile
+        # What still ran when the person stopped this: a shutdown since stopped the rest.
+        still_running = {c.service for c in containers if c.running or (
+            c.finished_at is not None and c.finished_at > stop.stop_at)}
+        still_running.discard(stop.service)
         if not still_running:
             _, changed = self._desired.set(
                 stop.deployment, DesiredState.STOPPED, IntentSource.OBSERVED_STOP)
