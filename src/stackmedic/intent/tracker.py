@@ -20,13 +20,8 @@ from typing import Any
 from stackmedic.bus import Bus
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.engine.events import event_time
-from stackmedic.intent.burst import (
-    SHUTDOWN_WINDOW_SECONDS,
-    Burst,
-    Judgement,
-    find_burst,
-    judge,
-)
+from stackmedic.intent.burst import Judgement, find_burst, judge
+from stackmedic.intent.evidence import Answer, StopEvidence
 from stackmedic.intent.probe import accepts_connections
 from stackmedic.intent.record import Decision, DecisionLog
 from stackmedic.intent.windows import ActionWindow, ActionWindows
@@ -87,12 +82,7 @@ class IntentTracker:
             for s in self._store.all()
         }
         self._timers: set[asyncio.Task[None]] = set()
-        self._probes: dict[str, asyncio.Task[None]] = {}
-        self._began: dict[str, float] = {}  # first kill since the container last started
-        self._died: dict[str, tuple[float, int | None]] = {}
-        self._answers: dict[str, tuple[float | None, float | None]] = {}
-        self._recent: list[float] = []  # when recent stops of any container began
-        self._destroyed: dict[str, float] = {}
+        self._evidence = StopEvidence(docker_host, self._answered)
 
     # -- the agent's own actions ------------------------------------------------------
 
@@ -109,7 +99,7 @@ class IntentTracker:
         # A recreate by ``up`` stops the old container and removes it: no one's stop.
         was_pending = self.stop_pending(deployment)
         for key, pending in list(self._pending.items()):
-            removed = self._destroyed.get(pending.container_id)
+            removed = self._evidence.destroyed_at(pending.container_id)
             if pending.deployment == deployment and removed is not None \
                     and window.covers(removed):
                 self._forget(key)
@@ -137,12 +127,12 @@ class IntentTracker:
         action = str(event.get("Action") or "")
         container_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
         at = event_time(event)
-        self._remember(container_id, action, at, attributes)
+        self._evidence.remember(container_id, action, at, attributes)
         try:
             await self._on_deployment_event(container_id, action, at, attributes)
         finally:
             if action == "stop":
-                self._began.pop(container_id, None)
+                self._evidence.stopped(container_id)
 
     async def _on_deployment_event(self, container_id: str, action: str, at: float,
                                    attributes: dict[str, Any]) -> None:
@@ -155,64 +145,22 @@ class IntentTracker:
             return
         if self._windows.own(deployment.name, container_id, service, action, at):
             return
-        if action == "kill" and self._began.get(container_id) == at:
-            self._probe(container_id)
+        if action == "kill" and self._evidence.began(container_id) == at:
+            self._evidence.probe(container_id)
         elif action == "stop":
             await self._on_stop(deployment.name, service, container_id, at)
         elif action == "start":
             await self._on_start(deployment.name, service, at)
 
-    def _remember(self, container_id: str, action: str, at: float,
-                  attributes: dict[str, Any]) -> None:
-        """Keep the evidence of every container's stop (the shutdown stops them all)."""
-        if action == "start":
-            for known in (self._began, self._died, self._answers):
-                known.pop(container_id, None)
-        elif action == "kill":
-            self._began.setdefault(container_id, at)
-        elif action == "die":
-            code = str(attributes.get("exitCode"))
-            self._died[container_id] = (at, int(code) if code.isdigit() else None)
-        elif action == "stop":
-            self._recent = [t for t in self._recent if t > at - SHUTDOWN_WINDOW_SECONDS]
-            self._recent.append(self._began.get(container_id, at))
-        elif action == "destroy":
-            self._destroyed = {c: t for c, t in self._destroyed.items()
-                               if t > at - SHUTDOWN_WINDOW_SECONDS}
-            self._destroyed[container_id] = at
-
-    def _probe(self, container_id: str) -> None:
-        """Ask at once whether the daemon still accepts connections (see ``intent.probe``)."""
-        if self._host is None or container_id in self._probes:
-            return
-        task = asyncio.create_task(self._run_probe(container_id))
-        self._probes[container_id] = task
-        task.add_done_callback(lambda _: self._probes.pop(container_id, None))
-
-    async def _run_probe(self, container_id: str) -> None:
-        assert self._host is not None
-        asked = time.time()
-        accepted = await accepts_connections(self._host)
-        if accepted is None:
-            return
-        answer = (asked, None) if accepted else (None, time.time())
-        self._answers[container_id] = answer
-        self._store.probed(container_id, answered_at=answer[0], refused_at=answer[1])
-        for pending in self._pending.values():
-            if pending.container_id == container_id and pending.evidence is not None:
-                pending.evidence = replace(
-                    pending.evidence, answered_at=pending.evidence.answered_at or answer[0],
-                    refused_at=pending.evidence.refused_at or answer[1])
-
     async def _on_stop(self, deployment: str, service: str, container_id: str,
                        at: float) -> None:
         if self._desired.effective(deployment, service) == DesiredState.STOPPED:
             return
-        died, code = self._died.get(container_id, (None, None))
-        answered, refused = self._answers.get(container_id, (None, None))
+        died, code = self._evidence.died(container_id)
+        answered, refused = self._evidence.answer(container_id)
         _, number, _ = self._connection()
         evidence = StoredStop(
-            container_id, at, deployment, service, kill_at=self._began.get(container_id),
+            container_id, at, deployment, service, kill_at=self._evidence.began(container_id),
             die_at=died, exit_code=code, daemon=self._identity, answered_at=answered,
             refused_at=refused, seen_at=time.time(),
         )
@@ -221,12 +169,20 @@ class IntentTracker:
         was_pending = self.stop_pending(deployment)
         self._pending[(container_id, at)] = PendingStop(
             deployment, service, container_id, evidence.seen_at, number, evidence)
-        self._probe(container_id)  # no kill seen (or replayed): ask now
+        self._evidence.probe(container_id)  # no kill seen (or replayed): ask now
         if not was_pending:
             await self._log.pending_changed(deployment, True)
         timer = asyncio.create_task(self._confirm_later((container_id, at)))
         self._timers.add(timer)
         timer.add_done_callback(self._timers.discard)
+
+    def _answered(self, container_id: str, answer: Answer) -> None:
+        self._store.probed(container_id, answered_at=answer[0], refused_at=answer[1])
+        for pending in self._pending.values():
+            if pending.container_id == container_id and pending.evidence is not None:
+                pending.evidence = replace(
+                    pending.evidence, answered_at=pending.evidence.answered_at or answer[0],
+                    refused_at=pending.evidence.refused_at or answer[1])
 
     async def _confirm_later(self, key: tuple[str, float]) -> None:
         await asyncio.sleep(self._stop_settle)
@@ -269,7 +225,7 @@ class IntentTracker:
         """The stream ended: stops before the shutdown burst are intent, those in it not."""
         end = time.time()
         await self.probed()
-        burst = self._burst(end)
+        burst = self._evidence.burst(end)
         await self._decide([
             Decision(p.evidence, judge(p.evidence, burst, end), "stream-end", burst, end)
             for p in self._pending.values() if p.evidence is not None
@@ -296,7 +252,7 @@ class IntentTracker:
             await self._decide([Decision(p.evidence, judgement, "agent-stop")
                                 for p in self._pending.values() if p.evidence is not None])
             return
-        burst = self._burst(None)
+        burst = self._evidence.burst(None)
         await self._decide([
             Decision(p.evidence, judge(p.evidence, burst, None), "agent-stop", burst)
             for p in self._pending.values() if p.evidence is not None
@@ -304,10 +260,7 @@ class IntentTracker:
 
     async def probed(self) -> None:
         """Wait for the connection probes in flight (each bounded by its timeout)."""
-        await asyncio.gather(*list(self._probes.values()), return_exceptions=True)
-
-    def _burst(self, end: float | None) -> Burst | None:
-        return find_burst([*self._recent, *self._began.values()], end)
+        await self._evidence.probed()
 
     async def _decide(self, decisions: list[Decision]) -> None:
         ignored = []
