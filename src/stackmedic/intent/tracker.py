@@ -242,21 +242,22 @@ class IntentTracker:
             timer.cancel()
         await asyncio.gather(*self._timers, return_exceptions=True)
         await self.probed()
-        if not self._pending:
+        # Stops restored from an earlier run wait for the next start, which can compare
+        # the daemon's identity with the one that reported them.
+        stops = [p.evidence for p in self._pending.values()
+                 if p.connection != RESTORED and p.evidence is not None]
+        if not stops:
             return
         connected = self._connection()[0]
         accepts = await accepts_connections(self._host) if self._host else None
         if connected and accepts:
             judgement = Judgement(True, False, (
                 "stackmedic was stopped while the daemon still accepted connections"))
-            await self._decide([Decision(p.evidence, judgement, "agent-stop")
-                                for p in self._pending.values() if p.evidence is not None])
+            await self._decide([Decision(s, judgement, "agent-stop") for s in stops])
             return
         burst = self._evidence.burst(None)
         await self._decide([
-            Decision(p.evidence, judge(p.evidence, burst, None), "agent-stop", burst)
-            for p in self._pending.values() if p.evidence is not None
-        ])
+            Decision(s, judge(s, burst, None), "agent-stop", burst) for s in stops])
 
     async def probed(self) -> None:
         """Wait for the connection probes in flight (each bounded by its timeout)."""
