@@ -12,7 +12,9 @@ import pytest
 
 from health.factories import container, deployment
 from stackmedic.bus import Bus
+from stackmedic.deployments.actions import DeploymentActions
 from stackmedic.deployments.catalog import Catalog
+from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionStarted
 from stackmedic.intent.events import IntentDecided, StopPendingChanged
 from stackmedic.intent.tracker import IntentTracker
 from stackmedic.observe.containers import LABEL_PROJECT, LABEL_SERVICE
@@ -260,3 +262,32 @@ async def test_a_person_start_during_a_stop_action_is_intent(tmp_path: Path) -> 
 
 async def _set(event: asyncio.Event) -> None:
     event.set()
+
+
+async def test_acting_tells_the_bus_and_owns_only_what_the_action_causes(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path, "web")
+    actions = DeploymentActions(rig.catalog, None, rig.desired, rig.events, rig.tracker,
+                                rig.observed, bus=rig.bus)
+    seen: list[ActionStarted | ActionFinished] = []
+
+    async def record(event: ActionStarted | ActionFinished) -> None:
+        seen.append(event)
+
+    rig.bus.subscribe(ActionStarted, record)
+    rig.bus.subscribe(ActionFinished, record)
+    async with actions.acting("shop"):  # recovery: may stop and start what it touches
+        await rig.stop("web", time.time())
+    assert not rig.tracker.stop_pending("shop")
+    with pytest.raises(RuntimeError):
+        async with actions.acting("shop", action="start", origin=ActionOrigin.PERSON):
+            await rig.stop("web", time.time())  # a person's stop during stackmedic's start
+            raise RuntimeError("compose failed")
+    assert rig.tracker.stop_pending("shop")
+    assert [(type(e).__name__, e.action, e.origin) for e in seen] == [
+        ("ActionStarted", "recover", ActionOrigin.RECOVERY),
+        ("ActionFinished", "recover", ActionOrigin.RECOVERY),
+        ("ActionStarted", "start", ActionOrigin.PERSON),
+        ("ActionFinished", "start", ActionOrigin.PERSON)]
+    assert [e.ok for e in seen if isinstance(e, ActionFinished)] == [True, False]
