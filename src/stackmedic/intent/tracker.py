@@ -192,6 +192,10 @@ class IntentTracker:
         connected, number, _ = self._connection()
         if not connected or number != pending.connection:
             return  # the stream ended meanwhile and decided it
+        evidence = pending.evidence
+        if evidence.answered_at is None and evidence.refused_at is not None and self._host \
+                and not await accepts_connections(self._host):
+            return  # a shutdown slower than the settle: the stream's end will decide
         await self._decide([Decision(pending.evidence, Judgement(
             True, False, f"the daemon stayed up {self._stop_settle:g}s after the stop"),
             "settle")])
