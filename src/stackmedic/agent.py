@@ -248,8 +248,9 @@ class Agent:
         )
 
     async def _on_engine_event(self, event: dict[str, Any]) -> None:
-        await self.monitor.on_event(event)
+        # Intent first: it asks the daemon at once whether a stop is part of a shutdown.
         await self.intent.on_event(event)
+        await self.monitor.on_event(event)
         now = time.monotonic()
         if now - self._cursor_saved_at >= CURSOR_SAVE_INTERVAL:
             self._save_cursor()

@@ -25,7 +25,7 @@ def test_the_burst_is_the_last_run_of_close_kills() -> None:
     (3.0, True, False), (1.0, True, False), (0.5, True, False),
     (0.3, True, True),  # closer than CLOSE_CALL_SECONDS
     (0.15, False, True),  # chained into the burst, but leading it by more than a burst does
-    (0.0, False, False),  # one of the burst
+    (-0.004, False, False),  # one of the burst
 ])
 def test_stops_are_judged_by_how_long_before_the_burst_they_began(
     before: float, intent: bool, uncertain: bool
@@ -41,6 +41,15 @@ def test_a_connection_accepted_after_the_stop_began_settles_it() -> None:
     burst = find_burst([stop.began, *BURST], end=101.1)
     judgement = judge(stop, burst, 101.1)
     assert (judgement.intent, judgement.uncertain) == (True, False)
+
+
+@pytest.mark.parametrize(("refused_after", "uncertain"), [(0.01, False), (0.2, True)])
+def test_a_lone_stop_in_a_shutdown_is_certain_only_with_a_prompt_refusal(
+    refused_after: float, uncertain: bool
+) -> None:
+    stop = _stop(100.0, refused_at=100.0 + refused_after)
+    judgement = judge(stop, find_burst([stop.began], end=101.1), 101.1)
+    assert (judgement.intent, judgement.uncertain) == (False, uncertain)
 
 
 def test_a_lone_stop_long_before_the_stream_ended_leans_to_intent() -> None:

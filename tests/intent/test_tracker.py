@@ -208,7 +208,7 @@ async def test_a_pending_stop_survives_an_agent_kill(tmp_path: Path, daemon: Dae
 
 
 @pytest.mark.parametrize(("evidence", "intent"), [
-    ({"answered_at": 1.5}, True), ({"refused_at": 1.5}, False), ({}, True)])
+    ({"answered_at": 1.5}, True), ({"refused_at": 1.01}, False), ({}, True)])
 async def test_stops_left_pending_before_a_daemon_restart(
     tmp_path: Path, daemon: Daemon, evidence: dict[str, float], intent: bool
 ) -> None:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from stackmedic.store.pending import StoredStop
 
 BURST_GAP_SECONDS = 0.25  # kills this close chain into one burst (10x the measured spread)
-BURST_SPREAD_SECONDS = 0.1  # a burst's first kill leading the next by more: maybe a person
+BURST_SPREAD_SECONDS = 0.05  # a burst's first kill leading the next by more: maybe a person
+PROBE_PROMPT_SECONDS = 0.05  # a refusal this soon after a stop began places it in a shutdown
 CLOSE_CALL_SECONDS = 0.5  # a stop beginning less than this before the burst: uncertain
 SHUTDOWN_WINDOW_SECONDS = 30.0  # the daemon's shutdown timeout (15 s) with room to spare
 STREAM_OUTLIVED_SECONDS = 3.0  # 3x the measured stop-to-stream-end time
@@ -73,7 +74,8 @@ def judge(stop: StoredStop, burst: Burst | None, end: float | None) -> Judgement
             "stop began; a shutdown refuses them before it stops anything"))
     if burst is None:
         if stop.refused_at is not None:
-            return Judgement(False, False, (
+            late = stop.refused_at - began > PROBE_PROMPT_SECONDS
+            return Judgement(False, late, (
                 f"the daemon refused a new connection {stop.refused_at - began:.3f}s after "
                 "the stop began: it was shutting down"))
         return Judgement(True, True, "no evidence of a shutdown around the stop")
@@ -81,13 +83,19 @@ def judge(stop: StoredStop, burst: Burst | None, end: float | None) -> Judgement
         gap = burst.start - began
         return Judgement(True, gap < CLOSE_CALL_SECONDS,
                          f"began {gap:.3f}s before the {burst.describe()}")
-    if stop.refused_at is not None:
-        return Judgement(False, False, (
-            f"inside the {burst.describe()}; the daemon refused a new connection "
-            f"{stop.refused_at - began:.3f}s after the stop began"))
-    if burst.members == 1 and end is not None and end - stop.stop_at > STREAM_OUTLIVED_SECONDS:
+    inside = f"inside the {burst.describe()}"
+    if began == burst.start and burst.members > 1 and burst.lead > BURST_SPREAD_SECONDS:
+        return Judgement(False, True, f"{inside}, leading it by {burst.lead:.3f}s")
+    if burst.members > 1:
+        return Judgement(False, False, inside)
+    # Alone: a shutdown with one container running, or a person's stop just before one
+    # with nothing else running. Only a prompt refusal of a new connection tells.
+    if end is not None and end - stop.stop_at > STREAM_OUTLIVED_SECONDS:
         return Judgement(True, True, (
             f"alone before the stream ended {end - stop.stop_at:.3f}s later, longer than a "
             "shutdown takes"))
-    first_leads = began == burst.start and burst.lead > BURST_SPREAD_SECONDS
-    return Judgement(False, first_leads or burst.members == 1, f"inside the {burst.describe()}")
+    if stop.refused_at is not None and stop.refused_at - began <= PROBE_PROMPT_SECONDS:
+        return Judgement(False, False, (
+            f"{inside}; the daemon refused a new connection "
+            f"{max(stop.refused_at - began, 0):.3f}s after the stop began"))
+    return Judgement(False, True, f"{inside}, alone, and no prompt evidence")
