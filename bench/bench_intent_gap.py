@@ -1,6 +1,6 @@
 """How close before a daemon shutdown a person's stop is still told apart from it.
 
-Run: `.venv/bin/python -m bench.bench_intent_gap [--trials 24] [--others 0 3]`.
+Run: `.venv/bin/python -m bench.bench_intent_gap [--trials 24] [--others 0 3] [--delays 0 1.5]`.
 
 On a private Docker daemon, one deployment is stopped with `docker compose stop` while
 `--others` more keep running, and the daemon gets SIGTERM a random 0-1.5 s after the
@@ -94,6 +94,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--others", type=int, nargs="+", default=[0, 3])
+    parser.add_argument("--delays", type=float, nargs=2, default=[0.0, 1.5],
+                        help="SIGTERM this many seconds (uniform) after the stop command began")
     args = parser.parse_args()
     image = ensure_busybox_image()
     base = Path(tempfile.mkdtemp(prefix="smd-bench-"))
@@ -111,7 +113,7 @@ def main() -> None:
         rows = []
         for n in range(args.trials):
             others = args.others[n % len(args.others)]
-            gap, verdict = trial(agent, daemon, factory, others, random.uniform(0, 1.5))
+            gap, verdict = trial(agent, daemon, factory, others, random.uniform(*args.delays))
             rows.append((others, gap, verdict))
             print(f"others={others} gap={gap if gap is None else f'{gap:+.3f}'}s {verdict}",
                   flush=True)
