@@ -134,9 +134,11 @@ class Agent:
                 self.stream.connected.is_set(), self.stream.connections,
                 self._daemon_started_at or self._connected_since,
             ),
+            bus=self.bus, docker_host=self.engine.host,
         )
         self.actions = DeploymentActions(
-            self.catalog, self.runner, self.desired, self.events, self.intent, self.observed
+            self.catalog, self.runner, self.desired, self.events, self.intent, self.observed,
+            bus=self.bus,
         )
         self.actions.observers.append(self.health.on_action)
         self.resources = ResourceMonitor(
@@ -259,6 +261,7 @@ class Agent:
             await self.monitor.sweep()
         except Exception as exc:  # the stream's own error handling reconnects
             log.warning("resync after connect failed", error=str(exc))
+        await self.intent.on_connected()  # stops left pending by an earlier run
         await self.refresh_catalog()
         await self._after_connect(kind, first)
 
@@ -274,7 +277,7 @@ class Agent:
     async def _on_disconnected(self) -> None:
         if self._closing:
             return  # the agent ends the stream itself
-        self.intent.on_disconnected()
+        await self.intent.on_disconnected()
         self.notifications.docker_lost(self.engine.host)
         self.events.record(
             "docker-disconnected", "lost the Docker event stream; reconnecting",
@@ -282,8 +285,9 @@ class Agent:
         )
 
     async def _on_engine_event(self, event: dict[str, Any]) -> None:
-        await self.monitor.on_event(event)
+        # Intent first: it asks the daemon at once whether a stop is part of a shutdown.
         await self.intent.on_event(event)
+        await self.monitor.on_event(event)
         now = time.monotonic()
         if now - self._cursor_saved_at >= CURSOR_SAVE_INTERVAL:
             self._save_cursor()
@@ -365,10 +369,12 @@ class Agent:
         self.systemd.stopping()
         steps: list[tuple[str, Callable[[], Awaitable[object] | object]]] = [
             ("api", lambda: self.server.stop() if self.server is not None else None),
+            # Intent first: whether the stream is still connected to a daemon that accepts
+            # connections decides pending stops (systemd stops the agent before Docker).
+            ("intent", self.intent.close),
             ("inputs", lambda: self.supervisor.stop(INPUT_TASKS, timeout=SHUTDOWN_TIMEOUT)),
             ("resources", self.resources.close),
             ("bus", self.bus.close),
-            ("intent", self.intent.close),
             ("tasks", lambda: self.supervisor.close(timeout=SHUTDOWN_TIMEOUT)),
             ("recovery", self.recovery.close),
             ("adviser", lambda: self._adviser.aclose() if self._adviser is not None else None),

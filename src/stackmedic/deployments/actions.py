@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from enum import StrEnum
 
 import structlog
 
+from stackmedic.bus import Bus
 from stackmedic.deployments.catalog import Catalog
+from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionStarted
 from stackmedic.deployments.model import Deployment
 from stackmedic.engine.compose import ComposeError, ComposeResult, ComposeRunner
 from stackmedic.intent.tracker import IntentTracker
@@ -60,8 +63,10 @@ class DeploymentActions:
         events: EventLog,
         intent: IntentTracker,
         observed: ObservedState,
+        bus: Bus | None = None,
     ) -> None:
         self._catalog = catalog
+        self._bus = bus
         self._runner = runner
         self._desired = desired
         self._events = events
@@ -76,14 +81,35 @@ class DeploymentActions:
         return self._locks.setdefault(deployment, asyncio.Lock())
 
     @asynccontextmanager
-    async def acting(self, deployment: str) -> AsyncIterator[None]:
-        """Hold the deployment's lock and mark the events it causes as the agent's own."""
+    async def acting(
+        self,
+        deployment: str,
+        *,
+        action: str = "recover",
+        origin: ActionOrigin = ActionOrigin.RECOVERY,
+        services: Collection[str] | None = None,
+    ) -> AsyncIterator[None]:
+        """Hold the deployment's lock; the events ``action`` can cause are the agent's own.
+
+        Only the events such an action can cause, and only for ``services`` (every service
+        when None), are taken as the agent's: a person's stop meanwhile is still theirs.
+        The default is a recovery, which may stop, start or recreate what it touches.
+        """
         async with self.lock(deployment):
-            self._intent.begin_action(deployment)
+            window = self._intent.begin_action(
+                deployment, action, frozenset(services) if services is not None else None)
+            await self._publish(ActionStarted(deployment, action, origin, time.time()))
+            ok = False
             try:
                 yield
+                ok = True
             finally:
-                self._intent.end_action(deployment)
+                await self._intent.end_action(deployment, window)
+                await self._publish(ActionFinished(deployment, action, origin, ok, time.time()))
+
+    async def _publish(self, event: object) -> None:
+        if self._bus is not None:
+            await self._bus.publish(event)
 
     async def perform(self, name: str, action: Action, source: str) -> ComposeResult:
         """Record the desired state for ``action``, then run it; raise on Compose failure."""
@@ -101,7 +127,7 @@ class DeploymentActions:
             await observer(name, action)
         if self._runner is None:
             raise ComposeUnavailable("Docker Compose v2 is not available on this host")
-        async with self.acting(name):
+        async with self.acting(name, action=action.value, origin=ActionOrigin.PERSON):
             try:
                 result = await self._run(deployment, action)
             except ComposeError as exc:

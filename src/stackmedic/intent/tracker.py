@@ -1,10 +1,12 @@
 """Decides when a stop or start seen on the engine is the user's intent.
 
 An orderly daemon shutdown (as on a host reboot) emits the same kill/die/stop events as a
-user's ``docker stop`` and then ends the event stream. So a stop is held as *pending* for a
-settle period and becomes intent only if the stream stayed connected to the same daemon
-all along; a disconnect drops every pending stop. Stops and starts caused by the agent's own
-actions are not intent either.
+user's ``docker stop``. So each stop is stored as *pending* with its evidence (the engine's
+times, the daemon's identity, whether the daemon still accepted a new connection after the
+stop began) and decided by ``intent.burst``: when the settle period passes with the daemon
+up, when the event stream ends, when the agent is stopped, or when it starts again and
+finds stops left pending by an earlier run. Events of the agent's own actions are not
+intent either (``intent.windows``).
 """
 
 from __future__ import annotations
@@ -12,36 +14,26 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-import structlog
-
+from stackmedic.bus import Bus
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.engine.events import event_time
+from stackmedic.intent.burst import Judgement, find_burst, judge
+from stackmedic.intent.evidence import Answer, StopEvidence
+from stackmedic.intent.probe import accepts_connections
+from stackmedic.intent.record import Decision, DecisionLog
+from stackmedic.intent.windows import ActionWindow, ActionWindows
 from stackmedic.observe.containers import LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE
 from stackmedic.observe.state import ObservedState
+from stackmedic.recovery.boot import daemon_identity
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
+from stackmedic.store.pending import PendingStopStore, StoredStop
 from stackmedic.types import DesiredState, IntentSource
 
-log = structlog.get_logger(__name__)
-
-# The engine stamps an event when the change happens, before the Compose command that
-# caused it returns; so the agent's own actions are told apart by comparing that stamp with
-# when they ran (same host, same clock), with a small tolerance for clock granularity. A
-# person acting right after the agent must not fall inside it. Windows are kept long
-# enough for a replay to match them.
-ACTION_TAIL_SECONDS = 0.02
-WINDOW_MEMORY_SECONDS = 600.0
-
-
-@dataclass
-class ActionWindow:
-    """When the agent acted on a deployment (``end`` is None while it still acts)."""
-
-    start: float
-    end: float | None = None
+RESTORED = 0  # the connection number of stops left pending by an earlier agent run
 
 
 @dataclass
@@ -53,6 +45,7 @@ class PendingStop:
     container_id: str
     seen_at: float
     connection: int
+    evidence: StoredStop | None = None
 
 
 class IntentTracker:
@@ -68,42 +61,52 @@ class IntentTracker:
         stop_settle_seconds: float,
         start_settle_seconds: float,
         connection: Callable[[], tuple[bool, int, float]],
+        bus: Bus | None = None,
+        docker_host: str | None = None,
     ) -> None:
         self._desired = desired
-        self._events = events
         self._catalog = catalog
         self._observed = observed
         self._stop_settle = stop_settle_seconds
         self._start_settle = start_settle_seconds
         # (connected, connection number, since when the daemon is known to be up)
         self._connection = connection
-        self._pending: dict[str, PendingStop] = {}
+        self._host = docker_host
+        self._store = PendingStopStore(desired.db)
+        self._log = DecisionLog(events, bus)
+        self._windows = ActionWindows()
+        self._identity: str | None = None
+        self._pending: dict[tuple[str, float], PendingStop] = {
+            (s.container_id, s.stop_at): PendingStop(
+                s.deployment, s.service, s.container_id, s.seen_at, RESTORED, s)
+            for s in self._store.all()
+        }
         self._timers: set[asyncio.Task[None]] = set()
-        self._windows: dict[str, list[ActionWindow]] = {}
+        self._evidence = StopEvidence(docker_host, self._answered)
 
-    def begin_action(self, deployment: str) -> None:
-        """The agent starts acting on a deployment: the events it causes are not intent."""
-        windows = self._windows.setdefault(deployment, [])
-        now = time.time()
-        windows[:] = [w for w in windows if w.end is None or w.end > now - WINDOW_MEMORY_SECONDS]
-        windows.append(ActionWindow(now))
+    # -- the agent's own actions ------------------------------------------------------
 
-    def end_action(self, deployment: str) -> None:
+    def begin_action(self, deployment: str, action: str = "recover",
+                     services: frozenset[str] | None = None) -> ActionWindow:
+        """The agent starts acting: the events this action can cause are not intent."""
+        return self._windows.begin(deployment, action, services)
+
+    async def end_action(self, deployment: str, window: ActionWindow | None = None) -> None:
         """The agent's action on a deployment ended."""
-        for window in self._windows.get(deployment, []):
-            if window.end is None:
-                window.end = time.time() + ACTION_TAIL_SECONDS
-                break
+        self._windows.end(deployment, window)
+        if window is None or window.action != "start":
+            return
+        # A recreate by ``up`` stops the old container and removes it: no one's stop.
+        was_pending = self.stop_pending(deployment)
         for key, pending in list(self._pending.items()):
-            if pending.deployment == deployment:
-                del self._pending[key]
+            removed = self._evidence.destroyed_at(pending.container_id)
+            if pending.deployment == deployment and removed is not None \
+                    and window.covers(removed):
+                self._forget(key)
+        if was_pending and not self.stop_pending(deployment):
+            await self._log.pending_changed(deployment, False)
 
-    def _agent_acting(self, deployment: str, at: float) -> bool:
-        """Whether an event at time ``at`` falls inside one of the agent's own actions."""
-        return any(
-            w.start - ACTION_TAIL_SECONDS <= at and (w.end is None or at <= w.end)
-            for w in self._windows.get(deployment, [])
-        )
+    # -- queries ----------------------------------------------------------------------
 
     def stop_pending(self, deployment: str) -> bool:
         """Whether a stop of this deployment awaits confirmation as intent."""
@@ -114,11 +117,25 @@ class IntentTracker:
         """Stops waiting for confirmation."""
         return list(self._pending.values())
 
+    # -- engine events ----------------------------------------------------------------
+
     async def on_event(self, event: dict[str, Any]) -> None:
         """Feed one engine event."""
         if event.get("Type") != "container":
             return
         attributes = (event.get("Actor") or {}).get("Attributes") or {}
+        action = str(event.get("Action") or "")
+        container_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+        at = event_time(event)
+        self._evidence.remember(container_id, action, at, attributes)
+        try:
+            await self._on_deployment_event(container_id, action, at, attributes)
+        finally:
+            if action == "stop":
+                self._evidence.stopped(container_id)
+
+    async def _on_deployment_event(self, container_id: str, action: str, at: float,
+                                   attributes: dict[str, Any]) -> None:
         project = attributes.get(LABEL_PROJECT)
         service = attributes.get(LABEL_SERVICE)
         if not project or not service or attributes.get(LABEL_ONEOFF) == "True":
@@ -126,94 +143,193 @@ class IntentTracker:
         deployment = self._catalog.by_project(project)
         if deployment is None:
             return
-        action = str(event.get("Action") or "")
-        container_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
-        at = event_time(event)
-        if self._agent_acting(deployment.name, at):
+        if self._windows.own(deployment.name, container_id, service, action, at):
             return
-        if action == "stop":
-            self._on_stop(deployment.name, service, container_id)
+        if action == "kill" and self._evidence.began(container_id) == at:
+            self._evidence.probe(container_id)
+        elif action == "stop":
+            await self._on_stop(deployment.name, service, container_id, at)
         elif action == "start":
-            self._on_start(deployment.name, service, at)
+            await self._on_start(deployment.name, service, at)
 
-    def on_disconnected(self) -> None:
-        """The stream ended: the daemon is going away, so pending stops are not intent."""
-        if not self._pending:
-            return
-        names = sorted({p.deployment for p in self._pending.values()})
-        self._pending.clear()
-        self._events.record(
-            "intent-ignored",
-            "containers stopped while the Docker daemon was going away; "
-            "not taken as a user's stop: " + ", ".join(names),
-        )
-
-    def _on_stop(self, deployment: str, service: str, container_id: str) -> None:
+    async def _on_stop(self, deployment: str, service: str, container_id: str,
+                       at: float) -> None:
         if self._desired.effective(deployment, service) == DesiredState.STOPPED:
             return
+        died, code = self._evidence.died(container_id)
+        answered, refused = self._evidence.answer(container_id)
         _, number, _ = self._connection()
-        self._pending[container_id] = PendingStop(
-            deployment, service, container_id, time.monotonic(), number
+        evidence = StoredStop(
+            container_id, at, deployment, service, kill_at=self._evidence.began(container_id),
+            die_at=died, exit_code=code, daemon=self._identity, answered_at=answered,
+            refused_at=refused, seen_at=time.time(),
         )
-        timer = asyncio.create_task(self._confirm_later(container_id))
+        if not self._store.add(evidence):
+            return  # a replay of a stop already pending
+        was_pending = self.stop_pending(deployment)
+        self._pending[(container_id, at)] = PendingStop(
+            deployment, service, container_id, evidence.seen_at, number, evidence)
+        self._evidence.probe(container_id)  # no kill seen (or replayed): ask now
+        if not was_pending:
+            await self._log.pending_changed(deployment, True)
+        timer = asyncio.create_task(self._confirm_later((container_id, at)))
         self._timers.add(timer)
         timer.add_done_callback(self._timers.discard)
 
-    async def _confirm_later(self, container_id: str) -> None:
+    def _answered(self, container_id: str, answer: Answer) -> None:
+        self._store.probed(container_id, answered_at=answer[0], refused_at=answer[1])
+        for pending in self._pending.values():
+            if pending.container_id == container_id and pending.evidence is not None:
+                pending.evidence = replace(
+                    pending.evidence, answered_at=pending.evidence.answered_at or answer[0],
+                    refused_at=pending.evidence.refused_at or answer[1])
+
+    async def _confirm_later(self, key: tuple[str, float]) -> None:
         await asyncio.sleep(self._stop_settle)
-        pending = self._pending.pop(container_id, None)
-        if pending is None:
+        pending = self._pending.get(key)
+        if pending is None or pending.evidence is None:
             return
         connected, number, _ = self._connection()
         if not connected or number != pending.connection:
-            return
-        self._confirm(pending)
+            return  # the stream ended meanwhile and decided it
+        evidence = pending.evidence
+        if evidence.answered_at is None and evidence.refused_at is not None and self._host \
+                and not await accepts_connections(self._host):
+            return  # a shutdown slower than the settle: the stream's end will decide
+        await self._decide([Decision(pending.evidence, Judgement(
+            True, False, f"the daemon stayed up {self._stop_settle:g}s after the stop"),
+            "settle")])
 
-    def _confirm(self, pending: PendingStop) -> None:
-        deployment = self._catalog.get(pending.deployment)
+    # -- the moments that decide ------------------------------------------------------
+
+    async def on_connected(self) -> None:
+        """A (re)connection: decide the stops an earlier agent run left pending."""
+        if self._host is not None:
+            self._identity = await asyncio.to_thread(daemon_identity, self._host)
+        restored = [p.evidence for p in self._pending.values()
+                    if p.connection == RESTORED and p.evidence is not None]
+        if not restored:
+            return
+        # Only several stored stops can show a burst; a lone one is judged on its own.
+        burst = find_burst((s.began for s in restored), None)
+        burst = burst if burst is not None and burst.members > 1 else None
+        decisions = []
+        for stop in restored:
+            if stop.daemon and stop.daemon == self._identity:
+                judgement = Judgement(True, False, (
+                    f"the daemon that reported it ({stop.daemon}) is still up"))
+                decisions.append(Decision(stop, judgement, "agent-start"))
+            elif stop.daemon and self._identity:
+                decisions.append(Decision(stop, judge(stop, burst, None), "agent-start", burst))
+            else:
+                decisions.append(Decision(stop, judge(stop, None, None), "agent-start"))
+        await self._decide(decisions)
+
+    async def on_disconnected(self) -> None:
+        """The stream ended: stops before the shutdown burst are intent, those in it not."""
+        end = time.time()
+        await self.probed()
+        burst = self._evidence.burst(end)
+        await self._decide([
+            Decision(p.evidence, judge(p.evidence, burst, end), "stream-end", burst, end)
+            for p in self._pending.values() if p.evidence is not None
+        ])
+
+    async def close(self) -> None:
+        """Decide pending stops as the agent stops, then cancel their timers.
+
+        With the stream connected and the daemon accepting connections, the daemon is not
+        shutting down (systemd stops stackmedic before Docker): pending stops are intent.
+        Otherwise (the agent runs in a container stopped with the rest) the burst rule.
+        """
+        for timer in list(self._timers):
+            timer.cancel()
+        await asyncio.gather(*self._timers, return_exceptions=True)
+        await self.probed()
+        # Stops restored from an earlier run wait for the next start, which can compare
+        # the daemon's identity with the one that reported them.
+        stops = [p.evidence for p in self._pending.values()
+                 if p.connection != RESTORED and p.evidence is not None]
+        if not stops:
+            return
+        connected = self._connection()[0]
+        accepts = await accepts_connections(self._host) if self._host else None
+        if connected and accepts:
+            judgement = Judgement(True, False, (
+                "stackmedic was stopped while the daemon still accepted connections"))
+            await self._decide([Decision(s, judgement, "agent-stop") for s in stops])
+            return
+        burst = self._evidence.burst(None)
+        await self._decide([
+            Decision(s, judge(s, burst, None), "agent-stop", burst) for s in stops])
+
+    async def probed(self) -> None:
+        """Wait for the connection probes in flight (each bounded by its timeout)."""
+        await self._evidence.probed()
+
+    async def _decide(self, decisions: list[Decision]) -> None:
+        ignored = []
+        for decision in decisions:
+            stop = decision.stop
+            self._forget((stop.container_id, stop.stop_at))
+            if decision.judgement.intent:
+                target, changed = self._confirm(stop)
+                await self._log.stopped(decision, target, changed)
+            else:
+                ignored.append(decision)
+        if ignored:
+            states = {d.stop.deployment: self._desired.effective(d.stop.deployment, "")
+                      or DesiredState.RUNNING for d in ignored}
+            await self._log.ignored(ignored, states)
+        for deployment in sorted({d.stop.deployment for d in decisions}):
+            if not self.stop_pending(deployment):
+                await self._log.pending_changed(deployment, False)
+
+    def _forget(self, key: tuple[str, float]) -> None:
+        if self._pending.pop(key, None) is not None:
+            self._store.remove(*key)
+
+    def _confirm(self, stop: StoredStop) -> tuple[str | None, bool]:
+        """Record a person's stop; None when it was started again (or replaced) meanwhile."""
+        deployment = self._catalog.get(stop.deployment)
         if deployment is None:
-            return
+            return None, False
         containers = self._observed.for_project(deployment.project)
-        if any(c.id == pending.container_id and c.running for c in containers):
-            return  # started again meanwhile
-        still_running = {c.service for c in containers if c.running}
+        if any(c.service == stop.service and c.running for c in containers):
+            return None, False  # started again, or recreated, meanwhile
+        # What still ran when the person stopped this: a shutdown since stopped the rest.
+        still_running = {c.service for c in containers if c.running or (
+            c.finished_at is not None and c.finished_at > stop.stop_at)}
+        still_running.discard(stop.service)
         if not still_running:
-            record, changed = self._desired.set(
-                pending.deployment, DesiredState.STOPPED, IntentSource.OBSERVED_STOP
-            )
-            target = "deployment"
-        else:
-            record, changed = self._desired.set(
-                pending.deployment, DesiredState.STOPPED, IntentSource.OBSERVED_STOP,
-                service=pending.service,
-            )
-            target = f"service {pending.service}"
-        if changed:
-            self._events.record(
-                "intent-changed",
-                f"{target} stopped outside stackmedic; desired state is now stopped",
-                deployment=pending.deployment,
-                service=None if target == "deployment" else pending.service,
-                data={"state": record.state.value, "source": record.source},
-            )
-            log.info("user stop recorded", deployment=pending.deployment, target=target)
+            _, changed = self._desired.set(
+                stop.deployment, DesiredState.STOPPED, IntentSource.OBSERVED_STOP)
+            return "deployment", changed
+        _, changed = self._desired.set(
+            stop.deployment, DesiredState.STOPPED, IntentSource.OBSERVED_STOP,
+            service=stop.service,
+        )
+        return f"service {stop.service}", changed
 
-    def _on_start(self, deployment: str, service: str, at: float) -> None:
+    async def _on_start(self, deployment: str, service: str, at: float) -> None:
         connected, _, since = self._connection()
         # Starts in the first moments after the daemon came up may be its own restart
         # policies bringing containers back at boot, not a person.
         if not connected or at < since + self._start_settle:
             return
+        was_pending = self.stop_pending(deployment)
         for key, pending in list(self._pending.items()):
             if pending.deployment == deployment and pending.service == service:
-                del self._pending[key]
+                self._forget(key)
+        if was_pending and not self.stop_pending(deployment):
+            await self._log.pending_changed(deployment, False)
         whole = self._desired.get(deployment)
         own = self._desired.get(deployment, service)
         if own is not None and own.state == DesiredState.STOPPED:
             self._desired.set(
                 deployment, DesiredState.RUNNING, IntentSource.OBSERVED_START, service=service
             )
-            self._record_start(deployment, f"service {service}", service)
+            await self._log.started(deployment, f"service {service}", service)
         elif whole is not None and whole.state == DesiredState.STOPPED:
             spec = self._catalog.get(deployment)
             self._desired.set(deployment, DesiredState.RUNNING, IntentSource.OBSERVED_START)
@@ -226,20 +342,4 @@ class IntentTracker:
                         deployment, DesiredState.STOPPED, IntentSource.OBSERVED_START,
                         service=other,
                     )
-            self._record_start(deployment, "deployment", None)
-
-    def _record_start(self, deployment: str, target: str, service: str | None) -> None:
-        self._events.record(
-            "intent-changed",
-            f"{target} started outside stackmedic; desired state is now running",
-            deployment=deployment,
-            service=service,
-            data={"state": "running", "source": IntentSource.OBSERVED_START.value},
-        )
-
-    async def close(self) -> None:
-        """Drop pending stops and cancel their timers."""
-        self._pending.clear()
-        for timer in list(self._timers):
-            timer.cancel()
-        await asyncio.gather(*self._timers, return_exceptions=True)
+            await self._log.started(deployment, "deployment", None)

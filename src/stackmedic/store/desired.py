@@ -32,6 +32,11 @@ class DesiredStateStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @property
+    def db(self) -> Database:
+        """The database the records live in (intent keeps its pending stops there too)."""
+        return self._db
+
     def get(self, deployment: str, service: str = DEPLOYMENT) -> DesiredRecord | None:
         """The desired state of a deployment (or one of its services), if recorded."""
         row = self._db.fetchone(

@@ -1,0 +1,99 @@
+"""What the engine showed of every container's stop: the evidence intent is decided from.
+
+Every container counts, not only those of deployments, because a daemon shutdown stops
+them all and its burst is read from all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from stackmedic.intent.burst import SHUTDOWN_WINDOW_SECONDS, Burst, find_burst
+from stackmedic.intent.probe import accepts_connections
+
+Answer = tuple[float | None, float | None]  # (answered at, refused at)
+AnswerListener = Callable[[str, Answer], None]
+
+
+class StopEvidence:
+    """Kill, die and stop times per container, and what connection probes showed."""
+
+    def __init__(self, docker_host: str | None, on_answer: AnswerListener) -> None:
+        self._host = docker_host
+        self._on_answer = on_answer
+        self._began: dict[str, float] = {}  # first kill since the container last started
+        self._died: dict[str, tuple[float, int | None]] = {}
+        self._answers: dict[str, Answer] = {}
+        self._recent: list[float] = []  # when recent stops began
+        self._destroyed: dict[str, float] = {}
+        self._probes: dict[str, asyncio.Task[None]] = {}
+
+    def remember(self, container_id: str, action: str, at: float,
+                 attributes: dict[str, Any]) -> None:
+        """Take in one container event."""
+        if action == "start":
+            for known in (self._began, self._died, self._answers):
+                known.pop(container_id, None)
+        elif action == "kill":
+            self._began.setdefault(container_id, at)
+        elif action == "die":
+            code = str(attributes.get("exitCode"))
+            self._died[container_id] = (at, int(code) if code.isdigit() else None)
+        elif action == "stop":
+            self._recent = [t for t in self._recent if t > at - SHUTDOWN_WINDOW_SECONDS]
+            self._recent.append(self._began.get(container_id, at))
+        elif action == "destroy":
+            self._destroyed = {c: t for c, t in self._destroyed.items()
+                               if t > at - SHUTDOWN_WINDOW_SECONDS}
+            self._destroyed[container_id] = at
+
+    def stopped(self, container_id: str) -> None:
+        """The container's stop was handled: it no longer counts as stopping."""
+        self._began.pop(container_id, None)
+
+    def began(self, container_id: str) -> float | None:
+        """When the container's current stop began (its first kill)."""
+        return self._began.get(container_id)
+
+    def died(self, container_id: str) -> tuple[float | None, int | None]:
+        """When it died and its exit code, when seen."""
+        return self._died.get(container_id, (None, None))
+
+    def answer(self, container_id: str) -> Answer:
+        """What a connection attempt showed after its stop began."""
+        return self._answers.get(container_id, (None, None))
+
+    def destroyed_at(self, container_id: str) -> float | None:
+        """When the container was removed, if recently."""
+        return self._destroyed.get(container_id)
+
+    def burst(self, end: float | None) -> Burst | None:
+        """The last burst of stops, those still under way included."""
+        return find_burst([*self._recent, *self._began.values()], end)
+
+    def probe(self, container_id: str) -> None:
+        """Ask at once whether the daemon still accepts connections (see ``intent.probe``)."""
+        if self._host is None or container_id in self._probes \
+                or container_id in self._answers:
+            return
+        task = asyncio.create_task(self._run_probe(self._host, container_id))
+        self._probes[container_id] = task
+        task.add_done_callback(lambda _: self._probes.pop(container_id, None))
+
+    async def _run_probe(self, host: str, container_id: str) -> None:
+        # The event was read before the probe began, so an accepted connection came after
+        # the stop began; a refusal is known only once the attempt ends.
+        asked = time.time()
+        accepted = await accepts_connections(host)
+        if accepted is None:
+            return
+        answer = (asked, None) if accepted else (None, time.time())
+        self._answers[container_id] = answer
+        self._on_answer(container_id, answer)
+
+    async def probed(self) -> None:
+        """Wait for the probes in flight (each bounded by its timeout)."""
+        await asyncio.gather(*list(self._probes.values()), return_exceptions=True)
