@@ -19,6 +19,9 @@ class Diagnosis:
     needs_human: str | None = None
     source: str = "rules"
     details: list[str] = field(default_factory=list)
+    log_tail: dict[str, list[str]] = field(default_factory=dict)
+    llm: dict[str, object] | None = None  # what the adviser answered and whether it was used
+    followers: list[str] = field(default_factory=list)  # dependents restarted after the rest
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -28,6 +31,9 @@ class Diagnosis:
             "needs_human": self.needs_human,
             "details": self.details,
             "suggestions": [s.model_dump(mode="json") for s in self.suggestions],
+            "log_tail": self.log_tail,
+            "llm": self.llm,
+            "followers": self.followers,
         }
 
 
@@ -79,6 +85,10 @@ def _rule_for(
     service: ServiceEvidence, *, lost_networks: list[str]
 ) -> tuple[list[Suggestion] | None, str]:
     name = service.name
+    if service.status == "crash-looping" and service.running:
+        codes = ", ".join(str(c) for c in service.exit_codes) or "unknown"
+        return [], (f"{name} runs again after crashing (exit codes {codes}); it is left "
+                    "alone while it stays up")
     if service.oom_killed and service.oom_kills_recent >= REPEATED_OOM:
         return None, (f"{name} was OOM-killed {service.oom_kills_recent} times recently; "
                       "restarting it again would loop: raise its memory limit or fix the leak")
