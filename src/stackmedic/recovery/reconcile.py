@@ -44,7 +44,7 @@ class RestartSummary:
 
     kind: RestartKind
     came_back: list[str] = field(default_factory=list)
-    brought_back: list[dict[str, str]] = field(default_factory=list)
+    brought_back: list[dict[str, Any]] = field(default_factory=list)
     still_down: list[dict[str, str]] = field(default_factory=list)
     completed: list[dict[str, str]] = field(default_factory=list)
     left_stopped: list[str] = field(default_factory=list)
@@ -257,4 +257,4 @@ def place(summary: RestartSummary, name: str, health: DeploymentHealth,
         summary.came_back.append(name)
         return
     how = ", ".join(o.suggestion.describe() for o in done)
-    summary.brought_back.append({"deployment": name, "how": how})
+    summary.brought_back.append({"deployment": name, "how": how, "acted_at": acted_at})

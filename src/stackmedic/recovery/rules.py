@@ -75,7 +75,8 @@ def diagnose(evidence: Evidence) -> Diagnosis:
     if human and not suggestions:
         return Diagnosis("; ".join(human), needs_human="; ".join(human), details=details)
     if not suggestions:
-        return Diagnosis("nothing to do: every service is as desired", details=details)
+        why = "; ".join(details) or "every service is as desired"
+        return Diagnosis(f"nothing to do: {why}", details=details)
     summary = "; ".join(details)
     return Diagnosis(summary, suggestions, needs_human="; ".join(human) or None,
                      details=details)
