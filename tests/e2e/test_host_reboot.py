@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from stackmedic.observe.containers import parse_time
 from support import zoo
 from support.agent import RECOVERY_ON, AgentProcess, agent_config, merge
@@ -15,6 +17,8 @@ from support.deployments import Deployment, DeploymentFactory, service
 from support.dockerd import PrivateDockerd
 from support.servers import SmtpSink
 from support.wait import wait_until
+
+pytestmark = pytest.mark.docker
 
 
 def test_host_reboot_brings_back_what_should_run_and_reports_it(
@@ -241,6 +245,11 @@ def test_host_reboot_with_real_service_behaviours_reports_only_what_was_verified
         sink.stop()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the intent tracker still takes the stops of a daemon shutdown it watches live for "
+           "a person's (desired -> stopped); issue 12 owns that decision",
+)
 def test_daemon_restart_with_real_service_behaviours_reports_only_what_was_verified(
     tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory
 ) -> None:

@@ -61,3 +61,17 @@ def sidecar(of: str = "main", **extra: Any) -> dict[str, Any]:
 def crash_looper(after: float = 3, code: int = 3, **extra: Any) -> dict[str, Any]:
     """Logs a fatal error and exits ``code`` ``after`` seconds after each start."""
     return _spec(f"echo 'fatal config error'; sleep {after}; exit {code}", **extra)
+
+
+def flaky_starter(crashes: int = 3, **extra: Any) -> dict[str, Any]:
+    """Crashes (exit 3) on its first ``crashes`` starts, then serves; needs a restart policy.
+
+    The count lives in the container's own filesystem, which a restart keeps.
+    """
+    return _spec(
+        # $$ is Compose's escape for a literal $
+        "n=$$(cat /tmp/starts 2>/dev/null || echo 0); n=$$((n+1)); echo $$n > /tmp/starts; "
+        f"if [ $$n -le {crashes} ]; then echo 'not ready yet'; exit 3; fi; "
+        f"trap 'exit 0' TERM; echo serving; {_IDLE}",
+        **extra,
+    )

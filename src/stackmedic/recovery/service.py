@@ -27,7 +27,7 @@ from stackmedic.recovery.policy import Phase, RecoveryPolicy, RecoveryState, Rec
 from stackmedic.recovery.rules import Diagnosis
 from stackmedic.recovery.runs import RecoveryRuns
 from stackmedic.recovery.suggestions import ServiceAction
-from stackmedic.recovery.verify import verify_recovered
+from stackmedic.recovery.verify import stable_period, verify_recovered
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.types import DesiredState
@@ -239,7 +239,7 @@ class RecoveryService:
         run_id = self.runs.begin(name, trigger, attempt)
         opened.append(run_id)
         evidence, diagnosis = await self.diagnose(name, recreated_networks=recreated)
-        escalate(diagnosis, self.runs.previous(name, run_id))
+        escalate(diagnosis, self.runs.previous(name, run_id), self._clock())
         self.runs.diagnosed(run_id, evidence.as_dict(), diagnosis.as_dict())
         if not diagnosis.suggestions:
             if diagnosis.needs_human:
@@ -254,17 +254,21 @@ class RecoveryService:
             details={"attempt": attempt, "trigger": trigger, "source": diagnosis.source,
                      "actions": [s.describe() for s in diagnosis.suggestions]},
         )
+        read = self._containers
+        project = evidence.project
+        timeout = self.config.verify_timeout_seconds
+        stable = self.config.verify_stable_seconds
+        if read is not None:  # judged on the containers as they were before acting
+            stable = stable_period(read(project), {s.service for s in diagnosis.suggestions},
+                                   stable, timeout)
         acted_at = self._clock()
         outcomes = await self._act(name, diagnosis, evidence)
         slot.release()
         if outcomes is None:
             self.runs.finish(run_id, "cancelled", [], "desired state changed")
             return RunResult(name, "deferred", diagnosis, message="desired state changed")
-        read = self._containers
-        project = evidence.project
         verified, problem = await verify_recovered(
-            self._health, name, outcomes, timeout=self.config.verify_timeout_seconds,
-            stable=self.config.verify_stable_seconds,
+            self._health, name, outcomes, timeout=timeout, stable=stable,
             containers=(lambda: read(project)) if read is not None else None,
             since=acted_at,
         )

@@ -12,6 +12,7 @@ from stackmedic.observe.containers import ContainerState
 from stackmedic.recovery.executor import ActionOutcome
 
 POLL_SECONDS = 0.25
+LIFETIME_MARGIN = 2.0
 
 Containers = Callable[[], Sequence[ContainerState]]
 
@@ -28,6 +29,22 @@ def died_again(containers: Sequence[ContainerState], services: Collection[str],
         if container.finished_at >= since and container.exit_cause != "stop":
             return container
     return None
+
+
+def stable_period(containers: Sequence[ContainerState], services: Collection[str],
+                  configured: float, timeout: float) -> float:
+    """How long to watch before calling it recovered: longer than the acted-on services
+    lived before they last died by themselves (a crash 3 s after each start is no
+    recovery after 2 s), within half the verification timeout."""
+    lived = [
+        c.finished_at - c.started_at for c in containers
+        if c.service in services and c.exit_cause != "stop"
+        and c.finished_at is not None and c.started_at is not None
+        and c.finished_at >= c.started_at
+    ]
+    if not lived:
+        return configured
+    return max(configured, min(max(lived) + LIFETIME_MARGIN, timeout / 2))
 
 
 async def verify_recovered(
