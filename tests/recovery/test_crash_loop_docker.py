@@ -1,5 +1,5 @@
-"""Crash loops against the real engine: fail fast, learn, give up with the log tail; and a
-loop that ended is not restarted."""
+"""Real workloads against the real engine: a crash loop fails fast, learns and gives up with
+its log tail; a loop that ended is not restarted; a sidecar follows its namespace owner."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from stackmedic.cli.diagnose import render_diagnosis
 from support import zoo
 from support.agent import RECOVERY_ON, AgentHandle, merge, running_agent
+from support.compose import run_docker
 from support.deployments import DeploymentFactory
 from support.wait import async_wait_until
 
@@ -82,3 +83,26 @@ async def _changed_to(handle: AgentHandle, name: str, status: str) -> bool:
 async def _verdict(handle: AgentHandle, name: str, verdict: str) -> dict[str, Any] | None:
     body: dict[str, Any] = await handle.get(f"/api/deployments/{name}/health")
     return body if body.get("verdict") == verdict else None
+
+
+async def test_sidecar_follows_its_recreated_namespace_owner(
+    tmp_path: Path, deployments: DeploymentFactory
+) -> None:
+    site = deployments.make("pair", {"main": zoo.graceful(), "side": zoo.sidecar()})
+    site.up()
+    async with running_agent(tmp_path / "data", deployments.root, **RECOVERY_ON) as handle:
+        await handle.wait_listed(site.name)
+        await async_wait_until(lambda: _verdict(handle, site.name, "healthy"), 30,
+                               message="healthy at first")
+        main_id = next(r["ID"] for r in site.ps() if r["Service"] == "main")
+        run_docker("rm", "--force", main_id)  # gone: recovery creates a new main
+        succeeded = await async_wait_until(
+            lambda: events_of(handle, site.name, "recovery-succeeded"), 90,
+            message="recovered")
+        assert succeeded[0]["message"].endswith("start main, recreate side")
+        rows = {r["Service"]: r["ID"] for r in site.ps()}
+        mode = run_docker("inspect", "--format", "{{.HostConfig.NetworkMode}}",
+                          rows["side"]).stdout.strip()
+        new_main = run_docker("inspect", "--format", "{{.Id}}", rows["main"]).stdout.strip()
+        assert mode == f"container:{new_main}"  # the sidecar joined the new namespace
+        assert site.states() == {"main": "running", "side": "running"}
