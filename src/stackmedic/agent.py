@@ -230,6 +230,8 @@ class Agent:
         first, self._first_connection = self._first_connection, False
         kind = self.restarts.detect(first=first, unreachable_count=self.engine.unreachable_count)
         self._daemon_started_at = self.restarts.daemon_started_at
+        if kind in (RestartKind.HOST, RestartKind.DAEMON) and self._daemon_started_at is None:
+            self._daemon_started_at = self._connected_since  # the best bound visible
         if kind in (RestartKind.HOST, RestartKind.DAEMON):
             # The reconcile owns every deployment now: no piecemeal runs from the resync.
             self.recovery.reconciling = True

@@ -91,7 +91,7 @@ def _rule_for(
         return [], (f"{name} runs again after crashing (exit codes {codes}); it is left "
                     "alone while it stays up")
     if service.oom_killed and service.oom_kills_recent >= REPEATED_OOM:
-        return None, (f"{name} was OOM-killed {service.oom_kills_recent} times recently; "
+        return None, (f"{name} was OOM-killed {service.oom_kills_recent} times; "
                       "restarting it again would loop: raise its memory limit or fix the leak")
     if service.image and service.image_present is False:
         if service.has_build:
