@@ -289,3 +289,10 @@ def test_failed_call_is_recorded_with_its_error() -> None:
     assert got.source == "rules"
     assert got.llm == {"outcome": "timed-out", "used": False, "error": "no answer within 20s",
                        "why_not_used": "no answer within 20s"}
+
+
+def test_a_deployment_of_completed_jobs_only_is_never_down() -> None:
+    health = judge({"migrate": ServiceSpec("migrate")},
+                   [box("migrate", "exited", exit_code=0, job=True, exit_cause="own")])
+    assert health.verdict is Verdict.HEALTHY
+    assert health.reason == "0 of 1 services running; migrate completed"

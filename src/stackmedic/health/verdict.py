@@ -177,7 +177,8 @@ def evaluate(inputs: HealthInputs) -> DeploymentHealth:
         return verdict(
             Verdict.STARTING, f"starting: {_phrase(problems + waiting)}", inputs.starting_until
         )
-    if not any(s.serving for s in wanted):
+    only_jobs = all(s.status is ServiceStatus.COMPLETED for s in wanted)
+    if not any(s.serving for s in wanted) and not only_jobs:
         if problems:
             return verdict(Verdict.DOWN, _phrase(problems))
         return verdict(Verdict.DOWN, "no service is running")
