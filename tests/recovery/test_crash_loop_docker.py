@@ -106,3 +106,22 @@ async def test_sidecar_follows_its_recreated_namespace_owner(
         new_main = run_docker("inspect", "--format", "{{.Id}}", rows["main"]).stdout.strip()
         assert mode == f"container:{new_main}"  # the sidecar joined the new namespace
         assert site.states() == {"main": "running", "side": "running"}
+
+
+async def test_a_run_cut_short_by_the_agent_stopping_ends_as_interrupted(
+    tmp_path: Path, deployments: DeploymentFactory
+) -> None:
+    site = deployments.make("sick", {"app": zoo.graceful(healthcheck={
+        "test": ["CMD-SHELL", "false"], "interval": "1s", "retries": 1})})
+    site.up()
+    data = tmp_path / "data"
+    async with running_agent(data, deployments.root, **RECOVERY_ON) as handle:
+        await handle.wait_listed(site.name)
+        await async_wait_until(lambda: events_of(handle, site.name, "recovery-started"), 60,
+                               message="a recovery under way")
+        runs = (await handle.get("/api/recoveries", params={"deployment": site.name}))["items"]
+        assert runs[0]["outcome"] == "running"  # verifying: it never becomes healthy
+    async with running_agent(data, deployments.root) as handle:  # recovery off this time
+        runs = (await handle.get("/api/recoveries", params={"deployment": site.name}))["items"]
+        assert runs[0]["outcome"] == "interrupted"
+        assert runs[0]["finished_at"] is not None

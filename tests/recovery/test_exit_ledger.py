@@ -1,5 +1,5 @@
-"""The exit ledger on engine events: stops, own exits, jobs, OOM kills counted once, and what
-survives an agent restart."""
+"""The exit ledger on engine events (stops, own exits, jobs, OOM kills counted once, what
+survives an agent restart) and recovery runs that always end."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from stackmedic.deployments.catalog import Catalog
 from stackmedic.deployments.model import Deployment, DeploymentKind, ServiceSpec
 from stackmedic.observe.containers import ContainerState
 from stackmedic.recovery.exits import ExitLedger
+from stackmedic.recovery.runs import RecoveryRuns
 from stackmedic.store.db import Database
 from stackmedic.store.facts import Facts
 
@@ -83,3 +84,16 @@ async def test_oom_kills_are_counted_once_per_kill_across_recreation(tmp_path: P
                 finished_at=T + 9)
     await exits.on_container_change(None, again, None)  # its oom event was missed
     assert exits.oom_kills("shop", "app") == 2
+
+
+def test_runs_left_open_by_a_previous_agent_end_as_interrupted(tmp_path: Path) -> None:
+    runs = RecoveryRuns(Database(tmp_path / "state.db"))
+    open_id = runs.begin("shop", "ill-health", 1)
+    done_id = runs.begin("shop", "ill-health", 2)
+    runs.finish(done_id, "recovered", [])
+    assert RecoveryRuns(Database(tmp_path / "state.db")).interrupt_leftovers() == 1
+    left = runs.get(open_id)
+    assert left is not None and left["outcome"] == "interrupted"
+    assert left["finished_at"] is not None
+    assert left["error"] == "the agent stopped during the run"
+    assert runs.get(done_id)["outcome"] == "recovered"  # type: ignore[index]
