@@ -58,7 +58,10 @@ async def test_a_crash_loop_that_ended_is_healthy_and_never_restarted(
     tmp_path: Path, deployments: DeploymentFactory
 ) -> None:
     site = deployments.make("flaky", {"app": zoo.flaky_starter(crashes=3, restart="always")})
-    async with running_agent(tmp_path / "data", deployments.root, **RECOVERY_ON,
+    # As with the defaults (20 s settle, 5 s stable), recovery looks after the verification
+    # period: by then the loop has ended.
+    settings = merge(RECOVERY_ON, {"recovery": {"settle_seconds": 4}})
+    async with running_agent(tmp_path / "data", deployments.root, **settings,
                              health={"crash_loop_restarts": 2}) as handle:
         await handle.wait_listed(site.name)
         site.up()

@@ -247,12 +247,6 @@ def test_repeated_failure_goes_from_start_to_recreate_to_a_person_with_the_log_t
     assert [s.action for s in other.suggestions] == [ServiceAction.START]
 
 
-def test_a_crash_looping_service_that_runs_again_is_left_alone() -> None:
-    d = diagnose(ev(svc("app", "crash-looping", running=True, exit_codes=[3, 3, 3])))
-    assert d.suggestions == [] and d.needs_human is None
-    assert "runs again after crashing" in d.summary
-
-
 # -- the adviser's answer, judged --------------------------------------------------------
 
 def _consult(outcome: str, suggestions: list[Suggestion] | None = None,

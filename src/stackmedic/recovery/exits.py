@@ -67,7 +67,9 @@ def exit_cause(record: ExitRecord, state: ContainerState, *, seen_die: bool,
         return ""
     started = state.started_at or 0.0
     asked = record.stop_requested_at
-    if asked is not None and started - SLACK_SECONDS <= asked <= finished + SLACK_SECONDS:
+    # Event times and start times both come from the engine's clock: a kill before this
+    # run started (a restart's own stop) says nothing about how this run ended.
+    if asked is not None and started <= asked <= finished + SLACK_SECONDS:
         return "stop"
     if seen_die:
         return "own"

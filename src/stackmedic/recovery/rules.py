@@ -86,10 +86,6 @@ def _rule_for(
     service: ServiceEvidence, *, lost_networks: list[str]
 ) -> tuple[list[Suggestion] | None, str]:
     name = service.name
-    if service.status == "crash-looping" and service.running:
-        codes = ", ".join(str(c) for c in service.exit_codes) or "unknown"
-        return [], (f"{name} runs again after crashing (exit codes {codes}); it is left "
-                    "alone while it stays up")
     if service.oom_killed and service.oom_kills_recent >= REPEATED_OOM:
         return None, (f"{name} was OOM-killed {service.oom_kills_recent} times; "
                       "restarting it again would loop: raise its memory limit or fix the leak")

@@ -57,9 +57,11 @@ class RecoveryRuns:
         return len(rows)
 
     def previous(self, deployment: str, before_id: int) -> dict[str, Any] | None:
-        """The run of ``deployment`` just before ``before_id``, if any."""
-        runs = self.list(deployment, limit=1, before_id=before_id)
-        return runs[0] if runs else None
+        """The last run of ``deployment`` before ``before_id`` that acted, if any."""
+        for run in self.list(deployment, limit=10, before_id=before_id):
+            if run["actions"]:
+                return run
+        return None
 
     def get(self, run_id: int) -> dict[str, Any] | None:
         """One run with everything stored about it."""

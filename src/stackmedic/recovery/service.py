@@ -15,6 +15,7 @@ from stackmedic.deployments.catalog import Catalog
 from stackmedic.health.engine import HealthEngine
 from stackmedic.health.model import HealthTransition, Verdict
 from stackmedic.observe.containers import ContainerState
+from stackmedic.recovery.acting import Actor, image_unavailable
 from stackmedic.recovery.config import RecoveryConfig
 from stackmedic.recovery.escalate import escalate, log_lines
 from stackmedic.recovery.events import RecoveryEvent
@@ -26,7 +27,6 @@ from stackmedic.recovery.planner import Adviser, OomKills, Planner
 from stackmedic.recovery.policy import Phase, RecoveryPolicy, RecoveryState, RecoveryStateStore
 from stackmedic.recovery.rules import Diagnosis
 from stackmedic.recovery.runs import RecoveryRuns
-from stackmedic.recovery.suggestions import ServiceAction
 from stackmedic.recovery.verify import stable_period, verify_recovered
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
@@ -72,6 +72,8 @@ class RecoveryService:
                                 oom_window=config.budget_window_seconds, oom_kills=oom_kills,
                                 clock=clock)
         self._containers = containers
+        self._actor = Actor(catalog, desired, actions, executor, events,
+                            wants_running=self._wants_running, stop_pending=stop_pending)
         self.runs = runs
         self._states = states
         self._stop_pending = stop_pending
@@ -262,7 +264,7 @@ class RecoveryService:
             stable = stable_period(read(project), {s.service for s in diagnosis.suggestions},
                                    stable, timeout)
         acted_at = self._clock()
-        outcomes = await self._act(name, diagnosis, evidence)
+        outcomes = await self._actor.act(name, diagnosis, evidence)
         slot.release()
         if outcomes is None:
             self.runs.finish(run_id, "cancelled", [], "desired state changed")
@@ -286,7 +288,7 @@ class RecoveryService:
             )
             return RunResult(name, "recovered", diagnosis, outcomes, run_id=run_id,
                              acted_at=acted_at)
-        unavailable = self._image_unavailable(outcomes, evidence)
+        unavailable = image_unavailable(outcomes, evidence)
         if unavailable:
             diagnosis.needs_human = unavailable
             diagnosis.summary = unavailable
@@ -306,48 +308,6 @@ class RecoveryService:
             severity="warning", details={"attempt": attempt, "actions": actions},
         )
         return RunResult(name, "failed", diagnosis, outcomes, problem, run_id, acted_at)
-
-    async def _act(self, name: str, diagnosis: Diagnosis,
-                   evidence: Evidence) -> list[ActionOutcome] | None:
-        deployment = self._catalog.get(name)
-        assert deployment is not None
-        outcomes: list[ActionOutcome] = []
-        async with self._actions.acting(name):
-            if not self._wants_running(name) or self._stop_pending(name):
-                return None  # the user stopped it while we were diagnosing
-            for suggestion in diagnosis.suggestions:
-                if suggestion.action != ServiceAction.CREATE_NETWORK and \
-                        self._desired.effective(name, suggestion.service) != DesiredState.RUNNING:
-                    continue
-                service = evidence.services.get(suggestion.service)
-                if suggestion.action in (ServiceAction.START, ServiceAction.RESTART) and \
-                        service is not None and service.running and \
-                        service.status in ("running", "crash-looping") and \
-                        suggestion.service not in diagnosis.followers:
-                    continue  # never restart a running, healthy container
-                outcome = await self._executor.execute(deployment, suggestion)
-                outcomes.append(outcome)
-                self._events.record(
-                    "recovery-action",
-                    f"{suggestion.describe()}: {'done' if outcome.ok else outcome.error}",
-                    deployment=name, service=suggestion.service,
-                    severity="info" if outcome.ok else "warning", data=outcome.as_dict(),
-                )
-                if not outcome.ok and suggestion.action in (
-                    ServiceAction.CREATE_NETWORK, ServiceAction.PULL, ServiceAction.REBUILD
-                ):
-                    break
-        return outcomes
-
-    def _image_unavailable(self, outcomes: list[ActionOutcome], evidence: Evidence) -> str | None:
-        for outcome in outcomes:
-            if outcome.ok or outcome.suggestion.action != ServiceAction.PULL:
-                continue
-            service = evidence.services.get(outcome.suggestion.service)
-            image = service.image if service else "?"
-            return (f"image unavailable: {image} is not present locally, the pull failed "
-                    f"and {outcome.suggestion.service} has no build context")
-        return None
 
     async def _budget_spent(self, state: RecoveryState) -> None:
         """A deployment turned ill again with no attempt left: give up, and say so."""

@@ -68,9 +68,7 @@ async def verify_recovered(
         if containers is not None and since is not None:
             dead = died_again(containers(), services, since)
             if dead is not None:
-                lived = (dead.finished_at or since) - (dead.started_at or since)
-                return False, (f"{dead.service} exited again with code {dead.exit_code} "
-                               f"{max(lived, 0.0):.0f}s after it started")
+                return False, _died_again_reason(dead)
         last = health.evaluate(name)
         if last is not None and last.verdict is Verdict.HEALTHY:
             stable_since = stable_since or time.monotonic()
@@ -81,3 +79,12 @@ async def verify_recovered(
         await asyncio.sleep(POLL_SECONDS)
     reason = last.reason if last is not None else "no verdict"
     return False, f"not healthy within {timeout:g}s: {reason}"
+
+
+def _died_again_reason(dead: ContainerState) -> str:
+    if dead.running or dead.status == "restarting":
+        return f"{dead.service} died again (its restart policy started it once more)"
+    started, finished = dead.started_at, dead.finished_at
+    lived = f" {max(finished - started, 0.0):.0f}s after it started" \
+        if started is not None and finished is not None and finished >= started else ""
+    return f"{dead.service} exited again with code {dead.exit_code}{lived}"
