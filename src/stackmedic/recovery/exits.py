@@ -4,7 +4,7 @@ A clean exit only means "this job is done" when nothing stopped the container. T
 tells the two apart and writes its conclusion on the observed ``ContainerState``
 (``exit_cause`` and ``job``) before the health engine reads it:
 
-- ``stop``: a ``kill`` or ``stop`` event came before the ``die`` (a person's stop,
+- ``stop``: a ``kill`` event came shortly before the ``die`` (a person's stop,
   stackmedic's, a daemon shutdown seen live), or the agent last saw the container running
   and finds it exited with a finish time no later than the current daemon's start (the
   daemon or host went down under it while the agent was not looking).
@@ -30,6 +30,8 @@ from stackmedic.store.db import Database
 COMPLETED_CONDITION = "service_completed_successfully"
 # Clock slack between the engine's times and the daemon process's start time.
 SLACK_SECONDS = 1.0
+# A die this long after a kill is the kill's doing (stop timeouts are ~10 s).
+STOP_GRACE_SECONDS = 60.0
 
 
 @dataclass
@@ -65,11 +67,14 @@ def exit_cause(record: ExitRecord, state: ContainerState, *, seen_die: bool,
     finished = state.finished_at
     if finished is None:
         return ""
-    started = state.started_at or 0.0
     asked = record.stop_requested_at
-    # Event times and start times both come from the engine's clock: a kill before this
-    # run started (a restart's own stop) says nothing about how this run ended.
-    if asked is not None and started <= asked <= finished + SLACK_SECONDS:
+    # Event and start times both come from the engine's clock. A kill before the run that
+    # ended had started says nothing about how it ended; when a restart policy has started
+    # the container again already, that run's start is unknown and the grace decides.
+    started = state.started_at
+    run_start = started if started is not None and started <= finished else None
+    if asked is not None and finished - STOP_GRACE_SECONDS <= asked <= finished + SLACK_SECONDS \
+            and (run_start is None or run_start <= asked):
         return "stop"
     if seen_die:
         return "own"
@@ -113,20 +118,21 @@ class ExitLedger:
             current.id, current.project, current.service)
         before = _copy(record)
         at = event_time(event) if event else self._clock()
-        asked = record.stop_requested_at
-        if action in ("kill", "stop") and (
-                asked is None or asked < (current.started_at or 0.0) - SLACK_SECONDS):
-            record.stop_requested_at = at  # the first stop request of this run counts
+        if action == "kill":  # every stop (a person's, a restart's, a shutdown's) kills first
+            record.stop_requested_at = at
         if action == "oom" or (current.oom_killed and _exited(current)):
             self._count_oom(record, current, at)
-        if current.running:
-            record.running_seen_at = self._clock()
-        elif _exited(current) and current.finished_at != record.finished_at:
+        if current.finished_at is not None and current.finished_at != record.finished_at:
+            # A new exit; a restart policy may have started the container again already.
             record.exit_cause = exit_cause(
                 record, current, seen_die=action == "die",
                 daemon_started_at=self._daemon_started_at())
             record.finished_at = current.finished_at
-            record.running_seen_at = None
+            record.stop_requested_at = None  # a request explains one exit at most
+            if _exited(current):
+                record.running_seen_at = None
+        if current.running:
+            record.running_seen_at = self._clock()
         current.exit_cause = record.exit_cause
         current.job = current.job or current.service in declared_jobs(
             self._catalog, current.project)
