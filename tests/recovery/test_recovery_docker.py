@@ -87,6 +87,9 @@ async def test_crash_loop_gets_the_budget_then_gives_up_once_and_start_clears_it
         runs = (await handle.get("/api/recoveries", params={"deployment": site.name}))["items"]
         assert [[a["action"] for a in r["actions"]] for r in reversed(runs)] == [
             ["restart"], ["recreate"], []]
+        for run in runs[1:]:  # each attempt ended when the container died again
+            assert run["error"].startswith("app died again"), run["error"]
+            assert run["finished_at"] - run["started_at"] < 15
         assert len(await events_of(handle, site.name, "recovery-failed")) == 2
         assert len(gave_up) == 1
         assert "needs a person" in gave_up[0]["message"]
