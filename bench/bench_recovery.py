@@ -13,6 +13,12 @@ start, as on a reboot) and then, side by side:
 
 For each: seconds from the daemon answering again until every wanted deployment runs, and
 how many deployments meant to stay stopped were started (the blind script starts them all).
+
+`--crash-loop` measures instead how long the agent, with the default recovery settings,
+takes to give up on a service without a restart policy that logs a fatal error and exits 3
+seconds after each start: from the container's first death to
+the `recovery-gave-up` event, with the actions each attempt took. The first death is taken
+from the agent's first `down` verdict (events arrive within a fraction of a second).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from support import zoo  # noqa: E402
 from support.agent import AgentProcess, agent_config, merge  # noqa: E402
 from support.deployments import Deployment, DeploymentFactory, service  # noqa: E402
 from support.dockerd import PrivateDockerd  # noqa: E402
@@ -100,11 +107,54 @@ def with_agent(base: Path, daemon: PrivateDockerd, factory: DeploymentFactory,
         agent.close()
 
 
+def crash_loop(base: Path, daemon: PrivateDockerd, factory: DeploymentFactory) -> None:
+    """Default recovery settings against a service dying 3 s after each start."""
+    looper = factory.make("looper", {"app": zoo.crash_looper(after=3)})
+    config = merge(agent_config(base / "data-loop", factory.root, docker_host=daemon.host),
+                   {"recovery": {"enabled": True}})
+    agent = AgentProcess(config, base / "agent-loop")
+    try:
+        agent.start()
+        wait_until(lambda: any(r["name"] == looper.name for r in
+                               agent.api("GET", "/api/deployments").json()["items"]), 60)
+        looper.up()  # started while the agent watches: wanted running
+
+        def gave_up() -> list[dict[str, object]]:
+            items: list[dict[str, object]] = agent.api(
+                "GET", f"/api/events?kind=recovery-gave-up&deployment={looper.name}"
+            ).json()["items"]
+            return items
+
+        event = wait_until(gave_up, 900, interval=0.5, message="gave up")[0]
+        runs = agent.api("GET", f"/api/recoveries?deployment={looper.name}").json()["items"]
+        started = list(reversed(runs))
+        first_death = first_finish(agent, looper.name)
+        print("\nCrash loop (exit 3 s after each start, no restart policy, default settings):")
+        for run in started:
+            actions = ", ".join(a["action"] for a in run["actions"]) or "none"
+            print(f"  attempt {run['attempt']}: {run['outcome']:<8} actions: {actions:<9} "
+                  f"at +{run['started_at'] - first_death:5.1f}s, took "
+                  f"{run['finished_at'] - run['started_at']:4.1f}s")
+        print(f"  gave up {float(str(event['ts'])) - first_death:.1f}s after the first crash")
+    finally:
+        agent.close()
+
+
+def first_finish(agent: AgentProcess, name: str) -> float:
+    """When the looper's container first died, from the first health change to down."""
+    items = agent.api("GET", f"/api/events?kind=health-changed&deployment={name}"
+                      ).json()["items"]
+    downs = [float(e["ts"]) for e in items if "-> down" in str(e["message"])]
+    return min(downs)
+
+
 def main() -> None:
     """Run the comparison and print it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deployments", type=int, default=20)
     parser.add_argument("--stopped", type=int, default=2)
+    parser.add_argument("--crash-loop", action="store_true",
+                        help="measure the crash-loop give-up time instead")
     args = parser.parse_args()
     image = ensure_busybox_image()
     base = Path(tempfile.mkdtemp(prefix="smbench-"))
@@ -116,6 +166,9 @@ def main() -> None:
         factory = DeploymentFactory(root=base / "deployments", image=image,
                                     docker_host=daemon.host)
         factory.root.mkdir()
+        if args.crash_loop:
+            crash_loop(base, daemon, factory)
+            return
         wanted = [factory.make(f"w{i:02d}", {"app": service("sleep 3600")})
                   for i in range(args.deployments)]
         parked = [factory.make(f"s{i:02d}", {"app": service("sleep 3600")})

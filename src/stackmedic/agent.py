@@ -32,6 +32,7 @@ from stackmedic.observe.state import ObservedState
 from stackmedic.recovery.boot import RestartDetector, RestartKind
 from stackmedic.recovery.evidence_gather import EvidenceCollector
 from stackmedic.recovery.executor import ActionExecutor
+from stackmedic.recovery.exits import ExitLedger
 from stackmedic.recovery.policy import RecoveryStateStore
 from stackmedic.recovery.reconcile import RestartReconciler
 from stackmedic.recovery.runs import RecoveryRuns
@@ -108,7 +109,11 @@ class Agent:
                 self.observed.synced_at, self._connected_since,
             ),
         )
+        self.exits = ExitLedger(self.db, self.catalog,
+                                daemon_started_at=lambda: self._daemon_started_at)
+        self.monitor.subscribe(self.exits.on_container_change)  # before health reads states
         self.monitor.subscribe(self.health.on_container_change)
+        self.health.crashes.stable = settings.recovery.verify_stable_seconds
         self.metrics = Metrics([HealthMetrics(
             self.health, self.catalog, self.observed, lambda: self.engine.status.reachable
         )])
@@ -185,11 +190,13 @@ class Agent:
             ),
             runs=RecoveryRuns(self.db), states=RecoveryStateStore(self.db),
             adviser=self._adviser, stop_pending=self.intent.stop_pending,
+            containers=self.observed.for_project, oom_kills=self.exits.oom_kills,
         )
         self.actions.observers.append(self.recovery.on_action)
         self.reconciler = RestartReconciler(
             self.recovery, catalog=self.catalog, desired=self.desired, health=self.health,
             engine=self.engine, events=self.events, bus=self.bus,
+            containers=self.observed.for_project,
         )
         self._first_connection = True
         self.restarts = RestartDetector(self.facts, settings.boot_id_path, self.engine.host)
@@ -251,6 +258,8 @@ class Agent:
         first, self._first_connection = self._first_connection, False
         kind = await self.restarts.detect(first=first)
         self._daemon_started_at = self.restarts.daemon_started_at
+        if kind in (RestartKind.HOST, RestartKind.DAEMON) and self._daemon_started_at is None:
+            self._daemon_started_at = self._connected_since  # the best bound visible
         if kind in (RestartKind.HOST, RestartKind.DAEMON):
             # The reconcile owns every deployment now: no piecemeal runs from the resync.
             self.recovery.reconciling = True

@@ -184,21 +184,10 @@ def health(name: str, config: ConfigOption = None, as_json: JsonOption = False) 
 @app.command()
 def diagnose(name: str, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """What is wrong with a deployment and what stackmedic would do; nothing is changed."""
+    from stackmedic.cli.diagnose import render_diagnosis
+
     body = _call(config, "POST", f"/api/deployments/{name}/diagnose")
-    if as_json:
-        typer.echo(json.dumps(body, indent=2))
-        return
-    diagnosis = body["diagnosis"]
-    typer.echo(f"{name}: {diagnosis['summary']}")
-    typer.echo(f"source: {diagnosis['source']}")
-    if diagnosis.get("needs_human"):
-        typer.echo(f"needs a person: {diagnosis['needs_human']}")
-    for detail in diagnosis.get("details") or []:
-        typer.echo(f"  - {detail}")
-    if diagnosis["suggestions"]:
-        typer.echo("would do:")
-        for s in diagnosis["suggestions"]:
-            typer.echo(f"  {s['action']:<15} {s['service']:<20} {s['reason']}")
+    typer.echo(json.dumps(body, indent=2) if as_json else render_diagnosis(name, body))
 
 
 notify_app = typer.Typer(help="Notification channels and their outbox.", no_args_is_help=True)

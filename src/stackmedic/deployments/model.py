@@ -28,6 +28,8 @@ class ServiceSpec:
     networks: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     scale: int = 1
+    depends_conditions: dict[str, str] = field(default_factory=dict)
+    network_mode: str | None = None
 
     @property
     def recover(self) -> bool:
@@ -87,6 +89,11 @@ def services_from_config(model: dict[str, Any]) -> dict[str, ServiceSpec]:
             networks=sorted(networks) if isinstance(networks, dict) else list(networks),
             labels={str(k): str(v) for k, v in (svc.get("labels") or {}).items()},
             scale=int(svc.get("scale") or deploy.get("replicas") or 1),
+            depends_conditions={
+                str(k): str((v or {}).get("condition") or "service_started")
+                for k, v in depends.items()
+            } if isinstance(depends, dict) else {},
+            network_mode=svc.get("network_mode"),
         )
     return specs
 

@@ -3,7 +3,9 @@
 A crash is a ``die`` event that no ``kill`` asked for (a stop, a restart and a daemon
 shutdown all send ``kill`` first; the OOM killer does not), or a rise of the container's
 restart count seen without its ``die`` event (events missed, found by a sweep). A service
-with at least ``threshold`` crashes inside ``window`` seconds is crash-looping.
+with at least ``threshold`` crashes inside ``window`` seconds is crash-looping, until
+every one of its containers has run ``stable`` seconds since the last crash: then the
+verdict follows the present and the loop is over (its crashes are forgotten).
 """
 
 from __future__ import annotations
@@ -18,14 +20,21 @@ from stackmedic.observe.containers import ContainerState
 # A die this long after a kill request is the kill's doing (stop timeouts are ~10 s).
 KILL_GRACE_SECONDS = 60.0
 EXIT_CODES_SHOWN = 10
+# How long a crash-looping service must run to count as recovered (recovery's verify
+# stable period replaces it when the agent is wired up).
+STABLE_SECONDS = 5.0
 
 
 class CrashLoopTracker:
     """Counts crashes per (project, service) in a sliding window."""
 
-    def __init__(self, *, threshold: int, window: float) -> None:
+    def __init__(self, *, threshold: int, window: float,
+                 stable: float = STABLE_SECONDS) -> None:
         self.threshold = threshold
         self.window = window
+        self.stable = stable
+        # (project, service) -> container id -> start time while it runs, None when not
+        self._up: dict[tuple[str, str], dict[str, float | None]] = {}
         keep = max(threshold * 2, EXIT_CODES_SHOWN)
         self._keep = keep
         self._crashes: dict[tuple[str, str], deque[tuple[float, int | None]]] = {}
@@ -48,7 +57,10 @@ class CrashLoopTracker:
         at = event_time(event) if event else now
         if current is None or action == "destroy":
             self.forget(state.id)
+            self._up.get((state.project, state.service), {}).pop(state.id, None)
             return False
+        self._up.setdefault((current.project, current.service), {})[current.id] = (
+            (current.started_at or at) if current.running else None)
         if action == "kill":
             self._kill_requested[state.id] = at
             self._prune_kills(at)
@@ -110,6 +122,13 @@ class CrashLoopTracker:
             return []
         return list(crashes)
 
+    def running_since(self, project: str, service: str) -> float | None:
+        """Since when every known container of the service runs; None if one does not."""
+        starts = list(self._up.get((project, service), {}).values())
+        if not starts or any(s is None for s in starts):
+            return None
+        return max(s for s in starts if s is not None)
+
     def loops(self, project: str, now: float) -> dict[str, CrashLoop]:
         """The crash-looping services of a project, by service name."""
         found = {}
@@ -117,12 +136,20 @@ class CrashLoopTracker:
             crashes = self.crashes(project, key[1], now)
             if len(crashes) < self.threshold:
                 continue
+            until = crashes[-self.threshold][0] + self.window
+            since = self.running_since(project, key[1])
+            if since is not None and since >= crashes[-1][0] - 1.0:
+                if now >= since + self.stable:
+                    # Running stably since the last crash: the loop is over.
+                    del self._crashes[key]
+                    continue
+                until = min(until, since + self.stable)
             codes = tuple(c for _, c in crashes if c is not None)[-EXIT_CODES_SHOWN:]
             found[key[1]] = CrashLoop(
                 crashes=len(crashes),
                 exit_codes=codes,
                 last_at=crashes[-1][0],
-                until=crashes[-self.threshold][0] + self.window,
+                until=until,
             )
         return found
 

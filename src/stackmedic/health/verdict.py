@@ -21,9 +21,6 @@ from stackmedic.health.model import (
 from stackmedic.observe.containers import ContainerState
 from stackmedic.types import DesiredState
 
-# Restart policies under which a clean exit ends the service for good (a one-shot job).
-NO_RESTART_ON_SUCCESS = ("", "no", "on-failure")
-
 _RANK = {status: rank for rank, status in enumerate(STATUS_ORDER)}
 
 
@@ -60,11 +57,7 @@ def container_status(container: ContainerState) -> ServiceStatus:
         return ServiceStatus.CREATED
     if status == "dead":
         return ServiceStatus.DEAD
-    if (
-        container.exit_code == 0
-        and not container.oom_killed
-        and container.restart_policy in NO_RESTART_ON_SUCCESS
-    ):
+    if container.completed:
         return ServiceStatus.COMPLETED
     return ServiceStatus.EXITED
 
@@ -184,7 +177,8 @@ def evaluate(inputs: HealthInputs) -> DeploymentHealth:
         return verdict(
             Verdict.STARTING, f"starting: {_phrase(problems + waiting)}", inputs.starting_until
         )
-    if not any(s.serving for s in wanted):
+    only_jobs = all(s.status is ServiceStatus.COMPLETED for s in wanted)
+    if not any(s.serving for s in wanted) and not only_jobs:
         if problems:
             return verdict(Verdict.DOWN, _phrase(problems))
         return verdict(Verdict.DOWN, "no service is running")

@@ -13,6 +13,8 @@ LABEL_NUMBER = "com.docker.compose.container-number"
 LABEL_ONEOFF = "com.docker.compose.oneoff"
 LABEL_CONFIG_HASH = "com.docker.compose.config-hash"
 ZERO_TIME = "0001-01-01T00:00:00Z"
+LABEL_ONESHOT = "stackmedic.oneshot"
+NO_RESTART = ("", "no")
 HEALTH_IN_STATUS = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 
 
@@ -51,11 +53,32 @@ class ContainerState:
     config_hash: str | None = None
     oneoff: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    # Set by recovery's exit ledger, not by the engine: why the last exit (the one at
+    # ``finished_at``) happened
+    # ("stop" when a stop or a daemon shutdown caused it, "own" when it ended by itself,
+    # "" when unknown) and whether the deployment declares the service a one-shot job.
+    exit_cause: str = ""
+    job: bool = False
 
     @property
     def running(self) -> bool:
         """True when the main process runs (paused counts as not serving)."""
         return self.status == "running"
+
+    @property
+    def completed(self) -> bool:
+        """True for a declared or evident one-shot job that ended cleanly, not by a stop.
+
+        A declared job (``job``) completed when it exited 0 by itself; a service without
+        a restart policy counts as a job that completed when it exited 0 and nothing says
+        a stop caused the exit. A stop's exit (a person's, stackmedic's or the daemon's
+        shutdown) never completes anything: that service is wanted running again.
+        """
+        if self.status != "exited" or self.exit_code != 0 or self.oom_killed:
+            return False
+        if self.exit_cause == "stop":
+            return False
+        return self.job or self.restart_policy in NO_RESTART
 
     def summary_key(self) -> tuple[str, str]:
         """What a container list entry can tell about this state, to spot changes cheaply."""
@@ -114,6 +137,7 @@ def parse_inspect(data: dict[str, Any]) -> ContainerState | None:
         config_hash=labels.get(LABEL_CONFIG_HASH),
         oneoff=labels.get(LABEL_ONEOFF, "False") == "True",
         labels=labels,
+        job=labels.get(LABEL_ONESHOT, "").lower() in ("true", "1", "yes"),
     )
 
 

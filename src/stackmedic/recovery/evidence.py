@@ -34,6 +34,8 @@ class ServiceEvidence:
     networks: list[str] = field(default_factory=list)
     log_tail: list[str] = field(default_factory=list)
     memory_trend: list[tuple[float, int]] = field(default_factory=list)
+    running: bool = False  # every container runs and none is unhealthy
+    network_mode: str | None = None
 
     @property
     def problem(self) -> bool:
@@ -135,5 +137,7 @@ def service_evidence(
             drifted=drifted,
             depends_on=list(spec.depends_on) if spec else [],
             networks=[network_names.get(n, n) for n in spec.networks] if spec else [],
+            running=bool(mine) and all(c.running and c.health != "unhealthy" for c in mine),
+            network_mode=spec.network_mode if spec else None,
         )
     return result

@@ -73,7 +73,6 @@ class ActionExecutor:
         steps: dict[ServiceAction, list[list[str]]] = {
             ServiceAction.START: [[*UP_ONE, "--no-recreate", target]],
             ServiceAction.RESTART: [["restart", target]],
-            ServiceAction.STOP: [["stop", target]],
             ServiceAction.RECREATE: [[*UP_ONE, "--force-recreate", target]],
             ServiceAction.PULL: [["pull", target], [*UP_ONE, target]],
             ServiceAction.REBUILD: [["build", target], [*UP_ONE, target]],

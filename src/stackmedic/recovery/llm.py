@@ -42,6 +42,7 @@ class Advice(BaseModel):
     dropped: list[str]
     model: str
     cached: bool = False
+    declined: bool = False
 
 
 class LlmOutcome(StrEnum):
@@ -202,6 +203,7 @@ class LlmAdviser:
             dropped=parsed.dropped,
             model=self.config.model,
             cached=cached,
+            declined=parsed.declined,
         )
         outcome = LlmOutcome.ADVISED if advice.suggestions else LlmOutcome.NOTHING_VALID
         self._log.info(

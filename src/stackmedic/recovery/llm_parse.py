@@ -50,6 +50,7 @@ class ParsedReply:
     diagnosis: str
     suggestions: list[Suggestion] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    declined: bool = False  # an explicit empty list: the model says nothing will help
 
 
 def completion_text(payload: Any) -> str:
@@ -133,7 +134,8 @@ def parse_reply(content: str, *, services: set[str], networks: set[str]) -> Pars
     if raw is None:
         return ParsedReply(diagnosis=diagnosis, dropped=dropped)
     kept, refused = validate_suggestions(raw, services=services, networks=networks)
-    return ParsedReply(diagnosis=diagnosis, suggestions=kept, dropped=[*dropped, *refused])
+    return ParsedReply(diagnosis=diagnosis, suggestions=kept, dropped=[*dropped, *refused],
+                       declined=raw == [])
 
 
 __all__ = ["MAX_DIAGNOSIS_CHARS", "ParsedReply", "ReplyError", "completion_text", "parse_reply"]

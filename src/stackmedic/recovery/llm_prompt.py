@@ -18,7 +18,6 @@ MIN_STRING_CHARS = 120
 ACTION_MEANINGS: dict[ServiceAction, str] = {
     ServiceAction.START: "start the service's existing containers without recreating them "
     "(they exited, or were never started)",
-    ServiceAction.STOP: "stop the service's containers; they stay stopped",
     ServiceAction.RESTART: "restart the service's containers (hung, unhealthy, or stuck)",
     ServiceAction.REBUILD: "build the service's image from its build context, then start it "
     "(only when the evidence says it has a build context)",
@@ -34,7 +33,7 @@ ACTION_MEANINGS: dict[ServiceAction, str] = {
 def system_prompt() -> str:
     """The instructions: what to answer, the allowed actions, and what is ignored."""
     actions = "\n".join(
-        f"- {action.value}: {ACTION_MEANINGS.get(action, action.value.replace('_', ' '))}"
+        f"- {action.value}: {ACTION_MEANINGS[action]}"
         for action in ServiceAction
     )
     example = json.dumps(

@@ -19,6 +19,7 @@ class RunResult:
     actions: list[ActionOutcome] = field(default_factory=list)
     message: str = ""
     run_id: int | None = None
+    acted_at: float | None = None  # when stackmedic began to act, None when it did not
 
 
 class Slot:

@@ -8,16 +8,19 @@ from typing import Any, Protocol
 
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.health.engine import HealthEngine
+from stackmedic.recovery.dependents import with_dependents
 from stackmedic.recovery.evidence import Evidence
 from stackmedic.recovery.evidence_gather import EvidenceCollector
 from stackmedic.recovery.rules import Diagnosis, diagnose
+
+OomKills = Callable[[str, str], int]
 
 
 class Adviser(Protocol):
     """An optional second opinion (the LLM adviser) on what to do."""
 
-    async def advise(self, evidence: dict[str, Any], *, services: set[str],
-                     networks: set[str]) -> Any: ...
+    async def consult(self, evidence: dict[str, Any], *, services: set[str],
+                      networks: set[str]) -> Any: ...
 
 
 class Planner:
@@ -31,6 +34,7 @@ class Planner:
         adviser: Adviser | None,
         *,
         oom_window: float,
+        oom_kills: OomKills | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._catalog = catalog
@@ -38,6 +42,7 @@ class Planner:
         self._collector = collector
         self._adviser = adviser
         self._oom_window = oom_window
+        self._oom_kills = oom_kills
         self._clock = clock
         self._oom_seen: dict[tuple[str, str], list[float]] = {}
 
@@ -51,7 +56,14 @@ class Planner:
         evidence.recreated_networks = sorted(
             set(recreated_networks or ()) & set(deployment.external_networks))
         self._count_ooms(evidence)
-        return evidence, await self._decide(evidence)
+        diagnosis = await self._decide(evidence)
+        planned = {s.service for s in diagnosis.suggestions}
+        diagnosis.suggestions = with_dependents(diagnosis.suggestions, evidence)
+        diagnosis.followers = [s.service for s in diagnosis.suggestions
+                               if s.service not in planned]
+        diagnosis.log_tail = {s.name: s.log_tail for s in evidence.problem_services()
+                              if s.log_tail}
+        return evidence, diagnosis
 
     async def _decide(self, evidence: Evidence) -> Diagnosis:
         rules = diagnose(evidence)
@@ -59,26 +71,59 @@ class Planner:
             return rules
         if not evidence.problem_services() and not evidence.missing_networks:
             return rules
-        advice = await self._adviser.advise(
+        consultation = await self._adviser.consult(
             evidence.as_dict(), services=set(evidence.services),
             networks=set(evidence.missing_networks) | set(evidence.external_networks),
         )
-        if advice is None or not advice.suggestions:
-            return rules
-        return Diagnosis(
-            summary=advice.diagnosis or rules.summary,
-            suggestions=list(advice.suggestions),
-            source="llm",
-            details=[*rules.details, *(f"dropped: {d}" for d in advice.dropped)],
-        )
+        return judge_advice(consultation, rules)
 
     def _count_ooms(self, evidence: Evidence) -> None:
-        """Remember OOM kills per service, so repeated ones are not restarted in a loop."""
+        """OOM kills per service: the exit ledger's count (once per kill, across recreation)
+        when wired up, else the kills seen by this planner inside the budget window."""
         now = self._clock()
         for service in evidence.services.values():
+            if self._oom_kills is not None:
+                service.oom_kills_recent = self._oom_kills(evidence.project, service.name)
+                continue
             key = (evidence.deployment, service.name)
             seen = [t for t in self._oom_seen.get(key, []) if t >= now - self._oom_window]
             if service.oom_killed and service.problem:
                 seen.append(now)
             self._oom_seen[key] = seen
             service.oom_kills_recent = len(seen)
+
+
+def judge_advice(consultation: Any, rules: Diagnosis) -> Diagnosis:
+    """Use the adviser's answer when it holds allowed actions; record why when it does not.
+
+    An explicit empty list ("nothing will help") leads to a give-up with the model's reason.
+    """
+    outcome = str(getattr(consultation, "outcome", "failed"))
+    advice = getattr(consultation, "advice", None)
+    record: dict[str, object] = {"outcome": outcome, "used": False}
+    if advice is not None:
+        record.update(answer=advice.diagnosis, dropped=list(advice.dropped),
+                      suggested=[s.describe() for s in advice.suggestions],
+                      declined=bool(getattr(advice, "declined", False)))
+    else:
+        record["error"] = getattr(consultation, "error", "") or outcome
+    if advice is not None and advice.suggestions:
+        record["used"] = True
+        return Diagnosis(
+            summary=advice.diagnosis or rules.summary,
+            suggestions=list(advice.suggestions),
+            source="llm",
+            details=[*rules.details, *(f"dropped: {d}" for d in advice.dropped)],
+            llm=record,
+        )
+    if advice is not None and getattr(advice, "declined", False):
+        reason = f"the adviser says no action would help: {advice.diagnosis or 'no reason given'}"
+        record["why_not_used"] = "it answered with an empty list"
+        return Diagnosis(reason, needs_human=reason, source="llm",
+                         details=rules.details, llm=record)
+    why = "; ".join(advice.dropped) if advice is not None and advice.dropped else (
+        str(record.get("error") or "no allowed action in the answer"))
+    record["why_not_used"] = why
+    rules.llm = record
+    rules.details = [*rules.details, f"adviser not used: {why}"]
+    return rules

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,9 +15,11 @@ from stackmedic.bus import Bus
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.engine.client import EngineClient
 from stackmedic.health.engine import HealthEngine
-from stackmedic.health.model import Verdict
+from stackmedic.health.model import DeploymentHealth, ServiceStatus, Verdict
+from stackmedic.observe.containers import ContainerState
 from stackmedic.recovery.boot import RestartKind
-from stackmedic.recovery.events import RecoveryEvent
+from stackmedic.recovery.events import RecoveryEvent, RestartReconcileStarted
+from stackmedic.recovery.outcome import RunResult
 from stackmedic.recovery.service import ILL, RecoveryService
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
@@ -25,18 +28,28 @@ from stackmedic.types import DesiredState
 log = structlog.get_logger(__name__)
 
 WAIT_POLL_SECONDS = 0.25
+START_SLACK = 1.0  # engine start times against the agent's clock
 
 
 @dataclass
 class RestartSummary:
-    """What a restart did to each deployment and what stackmedic did about it."""
+    """What a restart did to each deployment, stating only what was verified.
+
+    ``came_back``: running (healthy where it has a healthcheck) before stackmedic acted on
+    it, per the engine's start times. ``brought_back``: running after stackmedic's action.
+    ``still_down``: everything else, with the reason. ``completed``: one-shot jobs that ran
+    to completion. A deployment wanted running in none of the first three is a bug, and
+    ``unaccounted`` says so.
+    """
 
     kind: RestartKind
     came_back: list[str] = field(default_factory=list)
-    brought_back: list[dict[str, str]] = field(default_factory=list)
+    brought_back: list[dict[str, Any]] = field(default_factory=list)
     still_down: list[dict[str, str]] = field(default_factory=list)
+    completed: list[dict[str, str]] = field(default_factory=list)
     left_stopped: list[str] = field(default_factory=list)
     networks_created: list[str] = field(default_factory=list)
+    unaccounted: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def sort(self) -> None:
@@ -44,6 +57,14 @@ class RestartSummary:
         self.came_back.sort()
         self.brought_back.sort(key=lambda item: item["deployment"])
         self.still_down.sort(key=lambda item: item["deployment"])
+        self.completed.sort(key=lambda item: item["deployment"])
+
+    def account(self, wanted: list[str]) -> None:
+        """Name every deployment wanted running that landed in no bucket (a bug)."""
+        placed = {*self.came_back, *(b["deployment"] for b in self.brought_back),
+                  *(d["deployment"] for d in self.still_down)}
+        only_jobs = {c["deployment"] for c in self.completed if c.get("only_jobs")}
+        self.unaccounted = sorted(set(wanted) - placed - only_jobs)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -52,8 +73,10 @@ class RestartSummary:
             "came_back_by_itself": self.came_back,
             "brought_back": self.brought_back,
             "still_down": self.still_down,
+            "jobs_completed": self.completed,
             "left_stopped": self.left_stopped,
             "networks_created": self.networks_created,
+            "unaccounted": self.unaccounted,
             "seconds": round(self.seconds, 1),
         }
 
@@ -69,10 +92,16 @@ class RestartSummary:
                 [f"{b['deployment']} ({b['how']})" for b in self.brought_back]),
             "- still down: " + names(
                 [f"{d['deployment']} ({d['why']})" for d in self.still_down]),
-            f"- left stopped on purpose: {names(self.left_stopped)}",
         ]
+        if self.completed:
+            lines.append("- jobs completed: " + names(
+                [f"{c['deployment']} ({c['services']})" for c in self.completed]))
+        lines.append(f"- left stopped on purpose: {names(self.left_stopped)}")
         if self.networks_created:
             lines.append(f"- networks recreated: {names(self.networks_created)}")
+        if self.unaccounted:
+            lines.append("- not accounted for (a bug in stackmedic, please report): "
+                         + names(self.unaccounted))
         return "\n".join(lines)
 
 
@@ -89,6 +118,7 @@ class RestartReconciler:
         engine: EngineClient,
         events: EventLog,
         bus: Bus,
+        containers: Callable[[str], list[ContainerState]] = lambda project: [],
     ) -> None:
         self._recovery = recovery
         self._catalog = catalog
@@ -97,6 +127,7 @@ class RestartReconciler:
         self._engine = engine
         self._events = events
         self._bus = bus
+        self._containers = containers
         self.last: RestartSummary | None = None
 
     async def run(self, kind: RestartKind) -> RestartSummary:
@@ -105,6 +136,8 @@ class RestartReconciler:
         started = time.monotonic()
         summary = RestartSummary(kind)
         self._recovery.reconciling = True
+        await self._bus.publish(RestartReconcileStarted(kind.value, time.time()))
+        running: list[str] = []
         try:
             await asyncio.sleep(config.settle_seconds)
             running, stopped = self._split()
@@ -114,16 +147,20 @@ class RestartReconciler:
             limit = asyncio.Semaphore(config.boot_parallelism)
 
             async def one(name: str) -> None:
-                await self._reconcile_one(name, kind, summary, recreated, limit)
+                try:
+                    await self._reconcile_one(name, kind, summary, recreated, limit)
+                except Exception:
+                    log.exception("reconciling a deployment failed", deployment=name)
 
             await asyncio.gather(*(one(name) for name in running))
             summary.sort()
         finally:
             self._recovery.reconciling = False
+        summary.account(running)
         summary.seconds = time.monotonic() - started
         self.last = summary
         message = summary.message()
-        severity = "warning" if summary.still_down else "info"
+        severity = "warning" if summary.still_down or summary.unaccounted else "info"
         self._events.record("restart-summary", message, severity=severity,
                             data=summary.as_dict())
         await self._bus.publish(RecoveryEvent(
@@ -167,24 +204,17 @@ class RestartReconciler:
     async def _reconcile_one(self, name: str, kind: RestartKind, summary: RestartSummary,
                              recreated: set[str], limit: asyncio.Semaphore) -> None:
         verdict = await self._settled_verdict(name)
-        if verdict is Verdict.HEALTHY:
-            summary.came_back.append(name)
+        result: RunResult | None = None
+        if verdict in ILL:
+            result = await self._recovery.recover(name, f"{kind.value}-restart",
+                                                  recreated_networks=recreated,
+                                                  act_slots=limit)
+        health = self._health.evaluate(name)
+        deployment = self._catalog.get(name)
+        if health is None or deployment is None:
+            summary.still_down.append({"deployment": name, "why": "no longer known"})
             return
-        if verdict not in ILL:
-            health = self._health.evaluate(name)
-            summary.still_down.append({"deployment": name, "why": health.reason if health
-                                       else verdict.value})
-            return
-        result = await self._recovery.recover(name, f"{kind.value}-restart",
-                                              recreated_networks=recreated, act_slots=limit)
-        if result.outcome == "recovered":
-            how = ", ".join(o.suggestion.describe() for o in result.actions) or "restarted"
-            summary.brought_back.append({"deployment": name, "how": how})
-        elif result.outcome == "nothing-to-do":
-            summary.came_back.append(name)
-        else:
-            summary.still_down.append({"deployment": name,
-                                       "why": result.message or result.outcome})
+        place(summary, name, health, self._containers(deployment.project), result)
 
     async def _settled_verdict(self, name: str) -> Verdict:
         """The verdict once a deployment is no longer ``starting`` (bounded wait)."""
@@ -195,3 +225,36 @@ class RestartReconciler:
             if verdict is not Verdict.STARTING or time.monotonic() > deadline:
                 return verdict
             await asyncio.sleep(WAIT_POLL_SECONDS)
+
+
+def place(summary: RestartSummary, name: str, health: DeploymentHealth,
+          containers: list[ContainerState], result: RunResult | None) -> None:
+    """Put one deployment in the bucket its verified state earns (pure but for ``summary``)."""
+    completed = [s.name for s in health.services if s.status is ServiceStatus.COMPLETED]
+    wanted = [s for s in health.services
+              if s.desired != DesiredState.STOPPED.value and s.status is not ServiceStatus.COMPLETED
+              and s.status is not ServiceStatus.STOPPED]
+    if completed:
+        summary.completed.append({"deployment": name, "services": ", ".join(completed),
+                                  "only_jobs": "yes" if not wanted else ""})
+    if not wanted:
+        return
+    up = health.verdict is Verdict.HEALTHY and all(
+        s.status is ServiceStatus.RUNNING for s in wanted)
+    if not up:
+        why = (result.message if result is not None and result.message else "") or health.reason
+        if result is not None and result.outcome == "gave-up":
+            why = f"gave up: {why}"
+        summary.still_down.append({"deployment": name, "why": why.splitlines()[0]})
+        return
+    acted_at = result.acted_at if result is not None else None
+    done = [o for o in (result.actions if result is not None else []) if o.ok]
+    acted = {o.suggestion.service for o in done}
+    started_by_us = acted_at is not None and any(
+        c.service in acted and c.running and (c.started_at or 0.0) >= acted_at - START_SLACK
+        for c in containers)
+    if not started_by_us:
+        summary.came_back.append(name)
+        return
+    how = ", ".join(o.suggestion.describe() for o in done)
+    summary.brought_back.append({"deployment": name, "how": how, "acted_at": acted_at})

@@ -19,6 +19,9 @@ class Diagnosis:
     needs_human: str | None = None
     source: str = "rules"
     details: list[str] = field(default_factory=list)
+    log_tail: dict[str, list[str]] = field(default_factory=dict)
+    llm: dict[str, object] | None = None  # what the adviser answered and whether it was used
+    followers: list[str] = field(default_factory=list)  # dependents restarted after the rest
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -28,6 +31,9 @@ class Diagnosis:
             "needs_human": self.needs_human,
             "details": self.details,
             "suggestions": [s.model_dump(mode="json") for s in self.suggestions],
+            "log_tail": self.log_tail,
+            "llm": self.llm,
+            "followers": self.followers,
         }
 
 
@@ -69,7 +75,8 @@ def diagnose(evidence: Evidence) -> Diagnosis:
     if human and not suggestions:
         return Diagnosis("; ".join(human), needs_human="; ".join(human), details=details)
     if not suggestions:
-        return Diagnosis("nothing to do: every service is as desired", details=details)
+        why = "; ".join(details) or "every service is as desired"
+        return Diagnosis(f"nothing to do: {why}", details=details)
     summary = "; ".join(details)
     return Diagnosis(summary, suggestions, needs_human="; ".join(human) or None,
                      details=details)
@@ -80,7 +87,7 @@ def _rule_for(
 ) -> tuple[list[Suggestion] | None, str]:
     name = service.name
     if service.oom_killed and service.oom_kills_recent >= REPEATED_OOM:
-        return None, (f"{name} was OOM-killed {service.oom_kills_recent} times recently; "
+        return None, (f"{name} was OOM-killed {service.oom_kills_recent} times; "
                       "restarting it again would loop: raise its memory limit or fix the leak")
     if service.image and service.image_present is False:
         if service.has_build:

@@ -41,6 +41,28 @@ class RecoveryRuns:
             (time.time(), outcome, json.dumps(actions, default=str), error, run_id),
         )
 
+    def interrupt(self, run_id: int, why: str) -> None:
+        """Close a run that is still open as ``interrupted`` (cancelled or failed midway)."""
+        self._db.execute(
+            "UPDATE recovery_runs SET finished_at = ?, outcome = 'interrupted', error = ?"
+            " WHERE id = ? AND outcome = 'running'",
+            (time.time(), why, run_id),
+        )
+
+    def interrupt_leftovers(self) -> int:
+        """Close the runs a previous agent left open; return how many."""
+        rows = self._db.fetchall("SELECT id FROM recovery_runs WHERE outcome = 'running'")
+        for row in rows:
+            self.interrupt(int(row["id"]), "the agent stopped during the run")
+        return len(rows)
+
+    def previous(self, deployment: str, before_id: int) -> dict[str, Any] | None:
+        """The last run of ``deployment`` before ``before_id`` that acted, if any."""
+        for run in self.list(deployment, limit=10, before_id=before_id):
+            if run["actions"]:
+                return run
+        return None
+
     def get(self, run_id: int) -> dict[str, Any] | None:
         """One run with everything stored about it."""
         row = self._db.fetchone("SELECT * FROM recovery_runs WHERE id = ?", (run_id,))

@@ -14,18 +14,20 @@ from stackmedic.deployments.actions import Action, DeploymentActions
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.health.engine import HealthEngine
 from stackmedic.health.model import HealthTransition, Verdict
+from stackmedic.observe.containers import ContainerState
+from stackmedic.recovery.acting import Actor, image_unavailable
 from stackmedic.recovery.config import RecoveryConfig
+from stackmedic.recovery.escalate import escalate, log_lines
 from stackmedic.recovery.events import RecoveryEvent
 from stackmedic.recovery.evidence import Evidence
 from stackmedic.recovery.evidence_gather import EvidenceCollector
 from stackmedic.recovery.executor import ActionExecutor, ActionOutcome
 from stackmedic.recovery.outcome import RunResult, Slot
-from stackmedic.recovery.planner import Adviser, Planner
+from stackmedic.recovery.planner import Adviser, OomKills, Planner
 from stackmedic.recovery.policy import Phase, RecoveryPolicy, RecoveryState, RecoveryStateStore
 from stackmedic.recovery.rules import Diagnosis
 from stackmedic.recovery.runs import RecoveryRuns
-from stackmedic.recovery.suggestions import ServiceAction
-from stackmedic.recovery.verify import verify_recovered
+from stackmedic.recovery.verify import stable_period, verify_recovered
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.types import DesiredState
@@ -54,6 +56,8 @@ class RecoveryService:
         states: RecoveryStateStore,
         adviser: Adviser | None = None,
         stop_pending: Callable[[str], bool] = lambda name: False,
+        containers: Callable[[str], list[ContainerState]] | None = None,
+        oom_kills: OomKills | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -65,7 +69,11 @@ class RecoveryService:
         self._actions = actions
         self._executor = executor
         self._planner = Planner(catalog, health, collector, adviser,
-                                oom_window=config.budget_window_seconds, clock=clock)
+                                oom_window=config.budget_window_seconds, oom_kills=oom_kills,
+                                clock=clock)
+        self._containers = containers
+        self._actor = Actor(catalog, desired, actions, executor, events,
+                            wants_running=self._wants_running, stop_pending=stop_pending)
         self.runs = runs
         self._states = states
         self._stop_pending = stop_pending
@@ -78,7 +86,10 @@ class RecoveryService:
         self.reconciling = False
 
     def start(self) -> None:
-        """Listen for health transitions."""
+        """Close runs a previous agent left open, then listen for health transitions."""
+        left = self.runs.interrupt_leftovers()
+        if left:
+            log.info("recovery runs left open by the previous agent closed", runs=left)
         self._bus.subscribe(HealthTransition, self.on_health, name="recovery")
 
     # -- triggers ---------------------------------------------------------------------
@@ -164,6 +175,8 @@ class RecoveryService:
             state = self._states.load(name)
             wait = self.policy.wait_before_next(state, self._clock())
             if wait is None:
+                if state.phase != Phase.GAVE_UP and self._wants_running(name):
+                    await self._budget_spent(state)
                 return
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -195,15 +208,23 @@ class RecoveryService:
         waiting, so it happens outside of it.
         """
         slot = Slot(act_slots)
+        opened: list[int] = []
         async with self._run_locks.setdefault(name, asyncio.Lock()):
             await slot.acquire()
             try:
-                return await self._recover(name, trigger, recreated_networks or set(), slot)
+                return await self._recover(name, trigger, recreated_networks or set(), slot,
+                                           opened)
+            except BaseException as exc:
+                # A run row always ends: cancelled (agent stopping) or failed midway.
+                why = "cancelled" if isinstance(exc, asyncio.CancelledError) else repr(exc)
+                for run_id in opened:
+                    self.runs.interrupt(run_id, why[:300])
+                raise
             finally:
                 slot.release()
 
     async def _recover(self, name: str, trigger: str, recreated: set[str],
-                       slot: Slot) -> RunResult:
+                       slot: Slot, opened: list[int]) -> RunResult:
         deployment = self._catalog.get(name)
         if deployment is None or not self._wants_running(name):
             return RunResult(name, "skipped", message="not wanted running")
@@ -218,13 +239,16 @@ class RecoveryService:
             return RunResult(name, "nothing-to-do", message=f"deployment is {health.verdict}")
         attempt = len(self.policy.in_window(state, self._clock())) + 1
         run_id = self.runs.begin(name, trigger, attempt)
+        opened.append(run_id)
         evidence, diagnosis = await self.diagnose(name, recreated_networks=recreated)
+        escalate(diagnosis, self.runs.previous(name, run_id), self._clock())
         self.runs.diagnosed(run_id, evidence.as_dict(), diagnosis.as_dict())
         if not diagnosis.suggestions:
             if diagnosis.needs_human:
                 return await self._give_up(state, run_id, diagnosis, [])
-            self.runs.finish(run_id, "nothing-to-do", [])
-            return RunResult(name, "nothing-to-do", diagnosis, run_id=run_id)
+            self.runs.finish(run_id, "nothing-to-do", [], diagnosis.summary)
+            return RunResult(name, "nothing-to-do", diagnosis, message=diagnosis.summary,
+                             run_id=run_id)
         await self._announce(
             "recovery-started", name,
             f"recovering ({trigger}, attempt {attempt}): {diagnosis.summary}",
@@ -232,14 +256,23 @@ class RecoveryService:
             details={"attempt": attempt, "trigger": trigger, "source": diagnosis.source,
                      "actions": [s.describe() for s in diagnosis.suggestions]},
         )
-        outcomes = await self._act(name, diagnosis)
+        read = self._containers
+        project = evidence.project
+        timeout = self.config.verify_timeout_seconds
+        stable = self.config.verify_stable_seconds
+        if read is not None:  # judged on the containers as they were before acting
+            stable = stable_period(read(project), {s.service for s in diagnosis.suggestions},
+                                   stable, timeout)
+        acted_at = self._clock()
+        outcomes = await self._actor.act(name, diagnosis, evidence)
         slot.release()
         if outcomes is None:
             self.runs.finish(run_id, "cancelled", [], "desired state changed")
             return RunResult(name, "deferred", diagnosis, message="desired state changed")
         verified, problem = await verify_recovered(
-            self._health, name, outcomes, timeout=self.config.verify_timeout_seconds,
-            stable=self.config.verify_stable_seconds,
+            self._health, name, outcomes, timeout=timeout, stable=stable,
+            containers=(lambda: read(project)) if read is not None else None,
+            since=acted_at,
         )
         now = self._clock()
         self.policy.attempted(state, now, succeeded=verified)
@@ -253,18 +286,19 @@ class RecoveryService:
                 + ", ".join(o.suggestion.describe() for o in outcomes),
                 details={"attempt": attempt, "actions": actions, "source": diagnosis.source},
             )
-            return RunResult(name, "recovered", diagnosis, outcomes, run_id=run_id)
-        unavailable = self._image_unavailable(outcomes, evidence)
+            return RunResult(name, "recovered", diagnosis, outcomes, run_id=run_id,
+                             acted_at=acted_at)
+        unavailable = image_unavailable(outcomes, evidence)
         if unavailable:
             diagnosis.needs_human = unavailable
             diagnosis.summary = unavailable
             self.runs.diagnosed(run_id, evidence.as_dict(), diagnosis.as_dict())
-            return await self._give_up(state, run_id, diagnosis, outcomes)
+            return await self._give_up(state, run_id, diagnosis, outcomes, acted_at)
         if self.policy.budget_spent(state, now):
             diagnosis.needs_human = (f"{attempt} attempts in "
                                      f"{self.config.budget_window_seconds:g}s did not help: "
                                      f"{problem}")
-            return await self._give_up(state, run_id, diagnosis, outcomes)
+            return await self._give_up(state, run_id, diagnosis, outcomes, acted_at)
         self._states.save(state)
         self.runs.finish(run_id, "failed", actions, problem)
         await self._announce(
@@ -273,59 +307,37 @@ class RecoveryService:
             f"{self.policy.backoff(state.failures):g}s",
             severity="warning", details={"attempt": attempt, "actions": actions},
         )
-        return RunResult(name, "failed", diagnosis, outcomes, problem, run_id)
+        return RunResult(name, "failed", diagnosis, outcomes, problem, run_id, acted_at)
 
-    async def _act(self, name: str, diagnosis: Diagnosis) -> list[ActionOutcome] | None:
-        deployment = self._catalog.get(name)
-        assert deployment is not None
-        outcomes: list[ActionOutcome] = []
-        async with self._actions.acting(name):
-            if not self._wants_running(name) or self._stop_pending(name):
-                return None  # the user stopped it while we were diagnosing
-            for suggestion in diagnosis.suggestions:
-                if suggestion.action != ServiceAction.CREATE_NETWORK and \
-                        self._desired.effective(name, suggestion.service) != DesiredState.RUNNING:
-                    continue
-                if suggestion.action == ServiceAction.STOP:
-                    continue  # recovery never stops what should run
-                outcome = await self._executor.execute(deployment, suggestion)
-                outcomes.append(outcome)
-                self._events.record(
-                    "recovery-action",
-                    f"{suggestion.describe()}: {'done' if outcome.ok else outcome.error}",
-                    deployment=name, service=suggestion.service,
-                    severity="info" if outcome.ok else "warning", data=outcome.as_dict(),
-                )
-                if not outcome.ok and suggestion.action in (
-                    ServiceAction.CREATE_NETWORK, ServiceAction.PULL, ServiceAction.REBUILD
-                ):
-                    break
-        return outcomes
-
-    def _image_unavailable(self, outcomes: list[ActionOutcome], evidence: Evidence) -> str | None:
-        for outcome in outcomes:
-            if outcome.ok or outcome.suggestion.action != ServiceAction.PULL:
-                continue
-            service = evidence.services.get(outcome.suggestion.service)
-            image = service.image if service else "?"
-            return (f"image unavailable: {image} is not present locally, the pull failed "
-                    f"and {outcome.suggestion.service} has no build context")
-        return None
+    async def _budget_spent(self, state: RecoveryState) -> None:
+        """A deployment turned ill again with no attempt left: give up, and say so."""
+        reason = (f"{len(state.attempts)} attempts in {self.config.budget_window_seconds:g}s "
+                  "did not keep it up")
+        self.policy.give_up(state, self._clock(), reason)
+        self._states.save(state)
+        await self._announce("recovery-gave-up", state.deployment,
+                             f"gave up, needs a person: {reason}", severity="critical",
+                             details={"clear_with": f"stackmedic start {state.deployment}"})
 
     async def _give_up(self, state: RecoveryState, run_id: int, diagnosis: Diagnosis,
-                       outcomes: list[ActionOutcome]) -> RunResult:
+                       outcomes: list[ActionOutcome], acted_at: float | None = None
+                       ) -> RunResult:
         reason = diagnosis.needs_human or diagnosis.summary
+        tail = log_lines(diagnosis)
+        shown = reason if tail and tail in reason else reason + tail
         self.policy.give_up(state, self._clock(), reason)
         self._states.save(state)
         self.runs.finish(run_id, "gave-up", [o.as_dict() for o in outcomes], reason)
         self._cancel(state.deployment)
         await self._announce(
             "recovery-gave-up", state.deployment,
-            f"gave up, needs a person: {reason}", severity="critical",
+            f"gave up, needs a person: {shown}", severity="critical",
             details={"diagnosis": diagnosis.summary, "run_id": run_id,
+                     "log_tail": diagnosis.log_tail,
                      "clear_with": f"stackmedic start {state.deployment}"},
         )
-        return RunResult(state.deployment, "gave-up", diagnosis, outcomes, reason, run_id)
+        return RunResult(state.deployment, "gave-up", diagnosis, outcomes, reason, run_id,
+                         acted_at)
 
     # -- helpers ----------------------------------------------------------------------
 

@@ -9,10 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class ServiceAction(StrEnum):
-    """What a recovery step may do to a service."""
+    """What a recovery step may do to a service: the one allowlist.
+
+    The LLM prompt offers exactly these, the parser refuses anything else, and the
+    executor carries out each of them. Recovery never stops a service.
+    """
 
     START = "start"
-    STOP = "stop"
     RESTART = "restart"
     REBUILD = "rebuild"
     PULL = "pull"

@@ -1,0 +1,193 @@
+"""Why each container last exited, and which services are one-shot jobs, from evidence.
+
+A clean exit only means "this job is done" when nothing stopped the container. The ledger
+tells the two apart and writes its conclusion on the observed ``ContainerState``
+(``exit_cause`` and ``job``) before the health engine reads it:
+
+- ``stop``: a ``kill`` event came shortly before the ``die`` (a person's stop,
+  stackmedic's, a daemon shutdown seen live), or the agent last saw the container running
+  and finds it exited with a finish time no later than the current daemon's start (the
+  daemon or host went down under it while the agent was not looking).
+- ``own``: its ``die`` was seen live with no stop before it.
+- ``""``: nothing is known.
+
+What must survive an agent restart (last seen running, stop requests, causes, OOM kills
+per service) is kept in the ``container_exits`` and ``service_ooms`` tables.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stackmedic.deployments.catalog import Catalog
+from stackmedic.engine.events import event_time
+from stackmedic.observe.containers import LABEL_ONESHOT, ContainerState
+from stackmedic.store.db import Database
+
+COMPLETED_CONDITION = "service_completed_successfully"
+# Clock slack between the engine's times and the daemon process's start time.
+SLACK_SECONDS = 1.0
+# A die this long after a kill is the kill's doing (stop timeouts are ~10 s).
+STOP_GRACE_SECONDS = 60.0
+
+
+@dataclass
+class ExitRecord:
+    """What the ledger keeps about one container."""
+
+    container_id: str
+    project: str
+    service: str
+    running_seen_at: float | None = None
+    stop_requested_at: float | None = None
+    finished_at: float | None = None
+    exit_cause: str = ""
+    oom_run: float | None = None
+
+
+def declared_jobs(catalog: Catalog, project: str) -> set[str]:
+    """Services the deployment declares one-shot: awaited to complete, or labelled so."""
+    deployment = catalog.by_project(project)
+    if deployment is None:
+        return set()
+    jobs = {name for name, spec in deployment.services.items()
+            if spec.labels.get(LABEL_ONESHOT, "").lower() in ("true", "1", "yes")}
+    for spec in deployment.services.values():
+        jobs |= {dep for dep, cond in spec.depends_conditions.items()
+                 if cond == COMPLETED_CONDITION}
+    return jobs
+
+
+def exit_cause(record: ExitRecord, state: ContainerState, *, seen_die: bool,
+               daemon_started_at: float | None) -> str:
+    """Why ``state`` (an exited container) exited, given what was recorded before (pure)."""
+    finished = state.finished_at
+    if finished is None:
+        return ""
+    asked = record.stop_requested_at
+    # Event and start times both come from the engine's clock. A kill before the run that
+    # ended had started says nothing about how it ended; when a restart policy has started
+    # the container again already, that run's start is unknown and the grace decides.
+    started = state.started_at
+    run_start = started if started is not None and started <= finished else None
+    if asked is not None and finished - STOP_GRACE_SECONDS <= asked <= finished + SLACK_SECONDS \
+            and (run_start is None or run_start <= asked):
+        return "stop"
+    if seen_die:
+        return "own"
+    if record.running_seen_at is not None and daemon_started_at is not None \
+            and finished <= daemon_started_at + SLACK_SECONDS:
+        return "stop"  # it was running when its daemon went down
+    return ""
+
+
+class ExitLedger:
+    """Monitor listener that records exits and annotates container states."""
+
+    def __init__(self, db: Database, catalog: Catalog, *,
+                 daemon_started_at: Callable[[], float | None] = lambda: None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._catalog = catalog
+        self._daemon_started_at = daemon_started_at
+        self._clock = clock
+        self._records: dict[str, ExitRecord] = {
+            row["container_id"]: ExitRecord(
+                row["container_id"], row["project"], row["service"], row["running_seen_at"],
+                row["stop_requested_at"], row["finished_at"], row["exit_cause"] or "",
+                row["oom_run"],
+            )
+            for row in db.fetchall("SELECT * FROM container_exits")
+        }
+
+    async def on_container_change(self, previous: ContainerState | None,
+                                  current: ContainerState | None,
+                                  event: dict[str, Any] | None) -> None:
+        """Record what the change says, then annotate ``current``."""
+        state = current or previous
+        if state is None or state.oneoff:
+            return
+        action = str((event or {}).get("Action") or "").split(":", 1)[0]
+        if current is None or action == "destroy":
+            self._forget(state.id)
+            return
+        record = self._records.get(current.id) or ExitRecord(
+            current.id, current.project, current.service)
+        before = _copy(record)
+        at = event_time(event) if event else self._clock()
+        if action == "kill":  # every stop (a person's, a restart's, a shutdown's) kills first
+            record.stop_requested_at = at
+        if action == "oom" or (current.oom_killed and _exited(current)):
+            self._count_oom(record, current, at)
+        if current.finished_at is not None and current.finished_at != record.finished_at:
+            # A new exit; a restart policy may have started the container again already.
+            record.exit_cause = exit_cause(
+                record, current, seen_die=action == "die",
+                daemon_started_at=self._daemon_started_at())
+            record.finished_at = current.finished_at
+            record.stop_requested_at = None  # a request explains one exit at most
+            if _exited(current):
+                record.running_seen_at = None
+        if current.running:
+            record.running_seen_at = self._clock()
+        current.exit_cause = record.exit_cause
+        current.job = current.job or current.service in declared_jobs(
+            self._catalog, current.project)
+        self._records[current.id] = record
+        if _persisted_differs(before, record):
+            self._save(record)
+
+    def oom_kills(self, project: str, service: str) -> int:
+        """OOM kills of a service's containers so far, each counted once."""
+        row = self._db.fetchone(
+            "SELECT kills FROM service_ooms WHERE project = ? AND service = ?",
+            (project, service))
+        return int(row["kills"]) if row else 0
+
+    def _count_oom(self, record: ExitRecord, state: ContainerState, at: float) -> None:
+        run = state.started_at or 0.0
+        if record.oom_run == run:
+            return  # this run's kill was counted already (event and flag both say it)
+        record.oom_run = run
+        self._db.execute(
+            "INSERT INTO service_ooms (project, service, kills, last_at) VALUES (?, ?, 1, ?)"
+            " ON CONFLICT (project, service) DO UPDATE SET kills = kills + 1,"
+            " last_at = excluded.last_at",
+            (state.project, state.service, at))
+
+    def _save(self, record: ExitRecord) -> None:
+        self._db.execute(
+            "INSERT INTO container_exits (container_id, project, service, running_seen_at,"
+            " stop_requested_at, finished_at, exit_cause, oom_run, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (container_id) DO UPDATE SET"
+            " running_seen_at = excluded.running_seen_at,"
+            " stop_requested_at = excluded.stop_requested_at,"
+            " finished_at = excluded.finished_at, exit_cause = excluded.exit_cause,"
+            " oom_run = excluded.oom_run, updated_at = excluded.updated_at",
+            (record.container_id, record.project, record.service, record.running_seen_at,
+             record.stop_requested_at, record.finished_at, record.exit_cause, record.oom_run,
+             self._clock()))
+
+    def _forget(self, container_id: str) -> None:
+        if self._records.pop(container_id, None) is not None:
+            self._db.execute("DELETE FROM container_exits WHERE container_id = ?",
+                             (container_id,))
+
+
+def _exited(state: ContainerState) -> bool:
+    return state.status in ("exited", "dead")
+
+
+def _copy(record: ExitRecord) -> ExitRecord:
+    return ExitRecord(**record.__dict__)
+
+
+def _persisted_differs(before: ExitRecord, after: ExitRecord) -> bool:
+    """Whether a write is needed: running sightings are saved only when they begin."""
+    if (before.running_seen_at is None) != (after.running_seen_at is None):
+        return True
+    return (before.stop_requested_at, before.finished_at, before.exit_cause, before.oom_run) != (
+        after.stop_requested_at, after.finished_at, after.exit_cause, after.oom_run)

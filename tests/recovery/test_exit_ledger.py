@@ -1,0 +1,99 @@
+"""The exit ledger on engine events (stops, own exits, jobs, OOM kills counted once, what
+survives an agent restart) and recovery runs that always end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stackmedic.deployments.catalog import Catalog
+from stackmedic.deployments.model import Deployment, DeploymentKind, ServiceSpec
+from stackmedic.observe.containers import ContainerState
+from stackmedic.recovery.exits import ExitLedger
+from stackmedic.recovery.runs import RecoveryRuns
+from stackmedic.store.db import Database
+from stackmedic.store.facts import Facts
+
+T = 1_700_000_000.0
+
+
+def event(action: str, at: float) -> dict[str, Any]:
+    return {"Action": action, "timeNano": int(at * 1e9), "Actor": {"Attributes": {}}}
+
+
+def box(service: str = "app", status: str = "running", cid: str = "c1",
+        **fields: Any) -> ContainerState:
+    return ContainerState(id=cid, name=f"shop-{service}-1", project="shop", service=service,
+                          status=status, **fields)
+
+
+def ledger(tmp_path: Path, daemon_started_at: float | None = None) -> ExitLedger:
+    db = Database(tmp_path / "state.db")
+    catalog = Catalog(tmp_path, None, Facts(db))
+    catalog.deployments["shop"] = Deployment(
+        "shop", "shop", DeploymentKind.FOLDER, tmp_path, [], {
+            "migrate": ServiceSpec("migrate"),
+            "app": ServiceSpec("app", depends_conditions={
+                "migrate": "service_completed_successfully"}),
+        })
+    return ExitLedger(db, catalog, daemon_started_at=lambda: daemon_started_at,
+                      clock=lambda: T + 100)
+
+
+async def test_a_stop_and_an_own_exit_are_told_apart(tmp_path: Path) -> None:
+    exits = ledger(tmp_path)
+    await exits.on_container_change(None, box(started_at=T), None)
+    await exits.on_container_change(None, box(started_at=T), event("kill", T + 10))
+    stopped = box(status="exited", exit_code=0, started_at=T, finished_at=T + 11)
+    await exits.on_container_change(None, stopped, event("die", T + 11))
+    assert stopped.exit_cause == "stop" and not stopped.completed
+    await exits.on_container_change(None, box(started_at=T + 20), event("start", T + 20))
+    ended = box(status="exited", exit_code=0, started_at=T + 20, finished_at=T + 30)
+    await exits.on_container_change(None, ended, event("die", T + 30))
+    assert ended.exit_cause == "own" and ended.completed
+
+
+async def test_running_when_the_daemon_went_down_survives_an_agent_restart(
+        tmp_path: Path) -> None:
+    before = ledger(tmp_path)
+    await before.on_container_change(None, box(started_at=T), None)  # seen running, saved
+    after = ledger(tmp_path, daemon_started_at=T + 60)  # a new agent, a new daemon
+    found = box(status="exited", exit_code=0, started_at=T, finished_at=T + 50)
+    await after.on_container_change(None, found, None)  # the first sweep
+    assert found.exit_cause == "stop" and not found.completed
+
+
+async def test_a_job_others_wait_for_is_marked_and_completes(tmp_path: Path) -> None:
+    exits = ledger(tmp_path)
+    job = box("migrate", "exited", cid="m1", exit_code=0, restart_policy="always",
+              started_at=T, finished_at=T + 1)
+    await exits.on_container_change(None, job, event("die", T + 1))
+    assert job.job and job.completed
+
+
+async def test_oom_kills_are_counted_once_per_kill_across_recreation(tmp_path: Path) -> None:
+    exits = ledger(tmp_path)
+    await exits.on_container_change(None, box(started_at=T), event("oom", T + 5))
+    killed = box(status="exited", exit_code=137, oom_killed=True, started_at=T,
+                 finished_at=T + 5)
+    await exits.on_container_change(None, killed, event("die", T + 5))
+    await exits.on_container_change(None, killed, None)  # a sweep sees the flag again
+    assert exits.oom_kills("shop", "app") == 1
+    await exits.on_container_change(killed, None, event("destroy", T + 6))
+    again = box(status="exited", cid="c2", exit_code=137, oom_killed=True, started_at=T + 7,
+                finished_at=T + 9)
+    await exits.on_container_change(None, again, None)  # its oom event was missed
+    assert exits.oom_kills("shop", "app") == 2
+
+
+def test_runs_left_open_by_a_previous_agent_end_as_interrupted(tmp_path: Path) -> None:
+    runs = RecoveryRuns(Database(tmp_path / "state.db"))
+    open_id = runs.begin("shop", "ill-health", 1)
+    done_id = runs.begin("shop", "ill-health", 2)
+    runs.finish(done_id, "recovered", [])
+    assert RecoveryRuns(Database(tmp_path / "state.db")).interrupt_leftovers() == 1
+    left = runs.get(open_id)
+    assert left is not None and left["outcome"] == "interrupted"
+    assert left["finished_at"] is not None
+    assert left["error"] == "the agent stopped during the run"
+    assert runs.get(done_id)["outcome"] == "recovered"  # type: ignore[index]
