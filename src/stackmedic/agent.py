@@ -91,6 +91,8 @@ class Agent:
                 self.engine.status, self.stream.connected.is_set(),
                 self.observed.synced_at, self._connected_since,
             ),
+            stop_pending=lambda name: self.intent.stop_pending(name),
+            stop_settle=settings.intent.stop_settle_seconds,
         )
         self.monitor.subscribe(self.health.on_container_change)
         self.metrics = Metrics([HealthMetrics(

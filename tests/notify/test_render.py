@@ -38,12 +38,13 @@ def test_single_problem_reads_as_an_actionable_message() -> None:
             }
         )
     )
-    assert msg.subject == "[stackmedic] CRITICAL shop: web exited with code 137"
-    assert msg.status == "firing" and msg.severity == "critical"
+    assert msg.subject == "[stackmedic] CRITICAL PROBLEM: shop: web exited with code 137"
+    assert msg.status == "firing" and msg.severity == "critical" and msg.tag == "problem"
     text = msg.text
-    assert text.startswith("CRITICAL: shop on host web01\n")
+    assert text.startswith("CRITICAL PROBLEM: shop on host web01\n")
     assert "Since: 2024-05-01 11:58 UTC" in text
-    assert "Evidence: reason=OOMKilled, exit_code=137, memory_limit=512M" in text
+    evidence = "  Evidence:\n    reason: OOMKilled\n    exit_code: 137\n    memory_limit: 512M\n"
+    assert evidence in text
     assert "What stackmedic did: restarted web" in text
     assert "What stackmedic will do: retry in 30 s, give up after 3 tries" in text
     assert "To silence this deployment: stackmedic silence shop --hours 2" in text
@@ -56,13 +57,13 @@ def test_problems_and_resolutions_are_listed_in_sections() -> None:
     assert msg.status == "firing"
     problems, resolved = msg.text.index("PROBLEMS"), msg.text.index("RESOLVED")
     text = msg.text
-    assert problems < text.index("* db: db exited") < resolved < text.index("* web: web is running")
+    assert problems < text.index("* db exited") < resolved < text.index("* web is running")
     assert "Was failing since: 2024-05-01 12:00:03 UTC" in msg.text
 
 
 def test_only_resolutions_make_a_resolved_message() -> None:
     msg = rendered(recovered_event(), note="stable again after flapping: resolved for 5 min")
-    assert msg.subject.startswith("[stackmedic] RESOLVED shop:")
+    assert msg.subject.startswith("[stackmedic] RESOLVED: shop:")
     assert "Note: stable again after flapping" in msg.text
 
 
@@ -76,7 +77,7 @@ def test_long_groups_are_summarised_by_count() -> None:
     ]
     msg = rendered(*events)
     assert msg.title == "shop: 8 problems (svc0, svc1, svc2, svc3, svc4, svc5, ...)"
-    assert all(f"* svc{i}:" in msg.text for i in range(8))
+    assert all(f"* svc{i} exited" in msg.text for i in range(8))
 
 
 def test_html_is_escaped() -> None:
@@ -98,6 +99,6 @@ def test_agent_problems_have_no_silence_hint() -> None:
 
 def test_a_blip_within_one_window_reads_as_recovered() -> None:
     msg = rendered(make_event(), recovered_event())
-    assert msg.status == "resolved" and msg.subject.startswith("[stackmedic] RESOLVED shop:")
-    assert "* web: web exited with code 137" in msg.text
-    assert "* web: web is running again" in msg.text
+    assert msg.status == "resolved" and msg.subject.startswith("[stackmedic] RESOLVED: shop:")
+    assert "* web exited with code 137" in msg.text
+    assert "* web is running again" in msg.text
