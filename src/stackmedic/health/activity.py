@@ -99,8 +99,12 @@ class Activity:
         self._of(name).stop_pending = pending
 
     def container_event(self, name: str, container: str, action: str, signal: str | None,
-                        at: float, now: float) -> None:
-        """Account for one engine event (stamped ``at``) of a container of the deployment."""
+                        at: float, now: float, running: bool = True) -> None:
+        """Account for one engine event (stamped ``at``) of a container of the deployment.
+
+        ``running`` is what the container does now: events are read after the fact, so a
+        ``start`` may be read once the container was stopped again.
+        """
         activity = self._of(name)
         window = self._window_at(activity, at)
         ours = window is not None
@@ -117,7 +121,7 @@ class Activity:
             # A person's stop seen on the engine waits to be judged; one through us does not.
             settle = 0.0 if ours else self._stop_settle
             marks[container] = now + settle + DIE_TO_STOP_SECONDS
-        elif action == "start":
+        elif action == "start" and running:
             marks.pop(container, None)
         if not ours and (
             action == "create" or (action == "start" and activity.deploying_until is not None)

@@ -103,6 +103,7 @@ class HealthEngine:
             self.activity.container_event(
                 deployment.name, state.id, str(event.get("Action") or "").split(":", 1)[0],
                 attributes.get("signal"), event_time(event), now,
+                running=current is not None and current.running,
             )
         await self._recompute(deployment.name)
 
