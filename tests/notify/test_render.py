@@ -13,7 +13,7 @@ STARTED = datetime(2024, 5, 1, 12, 0, 3, tzinfo=UTC)
 
 
 def rendered(
-    *events: NotificationEvent, note: str | None = None, deployment: str = "shop"
+    *events: NotificationEvent, note: str | None = None, deployment: str | None = "shop"
 ) -> RenderedMessage:
     items = tuple(
         MessageEvent(event=e, alert_severity="critical", alert_started_at=STARTED, note=note)
@@ -102,3 +102,54 @@ def test_a_blip_within_one_window_reads_as_recovered() -> None:
     assert msg.status == "resolved" and msg.subject.startswith("[stackmedic] RESOLVED: shop:")
     assert "* web exited with code 137" in msg.text
     assert "* web is running again" in msg.text
+
+
+def news(kind: str, title: str, **fields: object) -> NotificationEvent:
+    values: dict[str, object] = {"service": None, "summary": "", "details": {}, **fields}
+    return make_event(kind=kind, title=title, **values)
+
+
+def test_each_message_says_what_it_is_and_news_is_never_firing() -> None:
+    from stackmedic.notify.channels.payloads import alertmanager_webhook, stackmedic_payload
+
+    recovery = rendered(news("recovery-succeeded", "shop recovered by stackmedic",
+                             severity="info"))
+    assert recovery.subject == "[stackmedic] RECOVERY: shop recovered by stackmedic"
+    assert (recovery.tag, recovery.status) == ("recovery", "info")
+    body = stackmedic_payload(recovery)
+    assert (body["tag"], body["status"], body["events"][0]["tag"]) == ("recovery", "info",
+                                                                      "recovery")
+    hook = alertmanager_webhook(recovery, receiver="am")
+    assert hook["status"] == "resolved"
+    assert hook["alerts"][0]["status"] == "resolved"
+    assert hook["alerts"][0]["annotations"]["tag"] == "recovery"
+    resolved = rendered(recovered_event())
+    assert resolved.tag == "resolved"
+    assert alertmanager_webhook(resolved, receiver="am")["alerts"][0]["annotations"]["tag"] == (
+        "resolved")
+    gave_up = rendered(news("recovery-gave-up", "shop recovery gave up, needs a person"))
+    assert gave_up.subject.startswith("[stackmedic] CRITICAL RECOVERY: shop recovery gave up")
+
+
+def test_the_name_is_said_once_in_a_title() -> None:
+    msg = rendered(make_event(service=None, title="shop is down: web exited with code 137"),
+                   news("recovery-started", "shop recovery started", severity="warning"))
+    assert msg.title == "shop is down: web exited with code 137; recovery started"
+    assert msg.subject == (
+        "[stackmedic] CRITICAL PROBLEM: shop is down: web exited with code 137; recovery started")
+
+
+def test_a_restart_summary_lists_what_is_still_down_in_the_same_message() -> None:
+    summary = news("restart-summary", "recovered after host restart (1 still down)",
+                   deployment=None, severity="warning",
+                   details={"brought back by stackmedic": "shop (start web, recreate db)\nblog",
+                            "still down": "wiki (web exited with code 1)"})
+    wiki = make_event(deployment="wiki", service=None, title="wiki is down: web exited")
+    msg = rendered(summary, wiki, deployment=None)
+    assert msg.tag == "summary" and msg.status == "firing"
+    assert msg.subject == (
+        "[stackmedic] CRITICAL SUMMARY: recovered after host restart (1 still down)")
+    text = msg.text
+    assert "    brought back by stackmedic: shop (start web, recreate db)\n" in text
+    assert "\n                                blog\n" in text
+    assert text.index("PROBLEMS") < text.index("* wiki is down") < text.index("NEWS")

@@ -27,7 +27,7 @@ class NotificationBridge:
     """Feeds health transitions, recovery events and agent problems to the notifier."""
 
     def __init__(self, notifier: Notifier, bus: Bus, recovery: RecoveryConfig, *,
-                 docker_alert_after: float = 30.0, release_after: float = 2.0,
+                 docker_alert_after: float = 30.0, release_after: float = 10.0,
                  fold_timeout: float = 900.0) -> None:
         self._notifier = notifier
         self._bus = bus
@@ -42,6 +42,8 @@ class NotificationBridge:
             note = (f"stackmedic will diagnose and try to recover it after "
                     f"{recovery.settle_seconds:g}s unless it heals by itself")
         self.episodes = Episodes(recovery_note=note)
+        # Until the first connection tells whether the host or daemon restarted, hold.
+        self.episodes.stream_lost()
 
     def start(self) -> None:
         """Resume the episodes of the problems still open, and subscribe to the bus."""
@@ -134,8 +136,8 @@ class NotificationBridge:
     async def docker_back(self, host: str) -> None:
         """Docker answers again: cancel a pending alert, resolve a sent one, release notices.
 
-        Held notices wait ``release_after`` more seconds: the resync may find a restart
-        whose reconcile folds them into its summary.
+        Held notices wait ``release_after`` more seconds: the resync after connecting may
+        find a host or daemon restart, whose reconcile folds them into its summary.
         """
         if self.episodes.reconciling:
             self.episodes.stream_down = False  # the summary releases what is held
