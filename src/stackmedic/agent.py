@@ -237,6 +237,7 @@ class Agent:
             log.warning("resync after connect failed", error=str(exc))
         await self.refresh_catalog()
         await self._after_connect(kind, first)
+        self.notifications.connection_settled()
 
     async def _on_disconnected(self) -> None:
         self.intent.on_disconnected()

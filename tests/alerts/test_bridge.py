@@ -87,6 +87,7 @@ async def rig(db: Database) -> AsyncIterator[Rig]:
 async def connected(rig: Rig) -> None:
     """The first connection found no restart: what was held is released."""
     await rig.bridge.docker_back("unix:///run/docker.sock")
+    rig.bridge.connection_settled()
     for _ in range(100):
         if not rig.bridge.episodes.holding:
             return
@@ -140,6 +141,23 @@ async def test_notices_held_at_start_are_told_once_no_restart_is_found(rig: Rig)
     assert rig.notifications() == []
     await connected(rig)
     assert rig.notifications() == [[("ill-health", "shop")]]
+
+
+async def test_what_happened_while_held_is_told_in_order_when_no_restart_follows(
+    rig: Rig,
+) -> None:
+    await rig.verdict("shop", Verdict.HEALTHY, "web running")
+    await rig.verdict("shop", Verdict.DOWN)
+    await rig.recovery("recovery-started", "shop")
+    await rig.verdict("shop", Verdict.HEALTHY, "web running")
+    await rig.recovery("recovery-succeeded", "shop")
+    assert rig.notifications() == []
+    await connected(rig)
+    assert rig.notifications() == [
+        [("ill-health", "shop")], [("recovery-started", "shop")], [("recovered", "shop")],
+        [("recovery-succeeded", "shop")],
+    ]
+    assert rig.firing() == []
 
 
 async def test_unknown_stopping_and_deploying_never_open_nor_end_an_episode(rig: Rig) -> None:

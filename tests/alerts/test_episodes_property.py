@@ -250,6 +250,18 @@ class Deployments(RuleBasedStateMachine):
         w.synced = True
         w.recompute()
 
+    @precondition(lambda self: self.world.synced and not self.world.reconciling)
+    @rule()
+    def stream_reconnects(self) -> None:
+        """The event stream ends and comes back to the same daemon: nothing is lost."""
+        w = self.world
+        w.episodes.stream_lost()
+        w.synced = False
+        w.pass_time(STEP)
+        w.synced = True
+        w.recompute()
+        w.send(w.episodes.stream_back())
+
     @precondition(lambda self: self.world.reconciling)
     @rule()
     def reconcile_ends(self) -> None:

@@ -27,8 +27,8 @@ class NotificationBridge:
     """Feeds health transitions, recovery events and agent problems to the notifier."""
 
     def __init__(self, notifier: Notifier, bus: Bus, recovery: RecoveryConfig, *,
-                 docker_alert_after: float = 30.0, release_after: float = 10.0,
-                 fold_timeout: float = 900.0) -> None:
+                 docker_alert_after: float = 30.0, release_after: float = 2.0,
+                 fold_timeout: float = 900.0, settle_timeout: float = 60.0) -> None:
         self._notifier = notifier
         self._bus = bus
         self._recovery = recovery
@@ -36,6 +36,7 @@ class NotificationBridge:
         self._docker_timer: asyncio.Task[None] | None = None
         self._release_after = release_after
         self._fold_timeout = fold_timeout
+        self._settle_timeout = settle_timeout
         self._release_timer: asyncio.Task[None] | None = None
         note = None
         if recovery.enabled:
@@ -136,13 +137,14 @@ class NotificationBridge:
     async def docker_back(self, host: str) -> None:
         """Docker answers again: cancel a pending alert, resolve a sent one, release notices.
 
-        Held notices wait ``release_after`` more seconds: the resync after connecting may
-        find a host or daemon restart, whose reconcile folds them into its summary.
+        Held notices wait for ``connection_settled`` (at most ``settle_timeout``): the
+        resync after connecting may find a host or daemon restart, whose reconcile folds
+        them into its summary.
         """
         if self.episodes.reconciling:
             self.episodes.stream_down = False  # the summary releases what is held
         elif self._release_timer is None:
-            self._release_timer = asyncio.create_task(self._stream_settled(self._release_after))
+            self._release_timer = asyncio.create_task(self._stream_settled(self._settle_timeout))
         if self._docker_timer is not None and not self._docker_timer.done():
             self._docker_timer.cancel()
             self._docker_timer = None
@@ -154,6 +156,13 @@ class NotificationBridge:
             summary="stackmedic is connected to the Docker Engine again.",
             occurred_at=datetime.now(UTC), fingerprint=DOCKER_FINGERPRINT,
         ))
+
+    def connection_settled(self) -> None:
+        """The resync after connecting is done: unless a reconcile began, release soon."""
+        if self.episodes.reconciling or not self.episodes.stream_down:
+            return
+        self._cancel_release()
+        self._release_timer = asyncio.create_task(self._stream_settled(self._release_after))
 
     async def _stream_settled(self, delay: float) -> None:
         await asyncio.sleep(delay)

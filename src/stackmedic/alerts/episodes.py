@@ -6,10 +6,12 @@ at its first fine one (healthy, or stopped as desired), whatever the path in bet
 one problem notice and one resolved notice; inside an open episode only a change of severity
 is told again (the notifier's repeat interval reminds about the rest).
 
-Notices are *held* during a restart reconcile and while the engine's event stream is down:
-an episode opened then is *folded*, and told with the restart summary (one notification)
-if it is still open when the summary comes; one that ends during the hold is told by the
-summary alone. Recovery news during a hold is folded into the summary too.
+Notices are *held* during a restart reconcile and while the engine's event stream is down
+(until the first connection tells whether a restart reconcile follows): an episode opened
+then is *folded*, and told with the restart summary (one notification) if it is still open
+when the summary comes; one that ends during the hold is told by the summary alone, and so
+is recovery news. When the stream comes back without a reconcile, what was held is told
+as it would have been, in order.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class Episodes:
     stream_down: bool = False
     recovering: set[str] = field(default_factory=set)
     held_resolutions: dict[str, NotificationEvent] = field(default_factory=dict)
+    held: list[NotificationEvent] = field(default_factory=list)  # in order, if no summary comes
 
     @property
     def holding(self) -> bool:
@@ -82,7 +85,7 @@ class Episodes:
             severity = verdict.severity
             if episode is None:
                 self.open[name] = Episode(transition.at, severity, event, folded=self.holding)
-                return [] if self.holding else [Submit(event)]
+                return self._hold(event) if self.holding else [Submit(event)]
             self.open[name] = replace(episode, severity=severity, event=event)
             told_again = (
                 severity != episode.severity
@@ -94,13 +97,17 @@ class Episodes:
         if not verdict.fine or episode is None:
             return []
         del self.open[name]
-        if episode.folded:
-            return []  # opened and ended within the hold: the summary tells it
         event = resolved_event(transition)
+        if episode.folded:
+            return self._hold(event)  # opened and ended within the hold: a summary tells it
         if self.holding:
             self.held_resolutions[name] = event
-            return []
+            return self._hold(event)
         return [Submit(event)]
+
+    def _hold(self, event: NotificationEvent) -> list[Outgoing]:
+        self.held.append(event)
+        return []
 
     def on_recovery(self, event: RecoveryEvent) -> list[Outgoing]:
         """Recovery news: told unless held; a restart summary ends a reconcile."""
@@ -112,12 +119,14 @@ class Episodes:
         notification = from_recovery(event)
         if event.kind == "restart-summary":
             self.reconciling = False
-            members = self._release()
+            members = self._fold()
             if notification is None:
                 return [Submit(m) for m in members]
             return [SubmitSummary(notification, tuple(members))]
-        if notification is None or (self.holding and name is not None):
+        if notification is None:
             return []
+        if self.holding and name is not None:
+            return self._hold(notification)
         return [Submit(notification)]
 
     def reconcile_started(self) -> None:
@@ -129,9 +138,15 @@ class Episodes:
         self.stream_down = True
 
     def stream_back(self) -> list[Outgoing]:
-        """The stream is back; unless a reconcile holds them, tell what was held."""
+        """The stream is back and no reconcile began: tell what was held, in order."""
         self.stream_down = False
-        return [] if self.holding else [Submit(m) for m in self._release()]
+        if self.holding:
+            return []
+        held, self.held = self.held, []
+        self.held_resolutions.clear()
+        for name, episode in self.open.items():
+            self.open[name] = replace(episode, folded=False)
+        return [Submit(event) for event in held]
 
     def give_up_holding(self) -> list[Outgoing]:
         """The summary never came: tell what was held, one by one."""
@@ -147,12 +162,14 @@ class Episodes:
         """The deployment is gone: its episode ends with it."""
         self.open.pop(name, None)
         self.held_resolutions.pop(name, None)
+        self.held = [e for e in self.held if e.deployment != name]
         self.recovering.discard(name)
 
-    def _release(self) -> list[NotificationEvent]:
-        """The held notices, oldest first; their episodes count as told from now on."""
+    def _fold(self) -> list[NotificationEvent]:
+        """What a summary must carry: ends of told episodes, episodes still open."""
         members = sorted(self.held_resolutions.values(), key=lambda e: e.occurred_at)
         self.held_resolutions.clear()
+        self.held.clear()
         for name, episode in sorted(self.open.items()):
             if episode.folded:
                 members.append(episode.event)
