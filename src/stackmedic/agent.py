@@ -108,6 +108,8 @@ class Agent:
                 self.engine.status, self.stream.connected.is_set(),
                 self.observed.synced_at, self._connected_since,
             ),
+            stop_pending=lambda name: self.intent.stop_pending(name),
+            stop_settle=settings.intent.stop_settle_seconds,
         )
         self.exits = ExitLedger(self.db, self.catalog,
                                 daemon_started_at=lambda: self._daemon_started_at)
@@ -273,6 +275,7 @@ class Agent:
         await self.intent.on_connected()  # stops left pending by an earlier run
         await self.refresh_catalog()
         await self._after_connect(kind, first)
+        self.notifications.connection_settled()
 
     async def _resync(self) -> None:
         """Engine events were dropped: the sweep tells the current state instead."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 from typing import Any
 
 from support.agent import RECOVERY_ON, running_agent
 from support.compose import run_docker
-from support.deployments import DeploymentFactory, service
+from support.deployments import DeploymentFactory, prepare_services, service
 from support.servers import ReceivedMail, SmtpSink
 from support.wait import async_wait_until
 
@@ -113,3 +114,108 @@ async def test_removing_a_failing_deployment_closes_its_problem(
                                          message="removed email")
         assert site.name in str(removed[0].message["Subject"])
         assert smtp.count() == 2, subjects(smtp)
+
+
+def tagged(sink: SmtpSink, name: str, label: str) -> list[ReceivedMail]:
+    """Mails about deployment ``name`` whose subject says they are ``label`` (PROBLEM, ...)."""
+    with sink.lock:
+        return [m for m in sink.mails
+                if name in str(m.message["Subject"]) and label in str(m.message["Subject"])]
+
+
+async def test_a_second_crash_after_a_recovery_is_told_again(
+    tmp_path: Path, deployments: DeploymentFactory, smtp: SmtpSink
+) -> None:
+    site = deployments.make("twice", {"web": service("sleep 3600")})
+    site.up()
+    # A window shorter than the recovery's settle time: each notice is a mail of its own.
+    async with running_agent(tmp_path / "data", deployments.root,
+                             **RECOVERY_ON, **mail_config(smtp, window=0.2)) as h:
+        await h.wait_listed(site.name)
+        for crash in (1, 2):
+            run_docker("kill", site.container_ids()[0])
+            await async_wait_until(
+                lambda n=crash: len(tagged(smtp, site.name, "RESOLVED")) == n
+                and mails_with(smtp, "recovered by stackmedic")[n - 1:], 90,
+                message=f"crash {crash} resolved and recovered")
+            assert site.states() == {"web": "running"}
+        problems = tagged(smtp, site.name, "PROBLEM")
+        assert len(problems) == 2, subjects(smtp)
+        assert all("is down" in str(m.message["Subject"]) for m in problems)
+        assert len(tagged(smtp, site.name, "RESOLVED")) == 2, subjects(smtp)
+        assert not tagged(smtp, site.name, "FIRING"), subjects(smtp)
+        state = await h.get("/api/notifications/outbox")
+        assert not [p for p in state.get("firing_problems", []) if p["deployment"] == site.name]
+
+
+async def quiet_about(h: Any, smtp: SmtpSink, site: Any, sentinel: Any) -> None:
+    """Crash ``sentinel`` and wait for its mail: by then any mail about ``site`` came too."""
+    run_docker("kill", sentinel.container_ids()[0])
+    await async_wait_until(lambda: mails_with(smtp, sentinel.name), 60,
+                           message="a mail about the sentinel")
+    about = [s for s in subjects(smtp) if site.name in s]
+    assert about == [], about
+
+
+async def test_stops_on_purpose_send_nothing(
+    tmp_path: Path, deployments: DeploymentFactory, smtp: SmtpSink
+) -> None:
+    site = deployments.make("calm", {"web": service("sleep 3600"),
+                                     "db": service("sleep 3600")})
+    sentinel = deployments.make("canary", {"web": service("sleep 3600")})
+    site.up()
+    sentinel.up()
+    async with running_agent(tmp_path / "data", deployments.root,
+                             **RECOVERY_ON, **mail_config(smtp)) as h:
+        await h.wait_listed(site.name)
+        await h.wait_listed(sentinel.name)
+        response = await h.post(f"/api/deployments/{site.name}/restart")
+        assert response.status_code == 200, response.text
+        await async_wait_until(
+            lambda: verdict_is(h, site.name, "healthy"), 60, message="healthy after restart")
+        await asyncio.to_thread(site.stop)  # docker compose stop, outside stackmedic
+        await async_wait_until(
+            lambda: verdict_is(h, site.name, "stopped"), 60, message="stop taken as intent")
+        assert site.states() == {"web": "exited", "db": "exited"}
+        await quiet_about(h, smtp, site, sentinel)
+        rows = (await h.get("/api/events", params={"deployment": site.name}))["items"]
+        assert not [r for r in rows if r["severity"] == "critical"], rows
+
+
+def redeployable(version: str) -> dict[str, Any]:
+    """web waits for db, which needs a few seconds to pass its healthcheck."""
+    db = service("sleep 3; touch /tmp/ready; sleep 3600", environment={"V": version},
+                 healthcheck={"test": ["CMD-SHELL", "test -f /tmp/ready"],
+                              "interval": "1s", "retries": 30})
+    web = service("sleep 3600", environment={"V": version},
+                  depends_on={"db": {"condition": "service_healthy"}})
+    return {"db": db, "web": web}
+
+
+async def test_a_redeploy_with_a_changed_environment_sends_nothing(
+    tmp_path: Path, deployments: DeploymentFactory, smtp: SmtpSink
+) -> None:
+    site = deployments.make("shipit", redeployable("1"))
+    sentinel = deployments.make("canary", {"web": service("sleep 3600")})
+    site.up()
+    sentinel.up()
+    async with running_agent(tmp_path / "data", deployments.root,
+                             **RECOVERY_ON, **mail_config(smtp)) as h:
+        await h.wait_listed(site.name)
+        await h.wait_listed(sentinel.name)
+        await async_wait_until(
+            lambda: verdict_is(h, site.name, "healthy"), 60, message="healthy at first")
+        before = set(site.container_ids())
+        site.write({"services": prepare_services(redeployable("2"), deployments.image)})
+        await asyncio.to_thread(site.up)  # the agent watches while Compose works
+        assert not before & set(site.container_ids())  # recreated
+        await async_wait_until(
+            lambda: verdict_is(h, site.name, "healthy"), 60, message="healthy after redeploy")
+        await quiet_about(h, smtp, site, sentinel)
+        assert site.states() == {"web": "running", "db": "running"}
+        runs = (await h.get("/api/recoveries", params={"deployment": site.name}))["items"]
+        assert runs == []  # stackmedic left the redeploy alone
+
+
+async def verdict_is(h: Any, name: str, verdict: str) -> bool:
+    return bool((await h.get(f"/api/deployments/{name}/health"))["verdict"] == verdict)

@@ -16,8 +16,8 @@ async def test_apprise_json_url_reaches_the_receiver(
     [request] = await async_wait_until(receiver.accepted, 15)
     assert request.path == "/apprise"
     body = request.json()
-    assert body["title"].startswith("[stackmedic] CRITICAL shop: web exited with code 137")
-    assert "exit_code=137" in body["message"]
+    assert body["title"].startswith("[stackmedic] CRITICAL PROBLEM: shop: web exited with code 137")
+    assert "exit_code: 137" in body["message"]
     assert body["type"] == "failure"
     await async_wait_until(lambda: notifier.list_notifications()[0]["state"] == "sent", 10)
 

@@ -238,7 +238,7 @@ def test_email_connection_options(security: str, port: int, use_tls: bool, start
     assert options["password"] == "p" and options["validate_certs"] is True
     email = channel.build(message())
     assert email["To"] == "d@e.f, g@h.i" and email["Message-ID"] == "<key-7@h1>"
-    assert email["Subject"] == "[stackmedic] CRITICAL shop: web exited with code 137"
+    assert email["Subject"] == "[stackmedic] CRITICAL PROBLEM: shop: web exited with code 137"
     assert email.is_multipart()
     assert [p.get_content_type() for p in email.iter_parts()] == ["text/plain", "text/html"]
     assert isinstance(getattr(config, "password", None), SecretStr)

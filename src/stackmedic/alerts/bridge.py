@@ -7,14 +7,16 @@ from datetime import UTC, datetime
 
 import structlog
 
-from stackmedic.alerts.messages import from_health, from_recovery, from_spike
+from stackmedic.alerts.episodes import Episodes, Outgoing, Submit
+from stackmedic.alerts.messages import from_spike
 from stackmedic.bus import Bus
 from stackmedic.health.model import HealthTransition
 from stackmedic.notify.models import NotificationEvent
 from stackmedic.notify.service import Notifier
 from stackmedic.recovery.config import RecoveryConfig
-from stackmedic.recovery.events import RecoveryEvent
+from stackmedic.recovery.events import RecoveryEvent, RestartReconcileStarted
 from stackmedic.resources import SpikeAlert
+from stackmedic.types import Severity
 
 log = structlog.get_logger(__name__)
 
@@ -25,17 +27,34 @@ class NotificationBridge:
     """Feeds health transitions, recovery events and agent problems to the notifier."""
 
     def __init__(self, notifier: Notifier, bus: Bus, recovery: RecoveryConfig, *,
-                 docker_alert_after: float = 30.0) -> None:
+                 docker_alert_after: float = 30.0, release_after: float = 2.0,
+                 fold_timeout: float = 900.0, settle_timeout: float = 60.0) -> None:
         self._notifier = notifier
         self._bus = bus
         self._recovery = recovery
         self._docker_alert_after = docker_alert_after
         self._docker_timer: asyncio.Task[None] | None = None
+        self._release_after = release_after
+        self._fold_timeout = fold_timeout
+        self._settle_timeout = settle_timeout
+        self._release_timer: asyncio.Task[None] | None = None
+        note = None
+        if recovery.enabled:
+            note = (f"stackmedic will diagnose and try to recover it after "
+                    f"{recovery.settle_seconds:g}s unless it heals by itself")
+        self.episodes = Episodes(recovery_note=note)
+        # Until the first connection tells whether the host or daemon restarted, hold.
+        self.episodes.stream_lost()
 
     def start(self) -> None:
-        """Subscribe to the bus."""
+        """Resume the episodes of the problems still open, and subscribe to the bus."""
+        for problem in self._notifier.open_problems(kind="ill-health"):
+            if problem.deployment is not None:
+                self.episodes.resume(problem.deployment, problem.started_at,
+                                     Severity(problem.severity), problem.last_event)
         self._bus.subscribe(HealthTransition, self.on_health, name="notify-health")
         self._bus.subscribe(RecoveryEvent, self.on_recovery, name="notify-recovery")
+        self._bus.subscribe(RestartReconcileStarted, self.on_reconcile, name="notify-reconcile")
 
     async def submit(self, event: NotificationEvent) -> None:
         """Hand one event to the notifier; a notifier problem never breaks the caller."""
@@ -44,24 +63,45 @@ class NotificationBridge:
         except Exception:
             log.exception("notification not queued", kind=event.kind)
 
+    async def _send(self, outgoing: list[Outgoing]) -> None:
+        for item in outgoing:
+            if isinstance(item, Submit):
+                await self.submit(item.event)
+                continue
+            try:
+                await self._notifier.submit_summary(item.summary, list(item.members))
+            except Exception:
+                log.exception("notification not queued", kind=item.summary.kind)
+
     async def on_health(self, transition: HealthTransition) -> None:
-        """Ill-health and recovered notices."""
-        note = None
-        if self._recovery.enabled:
-            note = (f"stackmedic will diagnose and try to recover it after "
-                    f"{self._recovery.settle_seconds:g}s unless it heals by itself")
-        event = from_health(transition, recovery_note=note)
-        if event is not None:
-            await self.submit(event)
+        """Open, update or end the deployment's ill episode."""
+        await self._send(self.episodes.on_health(transition))
 
     async def on_recovery(self, event: RecoveryEvent) -> None:
         """Recovery started / succeeded / gave up, and restart summaries."""
-        notification = from_recovery(event)
-        if notification is not None:
-            await self.submit(notification)
+        if event.kind == "restart-summary":
+            self._cancel_release()
+        await self._send(self.episodes.on_recovery(event))
+
+    async def on_reconcile(self, event: RestartReconcileStarted) -> None:
+        """A restart reconcile began: fold per-deployment notices into its summary."""
+        self.episodes.reconcile_started()
+        self._cancel_release()
+        self._release_timer = asyncio.create_task(self._release_later(self._fold_timeout))
+
+    async def _release_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._release_timer = None
+        await self._send(self.episodes.give_up_holding())
+
+    def _cancel_release(self) -> None:
+        if self._release_timer is not None and self._release_timer is not asyncio.current_task():
+            self._release_timer.cancel()
+        self._release_timer = None
 
     async def deployment_removed(self, name: str) -> None:
         """A deployment is gone: close its open problem rather than remind about it forever."""
+        self.episodes.removed(name)
         await self.submit(NotificationEvent(
             kind="recovered", severity="info", deployment=name,
             title=f"{name} was removed",
@@ -76,7 +116,10 @@ class NotificationBridge:
             await self.submit(notification)
 
     def docker_lost(self, host: str) -> None:
-        """Docker stopped answering: alert if it stays away for a while."""
+        """Docker stopped answering: hold notices, alert if it stays away for a while."""
+        self.episodes.stream_lost()
+        if not self.episodes.reconciling:
+            self._cancel_release()
         if self._docker_timer is None or self._docker_timer.done():
             self._docker_timer = asyncio.create_task(self._alert_docker(host))
 
@@ -92,7 +135,16 @@ class NotificationBridge:
         ))
 
     async def docker_back(self, host: str) -> None:
-        """Docker answers again: cancel a pending alert, resolve a sent one."""
+        """Docker answers again: cancel a pending alert, resolve a sent one, release notices.
+
+        Held notices wait for ``connection_settled`` (at most ``settle_timeout``): the
+        resync after connecting may find a host or daemon restart, whose reconcile folds
+        them into its summary.
+        """
+        if self.episodes.reconciling:
+            self.episodes.stream_down = False  # the summary releases what is held
+        elif self._release_timer is None:
+            self._release_timer = asyncio.create_task(self._stream_settled(self._settle_timeout))
         if self._docker_timer is not None and not self._docker_timer.done():
             self._docker_timer.cancel()
             self._docker_timer = None
@@ -105,8 +157,21 @@ class NotificationBridge:
             occurred_at=datetime.now(UTC), fingerprint=DOCKER_FINGERPRINT,
         ))
 
+    def connection_settled(self) -> None:
+        """The resync after connecting is done: unless a reconcile began, release soon."""
+        if self.episodes.reconciling or not self.episodes.stream_down:
+            return
+        self._cancel_release()
+        self._release_timer = asyncio.create_task(self._stream_settled(self._release_after))
+
+    async def _stream_settled(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._release_timer = None
+        await self._send(self.episodes.stream_back())
+
     async def close(self) -> None:
-        """Cancel a pending Docker alert."""
-        if self._docker_timer is not None:
-            self._docker_timer.cancel()
-            await asyncio.gather(self._docker_timer, return_exceptions=True)
+        """Cancel a pending Docker alert and pending releases."""
+        timers = [t for t in (self._docker_timer, self._release_timer) if t is not None]
+        for timer in timers:
+            timer.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)

@@ -23,52 +23,65 @@ def _fingerprint(deployment: str) -> str:
 def from_health(
     transition: HealthTransition, *, recovery_note: str | None
 ) -> NotificationEvent | None:
-    """An ``ill-health`` or ``recovered`` notification for a verdict change, if any."""
+    """The ``ill-health`` event of an ill verdict, the ``recovered`` one of a fine one."""
+    if transition.verdict.ill:
+        return problem_event(transition, recovery_note=recovery_note)
+    if transition.verdict.fine:
+        return resolved_event(transition)
+    return None
+
+
+def problem_event(
+    transition: HealthTransition, *, recovery_note: str | None
+) -> NotificationEvent:
+    """The ``ill-health`` event telling that a deployment is down, degraded or invalid."""
     health = transition.current
     name = transition.deployment
     verdict = transition.verdict
-    if verdict in (Verdict.DOWN, Verdict.DEGRADED, Verdict.INVALID):
-        problems = [s for s in health.services if s.problem]
-        details: dict[str, DetailValue] = {"reason": health.reason, "verdict": verdict.value}
-        for service in problems:
-            details[f"service {service.name}"] = service.describe()
-        if len(problems) == 1:
-            only = problems[0]
-            if only.exit_code is not None:
-                details["exit_code"] = only.exit_code
-            if only.oom_killed:
-                details["oom_killed"] = "yes"
-            if only.restart_count:
-                details["restart_count"] = only.restart_count
-        details["since"] = _when(transition.at).isoformat(timespec="seconds")
-        if recovery_note:
-            details["next_action"] = recovery_note
-        return NotificationEvent.model_validate(dict(
-            kind="ill-health",
-            severity=verdict.severity.value,
-            deployment=name,
-            service=problems[0].name if len(problems) == 1 else None,
-            title=f"{name} is {verdict.value}: {health.reason}"[:300],
-            summary=f"Deployment {name} is {verdict.value}. {health.reason}.",
-            details=details,
-            occurred_at=_when(transition.at),
-            fingerprint=_fingerprint(name),
-        ))
-    if transition.previous in (Verdict.DOWN, Verdict.DEGRADED, Verdict.INVALID) and verdict in (
-        Verdict.HEALTHY, Verdict.STOPPED
-    ):
-        words = "is healthy again" if verdict is Verdict.HEALTHY else "is stopped as desired"
-        return NotificationEvent(
-            kind="recovered",
-            severity="info",
-            deployment=name,
-            title=f"{name} {words}",
-            summary=f"Deployment {name} {words}: {health.reason}.",
-            details={"reason": health.reason, "verdict": verdict.value},
-            occurred_at=_when(transition.at),
-            fingerprint=_fingerprint(name),
-        )
-    return None
+    problems = [s for s in health.services if s.problem]
+    details: dict[str, DetailValue] = {"reason": health.reason, "verdict": verdict.value}
+    for service in problems:
+        details[f"service {service.name}"] = service.describe()
+    if len(problems) == 1:
+        only = problems[0]
+        if only.exit_code is not None:
+            details["exit_code"] = only.exit_code
+        if only.oom_killed:
+            details["oom_killed"] = "yes"
+        if only.restart_count:
+            details["restart_count"] = only.restart_count
+    details["since"] = _when(transition.at).isoformat(timespec="seconds")
+    if recovery_note:
+        details["next_action"] = recovery_note
+    return NotificationEvent.model_validate(dict(
+        kind="ill-health",
+        severity=verdict.severity.value,
+        deployment=name,
+        service=problems[0].name if len(problems) == 1 else None,
+        title=f"{name} is {verdict.value}: {health.reason}"[:300],
+        summary=f"Deployment {name} is {verdict.value}. {health.reason}.",
+        details=details,
+        occurred_at=_when(transition.at),
+        fingerprint=_fingerprint(name),
+    ))
+
+
+def resolved_event(transition: HealthTransition) -> NotificationEvent:
+    """The ``recovered`` event ending a deployment's ill episode."""
+    health = transition.current
+    name = transition.deployment
+    verdict = transition.verdict
+    words = "is healthy again" if verdict is Verdict.HEALTHY else "is stopped as desired"
+    return NotificationEvent(
+        kind="recovered",
+        severity="info",
+        deployment=name,
+        title=f"{name} {words}",
+        summary=f"Deployment {name} {words}: {health.reason}.",
+        details={"reason": health.reason, "verdict": verdict.value},
+        occurred_at=_when(transition.at),
+        fingerprint=_fingerprint(name),
+    )
 
 
 RECOVERY_KINDS = {
@@ -94,7 +107,7 @@ def from_recovery(event: RecoveryEvent) -> NotificationEvent | None:
                            ("left_stopped", "left stopped on purpose"),
                            ("networks_created", "networks recreated")):
             items = event.details.get(key) or []
-            details[label] = ", ".join(_item(i) for i in items) if items else "none"
+            details[label] = "\n".join(_item(i) for i in items) if items else "none"
         if event.details.get("still_down"):
             title += f" ({len(event.details['still_down'])} still down)"
         return NotificationEvent.model_validate(dict(
@@ -108,14 +121,14 @@ def from_recovery(event: RecoveryEvent) -> NotificationEvent | None:
             details[key] = value
     actions = event.details.get("actions")
     if actions:
-        details["action_taken" if kind == "recovery-succeeded" else "next_action"] = ", ".join(
+        details["action_taken" if kind == "recovery-succeeded" else "next_action"] = "\n".join(
             a if isinstance(a, str) else f"{a.get('action')} {a.get('service')}"
             for a in actions
         )
     titles = {
-        "recovery-started": f"{event.deployment}: recovery started",
-        "recovery-succeeded": f"{event.deployment}: recovered by stackmedic",
-        "recovery-gave-up": f"{event.deployment}: recovery gave up, needs a person",
+        "recovery-started": f"{event.deployment} recovery started",
+        "recovery-succeeded": f"{event.deployment} recovered by stackmedic",
+        "recovery-gave-up": f"{event.deployment} recovery gave up, needs a person",
     }
     return NotificationEvent.model_validate(dict(
         kind=kind, severity=event.severity, deployment=event.deployment,

@@ -20,11 +20,15 @@ from stackmedic.bus import Bus
 from stackmedic.config.model import HealthConfig
 from stackmedic.deployments.actions import Action
 from stackmedic.deployments.catalog import Catalog
+from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionStarted
+from stackmedic.engine.events import event_time
+from stackmedic.health.activity import Activity
 from stackmedic.health.answers import EngineView, container_detail, summary
 from stackmedic.health.crashloop import CrashLoopTracker
 from stackmedic.health.history import HealthHistory, LastKnown
 from stackmedic.health.model import DeploymentHealth, HealthTransition, Verdict
 from stackmedic.health.verdict import HealthInputs, evaluate
+from stackmedic.intent.events import StopPendingChanged
 from stackmedic.observe.containers import ContainerState
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.db import Database
@@ -49,6 +53,8 @@ class HealthEngine:
         config: HealthConfig,
         view: Callable[[], EngineView],
         clock: Callable[[], float] = time.time,
+        stop_pending: Callable[[str], bool] = lambda name: False,
+        stop_settle: float = 0.0,
     ) -> None:
         self._catalog = catalog
         self._observed = observed
@@ -69,6 +75,11 @@ class HealthEngine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._publish_lock = asyncio.Lock()
         self.transitions = 0
+        self._stop_pending = stop_pending
+        self.activity = Activity(start_grace=config.start_grace_seconds, stop_settle=stop_settle)
+        bus.subscribe(ActionStarted, self._on_action_started, name="health-actions")
+        bus.subscribe(ActionFinished, self._on_action_finished, name="health-actions")
+        bus.subscribe(StopPendingChanged, self._on_stop_pending, name="health-stops")
 
     # -- inputs -----------------------------------------------------------------------
 
@@ -82,10 +93,33 @@ class HealthEngine:
         state = current or previous
         if state is None:
             return
-        self.crashes.observe(previous, current, event, self._clock())
+        now = self._clock()
+        self.crashes.observe(previous, current, event, now)
         deployment = self._catalog.by_project(state.project)
-        if deployment is not None:
-            await self._recompute(deployment.name)
+        if deployment is None:
+            return
+        if event is not None:
+            attributes = (event.get("Actor") or {}).get("Attributes") or {}
+            self.activity.container_event(
+                deployment.name, state.id, str(event.get("Action") or "").split(":", 1)[0],
+                attributes.get("signal"), event_time(event), now,
+                running=current is not None and current.running,
+            )
+        await self._recompute(deployment.name)
+
+    async def _on_action_started(self, event: ActionStarted) -> None:
+        self.activity.action_started(event)
+        await self._recompute(event.deployment)
+
+    async def _on_action_finished(self, event: ActionFinished) -> None:
+        self.activity.action_finished(event)
+        if event.origin is ActionOrigin.PERSON and event.action in ("start", "restart"):
+            self.mark_starting(event.deployment)
+        await self._recompute(event.deployment)
+
+    async def _on_stop_pending(self, event: StopPendingChanged) -> None:
+        self.activity.pending_changed(event.deployment, event.pending)
+        await self._recompute(event.deployment)
 
     async def on_action(self, name: str, action: Action) -> None:
         """A desired state was recorded through the agent: starts get the grace period."""
@@ -132,6 +166,8 @@ class HealthEngine:
                 engine_error=view.error,
                 starting_until=self._starting_until.get(name),
                 crash_loops=self.crashes.loops(deployment.project, now),
+                stopping=self.activity.stopping(name, now, self._stop_pending(name)),
+                deploying_until=self.activity.deploying_until(name, now),
             )
         )
 
@@ -142,7 +178,12 @@ class HealthEngine:
             self._forget(name)
             return
         self._current[name] = health
-        self._schedule(name, health.recheck_at)
+        if health.verdict.fine:
+            self.activity.settled(name)
+        now = self._clock()
+        later = [t for t in (health.recheck_at, self.activity.next_check(
+            name, now, self._stop_pending(name))) if t is not None]
+        self._schedule(name, min(later) if later else None)
         if view.reachable and not view.synced and health.verdict is not Verdict.INVALID:
             return  # not read yet (agent start, reconnect): the resync will tell
         transition = self._report(name, health)
@@ -211,6 +252,7 @@ class HealthEngine:
 
     def _forget(self, name: str) -> None:
         self._current.pop(name, None)
+        self.activity.forget(name)
         self._starting_until.pop(name, None)
         handle = self._timers.pop(name, None)
         if handle is not None:

@@ -19,6 +19,18 @@ class Verdict(StrEnum):
     STARTING = "starting"
     UNKNOWN = "unknown"
     INVALID = "invalid"
+    STOPPING = "stopping"  # stopped on purpose, or waiting to be judged so: never an alarm
+    DEPLOYING = "deploying"  # someone else's Compose command is (re)creating its containers
+
+    @property
+    def ill(self) -> bool:
+        """Whether this verdict is a problem a person must hear about."""
+        return self in (Verdict.DOWN, Verdict.DEGRADED, Verdict.INVALID)
+
+    @property
+    def fine(self) -> bool:
+        """Whether this verdict ends an ill episode: healthy, or stopped as desired."""
+        return self in (Verdict.HEALTHY, Verdict.STOPPED)
 
     @property
     def severity(self) -> Severity:

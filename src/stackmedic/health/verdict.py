@@ -5,7 +5,7 @@ Pure: everything it needs comes in a ``HealthInputs``; nothing is read from else
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from stackmedic.deployments.model import Deployment
@@ -38,6 +38,8 @@ class HealthInputs:
     engine_error: str | None = None
     starting_until: float | None = None
     crash_loops: Mapping[str, CrashLoop] = field(default_factory=dict)
+    stopping: str | None = None  # why its containers are being stopped on purpose, if they are
+    deploying_until: float | None = None  # end of the grace of someone else's redeploy
 
 
 def container_status(container: ContainerState) -> ServiceStatus:
@@ -165,6 +167,25 @@ def evaluate(inputs: HealthInputs) -> DeploymentHealth:
         return DeploymentHealth(name, value, reason, services, now, min(times) if times else None)
 
     wanted = [s for s in services if s.desired != DesiredState.STOPPED.value]
+    judged = _judge(inputs, services, wanted, verdict)
+    if judged.verdict in (Verdict.HEALTHY, Verdict.STOPPED):
+        return judged
+    deploying = inputs.deploying_until
+    if deploying is not None and now < deploying:
+        return verdict(Verdict.DEPLOYING, f"deploying: {judged.reason}", deploying)
+    if inputs.stopping:
+        return verdict(Verdict.STOPPING, f"stopping: {inputs.stopping}")
+    return judged
+
+
+def _judge(
+    inputs: HealthInputs,
+    services: tuple[ServiceHealth, ...],
+    wanted: list[ServiceHealth],
+    verdict: Callable[..., DeploymentHealth],
+) -> DeploymentHealth:
+    """The verdict from the containers alone, before redeploys and stops on purpose."""
+    now = inputs.now
     if not wanted:
         serving = [s.name for s in services if s.serving]
         note = f" ({', '.join(serving)} still running)" if serving else ""

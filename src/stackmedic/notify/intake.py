@@ -96,6 +96,74 @@ class Intake:
         )
         return self._apply(decision, now, log)
 
+    def accept_summary(
+        self, summary: NotificationEvent, members: list[NotificationEvent], now: float
+    ) -> Outcome:
+        """Queue a one-off summary and the members worth sending as one notification.
+
+        Each member goes through noise control like a submitted event; those to be sent
+        ride in the summary's notification, to its channels and their own.
+        """
+        log = self._log.bind(kind=summary.kind)
+        channels = self._router.channels_for(summary)
+        if self._silences.is_silenced(summary.deployment, now):
+            channels = []
+        items: list[MessageEvent] = []
+        states: list[ProblemState] = []
+        for event in members:
+            if not self._router.deployment_enabled(event.deployment):
+                continue
+            decision = on_event(
+                self._problems.get(event.fingerprint),
+                event,
+                now,
+                repeat_interval=self._config.repeat_interval_for(event.deployment),
+                flap=self._flap,
+                silenced=self._silences.is_silenced(event.deployment, now),
+            )
+            state = decision.state
+            if state is None:
+                continue
+            if decision.send and decision.event is not None:
+                if event.resolves:
+                    told = [c for c in state.channels if c in self._channels]
+                else:
+                    told = self._router.channels_for(event)
+                if told:
+                    state = mark_sent(state, now, told)
+                    channels += [c for c in told if c not in channels]
+                    items.append(self._item(decision))
+            states.append(state)
+        if not channels:
+            for state in states:
+                self._problems.save(state)
+            log.info("notification suppressed", reason="no-route")
+            return Outcome("no-route")
+        lead = MessageEvent(
+            event=summary, alert_severity=summary.severity, alert_started_at=summary.occurred_at
+        )
+        with self._db.transaction() as conn:
+            for state in states:
+                self._problems.save(state, conn)
+            notification_id = self._outbox.add(conn, lead, channels, now, 0.0, single=True)
+            for item in items:
+                self._outbox.add(conn, item, channels, now, 0.0, into=notification_id)
+        log.info("notification queued", reason="summary", notification_id=notification_id,
+                 channels=channels, members=len(items))
+        return Outcome("summary", tuple(channels), notification_id)
+
+    @staticmethod
+    def _item(decision: Decision) -> MessageEvent:
+        """The event of a decision to send, with its alert identity."""
+        assert decision.event is not None
+        return MessageEvent(
+            event=decision.event,
+            alert_severity=decision.alert_severity or decision.event.severity,
+            alert_started_at=decision.alert_started_at or decision.event.occurred_at,
+            replaces_severity=decision.replaces_severity,
+            note=decision.note,
+        )
+
     def sweep(self, now: float) -> list[Outcome]:
         """Send what problems need without new events: reminders, flap and silence ends."""
         outcomes = []
@@ -131,14 +199,7 @@ class Intake:
             reason = decision.reason if not decision.send else "no-channel"
             log.info("notification suppressed", reason=reason)
             return Outcome(reason)
-        item = MessageEvent(
-            event=decision.event,
-            alert_severity=decision.alert_severity or decision.event.severity,
-            alert_started_at=decision.alert_started_at or decision.event.occurred_at,
-            replaces_severity=decision.replaces_severity,
-            note=decision.note,
-        )
-        return self._queue(item, channels, now, decision.reason, log, state)
+        return self._queue(self._item(decision), channels, now, decision.reason, log, state)
 
     def _queue(
         self,

@@ -7,7 +7,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from stackmedic.notify.types import FIRING_KINDS, RESOLVING_KIND, EventKind, Severity
+from stackmedic.notify.types import (
+    FIRING_KINDS,
+    RECOVERY_KINDS,
+    RESOLVING_KIND,
+    EventKind,
+    Severity,
+    Tag,
+)
 
 DetailValue = str | int | float | None
 
@@ -100,6 +107,20 @@ class MessageEvent(BaseModel):
             return "resolved"
         return "firing" if self.event.kind in FIRING_KINDS else "info"
 
+    @property
+    def tag(self) -> Tag:
+        """What this event is: a problem, a resolution, recovery news, a summary, a test."""
+        kind = self.event.kind
+        if self.status == "firing":
+            return "problem"
+        if self.status == "resolved":
+            return "resolved"
+        if kind == "restart-summary":
+            return "summary"
+        if kind == "test":
+            return "test"
+        return "recovery" if kind in RECOVERY_KINDS else "news"
+
 
 class RenderedMessage(BaseModel):
     """A notification ready for a channel: the same content for every channel."""
@@ -111,7 +132,7 @@ class RenderedMessage(BaseModel):
     host: str
     deployment: str | None
     severity: Severity
-    status: Literal["firing", "resolved"]
+    status: Literal["firing", "resolved", "info"]
     kind: EventKind
     title: str
     text: str
@@ -121,13 +142,23 @@ class RenderedMessage(BaseModel):
     silence_command: str | None = None
     public_url: str | None = None
     subject_prefix: str = "[stackmedic]"
+    tag: Tag = "news"
+
+    @property
+    def label(self) -> str:
+        """What the message is, for people: ``CRITICAL PROBLEM``, ``RESOLVED``, ``RECOVERY``."""
+        if self.tag == "resolved":
+            return "RESOLVED"
+        word = "INFO" if self.tag == "news" else self.tag.upper()
+        if self.tag == "problem" or (self.severity != "info" and self.tag != "news"):
+            return f"{self.severity.upper()} {word}"
+        return self.severity.upper() if self.tag == "news" else word
 
     @property
     def subject(self) -> str:
-        """Subject line: prefix, severity (or RESOLVED) and what happened."""
-        label = "RESOLVED" if self.status == "resolved" else self.severity.upper()
+        """Subject line: prefix, what the message is and what happened."""
         prefix = f"{self.subject_prefix} " if self.subject_prefix else ""
-        return f"{prefix}{label} {self.title}"
+        return f"{prefix}{self.label}: {self.title}"
 
 
 class DeliveryResult(BaseModel):

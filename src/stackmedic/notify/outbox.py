@@ -57,15 +57,29 @@ class Outbox:
         channels: list[str],
         now: float,
         window: float,
+        *,
+        single: bool = False,
+        into: int | None = None,
     ) -> int:
-        """Put an event into the open notification of its group, or open a new one."""
+        """Put an event into the open notification of its group, or open a new one.
+
+        ``single`` opens a notification of its own that nothing else joins; ``into`` adds
+        the event to that notification.
+        """
         event = item.event
         key = group_key(event.deployment, channels)
-        row = conn.execute(
-            "SELECT id, severity FROM notifications WHERE group_key = ? AND window_ends_at > ?"
-            " ORDER BY id DESC LIMIT 1",
-            (key, now),
-        ).fetchone()
+        if single:
+            key = f"{key}|{uuid.uuid4().hex}"
+        if into is not None:
+            row = conn.execute(
+                "SELECT id, severity FROM notifications WHERE id = ?", (into,)
+            ).fetchone()
+        else:
+            row = conn.execute(
+                "SELECT id, severity FROM notifications WHERE group_key = ?"
+                " AND window_ends_at > ? ORDER BY id DESC LIMIT 1",
+                (key, now),
+            ).fetchone()
         if row is not None:
             notification_id = int(row["id"])
             if SEVERITY_RANK[event.severity] > SEVERITY_RANK[row["severity"]]:

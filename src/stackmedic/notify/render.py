@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
+from typing import Literal
 
 from stackmedic.notify.models import DetailValue, MessageEvent, RenderedMessage
 from stackmedic.notify.outbox import StoredNotification
-from stackmedic.notify.types import SEVERITY_RANK, Severity, max_severity
+from stackmedic.notify.types import RECOVERY_KINDS, SEVERITY_RANK, Severity, Tag, max_severity
 
 EVIDENCE_FIRST = ("reason", "exit_code", "oom_killed", "container", "restart_count")
 NOT_EVIDENCE = frozenset({"since", "action_taken", "next_action"})
@@ -57,7 +58,8 @@ def facts(item: MessageEvent) -> list[tuple[str, str]]:
         lines.append(("At", when(event.occurred_at)))
     found = evidence(item)
     if found:
-        lines.append(("Evidence", ", ".join(f"{k}={v}" for k, v in found)))
+        lines.append(("Evidence", ""))
+        lines += [(f"  {k}", v) for k, v in found]
     if event.details.get("action_taken") is not None:
         lines.append(("What stackmedic did", _value(event.details["action_taken"])))
     if event.details.get("next_action") is not None:
@@ -79,11 +81,22 @@ def latest_per_fingerprint(events: tuple[MessageEvent, ...]) -> list[MessageEven
 
 
 def title_for(deployment: str | None, events: tuple[MessageEvent, ...]) -> str:
-    """Say what happened in one line: the event titles, or counts when they are too long."""
-    prefix = f"{deployment}: " if deployment else ""
+    """Say what happened in one line, naming the deployment once.
+
+    The event titles when they fit (after the first, without the deployment's name),
+    counts otherwise.
+    """
     current = latest_per_fingerprint(events)
+    summary = next((i for i in current if i.event.kind == "restart-summary"), None)
+    if summary is not None:
+        return summary.event.title
     ordered = sorted(current, key=lambda i: 0 if i.status == "firing" else 1)
-    joined = "; ".join(i.event.title for i in ordered)
+    titles = [i.event.title for i in ordered]
+    if deployment:
+        titles = [titles[0]] + [_without_name(t, deployment) for t in titles[1:]]
+    joined = "; ".join(titles)
+    named = bool(deployment) and joined.startswith(str(deployment))
+    prefix = f"{deployment}: " if deployment and not named else ""
     if len(joined) <= TITLE_LIMIT:
         return prefix + joined
     parts = []
@@ -93,7 +106,29 @@ def title_for(deployment: str | None, events: tuple[MessageEvent, ...]) -> str:
             names = sorted({i.event.service or i.event.kind for i in group})
             shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
             parts.append(f"{len(group)} {label} ({shown})")
-    return prefix + "; ".join(parts)
+    return (f"{deployment}: " if deployment else "") + "; ".join(parts)
+
+
+def _without_name(title: str, name: str) -> str:
+    for lead in (f"{name}: ", f"{name} "):
+        if title.startswith(lead):
+            return title[len(lead):]
+    return title
+
+
+def tag_for(events: tuple[MessageEvent, ...]) -> Tag:
+    """What a notification is: a summary, a problem, a resolution, recovery news, a test."""
+    current = latest_per_fingerprint(events)
+    kinds = {i.event.kind for i in current}
+    if "restart-summary" in kinds:
+        return "summary"
+    if "test" in kinds:
+        return "test"
+    if any(i.status == "firing" for i in current):
+        return "problem"
+    if any(i.status == "resolved" for i in current):
+        return "resolved"
+    return "recovery" if kinds & RECOVERY_KINDS else "news"
 
 
 def summary_status(events: tuple[MessageEvent, ...]) -> tuple[bool, Severity]:
@@ -111,36 +146,62 @@ def render(stored: StoredNotification, context: RenderContext) -> RenderedMessag
     """Build the message for a stored notification."""
     events = stored.events
     resolved, severity = summary_status(events)
-    lead = next((i for i in events if i.status == "firing"), events[0])
+    tag = tag_for(events)
+    lead = next((i for i in events if i.event.kind == "restart-summary"), None) or next(
+        (i for i in events if i.status == "firing"), events[0]
+    )
     title = title_for(stored.deployment, events)
     silence = (
         f"stackmedic silence {stored.deployment} --hours {context.silence_hours}"
         if stored.deployment
         else None
     )
-    status_label = "RESOLVED" if resolved else severity.upper()
-    return RenderedMessage(
+    current = latest_per_fingerprint(events)
+    status: Literal["firing", "resolved", "info"] = "info"
+    if any(i.status == "firing" for i in current):
+        status = "firing"
+    elif resolved and any(i.status == "resolved" for i in current):
+        status = "resolved"
+    message = RenderedMessage(
         notification_id=stored.id,
         idempotency_key=stored.idempotency_key,
         host=context.host,
         deployment=stored.deployment,
         severity=severity,
-        status="resolved" if resolved else "firing",
+        status=status,
         kind=lead.event.kind,
         title=title,
-        text=_text(stored, context, title, status_label, silence),
-        html=_html(stored, context, title, status_label, silence),
+        text="",
+        html="",
         created_at=datetime.fromtimestamp(stored.created_at, UTC),
         events=events,
         silence_command=silence,
         public_url=context.public_url,
+        tag=tag,
     )
+    label = message.label
+    return message.model_copy(update={
+        "text": _text(stored, context, title, label, silence),
+        "html": _html(stored, context, title, label, silence),
+    })
 
 
 def _heading(item: MessageEvent) -> str:
     event = item.event
-    who = f"{event.service}: " if event.service else ""
+    named = not event.service or event.service in event.title
+    who = "" if named else f"{event.service}: "
     return f"{who}{event.title}  [{event.severity}, {event.kind}]"
+
+
+def _fact_lines(found: list[tuple[str, str]]) -> list[str]:
+    """``  name: value`` lines; a value of several lines continues indented below."""
+    lines = []
+    for name, value in found:
+        first, *rest = value.split("\n") if value else [""]
+        lines.append(f"  {name}: {first}".rstrip())
+        indent = " " * (len(name) + 4)
+        lines += [f"{indent}{more}" for more in rest]
+    return lines
 
 
 def _text(
@@ -161,7 +222,7 @@ def _text(
             lines.append(f"* {_heading(item)}")
             if item.event.summary:
                 lines.append(f"  {item.event.summary}")
-            lines += [f"  {name}: {value}" for name, value in facts(item)]
+            lines += _fact_lines(facts(item))
             lines.append("")
     if silence:
         lines.append(f"To silence this deployment: {silence}")
@@ -198,7 +259,8 @@ def _html(
                 out.append(f"<p>{escape(item.event.summary)}</p>")
             out.append("<table>")
             out += [
-                f"<tr><td><i>{escape(name)}</i></td><td>{escape(value)}</td></tr>"
+                f"<tr><td><i>{escape(name)}</i></td>"
+                f"<td>{escape(value).replace(chr(10), '<br>')}</td></tr>"
                 for name, value in facts(item)
             ]
             out.append("</table></li>")

@@ -17,6 +17,7 @@ from stackmedic.notify.config import NotifyConfig
 from stackmedic.notify.errors import UnknownChannelError
 from stackmedic.notify.intake import Intake
 from stackmedic.notify.models import DeliveryResult, MessageEvent, NotificationEvent
+from stackmedic.notify.noise import ProblemState
 from stackmedic.notify.outbox import Delivery, Outbox, StoredNotification
 from stackmedic.notify.problems import ProblemStore
 from stackmedic.notify.redact import Redactor
@@ -126,6 +127,21 @@ class Notifier:
         outcome = self._intake.accept(event, self._clock())
         for name in outcome.channels:
             self._workers[name].wake.set()
+
+    async def submit_summary(
+        self, summary: NotificationEvent, members: list[NotificationEvent]
+    ) -> None:
+        """Queue a summary with ``members`` (their noise control applied) as one notification."""
+        outcome = self._intake.accept_summary(summary, members, self._clock())
+        for name in outcome.channels:
+            self._workers[name].wake.set()
+
+    def open_problems(self, kind: str | None = None) -> list[ProblemState]:
+        """The problems firing now (of one problem kind when given)."""
+        return [
+            p for p in self._problems.all()
+            if p.status == "firing" and (kind is None or p.last_event.kind == kind)
+        ]
 
     def sweep(self) -> int:
         """Queue reminders and what ended silences or flapping revealed; prune old history.

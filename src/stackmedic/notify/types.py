@@ -20,6 +20,11 @@ EventKind = Literal[
     "test",
 ]
 Severity = Literal["info", "warning", "critical"]
+Tag = Literal["problem", "resolved", "recovery", "summary", "news", "test"]
+"""What a notification is, in its subject and payloads."""
+RECOVERY_KINDS: frozenset[str] = frozenset(
+    {"recovery-started", "recovery-succeeded", "recovery-gave-up"}
+)
 DeliveryStatus = Literal["pending", "sending", "retrying", "sent", "dead"]
 
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 VERDICT_COLOURS = {
     "healthy": "ok",
     "starting": "info",
+    "stopping": "info",
+    "deploying": "info",
     "stopped": "muted",
     "degraded": "warn",
     "unknown": "warn",

@@ -8,7 +8,8 @@ Webhook schema ``stackmedic.notification/v1`` (one POST per notification)::
       "notification_id": 12,
       "host": "web01",
       "deployment": "shop" | null,
-      "status": "firing" | "resolved",
+      "status": "firing" | "resolved" | "info" (news only: recovery, summary),
+      "tag": "problem" | "resolved" | "recovery" | "summary" | "news" | "test",
       "severity": "info" | "warning" | "critical",
       "kind": "<kind of the leading event>",
       "title": "...", "subject": "...", "text": "<plain text body>",
@@ -16,7 +17,7 @@ Webhook schema ``stackmedic.notification/v1`` (one POST per notification)::
       "silence_command": "stackmedic silence shop --hours 2" | null,
       "url": "<public_url>" | null,
       "events": [{
-        "kind", "status" ("firing" | "resolved" | "info"), "severity", "deployment",
+        "kind", "status" ("firing" | "resolved" | "info"), "tag", "severity", "deployment",
         "service", "title", "summary", "details" {str: str|int|float|null},
         "occurred_at", "fingerprint", "resolves", "alert_severity", "alert_started_at",
         "note"
@@ -60,6 +61,7 @@ def stackmedic_payload(message: RenderedMessage) -> dict[str, Any]:
         "host": message.host,
         "deployment": message.deployment,
         "status": message.status,
+        "tag": message.tag,
         "severity": message.severity,
         "kind": message.kind,
         "title": message.title,
@@ -78,6 +80,7 @@ def _event(item: MessageEvent) -> dict[str, Any]:
     return {
         "kind": event.kind,
         "status": item.status,
+        "tag": item.tag,
         "severity": event.severity,
         "deployment": event.deployment,
         "service": event.service,
@@ -117,7 +120,9 @@ def alert_labels(
 def alert_annotations(message: RenderedMessage, item: MessageEvent) -> dict[str, str]:
     """Return annotations: summary, description, silence hint and the event's details."""
     event = item.event
-    notes = {"summary": event.title, "description": event.summary or event.title}
+    notes = {
+        "summary": event.title, "description": event.summary or event.title, "tag": item.tag,
+    }
     if message.silence_command:
         notes["silence"] = message.silence_command
     if item.note:
@@ -173,11 +178,15 @@ def postable_alerts(
 
 
 def alertmanager_webhook(message: RenderedMessage, receiver: str) -> dict[str, Any]:
-    """Return the payload Alertmanager itself POSTs to webhook receivers (version 4)."""
+    """Return the payload Alertmanager itself POSTs to webhook receivers (version 4).
+
+    Only problems are ``firing``; one-off news (recovery, summary) is sent as an alert
+    that already ended, with its ``tag`` annotation saying what it is.
+    """
     alerts: list[dict[str, Any]] = []
     for item in latest_per_alert(message):
         labels = alert_labels(message, item)
-        resolved = item.status == "resolved"
+        resolved = item.status != "firing"
         alerts.append(
             {
                 "status": "resolved" if resolved else "firing",

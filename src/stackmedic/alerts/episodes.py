@@ -1,0 +1,177 @@
+"""Ill episodes: when a deployment's problem opens and ends, and which notices say so (pure).
+
+An *episode* opens at a deployment's first ill verdict (down, degraded, invalid) and ends
+at its first fine one (healthy, or stopped as desired), whatever the path in between
+(``starting``, ``stopping``, ``deploying``, ``unknown`` change nothing). Each episode gives
+one problem notice and one resolved notice; inside an open episode only a change of severity
+is told again (the notifier's repeat interval reminds about the rest).
+
+Notices are *held* during a restart reconcile and while the engine's event stream is down
+(until the first connection tells whether a restart reconcile follows): an episode opened
+then is *folded*, and told with the restart summary (one notification) if it is still open
+when the summary comes; one that ends during the hold is told by the summary alone, and so
+is recovery news. When the stream comes back without a reconcile, what was held is told
+as it would have been, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from stackmedic.alerts.messages import from_recovery, problem_event, resolved_event
+from stackmedic.health.model import HealthTransition
+from stackmedic.notify.models import NotificationEvent
+from stackmedic.recovery.events import RecoveryEvent
+from stackmedic.types import Severity
+
+RECOVERY_BUSY = "recovery-started"
+RECOVERY_DONE = frozenset(
+    {"recovery-succeeded", "recovery-failed", "recovery-gave-up", "recovery-cleared"}
+)
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One deployment's open ill episode."""
+
+    opened_at: float
+    severity: Severity
+    event: NotificationEvent  # the latest problem event, told again with a summary if folded
+    folded: bool = False  # opened while notices were held: not told yet
+
+
+@dataclass(frozen=True)
+class Submit:
+    """Hand one event to the notifier."""
+
+    event: NotificationEvent
+
+
+@dataclass(frozen=True)
+class SubmitSummary:
+    """Hand a restart summary to the notifier with the held notices inside it."""
+
+    summary: NotificationEvent
+    members: tuple[NotificationEvent, ...]
+
+
+Outgoing = Submit | SubmitSummary
+
+
+@dataclass
+class Episodes:
+    """Open episodes per deployment and whether notices are held, with their transitions."""
+
+    recovery_note: str | None = None
+    open: dict[str, Episode] = field(default_factory=dict)
+    reconciling: bool = False
+    stream_down: bool = False
+    recovering: set[str] = field(default_factory=set)
+    held_resolutions: dict[str, NotificationEvent] = field(default_factory=dict)
+    held: list[NotificationEvent] = field(default_factory=list)  # in order, if no summary comes
+
+    @property
+    def holding(self) -> bool:
+        """Whether per-deployment notices are held back now."""
+        return self.reconciling or self.stream_down
+
+    def on_health(self, transition: HealthTransition) -> list[Outgoing]:
+        """A verdict changed: open, update or end the deployment's episode."""
+        name = transition.deployment
+        verdict = transition.verdict
+        episode = self.open.get(name)
+        if verdict.ill:
+            event = problem_event(transition, recovery_note=self.recovery_note)
+            severity = verdict.severity
+            if episode is None:
+                self.open[name] = Episode(transition.at, severity, event, folded=self.holding)
+                return self._hold(event) if self.holding else [Submit(event)]
+            self.open[name] = replace(episode, severity=severity, event=event)
+            told_again = (
+                severity != episode.severity
+                and not self.holding
+                and not episode.folded
+                and name not in self.recovering
+            )
+            return [Submit(event)] if told_again else []
+        if not verdict.fine or episode is None:
+            return []
+        del self.open[name]
+        event = resolved_event(transition)
+        if episode.folded:
+            return self._hold(event)  # opened and ended within the hold: a summary tells it
+        if self.holding:
+            self.held_resolutions[name] = event
+            return self._hold(event)
+        return [Submit(event)]
+
+    def _hold(self, event: NotificationEvent) -> list[Outgoing]:
+        self.held.append(event)
+        return []
+
+    def on_recovery(self, event: RecoveryEvent) -> list[Outgoing]:
+        """Recovery news: told unless held; a restart summary ends a reconcile."""
+        name = event.deployment
+        if event.kind == RECOVERY_BUSY and name is not None:
+            self.recovering.add(name)
+        elif event.kind in RECOVERY_DONE and name is not None:
+            self.recovering.discard(name)
+        notification = from_recovery(event)
+        if event.kind == "restart-summary":
+            self.reconciling = False
+            members = self._fold()
+            if notification is None:
+                return [Submit(m) for m in members]
+            return [SubmitSummary(notification, tuple(members))]
+        if notification is None:
+            return []
+        if self.holding and name is not None:
+            return self._hold(notification)
+        return [Submit(notification)]
+
+    def reconcile_started(self) -> None:
+        """A host or daemon restart reconcile began: hold notices until its summary."""
+        self.reconciling = True
+
+    def stream_lost(self) -> None:
+        """The engine's event stream ended: hold notices until it is back."""
+        self.stream_down = True
+
+    def stream_back(self) -> list[Outgoing]:
+        """The stream is back and no reconcile began: tell what was held, in order."""
+        self.stream_down = False
+        if self.holding:
+            return []
+        held, self.held = self.held, []
+        self.held_resolutions.clear()
+        for name, episode in self.open.items():
+            self.open[name] = replace(episode, folded=False)
+        return [Submit(event) for event in held]
+
+    def give_up_holding(self) -> list[Outgoing]:
+        """The summary never came: tell what was held, one by one."""
+        self.reconciling = False
+        return self.stream_back()
+
+    def resume(self, name: str, opened_at: float, severity: Severity,
+               event: NotificationEvent) -> None:
+        """An episode told before the agent restarted is still open."""
+        self.open[name] = Episode(opened_at, severity, event)
+
+    def removed(self, name: str) -> None:
+        """The deployment is gone: its episode ends with it."""
+        self.open.pop(name, None)
+        self.held_resolutions.pop(name, None)
+        self.held = [e for e in self.held if e.deployment != name]
+        self.recovering.discard(name)
+
+    def _fold(self) -> list[NotificationEvent]:
+        """What a summary must carry: ends of told episodes, episodes still open."""
+        members = sorted(self.held_resolutions.values(), key=lambda e: e.occurred_at)
+        self.held_resolutions.clear()
+        self.held.clear()
+        for name, episode in sorted(self.open.items()):
+            if episode.folded:
+                members.append(episode.event)
+                self.open[name] = replace(episode, folded=False)
+        return members

@@ -1,0 +1,187 @@
+"""What is being done to a deployment on purpose: stops, restarts and redeploys in progress.
+
+A deployment whose containers go away because a person stops or restarts it (through
+stackmedic or directly on the engine), or because someone else's Compose command recreates
+them, is not failing. This keeps what is needed to tell so, per deployment, from the bus
+events of stackmedic's own actions and pending stops and from the engine's container events:
+
+- stackmedic's own stop / restart / down for a person: between ``ActionStarted`` and
+  ``ActionFinished``;
+- a stop seen on the engine: a ``kill`` with a stop signal marks the container, its ``die``
+  and ``stop`` follow at once, then the intent tracker holds the stop as pending until it
+  is judged (``StopPendingChanged``);
+- a redeploy: a container created outside stackmedic's own actions starts the start grace
+  (renewed by each create and start of that redeploy).
+
+Pure bookkeeping with explicit times; the health engine asks it and rechecks when it says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionStarted
+
+STOPPING_ACTIONS = frozenset({"stop", "restart", "down"})
+SIGKILL = "9"
+# A stop signal is followed by the process ending within the stop timeout (10 s unless set).
+SIGNAL_TO_DIE_SECONDS = 30.0
+# A stop's ``die`` and ``stop`` events come together; a ``die`` alone after a signal is a kill.
+DIE_TO_STOP_SECONDS = 2.0
+# After ``stop`` the intent tracker holds the stop as pending; poll it this often.
+PENDING_POLL_SECONDS = 1.0
+# The engine stamps an event before the Compose command that caused it returns, and the
+# stream may deliver it after: events are matched to actions by their own time.
+ACTION_TAIL_SECONDS = 0.05
+WINDOW_MEMORY_SECONDS = 600.0
+
+
+@dataclass
+class ActionWindow:
+    """When stackmedic acted on a deployment (``end`` is None while it still acts)."""
+
+    action: str
+    origin: ActionOrigin
+    start: float
+    end: float | None = None
+
+
+@dataclass
+class DeploymentActivity:
+    """What is being done on purpose to one deployment."""
+
+    windows: list[ActionWindow] = field(default_factory=list)
+    stop_pending: bool = False
+    signalled: dict[str, float] = field(default_factory=dict)  # container id -> until
+    deploying_until: float | None = None
+
+
+class Activity:
+    """Stops, restarts and redeploys in progress, per deployment."""
+
+    def __init__(self, *, start_grace: float, stop_settle: float) -> None:
+        self._start_grace = start_grace
+        self._stop_settle = stop_settle
+        self._by_name: dict[str, DeploymentActivity] = {}
+
+    def _of(self, name: str) -> DeploymentActivity:
+        return self._by_name.setdefault(name, DeploymentActivity())
+
+    def action_started(self, event: ActionStarted) -> None:
+        """stackmedic began acting on a deployment."""
+        activity = self._of(event.deployment)
+        activity.windows = [
+            w for w in activity.windows
+            if w.end is None or w.end > event.at - WINDOW_MEMORY_SECONDS
+        ]
+        activity.windows.append(ActionWindow(event.action, event.origin, event.at))
+
+    def action_finished(self, event: ActionFinished) -> None:
+        """stackmedic's action ended."""
+        for window in self._of(event.deployment).windows:
+            if window.end is None and (window.action, window.origin) == (
+                event.action, event.origin
+            ):
+                window.end = event.at + ACTION_TAIL_SECONDS
+                break
+
+    def acting(self, name: str, at: float | None = None) -> bool:
+        """Whether stackmedic acts (or, at ``at``, acted) on the deployment."""
+        activity = self._by_name.get(name)
+        if activity is None:
+            return False
+        if at is None:
+            return any(w.end is None for w in activity.windows)
+        return self._window_at(activity, at) is not None
+
+    def pending_changed(self, name: str, pending: bool) -> None:
+        """The intent tracker began or ended waiting to judge a stop of the deployment."""
+        self._of(name).stop_pending = pending
+
+    def container_event(self, name: str, container: str, action: str, signal: str | None,
+                        at: float, now: float, running: bool = True) -> None:
+        """Account for one engine event (stamped ``at``) of a container of the deployment.
+
+        ``running`` is what the container does now: events are read after the fact, so a
+        ``start`` may be read once the container was stopped again.
+        """
+        activity = self._of(name)
+        window = self._window_at(activity, at)
+        ours = window is not None
+        if window is not None and not (
+            window.origin is ActionOrigin.PERSON and window.action in STOPPING_ACTIONS
+        ):
+            return
+        marks = activity.signalled
+        if action == "kill" and (ours or signal != SIGKILL):
+            marks[container] = now + SIGNAL_TO_DIE_SECONDS
+        elif action == "die" and container in marks:
+            marks[container] = now + DIE_TO_STOP_SECONDS
+        elif action == "stop" and container in marks:
+            # A person's stop seen on the engine waits to be judged; one through us does not.
+            settle = 0.0 if ours else self._stop_settle
+            marks[container] = now + settle + DIE_TO_STOP_SECONDS
+        elif action == "start" and running:
+            marks.pop(container, None)
+        if not ours and (
+            action == "create" or (action == "start" and activity.deploying_until is not None)
+        ):
+            activity.deploying_until = now + self._start_grace
+
+    @staticmethod
+    def _window_at(activity: DeploymentActivity, at: float) -> ActionWindow | None:
+        for window in reversed(activity.windows):
+            began = window.start - ACTION_TAIL_SECONDS <= at
+            if began and (window.end is None or at <= window.end):
+                return window
+        return None
+
+    def settled(self, name: str) -> None:
+        """The deployment looks fine again: a redeploy in progress is over."""
+        activity = self._by_name.get(name)
+        if activity is not None:
+            activity.deploying_until = None
+
+    def stopping(self, name: str, now: float, pending: bool = False) -> str | None:
+        """Why the deployment's containers are being stopped on purpose, if they are.
+
+        ``pending`` is the intent tracker's own answer, for when its events are late.
+        """
+        activity = self._by_name.get(name)
+        if activity is None and not pending:
+            return None
+        if activity is not None:
+            for window in activity.windows:
+                if window.end is None and window.origin is ActionOrigin.PERSON and (
+                    window.action in STOPPING_ACTIONS
+                ):
+                    return f"{window.action} requested through stackmedic"
+            if any(until > now for until in activity.signalled.values()):
+                return "containers are being stopped on purpose"
+        if pending or (activity is not None and activity.stop_pending):
+            return "stopped outside stackmedic, waiting to be confirmed as intent"
+        return None
+
+    def deploying_until(self, name: str, now: float) -> float | None:
+        """When the grace of a redeploy in progress ends (None: no redeploy)."""
+        activity = self._by_name.get(name)
+        if activity is None or activity.deploying_until is None:
+            return None
+        if activity.deploying_until <= now:
+            activity.deploying_until = None
+            return None
+        return activity.deploying_until
+
+    def next_check(self, name: str, now: float, pending: bool = False) -> float | None:
+        """When time alone may change what this says about the deployment."""
+        activity = self._by_name.get(name)
+        times = [t for t in (activity.signalled.values() if activity else ()) if t > now]
+        if activity is not None:
+            activity.signalled = {c: t for c, t in activity.signalled.items() if t > now}
+        if pending:
+            times.append(now + PENDING_POLL_SECONDS)
+        return min(times) if times else None
+
+    def forget(self, name: str) -> None:
+        """The deployment is gone."""
+        self._by_name.pop(name, None)

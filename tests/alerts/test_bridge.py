@@ -1,0 +1,191 @@
+"""The bridge on the bus: a reboot is one notification, held notices, episodes across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackmedic.alerts.bridge import NotificationBridge
+from stackmedic.bus import Bus
+from stackmedic.health.model import DeploymentHealth, HealthTransition, Verdict
+from stackmedic.notify import Notifier, NotifyConfig
+from stackmedic.notify.outbox import Outbox
+from stackmedic.recovery.config import RecoveryConfig
+from stackmedic.recovery.events import RecoveryEvent, RestartReconcileStarted
+from stackmedic.store.db import Database
+
+NOW = 1_700_000_000.0
+CONFIG = {
+    "group_window_seconds": 0, "host": "testhost",
+    "channels": {"ops": {"type": "webhook", "url": "http://127.0.0.1:9/hook"}},
+}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(tmp_path / "stackmedic.db")
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+class Rig:
+    """A bridge on a bus, feeding a notifier whose outbox is read back (nothing is sent)."""
+
+    def __init__(self, db: Database, **bridge: Any) -> None:
+        self.db = db
+        self.bus = Bus()
+        self.notifier = Notifier(NotifyConfig.model_validate(CONFIG), db)
+        self.bridge = NotificationBridge(
+            self.notifier, self.bus, RecoveryConfig.model_validate({"enabled": True}), **bridge
+        )
+        self.bridge.start()
+        self.verdicts: dict[str, Verdict] = {}
+        self.at = NOW
+
+    async def verdict(self, name: str, verdict: Verdict, reason: str = "web exited") -> None:
+        self.at += 1
+        health = DeploymentHealth(name, verdict, reason, checked_at=self.at)
+        await self.bus.publish(HealthTransition(name, self.verdicts.get(name), health, self.at))
+        self.verdicts[name] = verdict
+
+    async def recovery(self, kind: str, name: str | None, **details: Any) -> None:
+        self.at += 1
+        await self.bus.publish(RecoveryEvent(kind, name, f"{kind} {name}", "info", self.at,
+                                             details))
+
+    def notifications(self) -> list[list[tuple[str, str | None]]]:
+        """Each queued notification as its (kind, deployment) events, sorted."""
+        outbox = Outbox(self.db)
+        rows = self.db.fetchall("SELECT id FROM notifications ORDER BY id")
+        found = []
+        for row in rows:
+            stored = outbox.load(row["id"])
+            assert stored is not None
+            found.append(sorted(((i.event.kind, i.event.deployment) for i in stored.events),
+                                key=str))
+        return found
+
+    def firing(self) -> list[str]:
+        return sorted(str(p["deployment"]) for p in self.notifier.outbox_state()["firing_problems"])
+
+
+@pytest.fixture
+async def rig(db: Database) -> AsyncIterator[Rig]:
+    made = Rig(db, release_after=0.01)
+    try:
+        yield made
+    finally:
+        await made.bridge.close()
+
+
+async def connected(rig: Rig) -> None:
+    """The first connection found no restart: what was held is released."""
+    await rig.bridge.docker_back("unix:///run/docker.sock")
+    rig.bridge.connection_settled()
+    for _ in range(100):
+        if not rig.bridge.episodes.holding:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("notices still held")
+
+
+async def test_a_reboot_is_one_notification_naming_what_is_still_down(rig: Rig) -> None:
+    for name in ("shop", "blog", "wiki"):
+        await rig.verdict(name, Verdict.HEALTHY, "web running")
+    await rig.bus.publish(RestartReconcileStarted("host", NOW))
+    await rig.bridge.docker_back("unix:///run/docker.sock")
+    for name in ("shop", "blog", "wiki"):
+        await rig.verdict(name, Verdict.DOWN)
+    for name in ("shop", "blog"):
+        await rig.recovery("recovery-started", name)
+        await rig.verdict(name, Verdict.STARTING, "starting: web")
+        await rig.verdict(name, Verdict.HEALTHY, "web running")
+        await rig.recovery("recovery-succeeded", name)
+    await rig.recovery("recovery-gave-up", "wiki")
+    assert rig.notifications() == []
+    await rig.recovery("restart-summary", None, restart="host",
+                       brought_back=[{"deployment": "shop", "how": "start web"},
+                                     {"deployment": "blog", "how": "start web"}],
+                       still_down=[{"deployment": "wiki", "why": "web exited"}])
+    assert rig.notifications() == [[("ill-health", "wiki"), ("restart-summary", None)]]
+    assert rig.firing() == ["wiki"]
+    await rig.verdict("wiki", Verdict.HEALTHY, "web running")  # later, by a person
+    assert rig.notifications()[1:] == [[("recovered", "wiki")]]
+    assert rig.firing() == []
+
+
+async def test_a_problem_told_before_the_reboot_ends_inside_the_summary(rig: Rig) -> None:
+    await connected(rig)
+    await rig.verdict("shop", Verdict.HEALTHY, "web running")
+    await rig.verdict("shop", Verdict.DOWN)
+    rig.bridge.docker_lost("unix:///run/docker.sock")
+    await rig.bus.publish(RestartReconcileStarted("daemon", NOW))
+    await rig.bridge.docker_back("unix:///run/docker.sock")
+    await rig.verdict("shop", Verdict.HEALTHY, "web running")
+    await rig.recovery("restart-summary", None, restart="daemon", came_back_by_itself=["shop"])
+    assert rig.notifications() == [
+        [("ill-health", "shop")], [("recovered", "shop"), ("restart-summary", None)],
+    ]
+    assert rig.firing() == []
+
+
+async def test_notices_held_at_start_are_told_once_no_restart_is_found(rig: Rig) -> None:
+    await rig.verdict("shop", Verdict.HEALTHY, "web running")
+    await rig.verdict("shop", Verdict.DOWN)
+    assert rig.notifications() == []
+    await connected(rig)
+    assert rig.notifications() == [[("ill-health", "shop")]]
+
+
+async def test_what_happened_while_held_is_told_in_order_when_no_restart_follows(
+    rig: Rig,
+) -> None:
+    await rig.verdict("shop", Verdict.HEALTHY, "web running")
+    await rig.verdict("shop", Verdict.DOWN)
+    await rig.recovery("recovery-started", "shop")
+    await rig.verdict("shop", Verdict.HEALTHY, "web running")
+    await rig.recovery("recovery-succeeded", "shop")
+    assert rig.notifications() == []
+    await connected(rig)
+    assert rig.notifications() == [
+        [("ill-health", "shop")], [("recovery-started", "shop")], [("recovered", "shop")],
+        [("recovery-succeeded", "shop")],
+    ]
+    assert rig.firing() == []
+
+
+async def test_unknown_stopping_and_deploying_never_open_nor_end_an_episode(rig: Rig) -> None:
+    await connected(rig)
+    await rig.verdict("shop", Verdict.HEALTHY, "web running")
+    for verdict in (Verdict.STOPPING, Verdict.DEPLOYING, Verdict.UNKNOWN, Verdict.STARTING):
+        await rig.verdict("shop", verdict)
+    await rig.verdict("shop", Verdict.DOWN)
+    await rig.verdict("shop", Verdict.UNKNOWN)
+    await rig.verdict("shop", Verdict.STARTING)
+    await rig.verdict("shop", Verdict.DOWN)
+    await rig.verdict("shop", Verdict.STOPPED, "stopped as desired")
+    await rig.verdict("shop", Verdict.DOWN)
+    assert rig.notifications() == [
+        [("ill-health", "shop")], [("recovered", "shop")], [("ill-health", "shop")],
+    ]
+
+
+async def test_an_episode_open_when_the_agent_stopped_ends_after_it_restarts(db: Database) -> None:
+    first = Rig(db, release_after=0.01)
+    await connected(first)
+    await first.verdict("shop", Verdict.HEALTHY, "web running")
+    await first.verdict("shop", Verdict.DOWN)
+    await first.bridge.close()
+    second = Rig(db, release_after=0.01)
+    second.verdicts["shop"] = Verdict.DOWN
+    await connected(second)
+    await second.verdict("shop", Verdict.HEALTHY, "web running")
+    assert second.notifications() == [[("ill-health", "shop")], [("recovered", "shop")]]
+    assert second.firing() == []
+    await second.bridge.close()
