@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from stackmedic.api.params import NAME_PATTERN, RowId, invalid
+from stackmedic.api.routes.deployments import checked_name
 from stackmedic.notify.errors import UnknownChannelError
 
 router = APIRouter(tags=["notifications"])
+SILENCE_TARGET = r"^(\*|" + NAME_PATTERN.removeprefix("^").removesuffix("$") + ")$"
 
 
 class TestRequest(BaseModel):
@@ -24,8 +27,11 @@ class SilenceRequest(BaseModel):
     """Hold notifications of one deployment (or ``*`` for all) for a while."""
 
     model_config = ConfigDict(extra="forbid")
-    deployment: str = Field(min_length=1, max_length=64)
-    hours: float = Field(gt=0, le=24 * 366)
+    deployment: str = Field(
+        min_length=1, max_length=64, pattern=SILENCE_TARGET,
+        description="A deployment's name, or * for every deployment",
+    )
+    hours: float = Field(gt=0, le=24 * 366, allow_inf_nan=False)
     reason: str = Field(default="", max_length=500)
 
 
@@ -33,7 +39,7 @@ class SilenceRequest(BaseModel):
 async def list_notifications(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     """Newest first."""
     notifier = request.app.state.agent.notifier
@@ -75,17 +81,19 @@ async def list_silences(request: Request, include_expired: bool = False) -> dict
 async def add_silence(request: Request, body: SilenceRequest) -> dict[str, Any]:
     """``deployment: "*"`` silences everything (a maintenance window)."""
     notifier = request.app.state.agent.notifier
+    if body.deployment != "*":
+        checked_name(request, body.deployment, where="body.deployment")
     until = datetime.now(UTC) + timedelta(hours=body.hours)
     try:
         silence: dict[str, Any] = notifier.add_silence(body.deployment, until, body.reason)
     except ValueError as exc:
-        raise HTTPException(422, detail=str(exc)) from None
+        raise invalid("body.deployment", str(exc)) from None
     return silence
 
 
 @router.delete("/silences/{silence_id}", summary="End a silence now")
 async def remove_silence(
-    request: Request, silence_id: Annotated[int, Path(ge=1)]
+    request: Request, silence_id: RowId
 ) -> dict[str, Any]:
     """Held-back news goes out after this."""
     if not request.app.state.agent.notifier.remove_silence(silence_id):
