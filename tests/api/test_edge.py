@@ -147,3 +147,43 @@ async def test_read_only_token_reads_but_cannot_act(
         response = await client.request(method, path, headers=reader, json={})
         assert response.status_code == 403, (method, path, response.text)
         assert "read" in response.json()["detail"]
+
+
+async def test_allow_lists_every_method_of_a_path(
+    client: httpx.AsyncClient, operator: dict[str, str]
+) -> None:
+    options = await client.options("/api/silences", headers=operator)
+    assert options.status_code == 204
+    assert options.headers["allow"] == "GET, HEAD, POST"
+    put = await client.put("/api/silences", headers=operator)
+    assert put.status_code == 405
+    assert put.headers["allow"] == "GET, HEAD, POST"
+
+
+async def test_schema_documents_what_the_api_answers(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    invalid = schema["components"]["schemas"]["HTTPValidationError"]
+    assert set(invalid["required"]) == {"detail", "problems"}
+    metrics = schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert list(metrics) == ["text/plain"]
+    detail = schema["paths"]["/api/deployments/{name}"]["get"]
+    name = next(p for p in detail["parameters"] if p["name"] == "name")
+    assert name["schema"]["pattern"] and name["schema"]["maxLength"] == 64
+    assert {"401", "404", "422"} <= set(detail["responses"])
+    stop = schema["paths"]["/api/deployments/{name}/stop"]["post"]["responses"]
+    assert {"401", "403", "404", "502", "503"} <= set(stop)
+
+
+async def test_docs_and_redoc_load_their_assets_from_the_agent(
+    client: httpx.AsyncClient,
+) -> None:
+    for page in ("/docs", "/redoc"):
+        html = (await client.get(page)).text
+        assert "://" not in html  # nothing from a CDN
+        assets = [part.split('"')[0] for part in html.split('src="')[1:]]
+        assets += [part.split('"')[0] for part in html.split('href="')[1:]
+                   if part.split('"')[0].endswith(".css")]
+        assert assets, html
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+            assert (await client.get(asset)).status_code == 200, asset

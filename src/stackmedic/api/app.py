@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from stackmedic import __version__
 from stackmedic.api.guard import ApiGuard
-from stackmedic.api.openapi import install_schema
+from stackmedic.api.openapi import documented_methods, install_schema
 from stackmedic.api.routes import (
     deployments,
     events,
@@ -79,6 +79,7 @@ def create_app(agent: Agent) -> FastAPI:
         tokens=lambda: app.state.tokens,
         max_body=agent.settings.api.max_body_bytes,
         protected=protected_path,
+        methods=lambda path: documented_methods(app, path),
     )
     install_schema(app)
 

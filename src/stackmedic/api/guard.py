@@ -31,11 +31,13 @@ class ApiGuard:
         tokens: Callable[[], Tokens],
         max_body: int,
         protected: Callable[[str], bool],
+        methods: Callable[[str], set[str] | None],
     ) -> None:
         self.app = app
         self._tokens = tokens
         self._max_body = max_body
         self._protected = protected
+        self._methods = methods
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,6 +50,15 @@ class ApiGuard:
             if granted is None:
                 await _answer(send, 401, "missing or invalid API token",
                               {"www-authenticate": "Bearer"})
+                return
+            allowed = self._methods(path)
+            if allowed is not None and scope["method"] not in allowed:
+                # One Allow header for the path, though the app has a route per method.
+                allow = {"allow": ", ".join(sorted(allowed))}
+                if scope["method"] == "OPTIONS":
+                    await _answer(send, 204, "", allow)
+                else:
+                    await _answer(send, 405, "method not allowed", allow)
                 return
             if granted is TokenScope.READ and scope["method"] not in SAFE_METHODS:
                 await _answer(send, 403, "this token may only read; use the operator token")
@@ -107,11 +118,10 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 async def _answer(send: Send, status: int, detail: str, extra: dict[str, str] | None = None
                   ) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers: list[tuple[bytes, bytes]] = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
+    body = json.dumps({"detail": detail}).encode() if status != 204 else b""
+    headers: list[tuple[bytes, bytes]] = [(b"content-length", str(len(body)).encode())]
+    if body:
+        headers.append((b"content-type", b"application/json"))
     if status == 413:
         headers.append((b"connection", b"close"))
     headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]

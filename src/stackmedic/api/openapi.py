@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -45,6 +46,7 @@ WRITE: dict[str, str] = {
     "403": "A read-only token asked for more than reading",
 }
 WITH_BODY: dict[str, str] = {
+    "400": "The body is not JSON",
     "413": "The body is longer than api.max_body_bytes",
 }
 WITH_PATH: dict[str, str] = {
@@ -93,12 +95,39 @@ def document(schema: dict[str, Any]) -> None:
                 extra |= ACTIONS
             for status, description in extra.items():
                 responses.setdefault(status, _json(description, ERROR))
+            for status, response in responses.items():
+                if status >= "400" and "content" not in response:
+                    response.update(_json(response.get("description", "Error"), ERROR))
             if "422" in responses:
                 responses["422"] = _json("The request is not valid", INVALID)
     healthz = schema.get("paths", {}).get("/healthz", {}).get("get")
     if healthz is not None:
         ok = healthz["responses"].get("200", {})
         healthz["responses"]["503"] = {**ok, "description": "Docker does not answer"}
+
+
+def documented_methods(app: FastAPI, path: str) -> set[str] | None:
+    """The methods the schema documents for ``path``; None when it documents no such path."""
+    found: set[str] | None = None
+    for pattern, methods in _templates(app):
+        if pattern.fullmatch(path):
+            found = (found or set()) | methods
+    if found and "GET" in found:
+        found.add("HEAD")
+    return found
+
+
+def _templates(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    cached: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        app.state, "path_templates", None)
+    if cached is not None:
+        return cached
+    compiled = []
+    for template, operations in app.openapi().get("paths", {}).items():
+        regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        compiled.append((re.compile(regex), {m.upper() for m in operations}))
+    app.state.path_templates = compiled
+    return compiled
 
 
 def _json(description: str, ref: dict[str, str]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request, status
+from typing import Annotated
+
+from fastapi import HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from stackmedic.api.guard import SAFE_METHODS
@@ -20,13 +22,15 @@ def tokens_of(request: Request) -> Tokens:
     return found
 
 
-async def require_token(request: Request) -> None:
+async def require_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> None:
     """401 without a valid token; 403 when a read-only token asks for more than reading.
 
     ``ApiGuard`` already refused such requests before their body was read; this
     dependency declares the scheme in the OpenAPI schema and holds for any other mount.
     """
-    credentials: HTTPAuthorizationCredentials | None = await bearer(request)
     granted = tokens_of(request).scope_of_token(credentials.credentials) if credentials else None
     if granted is None:
         raise HTTPException(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from stackmedic.api.openapi import documented_methods
 from stackmedic.api.params import NameParam, invalid
 from stackmedic.deployments.actions import Action, ComposeUnavailable, UnknownDeployment
 from stackmedic.deployments.names import InvalidName, validate_name
@@ -107,7 +107,7 @@ def register_fallback(router: APIRouter) -> None:
         include_in_schema=False,
     )
     async def unmatched(request: Request, rest: str) -> JSONResponse:
-        allowed = _methods_of_matching_routes(request)
+        allowed = documented_methods(request.app, request.url.path)
         if allowed:
             return JSONResponse({"detail": "method not allowed"}, status_code=405,
                                 headers={"Allow": ", ".join(sorted(allowed))})
@@ -118,12 +118,3 @@ def register_fallback(router: APIRouter) -> None:
             raise invalid("path.name", str(exc)) from None
         raise HTTPException(404, detail=f"no such path under deployment {name!r}")
 
-
-def _methods_of_matching_routes(request: Request) -> set[str]:
-    """The documented methods of the path this request names (empty: no such path)."""
-    path = request.url.path
-    allowed: set[str] = set()
-    for template, operations in request.app.openapi().get("paths", {}).items():
-        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path):
-            allowed |= {method.upper() for method in operations}
-    return allowed | ({"HEAD"} if "GET" in allowed else set())

@@ -31,7 +31,8 @@ class SilenceRequest(BaseModel):
         min_length=1, max_length=64, pattern=SILENCE_TARGET,
         description="A deployment's name, or * for every deployment",
     )
-    hours: float = Field(gt=0, le=24 * 366, allow_inf_nan=False)
+    hours: float = Field(ge=0.01, le=24 * 366, allow_inf_nan=False,
+                         description="How long, from 0.01 (36 seconds) to a year")
     reason: str = Field(default="", max_length=500)
 
 
@@ -59,7 +60,8 @@ async def channels(request: Request) -> dict[str, Any]:
     return {"items": request.app.state.agent.notifier.describe_channels()}
 
 
-@router.post("/notifications/test", summary="Send a test message now")
+@router.post("/notifications/test", summary="Send a test message now",
+             responses={404: {"description": "No channel by that name"}})
 async def send_test(request: Request, body: TestRequest | None = None) -> dict[str, Any]:
     """Send to one channel or all; answers with each channel's result."""
     notifier = request.app.state.agent.notifier
@@ -77,7 +79,8 @@ async def list_silences(request: Request, include_expired: bool = False) -> dict
     return {"items": notifier.list_silences(include_expired=include_expired)}
 
 
-@router.post("/silences", summary="Silence a deployment for some hours", status_code=201)
+@router.post("/silences", summary="Silence a deployment for some hours", status_code=201,
+             responses={404: {"description": "No deployment by that name"}})
 async def add_silence(request: Request, body: SilenceRequest) -> dict[str, Any]:
     """``deployment: "*"`` silences everything (a maintenance window)."""
     notifier = request.app.state.agent.notifier
