@@ -60,7 +60,7 @@ def load_or_create_token(configured: str | None, token_file: Path) -> str:
     if existing:
         warn_if_writable_by_others(token_file)
         return existing
-    make_private_dir(token_file.parent)
+    make_private_dir(token_file.parent, narrow=False)
     token = secrets.token_urlsafe(32)
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -76,11 +76,11 @@ def read_token(token_file: Path) -> str | None:
         return None
 
 
-def make_private_dir(folder: Path) -> None:
-    """Create ``folder`` readable by its owner only (0700); narrow it when it already exists."""
+def make_private_dir(folder: Path, *, narrow: bool = True) -> None:
+    """Create ``folder`` for its owner only (0700); with ``narrow``, also an existing one."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        if folder.stat().st_mode & 0o077:
+        if narrow and folder.stat().st_mode & 0o077:
             folder.chmod(0o700)
     except OSError as exc:  # not ours to change (a mounted folder): say so, go on
         log.warning("cannot make the data folder private", folder=str(folder), error=str(exc))
