@@ -96,6 +96,8 @@ async def posted(request: Request) -> Posted:
     form = await request.form()
     if not session.csrf_matches(_text(form.get(CSRF_FIELD))):
         raise Refused("the form's CSRF token is missing or wrong; reload the page and retry")
+    if not session.operator and request.url.path != "/logout":
+        raise Refused("this login may only look; log in with the operator token to act")
     return Posted(session, form)
 
 
