@@ -187,3 +187,15 @@ async def test_docs_and_redoc_load_their_assets_from_the_agent(
         for asset in assets:
             assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
             assert (await client.get(asset)).status_code == 200, asset
+
+
+async def test_unknown_dashboard_paths_get_a_page_and_api_paths_json(
+    client: httpx.AsyncClient, operator: dict[str, str]
+) -> None:
+    page = await client.get("/no/such/page")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "There is no page at this address." in page.text
+    api = await client.get("/api/no-such-thing", headers=operator)
+    assert api.status_code == 404
+    assert api.json() == {"detail": "Not Found"}

@@ -15,6 +15,7 @@ from stackmedic.web.guard import (
     login_redirect,
     not_found,
     refused,
+    unknown_path,
 )
 from stackmedic.web.render import Renderer
 from stackmedic.web.routes import actions, auth, live, pages
@@ -45,4 +46,5 @@ def install_dashboard(app: FastAPI) -> Dashboard:
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(PageNotFound, not_found)
+    app.add_exception_handler(404, unknown_path)
     return found
