@@ -117,6 +117,10 @@ def test_commands_fail_clearly_without_an_agent_or_with_a_bad_config(tmp_path: P
     finally:
         agent.close()
     run_case(agent, Case(["status"], 3, r"no stackmedic agent answers at http://127\.0\.0\.1"))
+    agent.config_path.chmod(0o666)
+    loose = agent.cli("config", "check")
+    assert loose.returncode == 0, loose.stderr
+    assert f"warning: {agent.config_path} is writable by other users" in loose.stderr
     agent.config_path.write_text("api: [not, a, mapping]\n")
     checks: list[tuple[list[str], Callable[[str], bool]]] = [
         (["status"], lambda err: "api: must be a mapping" in err),

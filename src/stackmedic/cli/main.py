@@ -86,9 +86,17 @@ def run(config: ConfigOption = None) -> None:
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Validate the configuration without starting; exit 2 naming each problem."""
+    from stackmedic.auth import writable_by_others
+    from stackmedic.config.permissions import config_path
+
     settings = _settings(config, channels=True)
     typer.echo(f"configuration is valid; deployments from {settings.deployments_path}, "
                f"data in {settings.data_dir}, API on {settings.api.host}:{settings.api.port}")
+    for path in (config_path(config), settings.resolved_token_file,
+                 settings.resolved_read_token_file):
+        if path is not None and writable_by_others(path):
+            typer.echo(f"warning: {path} is writable by other users (chmod go-w {path})",
+                       err=True)
 
 
 def _first_line(text: str | None) -> str:
