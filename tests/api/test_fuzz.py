@@ -29,6 +29,7 @@ base-url = "{agent.url}"
 headers = {{ Authorization = "Bearer {agent.token()}" }}
 workers = 1
 continue-on-failure = true
+request-timeout = 180
 
 [generation]
 max-examples = {EXAMPLES}
