@@ -12,14 +12,14 @@ from stackmedic.auth import Scope as TokenScope
 from stackmedic.auth import Tokens
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SCOPE_KEY = "stackmedic.token_scope"
 
 
 class ApiGuard:
     """Refuse unauthenticated ``/api`` requests and over-long bodies before the app sees them.
 
     A request without a valid token gets 401 whatever its body holds, so a malformed
-    body never reaches the parser; a read-only token gets 403 for anything but reading.
+    body never reaches the parser; a read-only token gets 403 for anything but reading; a
+    method the schema does not document for the path gets 405 with one ``Allow`` for it.
     A body longer than ``max_body`` gets 413: at once when ``Content-Length`` says so,
     otherwise as soon as the bytes received pass the limit (the rest is never read).
     """
@@ -63,7 +63,6 @@ class ApiGuard:
             if granted is TokenScope.READ and scope["method"] not in SAFE_METHODS:
                 await _answer(send, 403, "this token may only read; use the operator token")
                 return
-            scope.setdefault("state", {})[SCOPE_KEY] = granted.value
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self._max_body):
             if not length.isdigit():
