@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.bench_resources", "bench.bench_health", "bench.bench_recovery")
+BENCHMARKS = ("bench.bench_resources", "bench.bench_health", "bench.bench_recovery",
+              "bench.bench_cli")
 
 
 def main() -> int:

@@ -121,3 +121,19 @@ def test_banners_name_an_unreachable_docker_and_a_recovery_that_gave_up() -> Non
     agent.engine.status = EngineStatus(reachable=True, since=1000.0)
     connected.set()
     assert banners(agent, {}) == []
+
+
+def test_a_recreated_container_is_one_legend_entry() -> None:
+    from stackmedic.web.views.charts import lines_by_name
+
+    series = {"containers": [
+        {"name": "site-web-1", "service": "web", "points": [[10, 5.0], [15, 6.0]]},
+        {"name": "site-web-1", "service": "web", "points": [[60, 7.0]]},
+        {"name": "site-web-1", "service": "web", "points": [[30, None], [40, 8.0]]},
+        {"name": "site-db-1", "service": "db", "points": [[10, 1.0]]},
+    ]}
+    lines = lines_by_name(series, 1, 1.0)
+    assert [line.label for line in lines] == ["site-web-1", "site-db-1"]
+    assert lines[0].points == [(10.0, 5.0), (15.0, 6.0), (40.0, 8.0), (60.0, 7.0)]
+    svg = chart(lines)
+    assert svg.count("site-web-1</li>") == 1

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from stackmedic import __version__
+from stackmedic.api.guard import ApiGuard
+from stackmedic.api.openapi import documented_methods, install_schema
 from stackmedic.api.routes import (
     deployments,
     events,
@@ -21,6 +24,7 @@ from stackmedic.api.routes import (
 from stackmedic.api.routes import health as health_routes
 from stackmedic.api.routes import metrics as metrics_routes
 from stackmedic.api.security import require_token
+from stackmedic.auth import Tokens, load_or_create_token
 from stackmedic.web import install_dashboard
 
 if TYPE_CHECKING:
@@ -29,14 +33,25 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
+def agent_tokens(agent: Agent) -> Tokens:
+    """The agent's operator token and its read-only token (generated on first use)."""
+    settings = agent.settings
+    configured = settings.api.read_token.get_secret_value() if settings.api.read_token else None
+    read = load_or_create_token(configured, settings.resolved_read_token_file)
+    return Tokens(operator=agent.token, read=read)
+
+
 def create_app(agent: Agent) -> FastAPI:
     """The app: open ``/healthz`` and ``/metrics``, token-protected ``/api``."""
-    app = FastAPI(
+    # Swagger UI and ReDoc come from a package, so /docs and /redoc work offline.
+    app = FastAPIOffline(
         title="stackmedic",
         version=__version__,
         description="Keeps Docker Compose deployments alive and tells people what happens.",
     )
     app.state.agent = agent
+    app.state.tokens = agent_tokens(agent)
+    metrics_public = agent.settings.api.metrics_public
     app.include_router(system.router)
     protected = [Depends(require_token)]
     app.include_router(deployments.router, prefix="/api", dependencies=protected)
@@ -46,7 +61,7 @@ def create_app(agent: Agent) -> FastAPI:
     app.include_router(resources.router, prefix="/api", dependencies=protected)
     app.include_router(notifications.router, prefix="/api", dependencies=protected)
     app.include_router(
-        metrics_routes.router, dependencies=[] if agent.settings.api.metrics_public else protected
+        metrics_routes.router, dependencies=[] if metrics_public else protected
     )
     install_dashboard(app)
 
@@ -55,15 +70,22 @@ def create_app(agent: Agent) -> FastAPI:
     deployments.register_fallback(fallback)
     app.include_router(fallback, prefix="/api", dependencies=protected)
 
+    def protected_path(path: str) -> bool:
+        return path.startswith("/api/") or path == "/api" or (
+            path == "/metrics" and not metrics_public)
+
+    app.add_middleware(
+        ApiGuard,
+        tokens=lambda: app.state.tokens,
+        max_body=agent.settings.api.max_body_bytes,
+        protected=protected_path,
+        methods=lambda path: documented_methods(app, path),
+    )
+    install_schema(app)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-            for e in exc.errors()
-        ]
-        return JSONResponse(
-            {"detail": "invalid request", "problems": problems}, status_code=422
-        )
+        return JSONResponse(invalid_body(exc.errors()), status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -73,3 +95,13 @@ def create_app(agent: Agent) -> FastAPI:
         )
 
     return app
+
+
+def invalid_body(errors: Any) -> dict[str, Any]:
+    """The 422 answer: the first problem in words, then every problem with where it is."""
+    problems = [
+        {"where": ".".join(str(p) for p in e["loc"]), "problem": str(e["msg"])}
+        for e in errors
+    ]
+    first = f"{problems[0]['where']}: {problems[0]['problem']}" if problems else "invalid"
+    return {"detail": f"invalid request: {first}", "problems": problems}

@@ -7,12 +7,15 @@ import contextlib
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
+import structlog
 import uvicorn
 
 from stackmedic.api.app import create_app
 
 if TYPE_CHECKING:
     from stackmedic.agent import Agent
+
+log = structlog.get_logger(__name__)
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -64,4 +67,21 @@ async def start_api_server(agent: Agent) -> ApiServer:
                 f"the API could not listen on {config.host}:{config.port}"
             )
         await asyncio.sleep(0.02)
-    return ApiServer(server, task)
+    handle = ApiServer(server, task)
+    _say_where(agent, handle.port)
+    return handle
+
+
+def _say_where(agent: Agent, port: int) -> None:
+    """Log the dashboard's address and where its login token is (never the token)."""
+    api = agent.settings.api
+    host = api.host if api.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    log.info(
+        "dashboard ready",
+        url=f"http://{host}:{port}/",
+        token_file="set in the config" if api.token else str(agent.settings.resolved_token_file),
+        read_only_token_file="set in the config" if api.read_token
+        else str(agent.settings.resolved_read_token_file),
+        api_docs=f"http://{host}:{port}/docs",
+    )

@@ -1,14 +1,17 @@
-"""Talks to a running agent's API on behalf of the CLI."""
+"""Talks to a running agent's API on behalf of the CLI (standard library only: fast start)."""
 
 from __future__ import annotations
 
-import os
-from typing import Any
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import TYPE_CHECKING, Any
 
-import httpx
+from stackmedic.cli.address import AgentAddress, address_of_settings
 
-from stackmedic.auth import read_token
-from stackmedic.config.model import Settings
+if TYPE_CHECKING:
+    from stackmedic.config.model import Settings
 
 
 class AgentUnavailable(Exception):
@@ -27,36 +30,49 @@ class ApiError(Exception):
 class AgentClient:
     """A small synchronous client of the agent's API."""
 
-    def __init__(self, settings: Settings, *, url: str | None = None,
-                 token: str | None = None, timeout: float = 330) -> None:
-        host = settings.api.host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        self.url = (url or os.environ.get("STACKMEDIC_URL")
-                    or f"http://{host}:{settings.api.port}").rstrip("/")
-        configured = settings.api.token.get_secret_value() if settings.api.token else None
-        self.token = (token or os.environ.get("STACKMEDIC_TOKEN") or configured
-                      or read_token(settings.resolved_token_file))
+    def __init__(self, where: AgentAddress | Settings, *, timeout: float = 330) -> None:
+        address = where if isinstance(where, AgentAddress) else address_of_settings(where)
+        self.url = address.url
+        self.token = address.token
         self.timeout = timeout
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                **body: Any) -> Any:
+        """Send a request (``json=`` for a JSON body); return the decoded JSON or raise."""
+        return self._send(method, path, params, body.get("json"))
+
+    def _send(self, method: str, path: str, params: dict[str, Any] | None,
+              json_body: Any) -> Any:
         """Send a request; return the decoded JSON or raise a readable error."""
-        headers = {"X-Stackmedic-Source": "cli"}
+        headers = {"X-Stackmedic-Source": "cli", "Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        data = None
+        if json_body is not None:
+            data = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        request = urllib.request.Request(self.url + path + query, data=data, headers=headers,
+                                         method=method)
         try:
-            response = httpx.request(method, self.url + path, headers=headers,
-                                     timeout=self.timeout, **kwargs)
-        except httpx.TransportError as exc:
-            raise AgentUnavailable(
-                f"no stackmedic agent answers at {self.url} ({exc}). "
-                "Start one with `stackmedic run` (or `make run`)."
-            ) from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = response.text
-        if response.status_code >= 400:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return _decode(response.read())
+        except urllib.error.HTTPError as exc:
+            body = _decode(exc.read())
             detail = body.get("detail", body) if isinstance(body, dict) else body
-            raise ApiError(response.status_code, detail)
-        return body
+            raise ApiError(exc.code, detail) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise AgentUnavailable(
+                f"no stackmedic agent answers at {self.url} ({reason}). "
+                "Start one with `stackmedic run` (or `make run`); the CLI finds it through "
+                "the same config file ($STACKMEDIC_CONFIG, --config) and STACKMEDIC_* "
+                "variables as the agent, or STACKMEDIC_URL."
+            ) from None
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")

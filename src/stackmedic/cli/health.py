@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from stackmedic.cli.tables import render_table
+from stackmedic.cli.times import local_time
 
 PROBE_WIDTH = 60
 
@@ -24,7 +24,7 @@ def _dash(value: Any) -> str:
 def render_health(body: dict[str, Any]) -> str:
     """Verdict and reason, then one row per container (services without one included)."""
     since = body.get("since")
-    when = f" since {datetime.fromtimestamp(since):%Y-%m-%d %H:%M:%S}" if since else ""
+    when = f" since {local_time(since)}" if since else ""
     lines = [f"{body['deployment']}: {body['verdict']}{when}", f"reason: {body['reason']}", ""]
     rows = []
     containers = body.get("containers") or []

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from stackmedic.cli.address import AddressProblem, resolve_address
 from stackmedic.cli.client import AgentClient, AgentUnavailable, ApiError
 from stackmedic.cli.tables import render_table
-from stackmedic.config.loader import ConfigError, check_channels, load_settings
-from stackmedic.config.model import Settings
+from stackmedic.cli.times import local_time
+
+if TYPE_CHECKING:
+    from stackmedic.config.model import Settings
+
+# Commands that talk to the agent read only where it is (cli/address.py); the full
+# configuration schema is loaded by `run` and `config` alone, which keeps them fast.
 
 app = typer.Typer(help="stackmedic keeps Docker Compose deployments alive.",
                   no_args_is_help=True, add_completion=False)
@@ -29,6 +34,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON a
 
 
 def _settings(config: Path | None, *, channels: bool = False) -> Settings:
+    from stackmedic.config.loader import ConfigError, check_channels, load_settings
+
     try:
         settings = load_settings(config)
         if channels:
@@ -40,7 +47,11 @@ def _settings(config: Path | None, *, channels: bool = False) -> Settings:
 
 
 def _call(config: Path | None, method: str, path: str, **kwargs: Any) -> Any:
-    client = AgentClient(_settings(config))
+    try:
+        client = AgentClient(resolve_address(config))
+    except AddressProblem as exc:
+        typer.echo(f"invalid configuration: {exc}", err=True)
+        raise typer.Exit(2) from None
     try:
         return client.request(method, path, **kwargs)
     except AgentUnavailable as exc:
@@ -59,10 +70,12 @@ def _call(config: Path | None, method: str, path: str, **kwargs: Any) -> Any:
 def run(config: ConfigOption = None) -> None:
     """Run the agent in the foreground until SIGTERM or Ctrl-C."""
     from stackmedic.agent import run as run_agent
+    from stackmedic.config.permissions import warn_about_permissions
     from stackmedic.logs import configure_logging
 
     settings = _settings(config, channels=True)
     configure_logging(settings.log_level, settings.log_format)
+    warn_about_permissions(config)
     try:
         run_agent(settings)
     except OSError as exc:
@@ -73,9 +86,17 @@ def run(config: ConfigOption = None) -> None:
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Validate the configuration without starting; exit 2 naming each problem."""
+    from stackmedic.auth import writable_by_others
+    from stackmedic.config.permissions import config_path
+
     settings = _settings(config, channels=True)
     typer.echo(f"configuration is valid; deployments from {settings.deployments_path}, "
                f"data in {settings.data_dir}, API on {settings.api.host}:{settings.api.port}")
+    for path in (config_path(config), settings.resolved_token_file,
+                 settings.resolved_read_token_file):
+        if path is not None and writable_by_others(path):
+            typer.echo(f"warning: {path} is writable by other users (chmod go-w {path})",
+                       err=True)
 
 
 def _first_line(text: str | None) -> str:
@@ -90,8 +111,8 @@ def config_example() -> None:
     typer.echo(render_example(), nl=False)
 
 
-def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+def _when(ts: float | str | None) -> str:
+    return local_time(ts)
 
 
 @app.command()
@@ -211,7 +232,9 @@ def notify_test(
             failed += 1
             typer.echo(f"{item['channel']} ({item['kind']}): FAILED: {item['error']}")
     if not body["items"]:
-        typer.echo("no channels are configured (see `notifications.channels`)")
+        typer.echo("error: no notification channels are configured, so nothing was sent "
+                   "(add one under `notifications.channels`)", err=True)
+        raise typer.Exit(1)
     if failed:
         raise typer.Exit(1)
 
@@ -239,7 +262,8 @@ def silence(
     """Hold notifications for a deployment (a maintenance window) for some hours."""
     body = _call(config, "POST", "/api/silences",
                  json={"deployment": deployment, "hours": hours, "reason": reason})
-    typer.echo(f"silenced {deployment} until {body.get('ends_at')} (silence {body.get('id')})")
+    typer.echo(f"silenced {deployment} until {local_time(body.get('ends_at'))} "
+               f"(silence {body.get('id')})")
 
 
 @app.command()

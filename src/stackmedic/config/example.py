@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import types
+from typing import Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel
@@ -43,14 +44,11 @@ FOOTER = """
 #     chat:
 #       type: apprise
 #       url: ntfy://ntfy.sh/my-topic   # any apprise URL: slack://, discord://, tgram://, ...
-#
-# An LLM adviser for recovery (any OpenAI-compatible endpoint):
-#
-# recovery:
-#   llm:
-#     url: http://127.0.0.1:11434/v1
-#     model: llama3.1
 """
+# Values shown for keys that have no default, in sections that are off unless set.
+EXAMPLE_VALUES: dict[str, dict[str, Any]] = {
+    "LlmConfig": {"url": "http://127.0.0.1:11434/v1", "model": "llama3.1"},
+}
 
 
 def render_example() -> str:
@@ -79,6 +77,28 @@ def _render_model(model: BaseModel, lines: list[str], indent: int) -> None:
             _render_model(value, lines, indent + 1)
             continue
         lines.append(_scalar_or_block(key, dumped[key], pad))
+        section = _optional_section(type(model).model_fields[key].annotation)
+        if value is None and section is not None:
+            _render_commented(key, section, lines, indent)
+
+
+def _optional_section(annotation: Any) -> type[BaseModel] | None:
+    """The model class of an ``X | None`` field whose X is a section, else None."""
+    if get_origin(annotation) not in (Union, types.UnionType):
+        return None
+    found = [a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return found[0] if len(found) == 1 else None
+
+
+def _render_commented(key: str, section: type[BaseModel], lines: list[str],
+                      indent: int) -> None:
+    """A section that is off by default: every key of it, commented out, ready to use."""
+    pad = "  " * indent
+    example = section.model_validate(EXAMPLE_VALUES.get(section.__name__, {}))
+    block = [f"{key}:"]
+    _render_model(example, block, 1)
+    lines.append(f"{pad}# To turn it on, uncomment and fill in (keys without a default first):")
+    lines += [f"{pad}# {line}".rstrip() for line in block]
 
 
 def _scalar_or_block(key: str, value: Any, pad: str) -> str:

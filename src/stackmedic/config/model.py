@@ -34,6 +34,16 @@ class ApiConfig(Section):
     """Where the generated token is kept (default: DATA_DIR/api-token)."""
     metrics_public: bool = True
     """Serve /metrics without the token (for a Prometheus scraper on the host)."""
+    read_token: SecretStr | None = None
+    """Read-only bearer token (GET on /api, viewing the dashboard); generated when unset."""
+    read_token_file: Path | None = None
+    """Where the generated read-only token is kept (default: DATA_DIR/api-read-token)."""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    """Longest request body accepted; longer ones get 413 before they are read."""
+    login_attempts: int = Field(default=10, ge=1)
+    """Failed dashboard logins one client may make per login_window_seconds before 429."""
+    login_window_seconds: PositiveSeconds = 60
+    """The window of login_attempts."""
 
 
 class DockerConfig(Section):
@@ -129,3 +139,8 @@ class Settings(Section):
     def resolved_token_file(self) -> Path:
         """Where the generated API token lives."""
         return self.api.token_file or self.data_dir / "api-token"
+
+    @property
+    def resolved_read_token_file(self) -> Path:
+        """Where the generated read-only API token lives."""
+        return self.api.read_token_file or self.data_dir / "api-read-token"

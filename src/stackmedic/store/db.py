@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -39,7 +40,7 @@ class Database:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _make_private(self.path)
         self._conn = sqlite3.connect(
             str(path), check_same_thread=False, isolation_level=None, timeout=30
         )
@@ -124,6 +125,23 @@ class Database:
         """Close the connection."""
         with self._lock:
             self._conn.close()
+
+
+def _make_private(path: Path) -> None:
+    """The data folder 0700 and the database 0600 (SQLite gives its -wal and -shm the same).
+
+    The database holds deployment names, event messages and delivery errors: nothing
+    for other users of the host.
+    """
+    from stackmedic.auth import make_private_dir
+
+    make_private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for suffix in ("", "-wal", "-shm"):
+        found = path.with_name(path.name + suffix)
+        if found.exists() and found.stat().st_mode & 0o077:
+            found.chmod(0o600)
 
 
 def _split_statements(sql: str) -> list[str]:

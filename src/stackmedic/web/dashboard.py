@@ -15,10 +15,12 @@ from stackmedic.web.guard import (
     login_redirect,
     not_found,
     refused,
+    unknown_path,
 )
 from stackmedic.web.render import Renderer
 from stackmedic.web.routes import actions, auth, live, pages
 from stackmedic.web.sessions import SessionStore
+from stackmedic.web.throttle import LoginThrottle
 
 STATIC = Path(__file__).parent / "static"
 ROUTERS = (auth.router, pages.router, live.router, actions.router)
@@ -30,11 +32,13 @@ class Dashboard:
 
     sessions: SessionStore = field(default_factory=SessionStore)
     renderer: Renderer = field(default_factory=Renderer)
+    logins: LoginThrottle = field(default_factory=lambda: LoginThrottle(10, 60))
 
 
 def install_dashboard(app: FastAPI) -> Dashboard:
     """Serve the dashboard from ``app``: pages under ``/``, files under ``/static``."""
-    found = Dashboard()
+    api = app.state.agent.settings.api
+    found = Dashboard(logins=LoginThrottle(api.login_attempts, api.login_window_seconds))
     app.state.dashboard = found
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
@@ -42,4 +46,5 @@ def install_dashboard(app: FastAPI) -> Dashboard:
     app.add_exception_handler(LoginRequired, login_redirect)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(PageNotFound, not_found)
+    app.add_exception_handler(404, unknown_path)
     return found

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stackmedic.web.csrf import CSRF_FIELD, cross_site_reason
 from stackmedic.web.sessions import COOKIE_NAME, Session
@@ -96,6 +98,8 @@ async def posted(request: Request) -> Posted:
     form = await request.form()
     if not session.csrf_matches(_text(form.get(CSRF_FIELD))):
         raise Refused("the form's CSRF token is missing or wrong; reload the page and retry")
+    if not session.operator and request.url.path != "/logout":
+        raise Refused("this login may only look; log in with the operator token to act")
     return Posted(session, form)
 
 
@@ -126,6 +130,24 @@ async def not_found(request: Request, exc: Exception) -> Response:
     """Exception handler: 404 with a page saying what is missing."""
     page: HTMLResponse = dashboard(request).renderer.page(
         "notfound.html", {"message": str(exc)}, session=current_session(request), status=404
+    )
+    return page
+
+
+# Paths whose 404 stays JSON: they are for programs, not for people in a browser.
+MACHINE_PATHS = ("/api/", "/metrics", "/healthz", "/openapi.json", "/static", "/docs", "/redoc")
+
+
+async def unknown_path(request: Request, exc: Exception) -> Response:
+    """Exception handler for 404: an HTML page on dashboard paths, JSON elsewhere."""
+    path = request.url.path
+    if isinstance(exc, StarletteHTTPException) and (
+        path == "/api" or path.startswith(MACHINE_PATHS)
+    ):
+        return await http_exception_handler(request, exc)
+    page: HTMLResponse = dashboard(request).renderer.page(
+        "notfound.html", {"message": "There is no page at this address."},
+        session=current_session(request), status=404,
     )
     return page
 

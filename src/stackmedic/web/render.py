@@ -42,6 +42,10 @@ class Renderer:
         )
         self.env.globals.update(version=__version__, host=socket.gethostname())
 
+    def fragment(self, template: str, context: dict[str, Any]) -> str:
+        """Part of a page, as HTML text, for a live update."""
+        return self.env.get_template(template).render(**context)
+
     def page(
         self,
         template: str,

@@ -35,6 +35,8 @@ class Session:
     flashes: list[Flash] = field(default_factory=list)
     diagnoses: dict[str, dict[str, Any]] = field(default_factory=dict)
     test_results: list[dict[str, Any]] = field(default_factory=list)
+    operator: bool = True
+    """Logged in with the operator token; False: the read-only token (viewing only)."""
 
     def flash(self, tone: str, text: str, detail: str = "") -> None:
         """Queue a message for the next page."""
@@ -70,14 +72,15 @@ class SessionStore:
         self._limit = limit
         self._clock = clock
 
-    def create(self) -> Session:
+    def create(self, *, operator: bool = True) -> Session:
         """Start a session; the oldest ones end when there are too many."""
         now = self._clock()
         self._prune(now)
         while len(self._sessions) >= self._limit:
             oldest = min(self._sessions.values(), key=lambda s: s.seen_at)
             del self._sessions[oldest.id]
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now)
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now,
+                          operator=operator)
         self._sessions[session.id] = session
         return session
 

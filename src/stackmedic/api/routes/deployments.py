@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
 
+from stackmedic.api.openapi import documented_methods
+from stackmedic.api.params import NameParam, invalid
 from stackmedic.deployments.actions import Action, ComposeUnavailable, UnknownDeployment
 from stackmedic.deployments.names import InvalidName, validate_name
 from stackmedic.engine.compose import ComposeError
@@ -13,15 +16,15 @@ from stackmedic.views import deployment_detail, deployment_row
 
 router = APIRouter(tags=["deployments"])
 
-NameParam = Annotated[str, Path(description="Deployment name", max_length=256)]
+__all__ = ["NameParam", "checked_name", "router"]
 
 
-def checked_name(request: Request, name: str) -> str:
+def checked_name(request: Request, name: str, where: str = "path.name") -> str:
     """Validate ``name`` (422) and make sure the deployment exists (404)."""
     try:
         validate_name(name)
     except InvalidName as exc:
-        raise HTTPException(422, detail=str(exc)) from None
+        raise invalid(where, str(exc)) from None
     if request.app.state.agent.catalog.get(name) is None:
         raise HTTPException(404, detail=f"no deployment named {name!r}")
     return name
@@ -103,10 +106,15 @@ def register_fallback(router: APIRouter) -> None:
         "/deployments/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         include_in_schema=False,
     )
-    async def unmatched(rest: str) -> None:
+    async def unmatched(request: Request, rest: str) -> JSONResponse:
+        allowed = documented_methods(request.app, request.url.path)
+        if allowed:
+            return JSONResponse({"detail": "method not allowed"}, status_code=405,
+                                headers={"Allow": ", ".join(sorted(allowed))})
         name = rest.rsplit("/", 1)[0] if "/" in rest else rest
         try:
             validate_name(name)
         except InvalidName as exc:
-            raise HTTPException(422, detail=str(exc)) from None
+            raise invalid("path.name", str(exc)) from None
         raise HTTPException(404, detail=f"no such path under deployment {name!r}")
+

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from stackmedic.api.params import BeforeId, UnixTime
 from stackmedic.store.events import EventQuery
 
 router = APIRouter(tags=["events"])
@@ -17,10 +18,10 @@ async def list_events(
     deployment: str | None = None,
     kind: str | None = None,
     severity: Annotated[str | None, Query(pattern="^(info|warning|critical)$")] = None,
-    since: float | None = None,
-    until: float | None = None,
+    since: UnixTime = None,
+    until: UnixTime = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: BeforeId = None,
 ) -> dict[str, Any]:
     """Filter by deployment, kind, severity and time; page with ``before_id``."""
     items = request.app.state.agent.events.query(

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from stackmedic.api.routes.deployments import NameParam, checked_name
+from stackmedic.api.params import MAX_ROW_ID, NameParam
+from stackmedic.api.routes.deployments import checked_name
 
 router = APIRouter(tags=["health"])
 
@@ -37,7 +38,9 @@ async def deployment_health_history(
     request: Request,
     name: NameParam,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="Only ids below this one")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="Only ids below this one")
+    ] = None,
 ) -> dict[str, Any]:
     """Each change of verdict or service status with its time; page with ``before``."""
     items = request.app.state.agent.health.history(

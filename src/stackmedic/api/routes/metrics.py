@@ -9,7 +9,13 @@ from stackmedic.metrics import CONTENT_TYPE_LATEST
 router = APIRouter(tags=["system"])
 
 
-@router.get("/metrics", summary="Prometheus metrics of deployments, containers and the agent")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of deployments, containers and the agent",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text exposition format",
+                     "content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     """The text exposition format, read from the agent's state at scrape time."""
     body = request.app.state.agent.metrics.render()

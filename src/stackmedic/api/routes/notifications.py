@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from stackmedic.api.params import NAME_PATTERN, RowId, invalid
+from stackmedic.api.routes.deployments import checked_name
 from stackmedic.notify.errors import UnknownChannelError
 
 router = APIRouter(tags=["notifications"])
+SILENCE_TARGET = r"^(\*|" + NAME_PATTERN.removeprefix("^").removesuffix("$") + ")$"
 
 
 class TestRequest(BaseModel):
@@ -24,8 +27,12 @@ class SilenceRequest(BaseModel):
     """Hold notifications of one deployment (or ``*`` for all) for a while."""
 
     model_config = ConfigDict(extra="forbid")
-    deployment: str = Field(min_length=1, max_length=64)
-    hours: float = Field(gt=0, le=24 * 366)
+    deployment: str = Field(
+        min_length=1, max_length=64, pattern=SILENCE_TARGET,
+        description="A deployment's name, or * for every deployment",
+    )
+    hours: float = Field(ge=0.01, le=24 * 366, allow_inf_nan=False,
+                         description="How long, from 0.01 (36 seconds) to a year")
     reason: str = Field(default="", max_length=500)
 
 
@@ -33,7 +40,7 @@ class SilenceRequest(BaseModel):
 async def list_notifications(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     """Newest first."""
     notifier = request.app.state.agent.notifier
@@ -53,7 +60,8 @@ async def channels(request: Request) -> dict[str, Any]:
     return {"items": request.app.state.agent.notifier.describe_channels()}
 
 
-@router.post("/notifications/test", summary="Send a test message now")
+@router.post("/notifications/test", summary="Send a test message now",
+             responses={404: {"description": "No channel by that name"}})
 async def send_test(request: Request, body: TestRequest | None = None) -> dict[str, Any]:
     """Send to one channel or all; answers with each channel's result."""
     notifier = request.app.state.agent.notifier
@@ -71,21 +79,24 @@ async def list_silences(request: Request, include_expired: bool = False) -> dict
     return {"items": notifier.list_silences(include_expired=include_expired)}
 
 
-@router.post("/silences", summary="Silence a deployment for some hours", status_code=201)
+@router.post("/silences", summary="Silence a deployment for some hours", status_code=201,
+             responses={404: {"description": "No deployment by that name"}})
 async def add_silence(request: Request, body: SilenceRequest) -> dict[str, Any]:
     """``deployment: "*"`` silences everything (a maintenance window)."""
     notifier = request.app.state.agent.notifier
+    if body.deployment != "*":
+        checked_name(request, body.deployment, where="body.deployment")
     until = datetime.now(UTC) + timedelta(hours=body.hours)
     try:
         silence: dict[str, Any] = notifier.add_silence(body.deployment, until, body.reason)
     except ValueError as exc:
-        raise HTTPException(422, detail=str(exc)) from None
+        raise invalid("body.deployment", str(exc)) from None
     return silence
 
 
 @router.delete("/silences/{silence_id}", summary="End a silence now")
 async def remove_silence(
-    request: Request, silence_id: Annotated[int, Path(ge=1)]
+    request: Request, silence_id: RowId
 ) -> dict[str, Any]:
     """Held-back news goes out after this."""
     if not request.app.state.agent.notifier.remove_silence(silence_id):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 
-from stackmedic.api.routes.deployments import NameParam, checked_name
+from stackmedic.api.params import BeforeId, NameParam, RowId
+from stackmedic.api.routes.deployments import checked_name
 
 router = APIRouter(tags=["recovery"])
 
@@ -16,7 +17,7 @@ async def list_recoveries(
     request: Request,
     deployment: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: BeforeId = None,
 ) -> dict[str, Any]:
     """Runs with trigger, diagnosis, source, actions and outcome."""
     items = request.app.state.agent.recovery.runs.list(deployment, limit, before_id)
@@ -25,7 +26,7 @@ async def list_recoveries(
 
 @router.get("/recoveries/{run_id}", summary="One recovery run with its evidence")
 async def get_recovery(
-    request: Request, run_id: Annotated[int, Path(ge=1)]
+    request: Request, run_id: RowId
 ) -> dict[str, Any]:
     """Everything stored about one run."""
     run: dict[str, Any] | None = request.app.state.agent.recovery.runs.get(run_id)

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from stackmedic.api.routes.deployments import NameParam, checked_name
+from stackmedic.api.params import NameParam
+from stackmedic.api.routes.deployments import checked_name
 
 router = APIRouter(tags=["resources"])
 
@@ -22,7 +23,10 @@ async def current(request: Request) -> dict[str, Any]:
 async def series(
     request: Request,
     name: NameParam,
-    since: Annotated[float | None, Query(description="Unix time; default: one hour ago")] = None,
+    since: Annotated[
+        float | None,
+        Query(description="Unix time; default: one hour ago", allow_inf_nan=False, ge=0, le=1e11),
+    ] = None,
     resolution: Literal["auto", "raw", "minute"] = "auto",
 ) -> dict[str, Any]:
     """CPU and memory points per container since ``since``."""

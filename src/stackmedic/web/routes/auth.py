@@ -10,6 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from stackmedic.api.security import tokens_of
+from stackmedic.auth import Scope
 from stackmedic.web.csrf import cross_site_reason
 from stackmedic.web.guard import (
     Posted,
@@ -70,11 +72,25 @@ async def login(
         raise Refused(reason)
     if not expected_nonce or not hmac.compare_digest(nonce.encode(), expected_nonce.encode()):
         raise Refused("the login form expired or came from elsewhere; load it again")
-    expected = agent_of(request).token
-    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        error = "That is not this agent's API token."
+    client = request.client.host if request.client else "unknown"
+    logins = dashboard(request).logins
+    wait = logins.retry_after(client)
+    if wait is not None:
+        error = f"Too many failed logins from {client}; try again in {wait} seconds."
+        response = _login_form(request, safe_next(next_path), error, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    granted = tokens_of(request).scope_of_token(token)
+    if granted is None:
+        count = logins.failed(client)
+        agent_of(request).events.record(
+            "login-failed", f"failed dashboard login from {client} ({count} recently)",
+            severity="warning", data={"client": client, "recent_failures": count},
+        )
+        error = "That is not this agent's API token (operator or read-only)."
         return _login_form(request, safe_next(next_path), error, 401)
-    session = dashboard(request).sessions.create()
+    logins.succeeded(client)
+    session = dashboard(request).sessions.create(operator=granted is Scope.OPERATOR)
     response = RedirectResponse(safe_next(next_path), status_code=303)
     response.set_cookie(
         COOKIE_NAME, session.id, httponly=True, samesite="strict", path="/",

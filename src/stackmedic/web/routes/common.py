@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
 
 from stackmedic.deployments.names import InvalidName, validate_name
 from stackmedic.web.guard import PageNotFound
@@ -22,6 +24,12 @@ def known_deployment(agent: Agent, name: str) -> Deployment:
     if deployment is None:
         raise PageNotFound(f"There is no deployment named {name}.")
     return deployment
+
+
+def services_key(services: list[dict[str, Any]]) -> str:
+    """A short digest of the services and containers shown: a live page redraws on change."""
+    text = json.dumps(services, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def deployment_path(name: str) -> str:

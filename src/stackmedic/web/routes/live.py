@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from stackmedic.web.guard import PageNotFound, agent_of, data_session
-from stackmedic.web.routes.common import known_deployment
+from stackmedic.web.guard import PageNotFound, agent_of, dashboard, data_session
+from stackmedic.web.routes.common import known_deployment, services_key
 from stackmedic.web.sessions import Session
 from stackmedic.web.views.deployment import summary
 from stackmedic.web.views.overview import overview
@@ -38,6 +38,11 @@ async def deployment_data(request: Request, name: str, session: SessionDep) -> J
     except PageNotFound as exc:
         raise HTTPException(404, detail=str(exc)) from None
     found = summary(agent, deployment)
+    # The container table is rendered here as on the page, so both always agree.
+    found["services_html"] = dashboard(request).renderer.fragment(
+        "services.html", {"services": found["services"]}
+    )
+    found["services_key"] = services_key(found["services"])
     found["services"] = [
         {"name": s["name"], "status": s["status"], "tone": s["tone"]} for s in found["services"]
     ]

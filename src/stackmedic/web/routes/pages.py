@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from stackmedic.web.guard import agent_of, dashboard, page_session
-from stackmedic.web.routes.common import known_deployment
+from stackmedic.web.routes.common import known_deployment, services_key
 from stackmedic.web.sessions import Session
 from stackmedic.web.views.activity import SEVERITIES, EventFilters, events_page, notifications_page
 from stackmedic.web.views.deployment import deployment_page
@@ -39,6 +39,7 @@ async def deployment(
     found = known_deployment(agent, name)
     context = deployment_page(agent, found, range_key)
     context["diagnosis"] = session.diagnoses.get(found.name)
+    context["services_key"] = services_key(context["services"])
     return dashboard(request).renderer.page(
         "deployment.html", context, session=session, nav="overview"
     )

@@ -172,6 +172,13 @@
     setText(document.querySelector('[data-field="desired"]'), data.desired);
     setText(document.querySelector('[data-field="observed"]'), data.observed);
     setMoment(document.querySelector('[data-field="since"]'), data.since, data.since_title);
+    var table = document.getElementById("services");
+    if (table && typeof data.services_html === "string" && data.services_key !== table.dataset.key) {
+      // Only when what it shows changed: an open probe output stays open between polls.
+      table.innerHTML = data.services_html;
+      table.dataset.key = data.services_key;
+      refreshTimes();
+    }
     (data.services || []).forEach(function (service) {
       var card = document.querySelector('[data-service="' + CSS.escape(service.name) + '"]');
       if (card) { setBadge(card.querySelector('[data-field="status"]'), service.status, service.tone); }

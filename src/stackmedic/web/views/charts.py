@@ -31,12 +31,12 @@ def resource_charts(agent: Agent, name: str, range_key: str) -> dict[str, Markup
     shortest = max(10 * interval, 10.0)
     start = min(max(until - seconds, float(first)), until - shortest) if first else until - seconds
     label = _time_label(until - start)
-    cpu = _lines(series, fields.index("cpu_core_percent"), 1.0)
+    cpu = lines_by_name(series, fields.index("cpu_core_percent"), 1.0)
     memory_index = fields.index("memory_bytes")
     largest = max((p[memory_index] or 0 for c in series["containers"] for p in c["points"]),
                   default=0)
     divisor, unit = byte_unit(float(largest))
-    memory = _lines(series, memory_index, divisor)
+    memory = lines_by_name(series, memory_index, divisor)
     span = "last hour" if seconds == 3600 else "last 24 hours"
     return {
         "cpu": render(Chart("cpu", f"CPU of {name}, {span} (percent of one core)", cpu,
@@ -46,17 +46,21 @@ def resource_charts(agent: Agent, name: str, range_key: str) -> dict[str, Markup
     }
 
 
-def _lines(series: dict[str, Any], index: int, divisor: float) -> list[Line]:
-    """One line per container from column ``index`` of its points, divided by ``divisor``."""
-    lines = []
+def lines_by_name(series: dict[str, Any], index: int, divisor: float) -> list[Line]:
+    """One line per container name from column ``index``, divided by ``divisor``.
+
+    A recreated container keeps its name but not its id: its samples join the same line
+    (the time between them shows as a gap), so the legend names it once.
+    """
+    by_label: dict[str, list[tuple[float, float]]] = {}
     for container in series["containers"]:
-        points = [
+        points = by_label.setdefault(container["name"] or container["service"], [])
+        points += [
             (float(p[0]), float(p[index]) / divisor)
             for p in container["points"]
             if p[index] is not None
         ]
-        lines.append(Line(container["name"] or container["service"], points))
-    return lines
+    return [Line(label, sorted(points)) for label, points in by_label.items()]
 
 
 def _time_label(window: float) -> Callable[[float], str]:

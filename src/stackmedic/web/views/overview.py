@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,6 +88,10 @@ def deployment_summary(
     }
 
 
+# What each watched filesystem is for, as a person would say it.
+DISK_NAMES = {"data": "holding the agent's data", "docker": "holding Docker's images and volumes"}
+
+
 def host_view(host: dict[str, Any] | None) -> dict[str, Any] | None:
     """Host CPU, memory and disks with display texts, or None before the first sample."""
     if not host:
@@ -104,7 +109,8 @@ def host_view(host: dict[str, Any] | None) -> dict[str, Any] | None:
         "disks": [
             {
                 "label": d["label"],
-                "path": d["path"],
+                "name": DISK_NAMES.get(d["label"], d["label"]),
+                "path": os.path.abspath(d["path"]),
                 "percent": d["percent"],
                 "text": f"{percent(d['percent'])} ({size(d['used_bytes'])} of "
                         f"{size(d['total_bytes'])})",
