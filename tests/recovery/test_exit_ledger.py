@@ -97,3 +97,15 @@ def test_runs_left_open_by_a_previous_agent_end_as_interrupted(tmp_path: Path) -
     assert left["finished_at"] is not None
     assert left["error"] == "the agent stopped during the run"
     assert runs.get(done_id)["outcome"] == "recovered"  # type: ignore[index]
+
+
+def test_a_service_labelled_oneshot_is_a_job() -> None:
+    from stackmedic.observe.containers import parse_inspect
+
+    labels = {"com.docker.compose.project": "shop", "com.docker.compose.service": "seed",
+              "stackmedic.oneshot": "true"}
+    state = parse_inspect({"Id": "s1", "Name": "/shop-seed-1", "Config": {"Labels": labels},
+                           "State": {"Status": "exited", "ExitCode": 0,
+                                     "FinishedAt": "2026-01-01T00:00:00Z"},
+                           "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}}})
+    assert state is not None and state.job and state.completed
