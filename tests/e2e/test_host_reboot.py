@@ -107,7 +107,7 @@ def _desired(agent: AgentProcess, name: str) -> str | None:
 
 # -- the zoo: real service behaviours through a reboot and a daemon restart -------------
 
-ZOO_SUMMARY = {
+ZOO_SUMMARY: dict[str, list[Any]] = {
     "came back by itself": ["graceful-policy", "slow-policy"],
     "brought back by stackmedic": [
         ("graceful", "start app"), ("ignorer", "start app"), ("jobs", "start app"),
@@ -160,8 +160,9 @@ def _started_at(private_dockerd: PrivateDockerd, container_id: str) -> float:
 
 def _check_zoo_summary(agent: AgentProcess, factory: DeploymentFactory,
                        private_dockerd: PrivateDockerd, made: dict[str, Deployment],
-                       text: str, restarted_at: float) -> None:
+                       text: str | None, restarted_at: float) -> None:
     """The summary, line by line, and each line against the engine's own start times."""
+    assert text is not None
     lines = _summary_lines(factory, text)
     for key, items in ZOO_SUMMARY.items():
         assert lines[key] == _expected_line(items), (key, text)

@@ -128,3 +128,22 @@ async def test_a_run_cut_short_by_the_agent_stopping_ends_as_interrupted(
         runs = (await handle.get("/api/recoveries", params={"deployment": site.name}))["items"]
         assert runs[0]["outcome"] == "interrupted"
         assert runs[0]["finished_at"] is not None
+
+
+async def test_oom_kills_are_counted_once_each_and_repeated_ones_need_a_person(
+    tmp_path: Path, deployments: DeploymentFactory
+) -> None:
+    site = deployments.make("hog", {"app": zoo.memory_hog()})
+    async with running_agent(tmp_path / "data", deployments.root, **RECOVERY_ON) as handle:
+        await handle.wait_listed(site.name)
+        site.up()  # started while the agent watches: wanted running
+        gave_up = await async_wait_until(
+            lambda: events_of(handle, site.name, "recovery-gave-up"), 120, message="gave up")
+        runs = (await handle.get("/api/recoveries", params={"deployment": site.name}))["items"]
+        acted = [r for r in runs if r["actions"]]
+        # The first kill, then one more per attempt that started it again.
+        kills = 1 + len(acted)
+        assert f"app was OOM-killed {kills} times" in gave_up[0]["message"]
+        diagnosis = (await handle.post(f"/api/deployments/{site.name}/diagnose")).json()
+        assert diagnosis["evidence"]["services"]["app"]["oom_kills_recent"] == kills
+        assert f"app: OOM-killed {kills} times" in render_diagnosis(site.name, diagnosis)

@@ -290,3 +290,31 @@ def test_a_deployment_of_completed_jobs_only_is_never_down() -> None:
                    [box("migrate", "exited", exit_code=0, job=True, exit_cause="own")])
     assert health.verdict is Verdict.HEALTHY
     assert health.reason == "0 of 1 services running; migrate completed"
+
+
+def test_diagnose_renders_the_advisers_refusal_oom_kills_and_the_log_tail() -> None:
+    from stackmedic.cli.diagnose import render_diagnosis
+
+    body = {
+        "diagnosis": {
+            "summary": "app exited with code 3", "source": "rules", "needs_human": None,
+            "details": ["app exited with code 3"],
+            "suggestions": [{"action": "start", "service": "app", "reason": "it exited"}],
+            "log_tail": {"app": ["", "booting", "fatal config error"]},
+            "llm": {"used": False, "answer": "Stop it.\nMore text.",
+                    "why_not_used": "#0: action: Input should be 'start', ..."},
+        },
+        "evidence": {"services": {"app": {"oom_kills_recent": 2}, "db": {}}},
+    }
+    assert render_diagnosis("shop", body).splitlines() == [
+        "shop: app exited with code 3",
+        "source: rules",
+        "  - app exited with code 3",
+        "adviser not used: #0: action: Input should be 'start', ... (it answered: \"Stop it.\")",
+        "app: OOM-killed 2 times",
+        "would do:",
+        "  start           app                  it exited",
+        "last log lines of app:",
+        "  booting",
+        "  fatal config error",
+    ]

@@ -97,3 +97,47 @@ def test_runs_left_open_by_a_previous_agent_end_as_interrupted(tmp_path: Path) -
     assert left["finished_at"] is not None
     assert left["error"] == "the agent stopped during the run"
     assert runs.get(done_id)["outcome"] == "recovered"  # type: ignore[index]
+
+
+def test_a_service_labelled_oneshot_is_a_job() -> None:
+    from stackmedic.observe.containers import parse_inspect
+
+    labels = {"com.docker.compose.project": "shop", "com.docker.compose.service": "seed",
+              "stackmedic.oneshot": "true"}
+    state = parse_inspect({"Id": "s1", "Name": "/shop-seed-1", "Config": {"Labels": labels},
+                           "State": {"Status": "exited", "ExitCode": 0,
+                                     "FinishedAt": "2026-01-01T00:00:00Z"},
+                           "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}}})
+    assert state is not None and state.job and state.completed
+
+
+async def test_a_reconcile_is_announced_before_it_starts_and_ends_with_its_summary(
+        tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from stackmedic.bus import Bus
+    from stackmedic.recovery.boot import RestartKind
+    from stackmedic.recovery.config import RecoveryConfig
+    from stackmedic.recovery.events import RecoveryEvent, RestartReconcileStarted
+    from stackmedic.recovery.reconcile import RestartReconciler
+    from stackmedic.store.desired import DesiredStateStore
+    from stackmedic.store.events import EventLog
+
+    db = Database(tmp_path / "state.db")
+    bus = Bus()
+    seen: list[object] = []
+
+    async def remember(event: object) -> None:
+        seen.append(event)
+
+    bus.subscribe(RestartReconcileStarted, remember)
+    bus.subscribe(RecoveryEvent, remember)
+    recovery = SimpleNamespace(config=RecoveryConfig(settle_seconds=0.01), reconciling=False)
+    reconciler = RestartReconciler(
+        recovery, catalog=Catalog(tmp_path, None, Facts(db)),  # type: ignore[arg-type]
+        desired=DesiredStateStore(db), health=None, engine=None,  # type: ignore[arg-type]
+        events=EventLog(db), bus=bus)
+    await reconciler.run(RestartKind.HOST)
+    assert isinstance(seen[0], RestartReconcileStarted) and seen[0].kind == "host"
+    assert isinstance(seen[-1], RecoveryEvent) and seen[-1].kind == "restart-summary"
+    assert recovery.reconciling is False

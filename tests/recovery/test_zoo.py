@@ -49,5 +49,5 @@ def test_crash_looper_logs_and_exits_with_its_code(deployments: DeploymentFactor
         return state if state["Status"] == "exited" else None
 
     state = wait_until(exited, 30, message="crash looper exited")
-    assert state["ExitCode"] == 3
+    assert state is not None and state["ExitCode"] == 3
     assert "fatal config error" in run_docker("logs", cid).stdout

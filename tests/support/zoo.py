@@ -75,3 +75,9 @@ def flaky_starter(crashes: int = 3, **extra: Any) -> dict[str, Any]:
         f"trap 'exit 0' TERM; echo serving; {_IDLE}",
         **extra,
     )
+
+
+def memory_hog(limit: str = "24m", **extra: Any) -> dict[str, Any]:
+    """Grows without bound inside a small memory limit: the kernel's OOM killer ends it."""
+    return _spec("echo starting; tail /dev/zero", mem_limit=limit, memswap_limit=limit,
+                 **extra)

@@ -175,7 +175,9 @@ class RecoveryService:
             state = self._states.load(name)
             wait = self.policy.wait_before_next(state, self._clock())
             if wait is None:
-                if state.phase != Phase.GAVE_UP and self._wants_running(name):
+                health = self._health.evaluate(name)
+                if state.phase != Phase.GAVE_UP and self._wants_running(name) and \
+                        health is not None and health.verdict in ILL:
                     await self._budget_spent(state)
                 return
             if wait > 0:

@@ -87,4 +87,6 @@ def _died_again_reason(dead: ContainerState) -> str:
     started, finished = dead.started_at, dead.finished_at
     lived = f" {max(finished - started, 0.0):.0f}s after it started" \
         if started is not None and finished is not None and finished >= started else ""
+    if dead.oom_killed:
+        return f"{dead.service} was OOM-killed again{lived}"
     return f"{dead.service} exited again with code {dead.exit_code}{lived}"
