@@ -3,14 +3,16 @@
 Run: `.venv/bin/python -m bench.bench_cli [--runs 7]`.
 
 An agent without Docker (its socket does not exist) serves the API; each command runs
-`--runs` times as its own process, the way a person types it, and the median and the
-slowest are printed beside a bare `python -c pass` for the interpreter's own start.
+`--runs` times as its own process, the way a person types it, and the median wall time,
+the slowest, and the median CPU time (user + system: what the command costs whatever else
+the machine does) are printed beside a bare `python -c pass` for the interpreter's start.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,14 +32,18 @@ COMMANDS: list[list[str]] = [
 ]
 
 
-def timed(command: list[str], env: dict[str, str], runs: int) -> list[float]:
-    """Seconds each run of ``command`` took, start to exit."""
-    taken = []
+def timed(command: list[str], env: dict[str, str], runs: int
+          ) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each run of ``command``, start to exit."""
+    wall, cpu = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(command, env=env, capture_output=True, check=False)
-        taken.append(time.perf_counter() - started)
-    return taken
+        wall.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def main() -> int:
@@ -59,9 +65,11 @@ def main() -> int:
                 rows.append((" ".join(command), timed(STACKMEDIC + command, env, args.runs)))
         finally:
             agent.close()
-    print(f"{'command':<24} {'median s':>9} {'max s':>7}   (cores: {os.cpu_count()})")
-    for name, taken in rows:
-        print(f"{name:<24} {statistics.median(taken):>9.3f} {max(taken):>7.3f}")
+    print(f"{'command':<24} {'median s':>9} {'max s':>7} {'cpu s':>7}   "
+          f"(cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f})")
+    for name, (wall, cpu) in rows:
+        print(f"{name:<24} {statistics.median(wall):>9.3f} {max(wall):>7.3f} "
+              f"{statistics.median(cpu):>7.3f}")
     return 0
 
 

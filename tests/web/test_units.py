@@ -137,3 +137,18 @@ def test_a_recreated_container_is_one_legend_entry() -> None:
     assert lines[0].points == [(10.0, 5.0), (15.0, 6.0), (40.0, 8.0), (60.0, 7.0)]
     svg = chart(lines)
     assert svg.count("site-web-1</li>") == 1
+
+
+def test_absolute_times_name_their_zone() -> None:
+    from stackmedic.web.formatting import when
+
+    shown = when(1_700_000_000.0)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+", shown), shown
+    assert shown.split()[-1] == time_zone_name(1_700_000_000.0)
+
+
+def time_zone_name(ts: float) -> str:
+    """The local zone's abbreviation at ``ts``."""
+    import time
+
+    return time.strftime("%Z", time.localtime(ts))

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from stackmedic.cli.address import AddressProblem, resolve_address
-from stackmedic.cli.client import AgentClient, AgentUnavailable, ApiError
 from stackmedic.cli.tables import render_table
 from stackmedic.cli.times import local_time
 
@@ -47,6 +46,8 @@ def _settings(config: Path | None, *, channels: bool = False) -> Settings:
 
 
 def _call(config: Path | None, method: str, path: str, **kwargs: Any) -> Any:
+    from stackmedic.cli.client import AgentClient, AgentUnavailable, ApiError
+
     try:
         client = AgentClient(resolve_address(config))
     except AddressProblem as exc:

@@ -47,11 +47,11 @@ def span(seconds: float) -> str:
 
 
 def when(value: float | str | None) -> str:
-    """An absolute local time such as ``2024-05-01 12:03:04``; epoch seconds or ISO text."""
+    """An absolute local time with its zone (``2024-05-01 12:03:04 UTC``); seconds or ISO."""
     ts = to_timestamp(value)
     if ts is None:
         return "—" if not value else str(value)
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts))
 
 
 def iso(ts: float | None) -> str:
