@@ -160,6 +160,16 @@ async def test_what_happened_while_held_is_told_in_order_when_no_restart_follows
     assert rig.firing() == []
 
 
+async def test_an_episode_still_open_after_the_hold_is_told_as_it_is_now(rig: Rig) -> None:
+    await rig.verdict("shop", Verdict.HEALTHY, "web running")
+    await rig.verdict("shop", Verdict.DEGRADED, "c exited")
+    await rig.verdict("shop", Verdict.DOWN, "a exited; b exited; c exited")
+    await connected(rig)
+    assert rig.notifications() == [[("ill-health", "shop")]]
+    assert rig.notifier.open_problems()[0].last_event.title == (
+        "shop is down: a exited; b exited; c exited")
+
+
 async def test_unknown_stopping_and_deploying_never_open_nor_end_an_episode(rig: Rig) -> None:
     await connected(rig)
     await rig.verdict("shop", Verdict.HEALTHY, "web running")
