@@ -63,11 +63,11 @@ class Rig:
         """Each queued notification as its (kind, deployment) events, sorted."""
         outbox = Outbox(self.db)
         rows = self.db.fetchall("SELECT id FROM notifications ORDER BY id")
-        found = []
+        found: list[list[tuple[str, str | None]]] = []
         for row in rows:
             stored = outbox.load(row["id"])
             assert stored is not None
-            found.append(sorted(((i.event.kind, i.event.deployment) for i in stored.events),
+            found.append(sorted(((str(i.event.kind), i.event.deployment) for i in stored.events),
                                 key=str))
         return found
 
