@@ -63,11 +63,11 @@ class Rig:
         """Each queued notification as its (kind, deployment) events, sorted."""
         outbox = Outbox(self.db)
         rows = self.db.fetchall("SELECT id FROM notifications ORDER BY id")
-        found = []
+        found: list[list[tuple[str, str | None]]] = []
         for row in rows:
             stored = outbox.load(row["id"])
             assert stored is not None
-            found.append(sorted(((i.event.kind, i.event.deployment) for i in stored.events),
+            found.append(sorted(((str(i.event.kind), i.event.deployment) for i in stored.events),
                                 key=str))
         return found
 
@@ -158,6 +158,16 @@ async def test_what_happened_while_held_is_told_in_order_when_no_restart_follows
         [("recovery-succeeded", "shop")],
     ]
     assert rig.firing() == []
+
+
+async def test_an_episode_still_open_after_the_hold_is_told_as_it_is_now(rig: Rig) -> None:
+    await rig.verdict("shop", Verdict.HEALTHY, "web running")
+    await rig.verdict("shop", Verdict.DEGRADED, "c exited")
+    await rig.verdict("shop", Verdict.DOWN, "a exited; b exited; c exited")
+    await connected(rig)
+    assert rig.notifications() == [[("ill-health", "shop")]]
+    assert rig.notifier.open_problems()[0].last_event.title == (
+        "shop is down: a exited; b exited; c exited")
 
 
 async def test_unknown_stopping_and_deploying_never_open_nor_end_an_episode(rig: Rig) -> None:

@@ -154,12 +154,10 @@ class World:
         self.activity.container_event(name, box.container, action, signal, self.now, self.now)
 
     def act(self, name: str, action: str, origin: ActionOrigin, begin: bool) -> None:
-        event = (ActionStarted(name, action, origin, self.now) if begin
-                 else ActionFinished(name, action, origin, True, self.now))
         if begin:
-            self.activity.action_started(event)  # type: ignore[arg-type]
+            self.activity.action_started(ActionStarted(name, action, origin, self.now))
         else:
-            self.activity.action_finished(event)  # type: ignore[arg-type]
+            self.activity.action_finished(ActionFinished(name, action, origin, True, self.now))
 
     def recovery(self, kind: str, name: str | None, **details: Any) -> None:
         self.send(self.episodes.on_recovery(

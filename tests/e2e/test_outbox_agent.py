@@ -47,8 +47,13 @@ def test_notification_survives_agent_kill_and_smtp_outage(
             mail = sink.mails[0]
         assert site.name in str(mail.message["Subject"])
         assert "137" in mail.text()  # the kill's exit code
+        def statuses() -> list[str]:
+            body = agent.api("GET", "/api/notifications").json()
+            return [d["status"] for n in body["items"] for d in n["deliveries"]]
+
+        # The mail arrives a moment before the agent records it as sent.
+        wait_until(lambda: statuses() == ["sent"], 30, message="delivery recorded as sent")
         body = agent.api("GET", "/api/notifications").json()
-        assert [d["status"] for n in body["items"] for d in n["deliveries"]] == ["sent"]
         keys = {n["idempotency_key"] for n in body["items"]}
         assert len(keys) == 1
         assert mail.message["Message-ID"] and next(iter(keys)) in mail.message["Message-ID"]

@@ -153,3 +153,12 @@ def test_a_restart_summary_lists_what_is_still_down_in_the_same_message() -> Non
     assert "    brought back by stackmedic: shop (start web, recreate db)\n" in text
     assert "\n                                blog\n" in text
     assert text.index("PROBLEMS") < text.index("* wiki is down") < text.index("NEWS")
+
+
+def test_a_blip_within_one_window_says_what_it_was_in_the_title() -> None:
+    down = make_event(service=None, title="shop is down: web exited with code 137")
+    back = recovered_event(service=None, title="shop is healthy again")
+    msg = rendered(down, news("recovery-started", "shop recovery started"), back)
+    assert msg.subject == (
+        "[stackmedic] RESOLVED: shop was down: web exited with code 137; is healthy again; "
+        "recovery started")

@@ -144,7 +144,11 @@ class Episodes:
             return []
         held, self.held = self.held, []
         self.held_resolutions.clear()
+        # An episode still open is told as it is now, not as it began.
+        last = {e.deployment: i for i, e in enumerate(held) if e.kind == "ill-health"}
         for name, episode in self.open.items():
+            if episode.folded and name in last:
+                held[last[name]] = episode.event
             self.open[name] = replace(episode, folded=False)
         return [Submit(event) for event in held]
 

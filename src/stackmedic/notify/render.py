@@ -90,8 +90,9 @@ def title_for(deployment: str | None, events: tuple[MessageEvent, ...]) -> str:
     summary = next((i for i in current if i.event.kind == "restart-summary"), None)
     if summary is not None:
         return summary.event.title
-    ordered = sorted(current, key=lambda i: 0 if i.status == "firing" else 1)
-    titles = [i.event.title for i in ordered]
+    rank = {"firing": 0, "resolved": 1, "info": 2}
+    ordered = sorted(current, key=lambda i: rank[i.status])
+    titles = [_with_what_ended(i, events) for i in ordered]
     if deployment:
         titles = [titles[0]] + [_without_name(t, deployment) for t in titles[1:]]
     joined = "; ".join(titles)
@@ -107,6 +108,19 @@ def title_for(deployment: str | None, events: tuple[MessageEvent, ...]) -> str:
             shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
             parts.append(f"{len(group)} {label} ({shown})")
     return (f"{deployment}: " if deployment else "") + "; ".join(parts)
+
+
+def _with_what_ended(item: MessageEvent, events: tuple[MessageEvent, ...]) -> str:
+    """A resolution's title, saying what it ended when that is in the same message."""
+    if item.status != "resolved":
+        return item.event.title
+    began = next((i for i in events if i.event.fingerprint == item.event.fingerprint
+                  and i.status == "firing"), None)
+    if began is None or not item.event.deployment:
+        return item.event.title
+    name = item.event.deployment
+    was = began.event.title.replace(f"{name} is ", f"{name} was ", 1)
+    return f"{was}; {_without_name(item.event.title, name)}"
 
 
 def _without_name(title: str, name: str) -> str:

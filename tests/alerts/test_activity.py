@@ -1,0 +1,79 @@
+"""What is done to a deployment on purpose, read from engine events and stackmedic's actions."""
+
+from __future__ import annotations
+
+from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionStarted
+from stackmedic.health.activity import DIE_TO_STOP_SECONDS, Activity
+
+NOW = 1_700_000_000.0
+SETTLE = 10.0
+GRACE = 30.0
+
+
+def activity() -> Activity:
+    return Activity(start_grace=GRACE, stop_settle=SETTLE)
+
+
+def test_a_stop_signal_then_die_and_stop_is_a_stop_until_it_is_judged() -> None:
+    a = activity()
+    for step, action in enumerate(("kill", "die", "stop")):
+        a.container_event("shop", "c1", action, "15" if action == "kill" else None,
+                          NOW + step * 0.01, NOW + step * 0.01)
+        assert a.stopping("shop", NOW + step * 0.01) is not None
+    assert a.stopping("shop", NOW + SETTLE) is not None
+    assert a.stopping("shop", NOW + SETTLE + DIE_TO_STOP_SECONDS + 1) is None
+    assert a.stopping("shop", NOW + 60, pending=True) is not None  # the tracker still waits
+
+
+def test_a_kill_without_a_stop_is_a_crash() -> None:
+    a = activity()
+    a.container_event("shop", "c1", "kill", "9", NOW, NOW)
+    a.container_event("shop", "c1", "die", None, NOW, NOW)
+    assert a.stopping("shop", NOW) is None
+    a.container_event("shop", "c2", "kill", "15", NOW, NOW)  # docker kill -s TERM
+    a.container_event("shop", "c2", "die", None, NOW, NOW)
+    assert a.stopping("shop", NOW + DIE_TO_STOP_SECONDS + 0.1) is None
+
+
+def test_a_start_read_after_the_container_stopped_again_does_not_end_the_stop() -> None:
+    a = activity()
+    a.container_event("shop", "c1", "kill", "15", NOW, NOW)
+    a.container_event("shop", "c1", "start", None, NOW, NOW, running=False)
+    assert a.stopping("shop", NOW) is not None
+    a.container_event("shop", "c1", "start", None, NOW, NOW, running=True)
+    assert a.stopping("shop", NOW) is None
+
+
+def test_a_persons_restart_through_stackmedic_is_stopping_while_it_runs() -> None:
+    a = activity()
+    a.action_started(ActionStarted("shop", "restart", ActionOrigin.PERSON, NOW))
+    assert a.stopping("shop", NOW) == "restart requested through stackmedic"
+    a.container_event("shop", "c1", "kill", "15", NOW + 1, NOW + 1)
+    a.container_event("shop", "c1", "die", None, NOW + 1, NOW + 1)
+    a.action_finished(ActionFinished("shop", "restart", ActionOrigin.PERSON, True, NOW + 2))
+    # Its events, read after it finished, still belong to it.
+    assert a.stopping("shop", NOW + 2) is not None
+    a.container_event("shop", "c1", "start", None, NOW + 1.5, NOW + 2.5)
+    assert a.stopping("shop", NOW + 2.5) is None
+
+
+def test_recoveries_and_a_persons_start_are_neither_stops_nor_redeploys() -> None:
+    a = activity()
+    a.action_started(ActionStarted("shop", "recover", ActionOrigin.RECOVERY, NOW))
+    for action in ("kill", "die", "stop", "create", "start"):
+        a.container_event("shop", "c1", action, "15", NOW + 1, NOW + 1)
+    a.action_finished(ActionFinished("shop", "recover", ActionOrigin.RECOVERY, True, NOW + 2))
+    assert a.stopping("shop", NOW + 2) is None
+    assert a.deploying_until("shop", NOW + 2) is None
+
+
+def test_a_container_created_by_someone_else_is_a_redeploy_for_the_start_grace() -> None:
+    a = activity()
+    a.container_event("shop", "c2", "create", None, NOW, NOW)
+    assert a.deploying_until("shop", NOW) == NOW + GRACE
+    a.container_event("shop", "c2", "start", None, NOW + 5, NOW + 5)
+    assert a.deploying_until("shop", NOW + 5) == NOW + 5 + GRACE
+    a.settled("shop")
+    assert a.deploying_until("shop", NOW + 6) is None
+    a.container_event("shop", "c3", "create", None, NOW + 7, NOW + 7)
+    assert a.deploying_until("shop", NOW + 7 + GRACE) is None
