@@ -25,6 +25,7 @@ from stackmedic.store.events import EventLog, EventQuery
 from stackmedic.store.facts import Facts
 from stackmedic.store.pending import PendingStopStore, StoredStop
 from stackmedic.types import DesiredState
+from support.wait import async_assert_holds
 
 
 class Daemon:
@@ -291,3 +292,17 @@ async def test_acting_tells_the_bus_and_owns_only_what_the_action_causes(
         ("ActionStarted", "start", ActionOrigin.PERSON),
         ("ActionFinished", "start", ActionOrigin.PERSON)]
     assert [e.ok for e in seen if isinstance(e, ActionFinished)] == [True, False]
+
+
+async def test_a_shutdown_slower_than_the_settle_is_left_to_the_stream_end(
+    tmp_path: Path, daemon: Daemon
+) -> None:
+    rig = Rig(tmp_path, "web", host=f"unix://{daemon.path}")
+    rig.tracker = rig.build(settle=0.05)
+    await daemon.refuse()
+    await rig.stop("web", time.time())
+    await async_assert_holds(lambda: rig.tracker.stop_pending("shop"), 0.5,
+                             message="still pending after the settle")
+    await rig.tracker.on_disconnected()
+    assert rig.state() is DesiredState.RUNNING
+    assert [(d.intent, d.uncertain) for d in rig.decided] == [(False, False)]

@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from stackmedic.store.pending import StoredStop
 
 BURST_GAP_SECONDS = 0.25  # kills this close chain into one burst (10x the measured spread)
-BURST_SPREAD_SECONDS = 0.05  # a burst's first kill leading the next by more: maybe a person
-PROBE_PROMPT_SECONDS = 0.05  # a refusal this soon after a stop began places it in a shutdown
+# A decision inside the burst is certain only past these (bench/bench_intent_gap.py, 40
+# trials each: with 0.05 s for both, wrong at 0.008 and 0.019 s; with these, one wrong at
+# 0.002 s, none from 0.010 s on).
+BURST_SPREAD_SECONDS = 0.01  # a burst's first kill leading the next by more: maybe a person
+PROBE_PROMPT_SECONDS = 0.02  # a refusal this soon after a stop began places it in a shutdown
 CLOSE_CALL_SECONDS = 0.5  # a stop beginning less than this before the burst: uncertain
 SHUTDOWN_WINDOW_SECONDS = 30.0  # the daemon's shutdown timeout (15 s) with room to spare
 STREAM_OUTLIVED_SECONDS = 3.0  # 3x the measured stop-to-stream-end time
