@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import signal
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -43,14 +44,14 @@ from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.store.facts import Facts
 from stackmedic.supervise.supervisor import every
-from stackmedic.supervise.watch import AgentWatch
+from stackmedic.supervise.watch import STORE_PROBE_SECONDS, AgentWatch
 
 log = structlog.get_logger(__name__)
 
 CURSOR_FACT = "engine-event-cursor"
 CURSOR_SAVE_INTERVAL = 1.0
 SHUTDOWN_TIMEOUT = 3.0  # SIGTERM to exit stays well under 10 s
-INPUT_TASKS = ("events", "sweep", "rescan")
+INPUT_TASKS = ("events", "sweep", "rescan", "store")
 
 
 class Agent:
@@ -255,6 +256,8 @@ class Agent:
     # -- engine callbacks -------------------------------------------------------------
 
     async def _on_connected(self) -> None:
+        # Only the resync is essential here: a store that cannot write (a full disk) must
+        # not end the event stream, so everything else is done as well as it can be.
         self._connected_since = time.time()
         self._save_cursor()
         first, self._first_connection = self._first_connection, False
@@ -266,20 +269,35 @@ class Agent:
             # The reconcile owns every deployment now: no piecemeal runs from the resync.
             self.recovery.reconciling = True
             self.recovery.cancel_all()
-        self.events.record("docker-connected", f"connected to Docker at {self.engine.host}")
-        await self.notifications.docker_back(self.engine.host)
+        self._record("docker-connected", f"connected to Docker at {self.engine.host}")
+        await self._best_effort("notify docker back", self.notifications.docker_back,
+                                self.engine.host)
         try:
             await self.monitor.sweep()
         except Exception as exc:  # the stream's own error handling reconnects
             log.warning("resync after connect failed", error=str(exc))
-        await self.intent.on_connected()  # stops left pending by an earlier run
-        await self.refresh_catalog()
-        await self._after_connect(kind, first)
+        await self._best_effort("intent after connect", self.intent.on_connected)
+        await self._best_effort("rescan after connect", self.refresh_catalog)
+        await self._best_effort("reconcile after connect", self._after_connect, kind, first)
         self.notifications.connection_settled()
+
+    def _record(self, kind: str, message: str, **fields: Any) -> None:
+        """Write to the event log; a store failure is logged, not raised (see ``store``)."""
+        try:
+            self.events.record(kind, message, **fields)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("event log write failed", kind=kind, error=str(exc))
+
+    async def _best_effort(self, what: str, step: Callable[..., Awaitable[object]],
+                           *args: Any) -> None:
+        try:
+            await step(*args)
+        except Exception:
+            log.exception(f"{what} failed")
 
     async def _resync(self) -> None:
         """Engine events were dropped: the sweep tells the current state instead."""
-        self.events.record(
+        self._record(
             "events-dropped",
             f"{self.stream.dropped} engine events dropped (queue full); resyncing",
             severity="warning", data={"dropped": self.stream.dropped},
@@ -289,9 +307,12 @@ class Agent:
     async def _on_disconnected(self) -> None:
         if self._closing:
             return  # the agent ends the stream itself
-        await self.intent.on_disconnected()
-        self.notifications.docker_lost(self.engine.host)
-        self.events.record(
+        await self._best_effort("intent after disconnect", self.intent.on_disconnected)
+        try:
+            self.notifications.docker_lost(self.engine.host)
+        except Exception:
+            log.exception("notify docker lost failed")
+        self._record(
             "docker-disconnected", "lost the Docker event stream; reconnecting",
             severity="warning",
         )
@@ -307,7 +328,10 @@ class Agent:
 
     def _save_cursor(self) -> None:
         if self.stream.cursor:
-            self.facts.set(CURSOR_FACT, self.stream.cursor)
+            try:
+                self.facts.set(CURSOR_FACT, self.stream.cursor)
+            except (sqlite3.Error, OSError) as exc:  # replay starts earlier: no harm
+                log.error("event cursor not saved", error=str(exc))
 
     # -- deployments ------------------------------------------------------------------
 
@@ -321,6 +345,9 @@ class Agent:
         if self.stream.connected.is_set():
             await self.monitor.sweep()
             self.heartbeats.beat("sweep")
+
+    async def _probe_store(self) -> None:
+        self.watch.probe_store(self.db)
 
     async def _prune(self) -> None:
         removed = self.events.prune(self.settings.event_retention_days * 86400)
@@ -340,8 +367,10 @@ class Agent:
         spawn = self.supervisor.spawn
         spawn("events", self.stream.run)
         spawn("sweep", every(self.settings.health.sweep_interval_seconds, self._sweep))
-        spawn("rescan", every(self.settings.rescan_interval_seconds, self.refresh_catalog))
+        spawn("rescan", every(self.settings.rescan_interval_seconds, self.refresh_catalog,
+                              beat=lambda: self.heartbeats.beat("rescan")))
         spawn("prune", every(3600, self._prune))
+        spawn("store", every(STORE_PROBE_SECONDS, self._probe_store))
         self.recovery.start()
         await self.resources.start()
         await self.notifier.start()

@@ -36,27 +36,25 @@ async def test_a_failing_task_is_restarted_and_reported(
     agent = handle.agent
     await async_wait_until(lambda: agent.stream.connected.is_set(), 60, message="connected")
 
-    # A store fault: the event log's table is gone, so (re)connecting cannot record.
-    agent.db.execute("ALTER TABLE agent_events RENAME TO agent_events_away")
-    proxy.cut()
-    proxy.restore()
+    # A store fault: the desired-state table is gone, so every rescan fails.
+    agent.db.execute("ALTER TABLE desired_states RENAME TO desired_states_away")
 
     problem = await async_wait_until(
-        lambda: problem_naming(handle, "events: failed 3 times", "no such table"), 60,
-        message="/healthz names the failing event-stream task",
+        lambda: problem_naming(handle, "rescan: failed 3 times", "no such table"), 60,
+        message="/healthz names the failing rescan task",
     )
     assert "OperationalError" in problem
-    status = agent.supervisor.status["events"]
+    status = agent.supervisor.status["rescan"]
     assert status.starts >= status.failures >= 3  # restarted after each failure
-    assert (await handle.api.get("/api/deployments")).status_code == 200
+    assert agent.stream.connected.is_set(), "the event stream is not affected"
 
-    agent.db.execute("ALTER TABLE agent_events_away RENAME TO agent_events")
+    agent.db.execute("ALTER TABLE desired_states_away RENAME TO desired_states")
 
     async def healthy() -> bool:
         return (await healthz(handle))[0] == 200
 
     await async_wait_until(healthy, 60, message="/healthz back to 200 once the store works")
-    assert agent.stream.connected.is_set()
+    assert agent.supervisor.status["rescan"].failures >= 3
 
 
 def _runs(handle: AgentHandle, name: str) -> list[str]:

@@ -185,7 +185,7 @@ class EventStream:
         try:
             await self._on_event(event)
         except Exception:
-            log.exception("event handler failed", event=event.get("Action"))
+            log.exception("event handler failed", action=event.get("Action"))
         if nano:
             self.cursor = format_cursor(int(nano))
 

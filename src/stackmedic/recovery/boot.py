@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sqlite3
 import struct
 from enum import StrEnum
 from pathlib import Path
 
 import psutil
+import structlog
 
 from stackmedic.store.facts import Facts
+
+log = structlog.get_logger(__name__)
 
 BOOT_FACT = "host-boot-id"
 DAEMON_FACT = "docker-daemon-identity"
@@ -127,8 +131,11 @@ class RestartDetector:
             stored_boot=self._facts.get(BOOT_FACT) if first else boot, current_boot=boot,
             stored_daemon=self._facts.get(DAEMON_FACT), current_daemon=daemon,
         )
-        if boot:
-            self._facts.set(BOOT_FACT, boot)
-        if daemon:
-            self._facts.set(DAEMON_FACT, daemon)
+        try:
+            if boot:
+                self._facts.set(BOOT_FACT, boot)
+            if daemon:
+                self._facts.set(DAEMON_FACT, daemon)
+        except (sqlite3.Error, OSError) as exc:  # told again at the next connection
+            log.error("restart identity not saved", error=str(exc))
         return kind

@@ -1,14 +1,16 @@
 """The agent's watch over itself: its tasks, each loop's heartbeat, systemd's watchdog.
 
 Loops: ``events`` (the engine's event stream), ``sweep`` (the periodic resync),
-``sampler`` (resources), ``notifier`` (its channel workers) and ``recovery`` (no run
-stuck past the time a run may take). ``liveness()`` is what ``/healthz``,
+``sampler`` (resources), ``notifier`` (its channel workers), ``recovery`` (no run
+stuck past the time a run may take) and ``store`` (the database takes a write and its
+filesystem has room). ``liveness()`` is what ``/healthz``,
 ``stackmedic check`` and the watchdog read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+STORE_PROBE_SECONDS = 5.0
+STORE_MIN_FREE_BYTES = 1 << 20  # below this the store's next writes may fail
+
 
 class AgentWatch:
     """Supervised tasks, heartbeats and the systemd watchdog of one agent."""
@@ -46,6 +51,7 @@ class AgentWatch:
         )
         self.systemd = systemd or SystemdNotifier()
         self.closing = False
+        self.store_error: str | None = None
 
     def liveness(self) -> dict[str, Any]:
         """Every loop's heartbeat and every task's failures; ``problems`` empty when well."""
@@ -86,6 +92,12 @@ class AgentWatch:
             + settings.docker.request_timeout_seconds,
             detail=lambda: self._task_detail("sweep", engine),
         )
+        self.heartbeats.add(
+            "rescan",
+            settings.rescan_interval_seconds * periods
+            + 2 * settings.compose.config_timeout_seconds,
+            detail=lambda: self._task_detail("rescan", engine),
+        )
         if settings.resources.enabled:
             self.heartbeats.add(
                 "sampler", settings.resources.sample_interval_seconds * periods + 10,
@@ -99,6 +111,35 @@ class AgentWatch:
         )
         self.heartbeats.add("recovery", allowed,
                             check=stuck_runs_check(db, started_at, allowed))
+        self.heartbeats.add("store", STORE_PROBE_SECONDS * periods,
+                            check=lambda: self._store_check(db))
+
+    def probe_store(self, db: Database) -> None:
+        """Write to the store once; remember why it failed, if it did (for ``/healthz``)."""
+        try:
+            db.execute(
+                "INSERT INTO agent_facts (key, value, updated_at) VALUES ('agent-alive', ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+                " updated_at = excluded.updated_at",
+                (str(time.time()), time.time()),
+            )
+        except Exception as exc:  # sqlite3.Error, OSError: the store is what is unwell
+            self.store_error = f"{type(exc).__name__}: {exc}"
+            log.error("store write failed", error=self.store_error)
+        else:
+            self.store_error = None
+
+    def _store_check(self, db: Database) -> str | None:
+        if self.store_error:
+            return f"cannot write: {self.store_error}"
+        if db.path is not None:
+            try:
+                free = shutil.disk_usage(db.path.parent).free
+            except OSError as exc:
+                return f"cannot see the data folder: {exc}"
+            if free < STORE_MIN_FREE_BYTES:
+                return f"the data folder's filesystem is full ({free // 1024} KiB free)"
+        return None
 
     def _events_detail(self, engine: EngineClient, stream: EventStream) -> str | None:
         if not engine.status.reachable:
