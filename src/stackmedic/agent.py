@@ -110,7 +110,6 @@ class Agent:
                 self.observed.synced_at, self._connected_since,
             ),
             stop_pending=lambda name: self.intent.stop_pending(name),
-            stop_settle=settings.intent.stop_settle_seconds,
         )
         self.exits = ExitLedger(self.db, self.catalog,
                                 daemon_started_at=lambda: self._daemon_started_at)

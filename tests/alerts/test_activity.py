@@ -6,12 +6,11 @@ from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionSt
 from stackmedic.health.activity import DIE_TO_STOP_SECONDS, Activity
 
 NOW = 1_700_000_000.0
-SETTLE = 10.0
 GRACE = 30.0
 
 
 def activity() -> Activity:
-    return Activity(start_grace=GRACE, stop_settle=SETTLE)
+    return Activity(start_grace=GRACE)
 
 
 def test_a_stop_signal_then_die_and_stop_is_a_stop_until_it_is_judged() -> None:
@@ -20,8 +19,28 @@ def test_a_stop_signal_then_die_and_stop_is_a_stop_until_it_is_judged() -> None:
         a.container_event("shop", "c1", action, "15" if action == "kill" else None,
                           NOW + step * 0.01, NOW + step * 0.01)
         assert a.stopping("shop", NOW + step * 0.01) is not None
-    assert a.stopping("shop", NOW + SETTLE) is not None
-    assert a.stopping("shop", NOW + SETTLE + DIE_TO_STOP_SECONDS + 1) is None
+    a.pending_changed("shop", True)  # the intent tracker holds the stop
+    assert a.stopping("shop", NOW + 60) is not None
+    a.pending_changed("shop", False)  # and judged it
+    assert a.stopping("shop", NOW + 60) is None
+
+
+def test_a_judged_stop_ends_the_stop_marks_at_once() -> None:
+    a = activity()
+    a.container_event("shop", "c1", "kill", "15", NOW, NOW)
+    a.container_event("shop", "c1", "die", None, NOW, NOW)
+    a.container_event("shop", "c1", "stop", None, NOW, NOW)
+    a.pending_changed("shop", True)
+    a.pending_changed("shop", False)  # e.g. inside a daemon shutdown: not a person's
+    assert a.stopping("shop", NOW + 0.1) is None
+
+
+def test_a_stop_nobody_holds_ends_shortly_after_its_stop_event() -> None:
+    a = activity()
+    for action in ("kill", "die", "stop"):
+        a.container_event("shop", "c1", action, "15" if action == "kill" else None, NOW, NOW)
+    assert a.stopping("shop", NOW + DIE_TO_STOP_SECONDS / 2) is not None
+    assert a.stopping("shop", NOW + DIE_TO_STOP_SECONDS + 0.1) is None
     assert a.stopping("shop", NOW + 60, pending=True) is not None  # the tracker still waits
 
 

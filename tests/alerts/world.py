@@ -89,7 +89,7 @@ class World:
         self.problems = ProblemStore(self.db)
         self.intake = Intake(config, self.db, Outbox(self.db), self.problems,
                              SilenceStore(self.db, lambda: self.now), ["ops"])
-        self.activity = Activity(start_grace=GRACE, stop_settle=SETTLE)
+        self.activity = Activity(start_grace=GRACE)
         self.episodes = Episodes(recovery_note="stackmedic will try")
         self.reported: dict[str, tuple[Verdict, Signature]] = {}
         for name in self.names:

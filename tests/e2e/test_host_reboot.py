@@ -246,11 +246,6 @@ def test_host_reboot_with_real_service_behaviours_reports_only_what_was_verified
         sink.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the intent tracker still takes the stops of a daemon shutdown it watches live for "
-           "a person's (desired -> stopped); issue 12 owns that decision",
-)
 def test_daemon_restart_with_real_service_behaviours_reports_only_what_was_verified(
     tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory
 ) -> None:

@@ -59,9 +59,8 @@ class DeploymentActivity:
 class Activity:
     """Stops, restarts and redeploys in progress, per deployment."""
 
-    def __init__(self, *, start_grace: float, stop_settle: float) -> None:
+    def __init__(self, *, start_grace: float) -> None:
         self._start_grace = start_grace
-        self._stop_settle = stop_settle
         self._by_name: dict[str, DeploymentActivity] = {}
 
     def _of(self, name: str) -> DeploymentActivity:
@@ -95,8 +94,15 @@ class Activity:
         return self._window_at(activity, at) is not None
 
     def pending_changed(self, name: str, pending: bool) -> None:
-        """The intent tracker began or ended waiting to judge a stop of the deployment."""
-        self._of(name).stop_pending = pending
+        """The intent tracker began or ended waiting to judge a stop of the deployment.
+
+        Once it has judged, its decision (desired stopped, or not a person's stop) is what
+        the verdict shows: the stop marks of the deployment are over.
+        """
+        activity = self._of(name)
+        activity.stop_pending = pending
+        if not pending:
+            activity.signalled.clear()
 
     def container_event(self, name: str, container: str, action: str, signal: str | None,
                         at: float, now: float, running: bool = True) -> None:
@@ -118,9 +124,9 @@ class Activity:
         elif action == "die" and container in marks:
             marks[container] = now + DIE_TO_STOP_SECONDS
         elif action == "stop" and container in marks:
-            # A person's stop seen on the engine waits to be judged; one through us does not.
-            settle = 0.0 if ours else self._stop_settle
-            marks[container] = now + settle + DIE_TO_STOP_SECONDS
+            # From here the intent tracker holds a person's stop as pending until it is
+            # judged (``pending_changed``); the mark only bridges until it says so.
+            marks[container] = now + DIE_TO_STOP_SECONDS
         elif action == "start" and running:
             marks.pop(container, None)
         if not ours and (

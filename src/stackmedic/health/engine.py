@@ -54,7 +54,6 @@ class HealthEngine:
         view: Callable[[], EngineView],
         clock: Callable[[], float] = time.time,
         stop_pending: Callable[[str], bool] = lambda name: False,
-        stop_settle: float = 0.0,
     ) -> None:
         self._catalog = catalog
         self._observed = observed
@@ -76,7 +75,7 @@ class HealthEngine:
         self._publish_lock = asyncio.Lock()
         self.transitions = 0
         self._stop_pending = stop_pending
-        self.activity = Activity(start_grace=config.start_grace_seconds, stop_settle=stop_settle)
+        self.activity = Activity(start_grace=config.start_grace_seconds)
         bus.subscribe(ActionStarted, self._on_action_started, name="health-actions")
         bus.subscribe(ActionFinished, self._on_action_finished, name="health-actions")
         bus.subscribe(StopPendingChanged, self._on_stop_pending, name="health-stops")
