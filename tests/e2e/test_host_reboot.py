@@ -241,6 +241,8 @@ def test_host_reboot_with_real_service_behaviours_reports_only_what_was_verified
         text = wait_until(lambda: _summary_mail(sink, "recovered after host restart"), 240,
                           message="restart summary email")
         _check_zoo_summary(agent, factory, private_dockerd, made, text, restarted_at)
+        # A restart is one mail: no per-deployment "is down" or "recovered" besides it.
+        assert sink.count() == 1, [m.text().splitlines()[0] for m in sink.mails]
     finally:
         agent.close()
         sink.stop()
@@ -265,6 +267,8 @@ def test_daemon_restart_with_real_service_behaviours_reports_only_what_was_verif
         text = wait_until(lambda: _summary_mail(sink, "recovered after daemon restart"), 240,
                           message="restart summary email")
         _check_zoo_summary(agent, factory, private_dockerd, made, text, restarted_at)
+        # A restart is one mail: no per-deployment "is down" or "recovered" besides it.
+        assert sink.count() == 1, [m.text().splitlines()[0] for m in sink.mails]
     finally:
         agent.close()
         sink.stop()
