@@ -72,6 +72,10 @@ class Agent:
             settings.api.token.get_secret_value() if settings.api.token else None,
             settings.resolved_token_file,
         )
+        self.read_token = load_or_create_token(
+            settings.api.read_token.get_secret_value() if settings.api.read_token else None,
+            settings.resolved_read_token_file,
+        )
         self.engine = EngineClient(
             settings.docker.host, request_timeout=settings.docker.request_timeout_seconds
         )
@@ -221,7 +225,7 @@ class Agent:
 
     def known_secrets(self) -> list[str]:
         """Secret values from the config, never to be shown anywhere."""
-        found = [self.token]
+        found = [self.token, self.read_token]
         for value in secret_values(self.settings):
             found.append(value)
         return [v for v in found if v]

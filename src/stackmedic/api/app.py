@@ -24,7 +24,7 @@ from stackmedic.api.routes import (
 from stackmedic.api.routes import health as health_routes
 from stackmedic.api.routes import metrics as metrics_routes
 from stackmedic.api.security import require_token
-from stackmedic.auth import Tokens, load_or_create_token
+from stackmedic.auth import Tokens
 from stackmedic.web import install_dashboard
 
 if TYPE_CHECKING:
@@ -35,10 +35,7 @@ log = structlog.get_logger(__name__)
 
 def agent_tokens(agent: Agent) -> Tokens:
     """The agent's operator token and its read-only token (generated on first use)."""
-    settings = agent.settings
-    configured = settings.api.read_token.get_secret_value() if settings.api.read_token else None
-    read = load_or_create_token(configured, settings.resolved_read_token_file)
-    return Tokens(operator=agent.token, read=read)
+    return Tokens(operator=agent.token, read=agent.read_token)
 
 
 def create_app(agent: Agent) -> FastAPI:
