@@ -141,3 +141,38 @@ async def test_a_reconcile_is_announced_before_it_starts_and_ends_with_its_summa
     assert isinstance(seen[0], RestartReconcileStarted) and seen[0].kind == "host"
     assert isinstance(seen[-1], RecoveryEvent) and seen[-1].kind == "restart-summary"
     assert recovery.reconciling is False
+
+
+async def test_the_summary_names_stops_judged_on_thin_evidence_with_the_fix(
+        tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from stackmedic.bus import Bus
+    from stackmedic.intent.events import IntentDecided
+    from stackmedic.recovery.boot import RestartKind
+    from stackmedic.recovery.config import RecoveryConfig
+    from stackmedic.recovery.reconcile import RestartReconciler
+    from stackmedic.store.desired import DesiredStateStore
+    from stackmedic.store.events import EventLog
+    from stackmedic.types import DesiredState
+
+    db = Database(tmp_path / "state.db")
+    bus = Bus()
+    recovery = SimpleNamespace(config=RecoveryConfig(settle_seconds=0.01), reconciling=False)
+    reconciler = RestartReconciler(
+        recovery, catalog=Catalog(tmp_path, None, Facts(db)),  # type: ignore[arg-type]
+        desired=DesiredStateStore(db), health=None, engine=None,  # type: ignore[arg-type]
+        events=EventLog(db), bus=bus)
+    await bus.publish(IntentDecided("shop", None, DesiredState.STOPPED, "observed-stop",
+                                    intent=True, uncertain=True, at=1.0))
+    await bus.publish(IntentDecided("blog", None, DesiredState.STOPPED, "observed-stop",
+                                    intent=True, uncertain=True, at=1.0))
+    # A later, sure decision about the same deployment replaces the doubtful one.
+    await bus.publish(IntentDecided("blog", None, DesiredState.RUNNING, "observed-start",
+                                    intent=True, uncertain=False, at=2.0))
+    summary = await reconciler.run(RestartKind.HOST)
+    assert summary.uncertain == [
+        {"deployment": "shop", "decided": "kept stopped", "fix": "stackmedic start shop"}]
+    assert "stackmedic start shop" in summary.message()
+    again = await reconciler.run(RestartKind.DAEMON)
+    assert again.uncertain == []  # told once

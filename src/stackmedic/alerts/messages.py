@@ -104,6 +104,7 @@ def from_recovery(event: RecoveryEvent) -> NotificationEvent | None:
         for key, label in (("came_back_by_itself", "came back by itself"),
                            ("brought_back", "brought back by stackmedic"),
                            ("still_down", "still down"),
+                           ("jobs_completed", "jobs completed"),
                            ("left_stopped", "left stopped on purpose"),
                            ("networks_created", "networks recreated")):
             items = event.details.get(key) or []
@@ -140,7 +141,7 @@ def from_recovery(event: RecoveryEvent) -> NotificationEvent | None:
 def _item(item: object) -> str:
     if isinstance(item, dict):
         name = item.get("deployment", "?")
-        extra = item.get("how") or item.get("why")
+        extra = item.get("how") or item.get("why") or item.get("services")
         return f"{name} ({extra})" if extra else str(name)
     return str(item)
 

@@ -16,6 +16,7 @@ from stackmedic.deployments.catalog import Catalog
 from stackmedic.engine.client import EngineClient
 from stackmedic.health.engine import HealthEngine
 from stackmedic.health.model import DeploymentHealth, ServiceStatus, Verdict
+from stackmedic.intent.events import IntentDecided
 from stackmedic.observe.containers import ContainerState
 from stackmedic.recovery.boot import RestartKind
 from stackmedic.recovery.events import RecoveryEvent, RestartReconcileStarted
@@ -50,6 +51,7 @@ class RestartSummary:
     left_stopped: list[str] = field(default_factory=list)
     networks_created: list[str] = field(default_factory=list)
     unaccounted: list[str] = field(default_factory=list)
+    uncertain: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def sort(self) -> None:
@@ -77,6 +79,7 @@ class RestartSummary:
             "left_stopped": self.left_stopped,
             "networks_created": self.networks_created,
             "unaccounted": self.unaccounted,
+            "uncertain_intent": self.uncertain,
             "seconds": round(self.seconds, 1),
         }
 
@@ -99,6 +102,10 @@ class RestartSummary:
         lines.append(f"- left stopped on purpose: {names(self.left_stopped)}")
         if self.networks_created:
             lines.append(f"- networks recreated: {names(self.networks_created)}")
+        if self.uncertain:
+            lines.append("- stops judged on thin evidence, check them: " + names(
+                [f"{u['deployment']} ({u['decided']}; if wrong: {u['fix']})"
+                 for u in self.uncertain]))
         if self.unaccounted:
             lines.append("- not accounted for (a bug in stackmedic, please report): "
                          + names(self.unaccounted))
@@ -129,6 +136,25 @@ class RestartReconciler:
         self._bus = bus
         self._containers = containers
         self.last: RestartSummary | None = None
+        self._uncertain: dict[str, IntentDecided] = {}
+        bus.subscribe(IntentDecided, self._on_intent, name="reconcile-intent")
+
+    async def _on_intent(self, decision: IntentDecided) -> None:
+        """Keep intent decisions made on thin evidence for the next summary to name."""
+        if decision.uncertain:
+            self._uncertain[decision.deployment] = decision
+        else:
+            self._uncertain.pop(decision.deployment, None)
+
+    def _take_uncertain(self) -> list[dict[str, str]]:
+        taken = sorted(self._uncertain.values(), key=lambda d: d.deployment)
+        self._uncertain.clear()
+        return [{
+            "deployment": d.deployment,
+            "decided": f"kept {d.state.value}" if d.intent else f"wanted {d.state.value}",
+            "fix": f"stackmedic {'start' if d.state.value == 'stopped' else 'stop'} "
+                   f"{d.deployment}",
+        } for d in taken]
 
     async def run(self, kind: RestartKind) -> RestartSummary:
         """Settle, recreate shared networks, recover each deployment, publish the summary."""
@@ -157,6 +183,7 @@ class RestartReconciler:
         finally:
             self._recovery.reconciling = False
         summary.account(running)
+        summary.uncertain = self._take_uncertain()
         summary.seconds = time.monotonic() - started
         self.last = summary
         message = summary.message()
