@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -117,10 +118,12 @@ def _event(action: str, service: str, at: float, **attributes: str) -> dict[str,
 
 
 @pytest.fixture
-async def daemon(tmp_path: Path) -> Daemon:
+async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
     running = Daemon(tmp_path / "d.sock")
     await running.start()
-    return running
+    yield running
+    if running.server is not None and running.server.is_serving():
+        await running.refuse()
 
 
 async def test_a_stop_before_the_shutdown_is_intent_and_the_shutdown_is_not(
