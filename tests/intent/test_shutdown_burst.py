@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from support.dockerd import EventRecorder, PrivateDockerd, ping_unix
+from support.wait import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -61,6 +62,7 @@ def test_shutdown_stops_every_container_after_refusing_connections(
         assert pid is not None
         thread.start()
         recorder.wait_for(lambda ev: _container_times(ev, "stop"), 30, "the person's stop")
+        wait_until(lambda: prober.last_answer > 0, 30, message="the prober's first answer")
         sigterm = time.time()
         os.kill(pid, signal.SIGTERM)
         assert recorder.ended.wait(60), "the event stream ended"
