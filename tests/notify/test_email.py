@@ -136,3 +136,6 @@ async def test_tls_modes_with_login(
         assert "test notification" in sink.mails[0].message["Subject"]
     finally:
         controller.stop()
+        # The implicit-TLS controller leaves its own event loop open.
+        if not controller.loop.is_closed():
+            controller.loop.close()

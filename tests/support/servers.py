@@ -72,9 +72,8 @@ class SmtpSink:
         kwargs: dict[str, Any] = {}
         if login is not None:
             kwargs.update(authenticator=self._authenticator(login), auth_require_tls=False)
-        self._controller = Controller(
-            _MailHandler(self), hostname="127.0.0.1", port=self.port, **kwargs
-        )
+        self._kwargs = kwargs
+        self._controller: Controller | None = None
 
     def _authenticator(self, login: tuple[str, str]) -> Any:
         def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
@@ -94,12 +93,21 @@ class SmtpSink:
 
     def start(self) -> SmtpSink:
         """Start serving (returns once the server answers)."""
+        # Made here, not in __init__: a Controller owns an event loop from its creation.
+        self._controller = Controller(
+            _MailHandler(self), hostname="127.0.0.1", port=self.port, **self._kwargs
+        )
         self._controller.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving and close the server's own event loop."""
+        if self._controller is None:
+            return
         self._controller.stop()
+        if not self._controller.loop.is_closed():
+            self._controller.loop.close()
+        self._controller = None
 
     def count(self) -> int:
         """How many messages arrived so far."""
