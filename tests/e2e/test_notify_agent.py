@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +78,15 @@ async def test_three_containers_dying_together_make_one_notification(
         body = mails[0].text()
         for name in ("a", "b", "c"):
             assert f"{name} exited" in body
-        notifications = (await h.get("/api/notifications"))["items"]
-        mine = [n for n in notifications if n["deployment"] == site.name]
-        assert len(mine) == 1, mine
-        assert mine[0]["deliveries"][0]["status"] == "sent"
+
+        async def mine() -> list[dict[str, Any]]:
+            notifications = (await h.get("/api/notifications"))["items"]
+            return [n for n in notifications if n["deployment"] == site.name]
+
+        # The mail can arrive before the outbox records its delivery as sent.
+        sent = await async_wait_until(
+            lambda: _all_sent(mine()), 30, message="the delivery recorded as sent")
+        assert len(sent) == 1, sent
         assert smtp.count() == 1, subjects(smtp)
 
 
@@ -224,3 +230,10 @@ async def test_a_redeploy_with_a_changed_environment_sends_nothing(
 
 async def verdict_is(h: Any, name: str, verdict: str) -> bool:
     return bool((await h.get(f"/api/deployments/{name}/health"))["verdict"] == verdict)
+
+
+async def _all_sent(found: Awaitable[list[dict[str, Any]]]) -> list[dict[str, Any]] | None:
+    items = await found
+    if items and all(d["status"] == "sent" for n in items for d in n["deliveries"]):
+        return items
+    return None
