@@ -42,7 +42,9 @@ async def test_stop_needs_confirmation_and_start_brings_it_back(
         assert (desired["state"], desired["source"]) == ("stopped", "web")
         assert site.states() == {"app": "exited"}
         await expect(verdict).to_have_text("stopped", timeout=15_000)
-        # Stopped and meant to be: the page offers no Stop.
+        # Stopped and meant to be: the page (rendered now, not mid-stop) offers no Stop.
+        await page.reload()
+        await expect(verdict).to_have_text("stopped")
         await expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(0)
 
         await page.get_by_role("button", name="Start", exact=True).click()
