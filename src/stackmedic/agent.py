@@ -24,6 +24,9 @@ from stackmedic.deployments.watcher import CatalogWatcher
 from stackmedic.engine.client import EngineClient
 from stackmedic.engine.compose import ComposeNotFound, ComposeRunner, find_compose
 from stackmedic.engine.events import EventStream
+from stackmedic.engine.healthchecks import HealthcheckRunner
+from stackmedic.engine.identity import EngineKind
+from stackmedic.engine.podman import PodmanEvents
 from stackmedic.health import HealthEngine, engine_view
 from stackmedic.intent.tracker import IntentTracker
 from stackmedic.metrics import HealthMetrics, Metrics
@@ -123,9 +126,14 @@ class Agent:
         self.metrics = Metrics([HealthMetrics(
             self.health, self.catalog, self.observed, lambda: self.engine.status.reachable
         )])
+        # Podman tells its events in its own words; translated before anyone reads them.
+        self.podman_events = PodmanEvents(
+            self._on_engine_event, active=lambda: self.engine.kind is EngineKind.PODMAN)
+        self.healthchecks = HealthcheckRunner(
+            self.engine, self._podman_containers, on_decided=self._on_healthcheck_runner)
         self.stream = EventStream(
             self.engine,
-            self._on_engine_event,
+            self.podman_events.on_event,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
             on_overflow=self._resync,
@@ -205,7 +213,8 @@ class Agent:
             containers=self.observed.for_project,
         )
         self._first_connection = True
-        self.restarts = RestartDetector(self.facts, settings.boot_id_path, self.engine.host)
+        self.restarts = RestartDetector(self.facts, settings.boot_id_path, self.engine.host,
+                                        engine_kind=lambda: self.engine.kind)
 
     def _resource_targets(self) -> list[ContainerRef]:
         """Running containers of known deployments, for the resource sampler."""
@@ -215,6 +224,17 @@ class Agent:
                 if c.running:
                     refs.append(ContainerRef(c.id, name, c.service, c.name))
         return refs
+
+    def _podman_containers(self) -> list[Any]:
+        """Containers of known deployments, when the engine is Podman (for healthchecks)."""
+        if self.engine.kind is not EngineKind.PODMAN or not self.stream.connected.is_set():
+            return []
+        return [c for d in self.catalog.deployments.values()
+                for c in self.observed.for_project(d.project)]
+
+    def _on_healthcheck_runner(self, missing: bool, reason: str) -> None:
+        self._record("healthchecks-run-by-stackmedic" if missing else "healthchecks-run-by-podman",
+                     reason, severity="warning" if missing else "info")
 
     async def _on_spike(self, alert: SpikeAlert) -> None:
         await self.notifications.on_spike(alert)
@@ -310,6 +330,7 @@ class Agent:
     async def _on_disconnected(self) -> None:
         if self._closing:
             return  # the agent ends the stream itself
+        await self._best_effort("podman events held", self.podman_events.flush)
         await self._best_effort("intent after disconnect", self.intent.on_disconnected)
         try:
             self.notifications.docker_lost(self.engine.host)
@@ -373,6 +394,7 @@ class Agent:
         spawn("rescan", every(self.settings.rescan_interval_seconds, self.refresh_catalog,
                               beat=lambda: self.heartbeats.beat("rescan")))
         spawn("prune", every(3600, self._prune))
+        spawn("healthchecks", every(1.0, self.healthchecks.tick))
         spawn("store", every(STORE_PROBE_SECONDS, self._probe_store))
         self.recovery.start()
         await self.resources.start()
@@ -417,6 +439,7 @@ class Agent:
             # connections decides pending stops (systemd stops the agent before Docker).
             ("intent", self.intent.close),
             ("inputs", lambda: self.supervisor.stop(INPUT_TASKS, timeout=SHUTDOWN_TIMEOUT)),
+            ("podman-events", self.podman_events.close),
             ("resources", self.resources.close),
             ("bus", self.bus.close),
             ("tasks", lambda: self.supervisor.close(timeout=SHUTDOWN_TIMEOUT)),

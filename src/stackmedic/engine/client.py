@@ -20,6 +20,8 @@ import aiodocker
 import aiohttp
 import structlog
 
+from stackmedic.engine.identity import EngineIdentity, EngineKind, identify
+
 log = structlog.get_logger(__name__)
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -78,6 +80,12 @@ class EngineClient:
         # SystemTime: add it to a local time to compare with the engine's event times.
         self.clock_offset: float | None = None
         self._docker: aiodocker.Docker | None = None
+        self.identity: EngineIdentity | None = None  # from the last answered ping
+
+    @property
+    def kind(self) -> EngineKind:
+        """Which engine answers (Docker or Podman), as of the last answered ping."""
+        return self.identity.kind if self.identity is not None else EngineKind.UNKNOWN
 
     @property
     def docker(self) -> aiodocker.Docker:
@@ -134,6 +142,7 @@ class EngineClient:
         self.status.daemon_id = info.get("ID")
         self.status.version = version.get("Version")
         self.status.api_version = version.get("ApiVersion")
+        self.identity = identify(info, version)
 
     def mark_unreachable(self, exc: BaseException | str) -> None:
         """Record a failed contact."""

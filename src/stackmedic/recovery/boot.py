@@ -4,6 +4,11 @@ A daemon restart is declared only on evidence: the identity of the process servi
 engine's socket changed (its pid and start time, or failing that the socket file, which
 the daemon creates anew at each start). A reconnect alone is no evidence: a proxy that
 drops the event stream, or a short network cut to a tcp:// engine, is not a restart.
+
+Podman has no long-lived daemon: ``podman system service`` is socket-activated and exits
+when idle, while conmon keeps every container running. A new service process is no
+restart of anything, so with Podman only the boot id decides (a host restart); the
+containers' own start and finish times then say what the reboot stopped.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ import os
 import socket
 import sqlite3
 import struct
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
 import psutil
 import structlog
 
+from stackmedic.engine.identity import EngineKind
 from stackmedic.store.facts import Facts
 
 log = structlog.get_logger(__name__)
@@ -112,10 +119,12 @@ def _same_source(a: str, b: str) -> bool:
 class RestartDetector:
     """Remembers the boot id and daemon identity and says what restarted since last time."""
 
-    def __init__(self, facts: Facts, boot_id_path: Path, docker_host: str) -> None:
+    def __init__(self, facts: Facts, boot_id_path: Path, docker_host: str,
+                 engine_kind: Callable[[], EngineKind] | None = None) -> None:
         self._facts = facts
         self._boot_id_path = boot_id_path
         self._docker_host = docker_host
+        self._engine_kind = engine_kind or (lambda: EngineKind.UNKNOWN)
         self.daemon_started_at: float | None = None
 
     async def detect(self, *, first: bool) -> RestartKind:
@@ -125,7 +134,9 @@ class RestartDetector:
         have rebooted). The socket is probed in a worker thread: it may block.
         """
         boot = read_boot_id(self._boot_id_path)
-        daemon = await asyncio.to_thread(daemon_identity, self._docker_host)
+        daemon = None
+        if self._engine_kind() is not EngineKind.PODMAN:  # see the module docstring
+            daemon = await asyncio.to_thread(daemon_identity, self._docker_host)
         self.daemon_started_at = daemon_start_time(daemon)
         kind = classify(
             stored_boot=self._facts.get(BOOT_FACT) if first else boot, current_boot=boot,
