@@ -3,6 +3,7 @@ run on under conmon: a new service process is no restart, and nothing is reconci
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,5 @@ async def test_a_new_service_process_is_not_a_daemon_restart(
         factory.cleanup()
 
 
-async def _at_least(count: object, wanted: int) -> bool:
-    value = await count  # type: ignore[misc]
-    return bool(value >= wanted)
+async def _at_least(count: Awaitable[int], wanted: int) -> bool:
+    return await count >= wanted

@@ -11,7 +11,7 @@ Measured on Podman 4.3 (``podman system service``, compat ``/events``):
 
 So after a ``die`` the container's events are held until that second ``cleanup`` (a stop:
 it is told as Docker tells one, ``kill`` with SIGTERM, ``die``, ``stop``) or until
-``hold_seconds`` pass or the container starts again (not a stop: told as it came). An
+``hold_seconds`` pass (3 s) or the container starts again (not a stop: told as it came). An
 engine that reports ``stop`` itself (newer Podman) is believed from then on.
 """
 
@@ -32,6 +32,9 @@ EventHandler = Callable[[dict[str, Any]], Awaitable[None]]
 ACTION_NAMES = {"remove": "destroy", "died": "die"}
 RELEASING = frozenset({"init", "start", "restart", "destroy", "create"})
 STOP_CLEANUPS = 2
+# conmon runs its cleanup process as the container exits: about 0.2 s after the die when
+# idle (measured), longer on a loaded host; a crash is handed on this much later.
+HOLD_SECONDS = 3.0
 SIGTERM = "15"
 
 
@@ -73,7 +76,7 @@ class PodmanEvents:
     """Sits between the event stream and the observers while the engine is Podman."""
 
     def __init__(self, downstream: EventHandler, *, active: Callable[[], bool],
-                 hold_seconds: float = 2.0) -> None:
+                 hold_seconds: float = HOLD_SECONDS) -> None:
         self._downstream = downstream
         self._active = active
         self._hold = hold_seconds
@@ -135,6 +138,8 @@ class PodmanEvents:
             die_nano = int(held.die.get("timeNano") or 0)
             last_nano = int(held.after[-1].get("timeNano") or die_nano)
             self.stops_inferred += 1
+            log.debug("podman stop inferred", container=container[:12],
+                      cleanup_after=(last_nano - die_nano) / 1e9)
             events = [synthesized(held.die, "kill", max(die_nano - 1, 0), signal=SIGTERM),
                       *events, synthesized(held.die, "stop", max(last_nano, die_nano))]
         for event in events:
