@@ -146,14 +146,13 @@ async def _desired_stopped(h: AgentHandle, name: str) -> dict[str, Any] | None:
     return desired if desired and desired.get("state") == "stopped" else None
 
 
-@pytest.mark.parametrize("restart_service", [False, True], ids=["no-restart-unit",
-                                                                "restart-unit"])
+@pytest.mark.parametrize(("engine", "restart_service"), [
+    ("docker", False), ("podman", False), ("podman", True),
+], indirect=["engine"], ids=["docker", "podman", "podman-restart-unit"])
 def test_a_reboot_is_one_summary_mail(tmp_path: Path, engine: Engine,
                                       restart_service: bool) -> None:
     """Docker restarts restart-policy containers at boot; Podman only through
     ``podman-restart.service`` (simulated by running what it runs), else stackmedic does."""
-    if engine.kind == "docker" and restart_service:
-        pytest.skip("podman-restart.service is Podman's; Docker restarts policies itself")
     factory = engine.factory
     plain = factory.make("plain", {"app": service("sleep 3600")})
     policy = factory.make("policy", {"app": service("sleep 3600", restart="always")})
