@@ -16,6 +16,7 @@ from support.deployments import DeploymentFactory
 from support.dockerd import PrivateDockerd
 from support.images import busybox_image_name
 from support.podman import PrivatePodman, podman_unavailable
+from support.podman_rootless import RootlessPodman, rootless_podman_unavailable
 
 
 @dataclass
@@ -25,15 +26,10 @@ class Engine:
     kind: str  # "docker" or "podman"
     host: str
     factory: DeploymentFactory
-    reboot: Callable[[Path, str], None]  # (boot id file, new boot id)
+    reboot: Callable[[Path, str], None] | None  # (boot id file, new boot id)
     # What podman-restart.service does at boot; None where the engine restarts by itself.
     restart_unit: Callable[[], None] | None = None
-
-    def docker(self, *args: str) -> None:
-        """Run the docker CLI against this engine (Podman answers it too)."""
-        from support.compose import run_docker
-
-        run_docker(*args, docker_host=self.host)
+    rootless: bool = False
 
 
 @pytest.fixture
@@ -52,6 +48,22 @@ def private_podman() -> Iterator[PrivatePodman]:
         service.teardown()
 
 
+@pytest.fixture
+def rootless_podman() -> Iterator[RootlessPodman]:
+    """A started rootless podman service holding the busybox image; removed at teardown."""
+    reason = rootless_podman_unavailable()
+    if reason is not None:
+        pytest.skip(f"rootless Podman variant not run: {reason}")
+    RootlessPodman.sweep_orphans()
+    service = RootlessPodman()
+    try:
+        service.start()
+        service.load_image(busybox_image_name())
+        yield service
+    finally:
+        service.teardown()
+
+
 def _factory(tmp_path: Path, host: str | None) -> DeploymentFactory:
     factory = DeploymentFactory(root=tmp_path / "deployments", image=busybox_image_name(),
                                 docker_host=host)
@@ -59,10 +71,14 @@ def _factory(tmp_path: Path, host: str | None) -> DeploymentFactory:
     return factory
 
 
-@pytest.fixture(params=["docker", "podman"])
+@pytest.fixture(params=["docker", "podman", "podman-rootless"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """Each engine in turn: a private dockerd, then a private podman service."""
-    if request.param == "podman":
+    """Each engine in turn: a private dockerd, a private rootful and a rootless podman."""
+    if request.param == "podman-rootless":
+        rootless: RootlessPodman = request.getfixturevalue("rootless_podman")
+        factory = _factory(tmp_path, rootless.host)
+        made = Engine("podman", rootless.host, factory, None, rootless=True)
+    elif request.param == "podman":
         podman: PrivatePodman = request.getfixturevalue("private_podman")
         factory = _factory(tmp_path, podman.host)
         made = Engine("podman", podman.host, factory, podman.reboot, podman.restart_policies)

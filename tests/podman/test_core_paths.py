@@ -79,6 +79,9 @@ async def test_verdicts_healthy_down_and_unhealthy(tmp_path: Path, engine: Engin
         run_docker("exec", sick_id, "touch", "/tmp/ok", docker_host=engine.host)
         await async_wait_until(lambda: _is(verdict(h, sick.name), "healthy"), 30,
                                message="sick healthy again")
+        identity = h.agent.engine.identity
+        assert identity is not None
+        assert (identity.kind.value, identity.rootless) == (engine.kind, engine.rootless)
         said = (await h.get("/api/events?kind=healthchecks-run-by-stackmedic"))["items"]
         if engine.kind == "podman":
             assert len(said) == 1, said  # said once, not per container or per check
@@ -173,6 +176,7 @@ def test_a_reboot_is_one_summary_mail(tmp_path: Path, engine: Engine,
         result = agent.cli("stop", parked.name)
         assert result.returncode == 0, result.stderr
         agent.kill()
+        assert engine.reboot is not None
         engine.reboot(boot_id, "boot-two")
         if restart_service:
             assert engine.restart_unit is not None

@@ -68,8 +68,10 @@ def _limit(kind: int) -> int:
 class PrivatePodman:
     """A rootful podman API service of our own under a short /tmp/smp-XXXX folder."""
 
+    prefix = DIR_PREFIX
+
     def __init__(self, *, base: Path | None = None, _existing: Path | None = None) -> None:
-        self.dir = _existing or Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=str(base or "/tmp")))
+        self.dir = _existing or Path(tempfile.mkdtemp(prefix=self.prefix, dir=str(base or "/tmp")))
         self.root = self.dir / "root"
         self.runroot = self.dir / "runroot"
         self.tmp = self.dir / "tmp"
@@ -114,7 +116,7 @@ class PrivatePodman:
     def sweep_orphans(cls, base: Path = Path("/tmp")) -> list[Path]:
         """Tear down private services whose owning process is gone (a killed test run)."""
         swept = []
-        for folder in sorted(base.glob(f"{DIR_PREFIX}*")):
+        for folder in sorted(base.glob(f"{cls.prefix}*")):
             try:
                 owner = (folder / OWNER_FILE).read_text()
             except OSError:
@@ -148,11 +150,15 @@ class PrivatePodman:
         subprocess.run([_tool("nsenter"), f"--net={self.netns}", _tool("ip"), "link", "set",
                         "lo", "up"], check=True, timeout=30, capture_output=True)
 
+    def _command(self, *args: str) -> list[str]:
+        """A podman command line run in this service's network namespace."""
+        self._ensure_netns()
+        return [_tool("nsenter"), f"--net={self.netns}", _tool("podman"), *args]
+
     def podman(self, *args: str, check: bool = True, timeout: float = 120.0,
                input_bytes: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        """Run the podman CLI against this service's storage, inside its network namespace."""
-        self._ensure_netns()
-        cmd = [_tool("nsenter"), f"--net={self.netns}", _tool("podman"), *args]
+        """Run the podman CLI against this service's storage, as the service runs."""
+        cmd = self._command(*args)
         result = subprocess.run(cmd, env=self.env, input=input_bytes, capture_output=True,
                                 timeout=timeout, check=False)
         if check and result.returncode != 0:
@@ -180,12 +186,10 @@ class PrivatePodman:
         """Start ``podman system service`` (no idle exit) and wait until it answers."""
         if self.pid is not None and self.ping():
             return
-        self._ensure_netns()
         self.socket_path.unlink(missing_ok=True)
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
-                [_tool("nsenter"), f"--net={self.netns}", _tool("podman"), "system", "service",
-                 "--time=0", self.host],
+                self._command("system", "service", "--time=0", self.host),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                 start_new_session=True,
             )

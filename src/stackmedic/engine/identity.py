@@ -45,7 +45,9 @@ def identify(info: Mapping[str, Any], version: Mapping[str, Any]) -> EngineIdent
     else:
         kind = EngineKind.UNKNOWN
     security = [str(option) for option in info.get("SecurityOptions") or []]
-    rootless = any("name=rootless" in option for option in security)
+    # Docker says so in its security options; Podman (4.3) in a top-level ``Rootless``.
+    rootless = any("name=rootless" in option for option in security) \
+        or info.get("Rootless") is True
     cgroup_version = info.get("CgroupVersion")
     return EngineIdentity(
         kind=kind,
