@@ -94,10 +94,7 @@ async def _is(value: Any, wanted: str) -> bool:
     return bool(await value == wanted)
 
 
-@pytest.mark.parametrize("engine", ["docker", "podman"], indirect=True)
 async def test_a_crash_is_recovered_and_mailed(tmp_path: Path, engine: Engine) -> None:
-    """Rootless Podman is left out to keep the run short: its verdict test already sees a
-    SIGKILLed service go down, and recovery takes the same path from there."""
     factory = engine.factory
     site = factory.make("crashy", {"web": service("sleep 3600")})
     site.up()

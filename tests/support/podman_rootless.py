@@ -42,6 +42,13 @@ class RootlessPodman(PrivatePodman):
             raise PodmanError("no unprivileged user to run rootless podman as")
         self.user = chosen
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        # Rootless podman keeps its storage under HOME whatever storage.conf says, and
+        # conmon's cleanup command (``--root`` from it) derives the database and volume
+        # dirs from that root: pinning them elsewhere leaves it finding no container, so
+        # no ``die`` is ever reported for a crash.
+        kept = [line for line in self.containers_conf.read_text().splitlines()
+                if not line.startswith(("static_dir", "volume_path"))]
+        self.containers_conf.write_text("\n".join(kept) + "\n")
         self.runtime_dir = self.dir / "run"
         self.home = self.dir / "home"
         for folder in (self.runtime_dir, self.home):
