@@ -1,0 +1,68 @@
+"""Three agents, one Prometheus, an Alertmanager cluster: a crash on h2, seen fleet-wide."""
+
+from __future__ import annotations
+
+from fleet.conftest import CrashOnH2
+from fleet.requirements import needs_prometheus_stack
+from fleet.stack import HOSTS, Fleet
+
+pytestmark = needs_prometheus_stack
+
+
+def test_prometheus_scrapes_every_agent_under_its_host(fleet: Fleet) -> None:
+    info = fleet.prometheus.query("stackmedic_agent_info")
+    assert sorted(s["metric"]["host"] for s in info) == sorted(HOSTS)
+    for sample in fleet.prometheus.query('up{job="stackmedic"}'):
+        host = fleet.hosts[sample["metric"]["host"]]
+        assert host.agent is not None
+        assert sample["metric"]["instance"] == f"127.0.0.1:{host.agent.port}"
+        assert sample["value"][1] == "1"
+
+
+def test_the_shipped_rules_load_and_evaluate(fleet: Fleet) -> None:
+    groups = fleet.prometheus.rule_groups()
+    assert {g["name"] for g in groups} >= {"stackmedic.recording", "stackmedic.deployments"}
+    broken = [(r["name"], r.get("lastError")) for g in groups for r in g["rules"]
+              if r["health"] == "err"]
+    assert broken == []
+
+
+def test_the_crash_shows_in_prometheus_with_host_h2(crash_on_h2: CrashOnH2) -> None:
+    assert crash_on_h2.ill_in_prometheus
+    for sample in crash_on_h2.ill_in_prometheus:
+        assert sample["metric"]["host"] == "h2"
+        assert sample["metric"]["deployment"] == crash_on_h2.deployment
+
+
+def test_other_hosts_stayed_healthy_throughout(fleet: Fleet, crash_on_h2: CrashOnH2) -> None:
+    ever_ill = fleet.prometheus.query(
+        "max by (host) (max_over_time(host_deployment:stackmedic_deployment_ill:max[10m]))")
+    by_host = {s["metric"]["host"]: s["value"][1] for s in ever_ill}
+    assert by_host == {"h1": "0", "h2": "1", "h3": "0"}
+
+
+def test_every_cluster_member_received_the_alert(crash_on_h2: CrashOnH2) -> None:
+    assert len(crash_on_h2.alerts_per_member) == 2
+    for alerts in crash_on_h2.alerts_per_member:
+        services = {a["labels"]["service"] for a in alerts}
+        assert services <= {"web", "worker"} and services, alerts
+        for alert in alerts:
+            assert alert["labels"]["host"] == "h2"
+            assert alert["labels"]["deployment"] == crash_on_h2.deployment
+
+
+def test_one_grouped_notification_then_one_resolved(
+    fleet: Fleet, crash_on_h2: CrashOnH2
+) -> None:
+    sent = crash_on_h2.notifications
+    assert [n["status"] for n in sent] == ["firing", "resolved"], sent
+    firing, resolved = sent
+    group = {"host": "h2", "deployment": crash_on_h2.deployment}
+    assert firing["groupLabels"] == group
+    assert resolved["groupLabels"] == group
+    firing_services = {a["labels"]["service"] for a in firing["alerts"]
+                       if a["status"] == "firing"}
+    assert firing_services == {"web", "worker"}
+    assert {a["status"] for a in resolved["alerts"]} == {"resolved"}
+    for notification in sent:
+        assert notification["externalURL"] in fleet.alertmanagers.urls
