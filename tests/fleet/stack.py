@@ -4,6 +4,7 @@ Alertmanager cluster and a webhook receiver, wired as the deploy/ examples descr
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class Fleet:
     """Everything the fleet tests query."""
 
     hosts: dict[str, FleetHost]
+    read_token: str
     prometheus: PrometheusServer
     alertmanagers: AlertmanagerCluster
     receiver: HttpReceiver
@@ -79,8 +81,8 @@ def alertmanager_config(receiver: HttpReceiver) -> dict[str, Any]:
 
 
 def prometheus_config(folder: Path, agents: dict[str, AgentProcess],
-                      alertmanagers: list[str]) -> dict[str, Any]:
-    """The shipped scrape example, with file_sd targets for the agents and fast intervals."""
+                      alertmanagers: list[str], read_token: str) -> dict[str, Any]:
+    """The shipped scrape example: file_sd targets, the agents' read token, fast intervals."""
     config: dict[str, Any] = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.example.yml")
                                             .read_text())
     interval = f"{SCRAPE_SECONDS}s"
@@ -97,14 +99,22 @@ def prometheus_config(folder: Path, agents: dict[str, AgentProcess],
     ]))
     [job] = config["scrape_configs"]
     job["file_sd_configs"] = [{"files": [str(targets.parent / "*.yml")], "refresh_interval": "5s"}]
+    token_file = folder / "stackmedic-read-token"
+    token_file.write_text(read_token + "\n")
+    token_file.chmod(0o600)
+    job["authorization"] = {"type": "Bearer", "credentials_file": str(token_file)}
     return config
 
 
-def host_agent_config(host: FleetHost, folder: Path, alertmanagers: list[str]) -> dict[str, Any]:
-    """An agent watching the host's daemon, named after it, alerting every cluster member."""
+def host_agent_config(
+    host: FleetHost, folder: Path, alertmanagers: list[str], read_token: str
+) -> dict[str, Any]:
+    """An agent watching the host's daemon, named after it, alerting every cluster member;
+    /metrics needs the fleet's read-only token."""
     config = agent_config(
         folder / "data", host.factory.root, docker_host=host.daemon.host, port=free_port())
     return merge(config, merge(RECOVERY_ON, {
+        "api": {"metrics_public": False, "read_token": read_token},
         # long enough for the outage to be scraped before recovery acts
         "recovery": {"settle_seconds": 4},
         "resources": {"sample_interval_seconds": SCRAPE_SECONDS},
@@ -163,21 +173,22 @@ def running_fleet(root: Path, image: str) -> Iterator[Fleet]:
             stack.callback(fleet_host.factory.cleanup)
         if errors:
             raise errors[0]
+        read_token = secrets.token_urlsafe(24)
         for fleet_host in hosts.values():
             folder = root / fleet_host.name
-            agent = AgentProcess(host_agent_config(fleet_host, folder, cluster.urls),
-                                 folder / "agent")
+            config = host_agent_config(fleet_host, folder, cluster.urls, read_token)
+            agent = AgentProcess(config, folder / "agent")
             stack.callback(agent.close)
             agent.start()
             fleet_host.agent = agent
         agents = {name: h.agent for name, h in hosts.items() if h.agent is not None}
-        prometheus = PrometheusServer(root / "prometheus",
-                                      prometheus_config(root / "prometheus", agents, cluster.urls))
+        prometheus = PrometheusServer(root / "prometheus", prometheus_config(
+            root / "prometheus", agents, cluster.urls, read_token))
         stack.callback(prometheus.close)
         prometheus.start()
         wait_until(lambda: _all_up(prometheus), 60, interval=0.2,
                    message="Prometheus scraping every agent")
-        yield Fleet(hosts, prometheus, cluster, receiver)
+        yield Fleet(hosts, read_token, prometheus, cluster, receiver)
 
 
 def _all_up(prometheus: PrometheusServer) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from fleet.conftest import CrashOnH2
 from fleet.requirements import needs_prometheus_stack
 from fleet.stack import HOSTS, Fleet
@@ -17,6 +19,16 @@ def test_prometheus_scrapes_every_agent_under_its_host(fleet: Fleet) -> None:
         assert host.agent is not None
         assert sample["metric"]["instance"] == f"127.0.0.1:{host.agent.port}"
         assert sample["value"][1] == "1"
+
+
+def test_metrics_answer_only_with_the_fleet_read_token(fleet: Fleet) -> None:
+    agent = fleet.hosts["h1"].agent
+    assert agent is not None
+    assert httpx.get(f"{agent.url}/metrics", timeout=10).status_code == 401
+    scraped = httpx.get(f"{agent.url}/metrics", timeout=10,
+                        headers={"Authorization": f"Bearer {fleet.read_token}"})
+    assert scraped.status_code == 200
+    assert 'host="h1"' in scraped.text
 
 
 def test_the_shipped_rules_load_and_evaluate(fleet: Fleet) -> None:
@@ -58,6 +70,7 @@ def test_one_grouped_notification_then_one_resolved(
     firing, resolved = sent
     group = {"host": "h2", "deployment": crash_on_h2.deployment}
     assert firing["groupLabels"] == group
+    assert firing["receiver"] == "ops-pager"  # the shipped route for critical alerts
     assert resolved["groupLabels"] == group
     # one alert for the deployment, telling both services' exits
     [alert] = firing["alerts"]
