@@ -14,6 +14,8 @@ DASHBOARD = (Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashb
 # Grafana's own variables; every other $name must be one of the dashboard's.
 BUILTINS = {"__rate_interval": "10s", "__interval": "5s", "__range": "5m"}
 _LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.+),\s*(?P<label>\w+)\)$")
+# Escaped as Grafana escapes values for a Prometheus regex inside a PromQL string.
+_REGEX_SPECIAL = re.compile(r"[$^*{}\[\]'+?.()|\\]")
 _VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 
 
@@ -67,7 +69,9 @@ def substitute(text: str, values: dict[str, list[str]]) -> str:
         if name not in values:
             raise KeyError(f"variable ${name} is not defined by the dashboard")
         chosen = values[name]
-        return chosen[0] if len(chosen) == 1 else "(" + "|".join(map(re.escape, chosen)) + ")"
+        if len(chosen) == 1:
+            return chosen[0]
+        return "(" + "|".join(_REGEX_SPECIAL.sub(r"\\\\\g<0>", c) for c in chosen) + ")"
 
     return _VARIABLE.sub(one, text)
 

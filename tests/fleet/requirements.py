@@ -1,4 +1,4 @@
-"""The skip mark of the fleet tests that run real Prometheus and Alertmanager processes."""
+"""The marks of the fleet tests that run real Prometheus and Alertmanager processes."""
 
 from __future__ import annotations
 
@@ -12,3 +12,4 @@ needs_prometheus_stack = pytest.mark.skipif(
     not (Path(PROMETHEUS).exists() and Path(ALERTMANAGER).exists()),
     reason="needs Debian's prometheus and prometheus-alertmanager (scripts/ensure-system-deps)",
 )
+STACK_MARKS = [needs_prometheus_stack, pytest.mark.slow]

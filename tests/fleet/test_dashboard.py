@@ -49,6 +49,7 @@ def test_panels_cover_the_fleet_views() -> None:
 
 
 @needs_prometheus_stack
+@pytest.mark.slow
 @pytest.mark.parametrize("query", QUERIES, ids=[q.id for q in QUERIES])
 def test_panel_query_returns_data(settled: Fleet, query: PanelQuery) -> None:
     prometheus = settled.prometheus

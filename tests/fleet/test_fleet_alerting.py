@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 
 from fleet.conftest import CrashOnH2
-from fleet.requirements import needs_prometheus_stack
+from fleet.requirements import STACK_MARKS
 from fleet.stack import HOSTS, Fleet
 
-pytestmark = needs_prometheus_stack
+pytestmark = STACK_MARKS
 
 
 def test_prometheus_scrapes_every_agent_under_its_host(fleet: Fleet) -> None:
