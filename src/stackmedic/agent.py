@@ -26,7 +26,11 @@ from stackmedic.engine.compose import ComposeNotFound, ComposeRunner, find_compo
 from stackmedic.engine.events import EventStream
 from stackmedic.health import HealthEngine, engine_view
 from stackmedic.intent.tracker import IntentTracker
-from stackmedic.metrics import HealthMetrics, Metrics
+from stackmedic.metrics import Metrics
+from stackmedic.metrics.agent_state import AgentMetrics, ReconcileCounter
+from stackmedic.metrics.cadvisor import CadvisorMetrics
+from stackmedic.metrics.deployments import DeploymentMetrics
+from stackmedic.metrics.health import HealthMetrics
 from stackmedic.notify.service import Notifier
 from stackmedic.observe.monitor import ContainerMonitor
 from stackmedic.observe.state import ObservedState
@@ -122,7 +126,7 @@ class Agent:
         self.health.crashes.stable = settings.recovery.verify_stable_seconds
         self.metrics = Metrics([HealthMetrics(
             self.health, self.catalog, self.observed, lambda: self.engine.status.reachable
-        )])
+        )], host=settings.notifications.host_name())
         self.stream = EventStream(
             self.engine,
             self._on_engine_event,
@@ -160,6 +164,7 @@ class Agent:
         self._build_recovery(settings)
         self.notifier = Notifier(settings.notifications, self.db, record_event=self._record_event)
         self.notifications = NotificationBridge(self.notifier, self.bus, settings.recovery)
+        self._add_metric_sources(settings)
         self.watcher = CatalogWatcher(
             self.catalog, self.observed, self.desired, self.events,
             can_see=lambda: self.stream.connected.is_set() and self.observed.synced_at is not None,
@@ -206,6 +211,27 @@ class Agent:
         )
         self._first_connection = True
         self.restarts = RestartDetector(self.facts, settings.boot_id_path, self.engine.host)
+
+    def _add_metric_sources(self, settings: Settings) -> None:
+        """The fleet and cAdvisor-compatible families on /metrics."""
+        self.reconciles = ReconcileCounter(self.facts)
+        self.reconciles.subscribe(self.bus)
+        self.metrics.add(DeploymentMetrics(
+            self.db, self.desired, deployments=lambda: list(self.catalog.deployments),
+            open_problems=self._open_problems,
+        ))
+        self.metrics.add(AgentMetrics(self.db, self.reconciles, self.heartbeats))
+        if settings.metrics.cadvisor:
+            self.metrics.add(CadvisorMetrics(self.resources.latest, self.observed.get))
+
+    def _open_problems(self) -> dict[str, int]:
+        """Open problems per deployment: its ill episode plus its firing spike alerts."""
+        counts = dict.fromkeys(self.notifications.episodes.open, 1)
+        for alert in self.resources.alerts("firing"):
+            name = alert.get("deployment")
+            if isinstance(name, str) and name:
+                counts[name] = counts.get(name, 0) + 1
+        return counts
 
     def _resource_targets(self) -> list[ContainerRef]:
         """Running containers of known deployments, for the resource sampler."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from stackmedic.notify.types import SEVERITY_RANK, Severity
 from stackmedic.store.db import Database
 
 OPEN_STATUSES = ("pending", "sending", "retrying")
+PRUNED_FAILURES_FACT = "notify.pruned-failures."
+"""Facts key prefix (plus the channel) of failed attempts of pruned notifications."""
 
 
 @dataclass(frozen=True)
@@ -221,13 +224,33 @@ class Outbox:
         )
 
     def prune(self, before: float) -> int:
-        """Delete finished notifications created before ``before``; return how many."""
-        return self._db.execute_rowcount(
-            "DELETE FROM notifications WHERE created_at < ? AND NOT EXISTS ("
+        """Delete finished notifications created before ``before``; return how many.
+
+        Their failed attempts are added to a per-channel total first, so the failure
+        counter exposed to Prometheus never goes down.
+        """
+        finished = (
+            "created_at < ? AND NOT EXISTS ("
             " SELECT 1 FROM notification_deliveries d WHERE d.notification_id = notifications.id"
-            " AND d.status IN ('pending', 'sending', 'retrying'))",
-            (before,),
+            " AND d.status IN ('pending', 'sending', 'retrying'))"
         )
+        with self._db.transaction() as conn:
+            failed = conn.execute(
+                "SELECT channel, SUM(attempts - (status = 'sent')) AS n"
+                " FROM notification_deliveries WHERE notification_id IN"
+                f" (SELECT id FROM notifications WHERE {finished}) GROUP BY channel",
+                (before,),
+            ).fetchall()
+            for row in failed:
+                if row["n"]:
+                    conn.execute(
+                        "INSERT INTO agent_facts (key, value, updated_at) VALUES (?, ?, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET"
+                        " value = CAST(value AS INTEGER) + excluded.value,"
+                        " updated_at = excluded.updated_at",
+                        (PRUNED_FAILURES_FACT + row["channel"], int(row["n"]), time.time()),
+                    )
+            return conn.execute(f"DELETE FROM notifications WHERE {finished}", (before,)).rowcount
 
 
 def _message_event(row: sqlite3.Row) -> MessageEvent:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 import uuid
 from datetime import UTC, datetime
@@ -64,7 +63,7 @@ class Notifier:
                 self._channels[name] = registry.build(name, settings)
         self._redact = Redactor(s for ch in self._channels.values() for s in ch.secrets())
         self._context = RenderContext(
-            host=config.host or socket.gethostname(), public_url=config.public_url
+            host=config.host_name(), public_url=config.public_url
         )
         self._db = db
         self._outbox = Outbox(db)

@@ -24,6 +24,10 @@ class ContainerCgroupFiles:
     cpu_quota: Path
     cpu_period: Path | None
     cpuset: Path | None
+    cpu_stat: Path | None = None
+    """v1's cpu.stat (throttling); on v2 the throttling is in ``cpu_usage`` (cpu.stat)."""
+    cgroup_path: str = ""
+    """The container's cgroup as cAdvisor names it, e.g. ``/docker/<id>``."""
 
     @property
     def counter_files(self) -> tuple[Path, Path, Path, Path]:
@@ -77,6 +81,7 @@ class CgroupLayout:
                 cpu_quota=base / "cpu.max",
                 cpu_period=None,
                 cpuset=base / "cpuset.cpus.effective",
+                cgroup_path=f"/{rel}",
             )
         memory = self.root / "memory" / rel
         cpuacct = _v1_controller(self.root, "cpuacct") / rel
@@ -94,6 +99,8 @@ class CgroupLayout:
             cpu_quota=cpu / "cpu.cfs_quota_us",
             cpu_period=cpu / "cpu.cfs_period_us",
             cpuset=cpuset / "cpuset.effective_cpus" if cpuset.is_dir() else None,
+            cpu_stat=cpu / "cpu.stat",
+            cgroup_path=f"/{rel}",
         )
 
 

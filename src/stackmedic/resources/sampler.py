@@ -15,7 +15,12 @@ from stackmedic.resources.cgroup_reader import CgroupReader
 from stackmedic.resources.cgroups import CgroupLayout, detect_layout
 from stackmedic.resources.config import ResourcesConfig, SampleSource
 from stackmedic.resources.host import HostSampler
-from stackmedic.resources.models import ContainerRef, ContainerSample, SampleSourceName
+from stackmedic.resources.models import (
+    ContainerRef,
+    ContainerSample,
+    SampleDetail,
+    SampleSourceName,
+)
 from stackmedic.resources.stats_api import StatsApiReader, cpu_core_percent
 
 log = structlog.get_logger(__name__)
@@ -33,6 +38,8 @@ class _Tracked:
     prev_clock_ns: int | None = None
     cpu_limit_cores: float | None = None
     memory_limit_bytes: int | None = None
+    cpu_quota_us: int | None = None
+    cpu_period_us: int | None = None
     limits_read_at: float | None = None
     via_api: bool = False
 
@@ -56,7 +63,9 @@ class ContainerSampler:
         source: SampleSource = "auto",
         limits_refresh_seconds: float = 60.0,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        cgroup_driver: str | None = None,
     ) -> None:
+        self._driver = cgroup_driver
         self._layout = layout if source != "stats_api" else None
         self._api = stats_api if source != "cgroups" else None
         self._refresh_ns = int(limits_refresh_seconds * 1e9)
@@ -152,6 +161,8 @@ class ContainerSampler:
                 limits = reader.read_limits()
                 tracked.cpu_limit_cores = limits.cpu_cores
                 tracked.memory_limit_bytes = limits.memory_bytes
+                tracked.cpu_quota_us = limits.cpu_quota_us
+                tracked.cpu_period_us = limits.cpu_period_us
                 tracked.limits_read_at = now_ns
         except (OSError, ValueError):
             # The cgroup was removed (container stopped or restarted): reopen next time.
@@ -174,6 +185,17 @@ class ContainerSampler:
             memory_bytes=counters.memory_bytes,
             memory_limit=tracked.memory_limit_bytes,
             oom_kills=counters.oom_kills,
+            detail=SampleDetail(
+                usage_bytes=counters.usage_bytes,
+                working_set_bytes=counters.working_set_bytes,
+                rss_bytes=counters.rss_bytes,
+                cache_bytes=counters.cache_bytes,
+                throttled_seconds=_seconds(counters.throttled_ns),
+                cpu_quota_us=tracked.cpu_quota_us,
+                cpu_period_us=tracked.cpu_period_us,
+                memory_limit_bytes=tracked.memory_limit_bytes,
+                cgroup_path=reader.files.cgroup_path,
+            ),
         )
 
     async def _read_api(
@@ -186,7 +208,11 @@ class ContainerSampler:
             tracked.prev_cpu_ns = tracked.prev_clock_ns = tracked.limits_read_at = None
         now_ns = self._monotonic_ns()
         if tracked.limits_read_at is None or now_ns - tracked.limits_read_at >= self._refresh_ns:
-            tracked.cpu_limit_cores = await self._api.cpu_limit(cid)
+            limits = await self._api.limits(cid)
+            tracked.cpu_limit_cores = limits.cpu_cores
+            tracked.memory_limit_bytes = limits.memory_bytes
+            tracked.cpu_quota_us = limits.cpu_quota_us
+            tracked.cpu_period_us = limits.cpu_period_us
             tracked.limits_read_at = now_ns
         reading = await self._api.read(cid)
         if reading is None:
@@ -211,7 +237,25 @@ class ContainerSampler:
             memory_bytes=reading.memory_bytes,
             memory_limit=reading.memory_limit_bytes or None,
             oom_kills=None,
+            detail=SampleDetail(
+                usage_bytes=reading.usage_bytes,
+                working_set_bytes=reading.working_set_bytes,
+                rss_bytes=reading.rss_bytes,
+                cache_bytes=reading.cache_bytes,
+                throttled_seconds=_seconds(reading.throttled_ns),
+                cpu_quota_us=tracked.cpu_quota_us,
+                cpu_period_us=tracked.cpu_period_us,
+                memory_limit_bytes=tracked.memory_limit_bytes,
+                cgroup_path=self._cgroup_path(cid),
+                read_at=reading.read_at,
+            ),
         )
+
+    def _cgroup_path(self, container_id: str) -> str:
+        """The cgroup path the engine gives a container under its driver (cAdvisor's ``id``)."""
+        if self._driver == "systemd":
+            return f"/system.slice/docker-{container_id}.scope"
+        return f"/docker/{container_id}"
 
 
 def _build(
@@ -225,6 +269,7 @@ def _build(
     memory_bytes: int,
     memory_limit: int | None,
     oom_kills: int | None,
+    detail: SampleDetail | None = None,
 ) -> ContainerSample:
     cores = float(host.cpu_count)
     if tracked.cpu_limit_cores is not None:
@@ -244,7 +289,12 @@ def _build(
         memory_limit_bytes=limit,
         memory_percent=memory_bytes / limit * 100.0 if limit > 0 else 0.0,
         oom_kills=oom_kills,
+        detail=detail,
     )
+
+
+def _seconds(ns: int | None) -> float | None:
+    return None if ns is None else ns / 1e9
 
 
 async def build_sampler(
@@ -283,5 +333,6 @@ async def build_sampler(
         source=config.source,
         limits_refresh_seconds=config.limits_refresh_seconds,
         monotonic_ns=monotonic_ns,
+        cgroup_driver=driver,
     )
     return layout, sampler
