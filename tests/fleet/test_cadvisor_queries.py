@@ -39,16 +39,32 @@ def by_name(result: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {s["metric"]["name"]: s for s in result}
 
 
-def test_cpu_rate_per_container_carries_the_compose_project(fleet: Fleet) -> None:
-    query = ('sum(rate(container_cpu_usage_seconds_total{name!=""}[1m])) '
-             f"by (name, host, {PROJECT})")
-    for name, host in fleet.hosts.items():
-        burner = container_name(host, "burner")
-        found = wait_until(lambda b=burner: by_name(fleet.prometheus.query(query)).get(b), 60,
-                           interval=0.5, message=f"CPU rate of {burner}")
-        assert found["metric"][PROJECT] == host.site.name
-        assert found["metric"]["host"] == name
-    assert {s["metric"]["host"] for s in fleet.prometheus.query(query)} == set(HOSTS)
+# As the usual cAdvisor dashboards write them (per container, then per Compose project).
+CORE_QUERIES = {
+    "cpu": 'sum(rate(container_cpu_usage_seconds_total{name=~".+"}[1m])) by (name)',
+    "working set": 'sum(container_memory_working_set_bytes{name=~".+"}) by (name)',
+    "limit": 'sum(container_spec_memory_limit_bytes{name=~".+"}) by (name)',
+}
+
+
+def test_core_queries_cover_every_container_of_every_host(fleet: Fleet) -> None:
+    wanted = {container_name(h, s) for h in fleet.hosts.values() for s in ("burner", "cache")}
+    for what, promql in CORE_QUERIES.items():
+        wait_until(lambda p=promql: wanted <= set(by_name(fleet.prometheus.query(p))), 60,
+                   interval=0.5, message=f"{what} of every site container")
+
+
+def test_core_queries_group_by_compose_project(fleet: Fleet) -> None:
+    sites = {h.site.name: name for name, h in fleet.hosts.items()}
+    for what, promql in CORE_QUERIES.items():
+        per_project = promql.replace("by (name)", f"by ({PROJECT}, host)")
+        rows = {(s["metric"].get(PROJECT), s["metric"]["host"])
+                for s in fleet.prometheus.query(per_project)}
+        assert set(sites.items()) <= rows, what
+    limits = fleet.prometheus.query(
+        f'container_spec_memory_limit_bytes{{{PROJECT}=~".+-site"}}')
+    assert {float(s["value"][1]) for s in limits} == {MEMORY_LIMIT}
+    assert len(limits) == 2 * len(HOSTS)
 
 
 def test_working_set_and_limit_agree_with_the_engine(fleet: Fleet) -> None:
