@@ -7,6 +7,7 @@ import httpx
 from fleet.conftest import CrashOnH2
 from fleet.requirements import STACK_MARKS
 from fleet.stack import HOSTS, Fleet
+from support.wait import wait_until
 
 pytestmark = STACK_MARKS
 
@@ -37,6 +38,30 @@ def test_the_shipped_rules_load_and_evaluate(fleet: Fleet) -> None:
     broken = [(r["name"], r.get("lastError")) for g in groups for r in g["rules"]
               if r["health"] == "err"]
     assert broken == []
+
+
+def test_the_recording_rules_fit_the_agents_series(fleet: Fleet) -> None:
+    def per_host(promql: str) -> dict[str, list[float]]:
+        found: dict[str, list[float]] = {}
+        for sample in fleet.prometheus.query(promql):
+            found.setdefault(sample["metric"]["host"], []).append(float(sample["value"][1]))
+        return found
+
+    def every_host(promql: str) -> dict[str, list[float]]:
+        def complete() -> dict[str, list[float]] | None:
+            found = per_host(promql)
+            return found if set(found) == set(HOSTS) else None
+
+        return wait_until(complete, 30, interval=0.5, message=f"{promql} for every host")
+
+    # the burners' `cpus: 0.1`, as cores
+    limits = every_host('host_name:container_spec_cpu_limit:cores{name=~".*burner.*"}')
+    assert all(v == [0.1] for v in limits.values()), limits
+    assert every_host("host_name:container_cpu_usage_seconds:rate1m")
+    ratios = every_host("host_name:container_memory_working_set:ratio_limit")
+    assert all(0 < r < 0.9 for values in ratios.values() for r in values), ratios
+    counts = every_host('host_verdict:stackmedic_deployments:sum{verdict="healthy"}')
+    assert counts["h1"] == [1] and counts["h3"] == [1]
 
 
 def test_the_crash_shows_in_prometheus_with_host_h2(crash_on_h2: CrashOnH2) -> None:
