@@ -29,6 +29,7 @@ class CrashOnH2:
     ill_in_prometheus: list[dict[str, Any]]
     alerts_per_member: list[list[dict[str, Any]]]
     notifications: list[dict[str, Any]]
+    sent_per_member: list[float]
 
 
 def notifications(fleet: Fleet) -> list[dict[str, Any]]:
@@ -74,7 +75,8 @@ def crash_on_h2(fleet: Fleet) -> CrashOnH2:
     count = len(fleet.receiver.received())
     assert_holds(lambda: len(fleet.receiver.received()) == count, 2 * PEER_TIMEOUT + 1,
                  message="no further notification from the other cluster member")
-    return CrashOnH2(shop.name, ill, held, notifications(fleet))
+    sent = [m.webhook_notifications() for m in fleet.alertmanagers.members]
+    return CrashOnH2(shop.name, ill, held, notifications(fleet), sent)
 
 
 @pytest.fixture(scope="package")

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from .servers import free_port
 from .wait import wait_until
@@ -177,6 +178,18 @@ class AlertmanagerMember(ServiceProcess):
         response.raise_for_status()
         status: dict[str, Any] = response.json()
         return status
+
+    def webhook_notifications(self) -> float:
+        """How many notifications this member itself sent to webhook receivers."""
+        response = httpx.get(f"{self.url}/metrics", timeout=10)
+        response.raise_for_status()
+        total = 0.0
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                if (sample.name == "alertmanager_notifications_total"
+                        and sample.labels.get("integration") == "webhook"):
+                    total += sample.value
+        return total
 
     def alerts(self, matcher: str | None = None) -> list[dict[str, Any]]:
         """Alerts the member holds, optionally filtered (``'host="h2"'``)."""
