@@ -110,6 +110,7 @@ async def test_core_queries_carry_compose_labels_and_agree_with_engine_stats(
         first = await async_wait_until(
             both_sampled, 60, interval=0.5, message="both containers sampled"
         )
+        assert first is not None
         burner = first.one("container_cpu_usage_seconds_total", **burner_labels, cpu="total")
         assert first.type_of("container_cpu_usage_seconds") == "counter"
         burner_id = burner.labels["id"].rsplit("/", 1)[-1].removeprefix("docker-")
