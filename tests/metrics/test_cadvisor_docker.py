@@ -110,6 +110,7 @@ async def test_core_queries_carry_compose_labels_and_agree_with_engine_stats(
         first = await async_wait_until(
             both_sampled, 60, interval=0.5, message="both containers sampled"
         )
+        assert first is not None
         burner = first.one("container_cpu_usage_seconds_total", **burner_labels, cpu="total")
         assert first.type_of("container_cpu_usage_seconds") == "counter"
         burner_id = burner.labels["id"].rsplit("/", 1)[-1].removeprefix("docker-")
@@ -205,3 +206,25 @@ class CounterSeries:
             return self.points[before]
         share = (t - before) / (after - before)
         return self.points[before] + share * (self.points[after] - self.points[before])
+
+
+async def test_a_crashed_deployment_is_an_open_problem_on_its_host(
+    deployments: DeploymentFactory, tmp_path: Path
+) -> None:
+    site = deployments.make("crash", {"web": service("sleep 4; exit 3", restart="no")})
+    site.up()
+    async with running_agent(
+        tmp_path / "data", deployments.root, notifications={"host": "h2"}
+    ) as handle:
+        dep = {"deployment": site.name, "host": "h2"}
+
+        async def problem_open() -> Exposition | None:
+            exp = await scrape(handle)
+            found = exp.samples("stackmedic_open_problems", **dep)
+            return exp if found and found[0].value == 1 else None
+
+        exp = await async_wait_until(problem_open, 60, interval=0.5, message="open problem")
+        assert exp is not None
+        assert exp.value("stackmedic_deployment_verdict", **dep, verdict="down") == 1
+        assert exp.value("stackmedic_deployment_desired_state", **dep, state="running") == 1
+        assert exp.value("stackmedic_recovery_gave_up", **dep) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -48,10 +49,20 @@ def group_key(deployment: str | None, channels: list[str]) -> str:
 
 
 class Outbox:
-    """Writes notifications before they are sent and tracks each channel's delivery."""
+    """Writes notifications before they are sent and tracks each channel's delivery.
 
-    def __init__(self, db: Database) -> None:
+    ``members`` maps a channel to its delivery names when it has several (the members of an
+    Alertmanager cluster): a notification gets one delivery per member, each sent, retried
+    and given up on its own.
+    """
+
+    def __init__(self, db: Database, members: Mapping[str, Sequence[str]] | None = None) -> None:
         self._db = db
+        self._members = dict(members or {})
+
+    def deliveries_for(self, channels: Sequence[str]) -> list[str]:
+        """The delivery names of ``channels``: each channel, or each of its members."""
+        return [name for channel in channels for name in self._members.get(channel, [channel])]
 
     def add(
         self,
@@ -101,7 +112,7 @@ class Outbox:
             conn.executemany(
                 "INSERT INTO notification_deliveries (notification_id, channel, status,"
                 " first_due_at, next_attempt_at) VALUES (?, ?, 'pending', ?, ?)",
-                [(notification_id, channel, due, due) for channel in channels],
+                [(notification_id, name, due, due) for name in self.deliveries_for(channels)],
             )
         conn.execute(
             "INSERT INTO notification_events (notification_id, fingerprint, kind, occurred_at,"

@@ -21,9 +21,12 @@ from stackmedic.resources.models import (
     SampleDetail,
     SampleSourceName,
 )
+from stackmedic.resources.sample_build import HostShape, build_sample, seconds
 from stackmedic.resources.stats_api import StatsApiReader, cpu_core_percent
 
 log = structlog.get_logger(__name__)
+
+__all__ = ["ContainerSampler", "HostShape", "build_sampler"]
 
 _YIELD_EVERY = 256
 
@@ -42,14 +45,6 @@ class _Tracked:
     cpu_period_us: int | None = None
     limits_read_at: float | None = None
     via_api: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class HostShape:
-    """The host facts container percentages are relative to."""
-
-    cpu_count: int
-    memory_total_bytes: int
 
 
 class ContainerSampler:
@@ -175,8 +170,9 @@ class ContainerSampler:
             if elapsed > 0 and counters.cpu_ns >= tracked.prev_cpu_ns:
                 core_percent = (counters.cpu_ns - tracked.prev_cpu_ns) / elapsed * 100.0
         tracked.prev_cpu_ns, tracked.prev_clock_ns = counters.cpu_ns, now_ns
-        return _build(
-            tracked,
+        return build_sample(
+            tracked.ref,
+            tracked.cpu_limit_cores,
             ts,
             host,
             source="cgroups",
@@ -190,7 +186,7 @@ class ContainerSampler:
                 working_set_bytes=counters.working_set_bytes,
                 rss_bytes=counters.rss_bytes,
                 cache_bytes=counters.cache_bytes,
-                throttled_seconds=_seconds(counters.throttled_ns),
+                throttled_seconds=seconds(counters.throttled_ns),
                 cpu_quota_us=tracked.cpu_quota_us,
                 cpu_period_us=tracked.cpu_period_us,
                 memory_limit_bytes=tracked.memory_limit_bytes,
@@ -227,8 +223,9 @@ class ContainerSampler:
                     reading.online_cpus,
                 )
             tracked.prev_cpu_ns, tracked.prev_clock_ns = reading.cpu_ns, reading.system_ns
-        return _build(
-            tracked,
+        return build_sample(
+            tracked.ref,
+            tracked.cpu_limit_cores,
             ts,
             host,
             source="stats_api",
@@ -242,7 +239,7 @@ class ContainerSampler:
                 working_set_bytes=reading.working_set_bytes,
                 rss_bytes=reading.rss_bytes,
                 cache_bytes=reading.cache_bytes,
-                throttled_seconds=_seconds(reading.throttled_ns),
+                throttled_seconds=seconds(reading.throttled_ns),
                 cpu_quota_us=tracked.cpu_quota_us,
                 cpu_period_us=tracked.cpu_period_us,
                 memory_limit_bytes=tracked.memory_limit_bytes,
@@ -256,45 +253,6 @@ class ContainerSampler:
         if self._driver == "systemd":
             return f"/system.slice/docker-{container_id}.scope"
         return f"/docker/{container_id}"
-
-
-def _build(
-    tracked: _Tracked,
-    ts: float,
-    host: HostShape,
-    *,
-    source: SampleSourceName,
-    core_percent: float | None,
-    cpu_ns: int,
-    memory_bytes: int,
-    memory_limit: int | None,
-    oom_kills: int | None,
-    detail: SampleDetail | None = None,
-) -> ContainerSample:
-    cores = float(host.cpu_count)
-    if tracked.cpu_limit_cores is not None:
-        cores = min(cores, tracked.cpu_limit_cores)
-    limit = host.memory_total_bytes
-    if memory_limit is not None and memory_limit > 0:
-        limit = min(limit, memory_limit)
-    return ContainerSample(
-        ts=ts,
-        ref=tracked.ref,
-        source=source,
-        cpu_core_percent=core_percent,
-        cpu_percent=None if core_percent is None or cores <= 0 else core_percent / cores,
-        cpu_limit_cores=cores,
-        cpu_usage_seconds=cpu_ns / 1e9,
-        memory_bytes=memory_bytes,
-        memory_limit_bytes=limit,
-        memory_percent=memory_bytes / limit * 100.0 if limit > 0 else 0.0,
-        oom_kills=oom_kills,
-        detail=detail,
-    )
-
-
-def _seconds(ns: int | None) -> float | None:
-    return None if ns is None else ns / 1e9
 
 
 async def build_sampler(

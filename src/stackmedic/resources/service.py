@@ -29,7 +29,8 @@ from stackmedic.resources.oom import oom_context, oom_killed
 from stackmedic.resources.periodic import Periodic
 from stackmedic.resources.prometheus import metric_families
 from stackmedic.resources.rules import RuleEngine
-from stackmedic.resources.sampler import ContainerSampler, HostShape, build_sampler
+from stackmedic.resources.sample_build import HostShape
+from stackmedic.resources.sampler import ContainerSampler, build_sampler
 from stackmedic.resources.stats_api import StatsApiReader
 from stackmedic.resources.targets import TargetsProvider, resolve_targets
 from stackmedic.store.db import Database
