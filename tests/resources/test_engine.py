@@ -11,7 +11,9 @@ from typing import Any
 
 import aiodocker
 import pytest
+from structlog.testing import capture_logs
 
+from health.proxy import SocketProxy
 from stackmedic.resources import (
     ContainerRef,
     ContainerSample,
@@ -245,3 +247,43 @@ async def test_spike_rule_end_to_end(
         assert [a["state"] for a in monitor.alerts("resolved")] == ["resolved"]
     finally:
         docker("unpause", cid, check=False)
+
+
+async def test_a_failing_stats_api_is_warned_about_once_per_episode(
+    workload: Workload, db: Database
+) -> None:
+    """An engine refusing stats (500) gives one warning per container, not one per sample."""
+    proxy = SocketProxy()
+    await proxy.start()
+    client = aiodocker.Docker(url=proxy.host)
+    config = ResourcesConfig(sample_interval_seconds=INTERVAL, rules=[], source="stats_api")
+    monitor = ResourceMonitor(config, db, client)
+    refs = [r for r in workload.refs() if r.service in ("burner", "idle")]
+    monitor.set_targets(refs)
+    stats = r"/containers/[0-9a-f]+/stats$"
+
+    def both(s: Snapshot) -> bool:
+        return all(s.container(r.container_id) is not None for r in refs)
+
+    async def calls_at_least(count: int) -> None:
+        await snapshot_where(monitor, lambda s: monitor.stats()["stats_api_calls"] >= count,
+                             timeout=30)
+
+    try:
+        with capture_logs() as logs:
+            proxy.fault(stats, 500)
+            await monitor.start()
+            await calls_at_least(8)
+            proxy.clear(stats)
+            await snapshot_where(monitor, both, timeout=30)
+            proxy.fault(stats, 500)
+            await calls_at_least(monitor.stats()["stats_api_calls"] + 8)
+    finally:
+        await monitor.close()
+        await client.close()
+        await proxy.close()
+    warned = [e for e in logs if e["event"] == "resources.stats_api_failed"
+              and e["log_level"] == "warning"]
+    assert sorted(e["container"] for e in warned) == sorted(
+        [r.container_id[:12] for r in refs] * 2
+    )
