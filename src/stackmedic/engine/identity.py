@@ -47,7 +47,7 @@ def identify(info: Mapping[str, Any], version: Mapping[str, Any]) -> EngineIdent
         kind = EngineKind.UNKNOWN
     security = [str(option) for option in info.get("SecurityOptions") or []]
     rootless = any("name=rootless" in option for option in security)
-    cgroup_version = info.get("CgroupVersion")
+    cgroup_version = str(info.get("CgroupVersion") or "").removeprefix("v")  # Podman: "v2"
     return EngineIdentity(
         kind=kind,
         version=_str(version.get("Version")),

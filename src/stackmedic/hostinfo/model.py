@@ -114,7 +114,8 @@ def summary_parts(host: dict[str, Any]) -> list[str]:
         str(resources.get("source")), str(resources.get("source") or "?"))
     parts.append(f"resources from {source}")
     if compose.get("available"):
-        parts.append(f"Compose {compose.get('version') or '?'} ({compose.get('flavour')})")
+        version = f" {compose['version']}" if compose.get("version") else ""
+        parts.append(f"Compose{version} ({compose.get('flavour')})")
     else:
         parts.append("no Compose")
     return parts
