@@ -64,7 +64,13 @@ async def test_this_host_is_reported_in_healthz_status_and_the_footer(
                                       "standalone docker-compose")
         assert host["problems"] == []
 
-        page = (await handle.api.get("/login")).text
+        login = (await handle.api.get("/login")).text
+        assert "resources from" not in login  # host facts are for logged-in people only
+        nonce = re.search(r'name="nonce" value="([^"]+)"', login)
+        assert nonce is not None
+        form = {"token": handle.agent.token, "nonce": nonce.group(1), "next": "/events"}
+        assert (await handle.api.post("/login", data=form)).status_code == 303
+        page = (await handle.api.get("/events")).text
         footer = page[page.index('<footer class="foot">'):]
         assert f"Docker {engine['version']} (API {engine['api_version']}), rootful" in footer
         assert "cgroup v1" in footer and "resources from cgroup files" in footer

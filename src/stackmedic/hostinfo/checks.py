@@ -95,7 +95,9 @@ def source_facts(
         return ResourceSourceFacts(
             "stats_api", f"cgroup files not usable ({fallback_reason})", STATS_API_COST,
             **counts)
-    return ResourceSourceFacts("cgroups", f"{where} are readable", CGROUP_FILES_COST, **counts)
+    return ResourceSourceFacts(
+        "cgroups", f"{where} ({via_cgroups} container(s) read from them)", CGROUP_FILES_COST,
+        **counts)
 
 
 def host_problems(
