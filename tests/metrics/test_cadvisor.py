@@ -13,6 +13,7 @@ from typing import Any, Literal
 import pytest
 
 from resources.fake_cgroups import FakeCgroupTree, FakeContainer
+from resources.test_fixtures import Fixture
 from stackmedic.metrics import Metrics
 from stackmedic.metrics.cadvisor import CadvisorMetrics
 from stackmedic.resources import ContainerRef, ContainerSample, Snapshot, detect_layout
@@ -231,3 +232,42 @@ def test_stats_api_read_time_is_the_sample_time() -> None:
 def test_nothing_before_the_first_sample() -> None:
     source = CadvisorMetrics(lambda: None, lambda cid: None)
     assert source.metric_families() == []
+
+
+FIXTURE_NAMES = [
+    "cgroup1-cgroupfs-docker", "cgroup1-cgroupfs-podman", "cgroup2-systemd-docker",
+    "cgroup2-cgroupfs-docker", "cgroup2-rootless-docker", "cgroup2-systemd-podman",
+    "cgroup2-rootless-podman",
+]
+
+
+def stat_values(path: Path) -> dict[str, int]:
+    pairs = (line.split() for line in path.read_text().splitlines() if line.strip())
+    return {key: int(value) for key, value in pairs}
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_recorded_and_constructed_trees_give_cadvisor_figures(name: str) -> None:
+    """The cgroup trees of tests/resources/fixtures: figures as cAdvisor computes them."""
+    fixture = Fixture(name)
+    files = fixture.layout().container_files(fixture.container_id)
+    assert files is not None
+    expected = fixture.meta["expected"]
+    stat = stat_values(files.memory_stat)
+    v1 = files.version == 1
+    reader = CgroupReader(files)
+    reader.open()
+    try:
+        counters = reader.read()
+    finally:
+        reader.close()
+    inactive = stat["total_inactive_file" if v1 else "inactive_file"]
+    assert counters.usage_bytes == expected["memory_usage_bytes"]
+    assert counters.working_set_bytes == max(0, expected["memory_usage_bytes"] - inactive)
+    assert counters.rss_bytes == stat["total_rss" if v1 else "anon"]
+    assert counters.cache_bytes == stat["total_cache" if v1 else "file"]
+    assert files.cgroup_path == "/" + fixture.meta["container"]["cgroup"]
+    cpu_stat = files.cpu_stat if v1 else files.cpu_usage
+    throttled = stat_values(cpu_stat) if cpu_stat is not None and cpu_stat.is_file() else {}
+    key, scale = ("throttled_time", 1) if v1 else ("throttled_usec", 1000)
+    assert counters.throttled_ns == (throttled[key] * scale if key in throttled else None)

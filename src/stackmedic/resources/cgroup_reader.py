@@ -44,7 +44,15 @@ class CgroupLimits:
 
 
 class CgroupReader:
-    """Kept-open descriptors on one container's counter files; cheap to read repeatedly."""
+    """Kept-open descriptors on one container's counter files; cheap to read repeatedly.
+
+    The same figures as `docker stats` (and cAdvisor's `container_memory_working_set_bytes`):
+    CPU from `cpu.stat` `usage_usec` (v2) or `cpuacct.usage` (v1); memory as the working set,
+    usage minus inactive file pages (`memory.current` - `inactive_file` on v2,
+    `memory.usage_in_bytes` - `total_inactive_file` on v1); OOM kills from `memory.events` or
+    `memory.oom_control` `oom_kill`; limits from `memory.max` / `cpu.max` ("max" is none) or
+    `memory.limit_in_bytes` / `cpu.cfs_quota_us`, capped by the cpuset.
+    """
 
     __slots__ = ("_fds", "_inactive_needle", "_needles", "_throttle_fd", "_v2", "files")
 
@@ -100,7 +108,7 @@ class CgroupReader:
         if len(stat) == _STAT_BUFFER:
             stat = _pread_all(stat_fd)
         oom_raw = pread(oom_fd, 512, 0)
-        cpu_ns = field_value(cpu_raw, b"usage_usec ") * 1000 if self._v2 else int(cpu_raw)
+        cpu_ns = cpu_usage_ns(cpu_raw, 2 if self._v2 else 1)
         inactive = field_value(stat, self._inactive_needle)
         rss_needle, cache_needle = self._needles
         return CgroupCounters(
@@ -138,7 +146,7 @@ class CgroupReader:
             memory = None if raw_memory in ("max", "") else int(raw_memory)
         else:
             raw_quota = int(_read_text(files.cpu_quota) or "-1")
-            if files.cpu_period is not None:
+            if files.cpu_period is not None and (raw_quota > 0 or files.cpu_period.is_file()):
                 period_us = int(_read_text(files.cpu_period))
             if raw_quota > 0 and period_us:
                 cores = raw_quota / period_us
@@ -156,6 +164,12 @@ class CgroupReader:
         return CgroupLimits(
             cpu_cores=cores, memory_bytes=memory, cpu_quota_us=quota_us, cpu_period_us=period_us
         )
+
+
+def cpu_usage_ns(raw: bytes, version: int) -> int:
+    """CPU time used, in ns: v2 `cpu.stat` `usage_usec` (a core file, there even without the
+    cpu controller), v1 `cpuacct.usage`."""
+    return field_value(raw, b"usage_usec ") * 1000 if version == 2 else int(raw)
 
 
 def field_value(data: bytes, needle: bytes) -> int:
