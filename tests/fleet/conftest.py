@@ -43,16 +43,31 @@ def statuses(fleet: Fleet) -> list[str]:
     return [n["status"] for n in notifications(fleet)]
 
 
+def summary(fleet: Fleet) -> str:
+    """The notifications so far, one line each, for failure messages."""
+    return "\n".join(
+        f"{n['status']} to {n['receiver']} from {n['externalURL']}: "
+        + ", ".join(f"{a['status']} {a['labels']}" for a in n["alerts"])
+        for n in notifications(fleet)
+    ) or "none"
+
+
 @pytest.fixture(scope="package")
 def crash_on_h2(fleet: Fleet) -> CrashOnH2:
     """Kill both services of shop on h2, then wait for recovery and the resolved notice."""
+    try:
+        return _crash_on_h2(fleet)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nnotifications at the receiver:\n{summary(fleet)}") from None
+
+
+def _crash_on_h2(fleet: Fleet) -> CrashOnH2:
     h2 = fleet.hosts["h2"]
     shop = h2.extra["shop"]
-    assert h2.agent is not None
     wait_until(lambda: fleet.prometheus.query(
         f'stackmedic_deployment_verdict{{host="h2",deployment="{shop.name}",verdict="healthy"}}'
         " == 1"), 60, interval=0.2, message="shop healthy in Prometheus before the crash")
-    assert fleet.receiver.received() == []
+    assert fleet.receiver.received() == [], "notifications before the crash"
 
     run_docker("kill", *shop.container_ids(), docker_host=h2.daemon.host)
     ill = wait_until(lambda: fleet.prometheus.query(
@@ -68,7 +83,7 @@ def crash_on_h2(fleet: Fleet) -> CrashOnH2:
                message="a firing notification at the receiver")
     wait_until(lambda: shop.states() == {"web": "running", "worker": "running"}, 90,
                interval=0.5, message="shop recovered by the agent")
-    wait_until(lambda: "resolved" in statuses(fleet), 90, interval=0.2,
+    wait_until(lambda: statuses(fleet)[-1] == "resolved", 90, interval=0.2,
                message="a resolved notification at the receiver")
     # The second member sends only what the first has not: give it its turn (its position
     # times the peer timeout, and a gossip round) and check nothing more arrives.

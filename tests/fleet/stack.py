@@ -120,7 +120,8 @@ def host_agent_config(
         "resources": {"sample_interval_seconds": SCRAPE_SECONDS},
         "notifications": {
             "host": host.name,
-            "group_window_seconds": 1,
+            # both services' deaths in one notice even when the agent is slow to see them
+            "group_window_seconds": 3,
             "retry_initial_seconds": 0.2,
             "channels": {"am": {"type": "alertmanager", "urls": alertmanagers}},
         },
