@@ -30,7 +30,7 @@ from stackmedic.intent.tracker import IntentTracker
 from stackmedic.metrics import Metrics
 from stackmedic.metrics.agent_state import AgentMetrics, ReconcileCounter
 from stackmedic.metrics.cadvisor import CadvisorMetrics
-from stackmedic.metrics.deployments import DeploymentMetrics
+from stackmedic.metrics.deployments import DeploymentMetrics, open_problems
 from stackmedic.metrics.health import HealthMetrics
 from stackmedic.notify.service import Notifier
 from stackmedic.observe.monitor import ContainerMonitor
@@ -224,20 +224,13 @@ class Agent:
         self.reconciles.subscribe(self.bus)
         self.metrics.add(DeploymentMetrics(
             self.db, self.desired, deployments=lambda: list(self.catalog.deployments),
-            open_problems=self._open_problems,
+            open_problems=lambda: open_problems(
+                self.notifications.episodes.open, self.resources.alerts("firing")
+            ),
         ))
         self.metrics.add(AgentMetrics(self.db, self.reconciles, self.heartbeats))
         if settings.metrics.cadvisor:
             self.metrics.add(CadvisorMetrics(self.resources.latest, self.observed.get))
-
-    def _open_problems(self) -> dict[str, int]:
-        """Open problems per deployment: its ill episode plus its firing spike alerts."""
-        counts = dict.fromkeys(self.notifications.episodes.open, 1)
-        for alert in self.resources.alerts("firing"):
-            name = alert.get("deployment")
-            if isinstance(name, str) and name:
-                counts[name] = counts.get(name, 0) + 1
-        return counts
 
     def _resource_targets(self) -> list[ContainerRef]:
         """Running containers of known deployments, for the resource sampler."""

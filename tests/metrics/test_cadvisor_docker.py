@@ -26,7 +26,7 @@ pytestmark = pytest.mark.docker
 
 MEMORY_LIMIT = 96 * 1024 * 1024
 FILL = 48 * 1024 * 1024
-WINDOW_SECONDS = 8.0
+WINDOW_SECONDS = 10.0
 AGENT_FAMILIES = {  # as prometheus_client's parser names them (counters without _total)
     "stackmedic_agent_info": "gauge",
     "stackmedic_deployment_verdict": "gauge",
@@ -211,12 +211,22 @@ class CounterSeries:
 async def test_a_crashed_deployment_is_an_open_problem_on_its_host(
     deployments: DeploymentFactory, tmp_path: Path
 ) -> None:
-    site = deployments.make("crash", {"web": service("sleep 4; exit 3", restart="no")})
+    """Also: with ``metrics.cadvisor: false`` only stackmedic's own container series remain."""
+    site = deployments.make("crash", {"web": service("sleep 6; exit 3", restart="no")})
     site.up()
     async with running_agent(
-        tmp_path / "data", deployments.root, notifications={"host": "h2"}
+        tmp_path / "data", deployments.root, notifications={"host": "h2"},
+        resources={"sample_interval_seconds": 1}, metrics={"cadvisor": False},
     ) as handle:
         dep = {"deployment": site.name, "host": "h2"}
+
+        async def sampled() -> Exposition | None:
+            exp = await scrape(handle)
+            return exp if exp.samples("stackmedic_container_memory_bytes", **dep) else None
+
+        running = await async_wait_until(sampled, 30, interval=0.3, message="web sampled")
+        assert running is not None
+        assert not [name for name in running.families if name.startswith("container_")]
 
         async def problem_open() -> Exposition | None:
             exp = await scrape(handle)

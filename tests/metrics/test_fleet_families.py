@@ -9,7 +9,7 @@ from notify.conftest import make_event
 from stackmedic.bus import Bus
 from stackmedic.metrics import Metrics
 from stackmedic.metrics.agent_state import AgentMetrics, ReconcileCounter
-from stackmedic.metrics.deployments import DeploymentMetrics
+from stackmedic.metrics.deployments import DeploymentMetrics, open_problems
 from stackmedic.notify import (
     Channel,
     ChannelSettings,
@@ -194,3 +194,8 @@ def test_heartbeats_are_wall_clock_times_of_last_progress(db: Database) -> None:
     beat = "stackmedic_agent_heartbeat_timestamp_seconds"
     assert exp.value(beat, loop="events", host="h2") == 1_800_000_000.0 - 10
     assert exp.value(beat, loop="sweep") == 1_800_000_000.0 - 40
+
+
+def test_open_problems_count_the_episode_and_each_firing_spike_alert() -> None:
+    firing = [{"deployment": "shop"}, {"deployment": "blog"}, {"deployment": None}]
+    assert open_problems(["shop", "docs"], firing) == {"shop": 2, "docs": 1, "blog": 1}

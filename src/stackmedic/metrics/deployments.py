@@ -18,6 +18,18 @@ from stackmedic.types import DesiredState
 GAVE_UP_PHASE = "gave-up"  # recovery.policy.Phase.GAVE_UP, as stored
 
 
+def open_problems(
+    ill_episodes: Iterable[str], firing_alerts: Iterable[Mapping[str, object]]
+) -> dict[str, int]:
+    """Open problems per deployment: its open ill episode plus each firing spike alert."""
+    counts = dict.fromkeys(ill_episodes, 1)
+    for alert in firing_alerts:
+        name = alert.get("deployment")
+        if isinstance(name, str) and name:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 class DeploymentMetrics:
     """Desired state, open problems, recovery runs by outcome and give-ups per deployment."""
 
