@@ -28,8 +28,13 @@ from stackmedic.engine.healthchecks import HealthcheckRunner
 from stackmedic.engine.identity import EngineKind
 from stackmedic.engine.podman import PodmanEvents
 from stackmedic.health import HealthEngine, engine_view
+from stackmedic.hostinfo import HostInspector
 from stackmedic.intent.tracker import IntentTracker
-from stackmedic.metrics import HealthMetrics, Metrics
+from stackmedic.metrics import Metrics
+from stackmedic.metrics.agent_state import AgentMetrics, ReconcileCounter
+from stackmedic.metrics.cadvisor import CadvisorMetrics
+from stackmedic.metrics.deployments import DeploymentMetrics, open_problems
+from stackmedic.metrics.health import HealthMetrics
 from stackmedic.notify.service import Notifier
 from stackmedic.observe.monitor import ContainerMonitor
 from stackmedic.observe.state import ObservedState
@@ -125,7 +130,7 @@ class Agent:
         self.health.crashes.stable = settings.recovery.verify_stable_seconds
         self.metrics = Metrics([HealthMetrics(
             self.health, self.catalog, self.observed, lambda: self.engine.status.reachable
-        )])
+        )], host=settings.notifications.host_name())
         # Podman tells its events in its own words; translated before anyone reads them.
         self.podman_events = PodmanEvents(
             self._on_engine_event, active=lambda: self.engine.kind is EngineKind.PODMAN)
@@ -165,9 +170,15 @@ class Agent:
             targets=self._resource_targets,
         )
         self.metrics.sources.append(self.resources)
+        self.host_report = HostInspector(
+            engine=self.engine, resources=self.resources, config=settings.resources,
+            compose_command=self.runner.command if self.runner else None,
+            compose_error=self.compose_error,
+        )
         self._build_recovery(settings)
         self.notifier = Notifier(settings.notifications, self.db, record_event=self._record_event)
         self.notifications = NotificationBridge(self.notifier, self.bus, settings.recovery)
+        self._add_metric_sources(settings)
         self.watcher = CatalogWatcher(
             self.catalog, self.observed, self.desired, self.events,
             can_see=lambda: self.stream.connected.is_set() and self.observed.synced_at is not None,
@@ -215,6 +226,20 @@ class Agent:
         self._first_connection = True
         self.restarts = RestartDetector(self.facts, settings.boot_id_path, self.engine.host,
                                         engine_kind=lambda: self.engine.kind)
+
+    def _add_metric_sources(self, settings: Settings) -> None:
+        """The fleet and cAdvisor-compatible families on /metrics."""
+        self.reconciles = ReconcileCounter(self.facts)
+        self.reconciles.subscribe(self.bus)
+        self.metrics.add(DeploymentMetrics(
+            self.db, self.desired, deployments=lambda: list(self.catalog.deployments),
+            open_problems=lambda: open_problems(
+                self.notifications.episodes.open, self.resources.alerts("firing")
+            ),
+        ))
+        self.metrics.add(AgentMetrics(self.db, self.reconciles, self.heartbeats))
+        if settings.metrics.cadvisor:
+            self.metrics.add(CadvisorMetrics(self.resources.latest, self.observed.get))
 
     def _resource_targets(self) -> list[ContainerRef]:
         """Running containers of known deployments, for the resource sampler."""
@@ -302,6 +327,7 @@ class Agent:
         await self._best_effort("intent after connect", self.intent.on_connected)
         await self._best_effort("rescan after connect", self.refresh_catalog)
         await self._best_effort("reconcile after connect", self._after_connect, kind, first)
+        await self._best_effort("host report", self.host_report.refresh)
         self.notifications.connection_settled()
 
     def _record(self, kind: str, message: str, **fields: Any) -> None:
@@ -398,6 +424,7 @@ class Agent:
         spawn("store", every(STORE_PROBE_SECONDS, self._probe_store))
         self.recovery.start()
         await self.resources.start()
+        await self._best_effort("host report", self.host_report.refresh)
         await self.notifier.start()
         self.notifications.start()
         self.server = await start_api_server(self)

@@ -83,11 +83,14 @@ async def test_verdicts_healthy_down_and_unhealthy(tmp_path: Path, engine: Engin
         assert identity is not None
         assert (identity.kind.value, identity.rootless) == (engine.kind, engine.rootless)
         said = (await h.get("/api/events?kind=healthchecks-run-by-stackmedic"))["items"]
+        healthz = (await h.api.get("/healthz")).json()["docker"]["healthchecks"]
         if engine.kind == "podman":
             assert len(said) == 1, said  # said once, not per container or per check
             assert "no systemd timer" in said[0]["message"]
+            assert healthz["run_by_stackmedic"] is True
         else:
             assert said == []
+            assert healthz is None
 
 
 async def _is(value: Any, wanted: str) -> bool:

@@ -30,6 +30,7 @@ class EngineIdentity:
     cgroup_driver: str | None  # "systemd", "cgroupfs", "none"
     os: str | None = None
     kernel: str | None = None
+    data_root: str | None = None
 
 
 def identify(info: Mapping[str, Any], version: Mapping[str, Any]) -> EngineIdentity:
@@ -48,7 +49,7 @@ def identify(info: Mapping[str, Any], version: Mapping[str, Any]) -> EngineIdent
     # Docker says so in its security options; Podman (4.3) in a top-level ``Rootless``.
     rootless = any("name=rootless" in option for option in security) \
         or info.get("Rootless") is True
-    cgroup_version = info.get("CgroupVersion")
+    cgroup_version = str(info.get("CgroupVersion") or "").removeprefix("v")  # Podman: "v2"
     return EngineIdentity(
         kind=kind,
         version=_str(version.get("Version")),
@@ -58,6 +59,7 @@ def identify(info: Mapping[str, Any], version: Mapping[str, Any]) -> EngineIdent
         cgroup_driver=_str(info.get("CgroupDriver")),
         os=_str(info.get("OperatingSystem")),
         kernel=_str(info.get("KernelVersion")),
+        data_root=_str(info.get("DockerRootDir")),
     )
 
 

@@ -44,10 +44,16 @@ async def healthz(request: Request) -> JSONResponse:
             "events_dropped": agent.stream.dropped,
             "clock_offset_seconds": agent.engine.clock_offset,
             "timeouts": agent.engine.timeouts,
+            # Podman: whether stackmedic runs the healthchecks (no systemd timer does), why
+            "healthchecks": None if agent.healthchecks.reason is None else {
+                "run_by_stackmedic": agent.healthchecks.running_checks,
+                "reason": agent.healthchecks.reason,
+            },
             "last_timeout": None if miss is None else {
                 "call": miss.what, "seconds": miss.seconds, "at": miss.at,
             },
         },
         "compose": {"available": agent.runner is not None, "error": agent.compose_error},
+        "host": agent.host_report.report().to_dict(),
     }
     return JSONResponse(body, status_code=200 if not problems else 503)
