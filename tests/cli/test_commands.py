@@ -111,6 +111,13 @@ def test_commands_fail_clearly_without_an_agent_or_with_a_bad_config(tmp_path: P
     agent = AgentProcess(config, tmp_path / "agent")
     try:
         agent.start()
+        # What `make run` shows first: where the dashboard is and where its token is.
+        told = wait_until(lambda: _logged(agent, "dashboard ready"), 30,
+                          message="address logged")
+        line = next(x for x in told.splitlines() if "dashboard ready" in x)
+        assert f"http://127.0.0.1:{agent.port}/" in line, line
+        assert str(tmp_path / "data" / "api-token") in line, line
+        assert agent.token() not in told
         run_case(agent, Case(["notify", "test"], 1,
                              r"no notification channels are configured"))
         run_case(agent, Case(["status"], 0, r"^no deployments found"))
@@ -130,3 +137,9 @@ def test_commands_fail_clearly_without_an_agent_or_with_a_bad_config(tmp_path: P
         result = agent.cli(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert says(result.stderr), (args, result.stderr)
+
+
+def _logged(agent: AgentProcess, words: str) -> str | None:
+    """The agent's log once it holds ``words``."""
+    text = agent.log_path.read_text()
+    return text if words in text else None
