@@ -62,6 +62,8 @@ def cases(site: str) -> list[Case]:
         Case(["down", site], 0, rf"^{site}: down done; desired state stopped"),
         Case(["config", "check"], 0, r"^configuration is valid; deployments from "),
         Case(["config", "example"], 0, r"^api:\n"),
+        Case(["check"], 0, r"^ok: Docker reachable; loops alive: .*events"),
+        Case(["check", "--json"], 0, r'"status": "ok"'),
     ]
 
 
@@ -121,9 +123,15 @@ def test_commands_fail_clearly_without_an_agent_or_with_a_bad_config(tmp_path: P
         run_case(agent, Case(["notify", "test"], 1,
                              r"no notification channels are configured"))
         run_case(agent, Case(["status"], 0, r"^no deployments found"))
+        # No Docker behind this agent: `check` names the problem and exits 1.
+        probe = agent.cli("check")
+        assert probe.returncode == 1, probe.stdout + probe.stderr
+        assert re.search(r"^degraded \(HTTP 503\):\n  - Docker unreachable at unix://",
+                         probe.stdout), probe.stdout
     finally:
         agent.close()
     run_case(agent, Case(["status"], 3, r"no stackmedic agent answers at http://127\.0\.0\.1"))
+    run_case(agent, Case(["check"], 3, r"^unhealthy: no stackmedic agent answers at "))
     agent.config_path.chmod(0o666)
     loose = agent.cli("config", "check")
     assert loose.returncode == 0, loose.stderr
