@@ -165,9 +165,25 @@ def status(config: Path | None, as_json: bool) -> None:
         ])
     if not rows:
         click.echo("no deployments found")
+    else:
+        click.echo(render_table(
+            ["DEPLOYMENT", "DESIRED", "SOURCE", "OBSERVED", "HEALTH", "UP", "REASON"], rows))
+    _echo_host_block(config)
+
+
+def _echo_host_block(config: Path | None) -> None:
+    """The host block of ``status``: engine, cgroups, resource source, Compose, problems."""
+    from stackmedic.cli.client import AgentUnavailable
+    from stackmedic.hostinfo.model import report_lines
+
+    try:
+        _, body = agent_client(config).exchange("GET", "/healthz")  # a 503 carries it too
+    except AgentUnavailable:
         return
-    click.echo(render_table(
-        ["DEPLOYMENT", "DESIRED", "SOURCE", "OBSERVED", "HEALTH", "UP", "REASON"], rows))
+    host = body.get("host") if isinstance(body, dict) else None
+    if isinstance(host, dict):
+        click.echo("")
+        click.echo("\n".join(report_lines(host)))
 
 
 def _action_command(action: str, doc: str) -> None:
