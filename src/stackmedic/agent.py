@@ -27,7 +27,11 @@ from stackmedic.engine.events import EventStream
 from stackmedic.health import HealthEngine, engine_view
 from stackmedic.hostinfo.inspector import HostInspector
 from stackmedic.intent.tracker import IntentTracker
-from stackmedic.metrics import HealthMetrics, Metrics
+from stackmedic.metrics import Metrics
+from stackmedic.metrics.agent_state import AgentMetrics, ReconcileCounter
+from stackmedic.metrics.cadvisor import CadvisorMetrics
+from stackmedic.metrics.deployments import DeploymentMetrics, open_problems
+from stackmedic.metrics.health import HealthMetrics
 from stackmedic.notify.service import Notifier
 from stackmedic.observe.monitor import ContainerMonitor
 from stackmedic.observe.state import ObservedState
@@ -123,7 +127,7 @@ class Agent:
         self.health.crashes.stable = settings.recovery.verify_stable_seconds
         self.metrics = Metrics([HealthMetrics(
             self.health, self.catalog, self.observed, lambda: self.engine.status.reachable
-        )])
+        )], host=settings.notifications.host_name())
         self.stream = EventStream(
             self.engine,
             self._on_engine_event,
@@ -166,6 +170,7 @@ class Agent:
         self._build_recovery(settings)
         self.notifier = Notifier(settings.notifications, self.db, record_event=self._record_event)
         self.notifications = NotificationBridge(self.notifier, self.bus, settings.recovery)
+        self._add_metric_sources(settings)
         self.watcher = CatalogWatcher(
             self.catalog, self.observed, self.desired, self.events,
             can_see=lambda: self.stream.connected.is_set() and self.observed.synced_at is not None,
@@ -212,6 +217,20 @@ class Agent:
         )
         self._first_connection = True
         self.restarts = RestartDetector(self.facts, settings.boot_id_path, self.engine.host)
+
+    def _add_metric_sources(self, settings: Settings) -> None:
+        """The fleet and cAdvisor-compatible families on /metrics."""
+        self.reconciles = ReconcileCounter(self.facts)
+        self.reconciles.subscribe(self.bus)
+        self.metrics.add(DeploymentMetrics(
+            self.db, self.desired, deployments=lambda: list(self.catalog.deployments),
+            open_problems=lambda: open_problems(
+                self.notifications.episodes.open, self.resources.alerts("firing")
+            ),
+        ))
+        self.metrics.add(AgentMetrics(self.db, self.reconciles, self.heartbeats))
+        if settings.metrics.cadvisor:
+            self.metrics.add(CadvisorMetrics(self.resources.latest, self.observed.get))
 
     def _resource_targets(self) -> list[ContainerRef]:
         """Running containers of known deployments, for the resource sampler."""

@@ -41,6 +41,10 @@ class ContainerCgroupFiles:
     cpuset: Path | None
     directory: Path | None = None
     pattern: str = ""
+    cpu_stat: Path | None = None
+    """v1's cpu.stat (throttling); on v2 the throttling is in ``cpu_usage`` (cpu.stat)."""
+    cgroup_path: str = ""
+    """The container's cgroup as cAdvisor names it, e.g. ``/docker/<id>``."""
 
     @property
     def counter_files(self) -> tuple[Path, Path, Path, Path]:
@@ -138,6 +142,7 @@ class CgroupLayout:
                 cpuset=base / "cpuset.cpus.effective",
                 directory=base,
                 pattern=pattern.shown(),
+                cgroup_path=f"/{rel}",
             )
         memory = self.root / "memory" / rel
         cpuacct = _v1_controller(self.root, "cpuacct") / rel
@@ -155,6 +160,8 @@ class CgroupLayout:
             cpuset=cpuset / "cpuset.effective_cpus" if cpuset.is_dir() else None,
             directory=memory,
             pattern=pattern.shown(),
+            cpu_stat=cpu / "cpu.stat",
+            cgroup_path=f"/{rel}",
         )
 
 

@@ -53,6 +53,7 @@ async def build_sampler(
         source=config.source,
         limits_refresh_seconds=config.limits_refresh_seconds,
         monotonic_ns=monotonic_ns,
+        cgroup_driver=identity.cgroup_driver if identity else None,
     )
     return layout, sampler
 
