@@ -1,23 +1,31 @@
-"""Wall time of each CLI command against a live agent (the target is under 0.3 s).
+"""Wall and CPU time of each CLI command against a live agent (the target is under 0.3 s),
+beside the same commands from a baseline revision.
 
-Run: `.venv/bin/python -m bench.bench_cli [--runs 7]`.
+Run: `.venv/bin/python -m bench.bench_cli [--runs 7] [--baseline main]`.
 
 An agent without Docker (its socket does not exist) serves the API; each command runs
-`--runs` times as its own process, the way a person types it, and the median wall time,
-the slowest, and the median CPU time (user + system: what the command costs whatever else
-the machine does) are printed beside a bare `python -c pass` for the interpreter's start.
+`--runs` times as its own process, the way a person types it. For each the median wall
+time, the slowest, and the median CPU time (user + system: what the command costs whatever
+else the machine is doing) are printed beside a bare `python -c pass` (the interpreter's
+own start). With `--baseline REF` the same commands also run from `git archive REF src`
+(its dependencies must be installed in this environment) and the ratio baseline/now is
+printed. Last, the heavy packages a command imports are listed: a fast command imports
+none of pydantic, httpx, rich, typer, fastapi or the agent.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+from io import BytesIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,11 +33,17 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from support.agent import AgentProcess, agent_config  # noqa: E402
 
-STACKMEDIC = [str(Path(sys.executable).with_name("stackmedic"))]
+ENTRY = ("import sys; sys.argv[0] = 'stackmedic'; "
+         "from stackmedic.cli.main import main; sys.exit(main())")
 COMMANDS: list[list[str]] = [
     ["--help"], ["status"], ["events", "-n", "20"], ["notify", "list"], ["unsilence", "7"],
-    ["health", "nosuch"], ["config", "check"],
+    ["health", "nosuch"], ["check"], ["config", "check"],
 ]
+HEAVY = ("pydantic", "httpx", "rich", "typer", "fastapi", "uvicorn", "stackmedic.agent",
+         "stackmedic.config.model")
+SHOW_MODULES = ("import atexit, json, sys; atexit.register("
+                "lambda: print(json.dumps(sorted(sys.modules)), "
+                "file=sys.stderr)); ")
 
 
 def timed(command: list[str], env: dict[str, str], runs: int
@@ -46,30 +60,72 @@ def timed(command: list[str], env: dict[str, str], runs: int
     return wall, cpu
 
 
+def heavy_imports(command: list[str], env: dict[str, str], src: Path) -> list[str]:
+    """The heavy packages the command loads."""
+    shown = subprocess.run(
+        [sys.executable, "-c", SHOW_MODULES + ENTRY, *command], check=False,
+        env={**env, "PYTHONPATH": str(src)}, capture_output=True, text=True)
+    last = shown.stderr.strip().splitlines()[-1] if shown.stderr.strip() else "[]"
+    loaded = set(json.loads(last)) if last.startswith("[") else set()
+    return [name for name in HEAVY if name in loaded]
+
+
+def baseline_source(ref: str, into: Path) -> Path:
+    """The ``src`` folder of revision ``ref``, unpacked under ``into``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref, "src"],
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
+
+
 def main() -> int:
-    """Start an agent, time every command, print a table."""
+    """Start an agent, time every command (now and baseline), print a table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--baseline", metavar="REF", help="git revision to compare with")
     args = parser.parse_args()
+    results: list[tuple[str, tuple[list[float], list[float]],
+                        tuple[list[float], list[float]] | None, list[str]]] = []
     with tempfile.TemporaryDirectory(prefix="smd-bench-cli-") as folder:
         base = Path(folder)
         (base / "deployments").mkdir()
         config = agent_config(base / "data", base / "deployments",
                               docker_host=f"unix://{base}/missing.sock")
         agent = AgentProcess(config, base / "agent")
+        old_src = baseline_source(args.baseline, base / "old") if args.baseline else None
+        now_src = ROOT / "src"
         try:
             agent.start()
             env = agent.env()
-            rows = [("python -c pass", timed([sys.executable, "-c", "pass"], env, args.runs))]
+            bare = timed([sys.executable, "-c", "pass"], env, args.runs)
+            results.append(("python -c pass", bare, None, []))
             for command in COMMANDS:
-                rows.append((" ".join(command), timed(STACKMEDIC + command, env, args.runs)))
+                now = timed([sys.executable, "-c", ENTRY, *command],
+                            {**env, "PYTHONPATH": str(now_src)}, args.runs)
+                old = None
+                if old_src is not None:
+                    old = timed([sys.executable, "-c", ENTRY, *command],
+                                {**env, "PYTHONPATH": str(old_src)}, args.runs)
+                results.append((" ".join(command), now, old,
+                                heavy_imports(command, env, now_src)))
         finally:
             agent.close()
-    print(f"{'command':<24} {'median s':>9} {'max s':>7} {'cpu s':>7}   "
-          f"(cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f})")
-    for name, (wall, cpu) in rows:
-        print(f"{name:<24} {statistics.median(wall):>9.3f} {max(wall):>7.3f} "
-              f"{statistics.median(cpu):>7.3f}")
+    print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}, runs: {args.runs}")
+    header = f"{'command':<20} {'median s':>9} {'max s':>7} {'cpu s':>7}"
+    if args.baseline:
+        header += f" {'base median':>12} {'base cpu':>9} {'ratio':>6}"
+    print(header + "   heavy imports")
+    for name, (wall, cpu), old, heavy in results:
+        line = (f"{name:<20} {statistics.median(wall):>9.3f} {max(wall):>7.3f} "
+                f"{statistics.median(cpu):>7.3f}")
+        if old is not None:
+            ratio = statistics.median(old[0]) / statistics.median(wall)
+            line += (f" {statistics.median(old[0]):>12.3f} {statistics.median(old[1]):>9.3f}"
+                     f" {ratio:>5.1f}x")
+        elif args.baseline:
+            line += " " * 29
+        print(line + "   " + (", ".join(heavy) or "-"))
     return 0
 
 

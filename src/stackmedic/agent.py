@@ -28,7 +28,7 @@ from stackmedic.engine.healthchecks import HealthcheckRunner
 from stackmedic.engine.identity import EngineKind
 from stackmedic.engine.podman import PodmanEvents
 from stackmedic.health import HealthEngine, engine_view
-from stackmedic.hostinfo import HostInspector
+from stackmedic.hostinfo.inspector import HostInspector
 from stackmedic.intent.tracker import IntentTracker
 from stackmedic.metrics import Metrics
 from stackmedic.metrics.agent_state import AgentMetrics, ReconcileCounter

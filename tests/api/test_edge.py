@@ -169,7 +169,7 @@ async def test_schema_documents_what_the_api_answers(client: httpx.AsyncClient) 
     detail = schema["paths"]["/api/deployments/{name}"]["get"]
     name = next(p for p in detail["parameters"] if p["name"] == "name")
     assert name["schema"]["pattern"] and name["schema"]["maxLength"] == 64
-    assert {"401", "404", "422"} <= set(detail["responses"])
+    assert {"401", "404", "422", "429"} <= set(detail["responses"])
     stop = schema["paths"]["/api/deployments/{name}/stop"]["post"]["responses"]
     assert {"401", "403", "404", "502", "503"} <= set(stop)
 

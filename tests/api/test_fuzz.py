@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from support.agent import AgentProcess, agent_config
+from support.agent import AgentProcess, agent_config, merge
 from support.deployments import DeploymentFactory, service
 from support.dockerd import PrivateDockerd
 from support.wait import wait_until
@@ -51,8 +51,12 @@ def test_schemathesis_finds_nothing(
 ) -> None:
     site = private_deployments.make("fuzzed", {"web": service("sleep 3600")})
     site.up()
-    config = agent_config(tmp_path / "data", private_deployments.root,
-                          docker_host=private_dockerd.host)
+    # Schemathesis sends a wrong token to every operation and wants 401 each time; past
+    # api.login_attempts they would get 429 (tests/api/test_token_throttle.py), so the
+    # limit is out of its way here.
+    config = merge(agent_config(tmp_path / "data", private_deployments.root,
+                                docker_host=private_dockerd.host),
+                   {"api": {"login_attempts": 100_000}})
     agent = AgentProcess(config, tmp_path / "agent")
     try:
         agent.start()

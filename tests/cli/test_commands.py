@@ -62,6 +62,8 @@ def cases(site: str) -> list[Case]:
         Case(["down", site], 0, rf"^{site}: down done; desired state stopped"),
         Case(["config", "check"], 0, r"^configuration is valid; deployments from "),
         Case(["config", "example"], 0, r"^api:\n"),
+        Case(["check"], 0, r"^ok: Docker reachable; loops alive: .*events"),
+        Case(["check", "--json"], 0, r'"status": "ok"'),
     ]
 
 
@@ -111,12 +113,25 @@ def test_commands_fail_clearly_without_an_agent_or_with_a_bad_config(tmp_path: P
     agent = AgentProcess(config, tmp_path / "agent")
     try:
         agent.start()
+        # What `make run` shows first: where the dashboard is and where its token is.
+        told = wait_until(lambda: _logged(agent, "dashboard ready"), 30,
+                          message="address logged")
+        line = next(x for x in told.splitlines() if "dashboard ready" in x)
+        assert f"http://127.0.0.1:{agent.port}/" in line, line
+        assert str(tmp_path / "data" / "api-token") in line, line
+        assert agent.token() not in told
         run_case(agent, Case(["notify", "test"], 1,
                              r"no notification channels are configured"))
         run_case(agent, Case(["status"], 0, r"^no deployments found"))
+        # No Docker behind this agent: `check` names the problem and exits 1.
+        probe = agent.cli("check")
+        assert probe.returncode == 1, probe.stdout + probe.stderr
+        assert re.search(r"^degraded \(HTTP 503\):\n  - Docker unreachable at unix://",
+                         probe.stdout), probe.stdout
     finally:
         agent.close()
     run_case(agent, Case(["status"], 3, r"no stackmedic agent answers at http://127\.0\.0\.1"))
+    run_case(agent, Case(["check"], 3, r"^unhealthy: no stackmedic agent answers at "))
     agent.config_path.chmod(0o666)
     loose = agent.cli("config", "check")
     assert loose.returncode == 0, loose.stderr
@@ -130,3 +145,9 @@ def test_commands_fail_clearly_without_an_agent_or_with_a_bad_config(tmp_path: P
         result = agent.cli(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert says(result.stderr), (args, result.stderr)
+
+
+def _logged(agent: AgentProcess, words: str) -> str | None:
+    """The agent's log once it holds ``words``."""
+    text = agent.log_path.read_text()
+    return text if words in text else None

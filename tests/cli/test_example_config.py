@@ -10,6 +10,7 @@ from typing import Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel
 
+from stackmedic.config.example import ENTRY_EXAMPLES
 from stackmedic.config.model import Settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "stackmedic.example.yaml"
@@ -33,6 +34,11 @@ def schema_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
 
 def example_keys(text: str) -> set[str]:
     """Every dotted key in the example, with the commented-out sections switched on."""
+    return _flatten(switched_on(text))
+
+
+def switched_on(text: str) -> Any:
+    """The example as loaded YAML with every commented-out section switched on."""
     lines, switching = [], False
     for line in text.splitlines():
         if line.strip().startswith(MARKER):
@@ -44,7 +50,7 @@ def example_keys(text: str) -> set[str]:
             continue
         switching = False
         lines.append(line)
-    return _flatten(yaml.safe_load("\n".join(lines)))
+    return yaml.safe_load("\n".join(lines))
 
 
 def _flatten(tree: object, prefix: str = "") -> set[str]:
@@ -66,3 +72,35 @@ def test_a_missing_nested_key_is_noticed() -> None:
     assert "max_evidence_chars" in text
     cut = "\n".join(line for line in text.splitlines() if "max_evidence_chars:" not in line)
     assert "recovery.llm.max_evidence_chars" in schema_keys(Settings) - example_keys(cut)
+
+
+def model_keys(model: type[BaseModel]) -> set[str]:
+    """A model's keys as written in YAML (aliases included)."""
+    return {field.alias or key for key, field in model.model_fields.items()}
+
+
+def test_every_channel_route_and_override_key_is_in_an_example_entry() -> None:
+    notifications = switched_on(EXAMPLE.read_text())["notifications"]
+    shown = {
+        "channels": list(notifications["channels"].values()),
+        "routes": notifications["routes"],
+        "per_deployment": list(notifications["per_deployment"].values()),
+    }
+    for (_, field), entries in ENTRY_EXAMPLES.items():
+        for index, (_, model, _) in enumerate(entries):
+            missing = model_keys(model) - set(shown[field][index])
+            assert not missing, f"notifications.{field}: {model.__name__} lacks {missing}"
+
+
+def test_the_example_with_every_section_switched_on_is_a_valid_config() -> None:
+    settings = Settings.model_validate(switched_on(EXAMPLE.read_text()))
+    assert {c.type for c in settings.notifications.channels.values()} == {
+        "email", "webhook", "alertmanager", "apprise"}
+    assert settings.recovery.llm is not None
+
+
+def test_a_missing_channel_key_is_noticed() -> None:
+    cut = "\n".join(line for line in EXAMPLE.read_text().splitlines()
+                    if "subject_prefix:" not in line)
+    channels = switched_on(cut)["notifications"]["channels"]
+    assert "subject_prefix" not in channels["mail"]

@@ -22,6 +22,9 @@ async def offline_agent(tmp_path: Path) -> AsyncIterator[Agent]:
         "data_dir": str(tmp_path / "data"),
         "deployments_path": str(tmp_path / "deployments"),
         "docker": {"host": f"unix://{tmp_path}/missing.sock"},
+        # Every route gets a wrong token here; past the limit those get 429 instead of 401
+        # (tests/api/test_token_throttle.py), so the limit is out of the way.
+        "api": {"login_attempts": 10_000},
     })
     agent = Agent(settings)
     yield agent

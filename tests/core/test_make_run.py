@@ -38,6 +38,11 @@ def test_make_run_answers_healthz_and_lists_the_example(tmp_path: Path) -> None:
 
         body = wait_until(healthz, 300, interval=0.2, message="make run serves /healthz")
         assert body["status"] == "ok"
+        # It says where the dashboard is and where the token to log in with is kept.
+        told = (tmp_path / "make-run.log").read_text()
+        ready = next(line for line in told.splitlines() if "dashboard ready" in line)
+        assert f"http://127.0.0.1:{port}/" in ready, ready
+        assert str(tmp_path / "data" / "api-token") in ready, ready
 
         def status() -> str | None:
             result = subprocess.run(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from stackmedic.engine.client import EngineClient
-from stackmedic.hostinfo import HostInspector
+from stackmedic.hostinfo.inspector import HostInspector
 from stackmedic.resources import ContainerRef, ResourceMonitor, ResourcesConfig
 from stackmedic.store import Database
 from support.wait import async_wait_until, wait_until

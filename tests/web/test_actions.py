@@ -42,10 +42,15 @@ async def test_stop_needs_confirmation_and_start_brings_it_back(
         assert (desired["state"], desired["source"]) == ("stopped", "web")
         assert site.states() == {"app": "exited"}
         await expect(verdict).to_have_text("stopped", timeout=15_000)
-        # Stopped and meant to be: the page (rendered now, not mid-stop) offers no Stop.
+        # Stopped and meant to be: the live page stops offering Stop and Restart, and so
+        # does the page rendered now (not mid-stop).
+        for button in ("Stop", "Restart"):
+            await expect(page.get_by_role("button", name=button, exact=True)).to_have_count(
+                0, timeout=15_000)
         await page.reload()
         await expect(verdict).to_have_text("stopped")
-        await expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(0)
+        for button in ("Stop", "Restart"):
+            await expect(page.get_by_role("button", name=button, exact=True)).to_have_count(0)
 
         await page.get_by_role("button", name="Start", exact=True).click()
         await expect(page.locator(".flash")).to_contain_text("keeps it running", timeout=60_000)
@@ -54,6 +59,11 @@ async def test_stop_needs_confirmation_and_start_brings_it_back(
         assert (desired["state"], desired["source"]) == ("running", "web")
         assert site.states() == {"app": "running"}
         await expect(verdict).to_have_text("healthy", timeout=15_000)
+        # Running as meant: nothing to start; restart and stop are offered again, live.
+        await expect(page.get_by_role("button", name="Start", exact=True)).to_have_count(
+            0, timeout=15_000)
+        await expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(1)
+        await expect(page.get_by_role("button", name="Restart", exact=True)).to_have_count(1)
 
         await page.get_by_role("button", name="Diagnose").click()
         await expect(page.get_by_role("heading", name="Diagnosis")).to_be_visible(timeout=30_000)

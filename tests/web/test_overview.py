@@ -79,6 +79,7 @@ async def test_overview_follows_a_killed_container_live_and_charts_have_points(
         await expect(page.locator(f'tr[data-deployment="{shop.name}"] [data-field="reason"]')
                      ).to_contain_text("web")
         await expect(page.locator("#host-figures")).to_contain_text("Memory")
+        await expect(page.locator("#host-figures")).to_contain_text("Disk holding the agent's data")
         await page.screenshot(path=screenshots / "overview.png", full_page=True)
 
         await async_wait_until(

@@ -29,6 +29,9 @@ async def test_events_filter_and_page_and_a_test_notification_is_sent(
                                        severity="warning" if n % 2 else "info")
         base = f"http://127.0.0.1:{handle.agent.server.port}"
         page = await browser.new_page()
+        await page.goto(f"{base}/events")
+        await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+        await page.screenshot(path=screenshots / "login.png", full_page=True)
         await log_in(page, base, handle.agent.token, "/events")
 
         await page.get_by_label("Kind").select_option("note")
@@ -69,3 +72,8 @@ async def test_events_filter_and_page_and_a_test_notification_is_sent(
         )
         assert sent[0].path == "/hook"
         await page.screenshot(path=screenshots / "notifications.png", full_page=True)
+
+        missing = await page.goto(f"{base}/no/such/page")
+        assert missing is not None and missing.status == 404
+        await expect(page.locator("main")).to_contain_text("There is no page at this address.")
+        await page.screenshot(path=screenshots / "not-found.png", full_page=True)

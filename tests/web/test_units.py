@@ -130,11 +130,15 @@ def test_a_recreated_container_is_one_legend_entry() -> None:
         {"name": "site-web-1", "service": "web", "points": [[10, 5.0], [15, 6.0]]},
         {"name": "site-web-1", "service": "web", "points": [[60, 7.0]]},
         {"name": "site-web-1", "service": "web", "points": [[30, None], [40, 8.0]]},
+        # The old container, renamed by Compose while it recreates the service.
+        {"name": "0f3c2a9d81be_site-web-1", "service": "web", "points": [[50, 9.0]]},
         {"name": "site-db-1", "service": "db", "points": [[10, 1.0]]},
+        {"name": "site-web-2", "service": "web", "points": [[10, 2.0]]},
     ]}
     lines = lines_by_name(series, 1, 1.0)
-    assert [line.label for line in lines] == ["site-web-1", "site-db-1"]
-    assert lines[0].points == [(10.0, 5.0), (15.0, 6.0), (40.0, 8.0), (60.0, 7.0)]
+    assert [line.label for line in lines] == ["site-web-1", "site-db-1", "site-web-2"]
+    assert lines[0].points == [(10.0, 5.0), (15.0, 6.0), (40.0, 8.0), (50.0, 9.0),
+                               (60.0, 7.0)]
     svg = chart(lines)
     assert svg.count("site-web-1</li>") == 1
 
@@ -152,3 +156,32 @@ def time_zone_name(ts: float) -> str:
     import time
 
     return time.strftime("%Z", time.localtime(ts))
+
+
+@pytest.mark.parametrize(("desired", "observed", "offered"), [
+    ("running", "running", ["diagnose", "restart", "stop"]),
+    ("running", "partial", ["diagnose", "restart", "start", "stop"]),
+    ("running", "stopped", ["diagnose", "start", "stop"]),  # stop: "leave it stopped"
+    ("stopped", "stopped", ["diagnose", "start"]),
+    ("", "stopped", ["diagnose", "start"]),  # first seen stopped, nothing recorded
+    ("stopped", "running", ["diagnose", "restart", "start", "stop"]),  # started by hand
+    ("running", "invalid", ["diagnose"]),
+    ("running", "unknown", ["diagnose", "restart", "start", "stop"]),
+])
+def test_actions_match_the_state(desired: str, observed: str, offered: list[str]) -> None:
+    from stackmedic.web.views.deployment import offered_actions
+
+    assert offered_actions(desired, observed) == offered
+
+
+def test_disks_are_named_by_what_they_hold() -> None:
+    from stackmedic.web.views.overview import host_view
+
+    disk = {"path": "/var/lib/docker", "percent": 41.0, "used_bytes": 41, "total_bytes": 100}
+    view = host_view({"cpu_percent": 3.0, "cpu_count": 2, "memory_percent": 20.0,
+                      "disks": [{**disk, "label": "data", "path": "data"},
+                                {**disk, "label": "docker"}, {**disk, "label": "backups"}]})
+    assert view is not None
+    assert [d["name"] for d in view["disks"]] == [
+        "holding the agent's data", "holding Docker's images and volumes", "backups"]
+    assert view["disks"][0]["path"].startswith("/")

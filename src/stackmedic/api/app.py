@@ -24,6 +24,7 @@ from stackmedic.api.routes import (
 from stackmedic.api.routes import health as health_routes
 from stackmedic.api.routes import metrics as metrics_routes
 from stackmedic.api.security import require_token
+from stackmedic.api.throttle import TokenThrottle
 from stackmedic.auth import Tokens
 from stackmedic.web import install_dashboard
 
@@ -71,8 +72,19 @@ def create_app(agent: Agent) -> FastAPI:
         return path.startswith("/api/") or path == "/api" or (
             path == "/metrics" and not metrics_public)
 
+    def wrong_tokens(client: str, count: int, wait: int) -> None:
+        log.warning("wrong API tokens refused", client=client, count=count, retry_after=wait)
+        agent.events.record(
+            "api-token-refused",
+            f"{count} wrong API tokens from {client} within {window:g} s; its wrong tokens "
+            f"get 429 for {wait} s (a right token still passes)",
+            severity="warning", data={"client": client, "wrong_tokens": count,
+                                      "retry_after": wait})
+
+    window = agent.settings.api.login_window_seconds
     app.add_middleware(
         ApiGuard,
+        throttle=TokenThrottle(agent.settings.api.login_attempts, window, wrong_tokens),
         tokens=lambda: app.state.tokens,
         max_body=agent.settings.api.max_body_bytes,
         protected=protected_path,

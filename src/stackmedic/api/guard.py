@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackmedic.auth import Scope as TokenScope
 from stackmedic.auth import Tokens
+
+if TYPE_CHECKING:
+    from stackmedic.api.throttle import TokenThrottle
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -20,6 +23,7 @@ class ApiGuard:
     A request without a valid token gets 401 whatever its body holds, so a malformed
     body never reaches the parser; a read-only token gets 403 for anything but reading; a
     method the schema does not document for the path gets 405 with one ``Allow`` for it.
+    A client that keeps sending wrong tokens gets 429 with ``Retry-After`` (``throttle``).
     A body longer than ``max_body`` gets 413: at once when ``Content-Length`` says so,
     otherwise as soon as the bytes received pass the limit (the rest is never read).
     """
@@ -32,12 +36,14 @@ class ApiGuard:
         max_body: int,
         protected: Callable[[str], bool],
         methods: Callable[[str], set[str] | None],
+        throttle: TokenThrottle | None = None,
     ) -> None:
         self.app = app
         self._tokens = tokens
         self._max_body = max_body
         self._protected = protected
         self._methods = methods
+        self._throttle = throttle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,10 +52,16 @@ class ApiGuard:
         headers = _headers(scope)
         path: str = scope["path"]
         if self._protected(path):
-            granted = self._tokens().scope_of(headers.get("authorization", ""))
+            presented = headers.get("authorization", "")
+            granted = self._tokens().scope_of(presented)
             if granted is None:
-                await _answer(send, 401, "missing or invalid API token",
-                              {"www-authenticate": "Bearer"})
+                wait = self._wrong_token(scope) if presented else None
+                if wait is not None:
+                    await _answer(send, 429, "too many wrong API tokens from this client; "
+                                  f"try again in {wait} seconds", {"retry-after": str(wait)})
+                else:
+                    await _answer(send, 401, "missing or invalid API token",
+                                  {"www-authenticate": "Bearer"})
                 return
             allowed = self._methods(path)
             if allowed is not None and scope["method"] not in allowed:
@@ -75,6 +87,12 @@ class ApiGuard:
             await _answer(send, 413, self._too_large())
             return
         await self.app(scope, _replay(body, receive), send)
+
+    def _wrong_token(self, scope: Scope) -> int | None:
+        if self._throttle is None:
+            return None
+        client = scope.get("client")
+        return self._throttle.wrong_token(str(client[0]) if client else "unknown")
 
     def _too_large(self) -> str:
         return (f"request body is larger than the limit of {self._max_body} bytes "

@@ -41,6 +41,7 @@ SCHEMAS: dict[str, Any] = {
 # Statuses every protected operation can answer, whatever its parameters.
 PROTECTED: dict[str, str] = {
     "401": "Missing or invalid token",
+    "429": "Too many wrong tokens from this client; wait Retry-After seconds",
 }
 WRITE: dict[str, str] = {
     "403": "A read-only token asked for more than reading",

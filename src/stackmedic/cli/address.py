@@ -7,10 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from stackmedic.config.model import Settings
+from typing import Any
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8477
@@ -50,19 +47,6 @@ def resolve_address(config: Path | None, env: Mapping[str, str] | None = None) -
         token_file = _value(env, "API__TOKEN_FILE", api.get("token_file"), None)
         token = _read_token(Path(str(token_file)) if token_file else data_dir / "api-token")
     return AgentAddress(url, str(token) if token else None)
-
-
-def address_of_settings(settings: Settings, env: Mapping[str, str] | None = None
-                        ) -> AgentAddress:
-    """The address from already loaded settings (for commands that load them anyway)."""
-    env = os.environ if env is None else env
-    host = settings.api.host
-    host = DEFAULT_HOST if host in ANY_ADDRESS else host
-    url = (env.get("STACKMEDIC_URL") or f"http://{host}:{settings.api.port}").rstrip("/")
-    configured = settings.api.token.get_secret_value() if settings.api.token else None
-    token = (env.get("STACKMEDIC_TOKEN") or configured
-             or _read_token(settings.resolved_token_file))
-    return AgentAddress(url, token)
 
 
 def _read(path: Path) -> dict[str, Any]:

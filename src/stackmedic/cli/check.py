@@ -3,48 +3,45 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import httpx
-import typer
+import click
 
-from stackmedic.cli.client import AgentClient
-from stackmedic.cli.main import _settings, app
+from stackmedic.cli.main import agent_client, app, config_option
 
 EXIT_UNHEALTHY = 1
 EXIT_UNREACHABLE = 3
 
 
 @app.command("check")
-def check(
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="YAML config file (default: $STACKMEDIC_CONFIG).",
-                     dir_okay=False),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print /healthz's JSON answer.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the agent.", min=0.1)] = 10,
-) -> None:
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print /healthz's JSON answer.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds to wait for the agent.")
+def check(config: Path | None, as_json: bool, timeout: float) -> None:
     """Ask the running agent's /healthz; exit 0 when healthy, 1 naming each problem,
     3 when no agent answers."""
-    client = AgentClient(_settings(config))
+    from stackmedic.cli.client import AgentUnavailable
+
+    client = agent_client(config, timeout=timeout)
     try:
-        response = httpx.get(client.url + "/healthz", timeout=timeout)
-        body: dict[str, Any] = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        typer.echo(f"unhealthy: no stackmedic agent answers at {client.url} ({exc})", err=True)
-        raise typer.Exit(EXIT_UNREACHABLE) from None
+        status, answer = client.exchange("GET", "/healthz")
+    except AgentUnavailable as exc:
+        click.echo(f"unhealthy: {exc}", err=True)
+        sys.exit(EXIT_UNREACHABLE)
+    body: dict[str, Any] = answer if isinstance(answer, dict) else {"problems": [str(answer)]}
     if as_json:
-        typer.echo(json.dumps(body, indent=2))
+        click.echo(json.dumps(body, indent=2))
     problems = body.get("problems") or []
-    if response.status_code == 200 and not problems:
+    if status == 200 and not problems:
         if not as_json:
             loops = ", ".join(sorted((body.get("agent") or {}).get("loops") or {}))
-            typer.echo(f"ok: Docker reachable; loops alive: {loops}")
+            click.echo(f"ok: Docker reachable; loops alive: {loops}")
         return
     if not as_json:
-        typer.echo(f"{body.get('status', 'unhealthy')} (HTTP {response.status_code}):")
+        click.echo(f"{body.get('status', 'unhealthy')} (HTTP {status}):")
         for problem in problems or ["no reason given"]:
-            typer.echo(f"  - {problem}")
-    raise typer.Exit(EXIT_UNHEALTHY)
+            click.echo(f"  - {problem}")
+    sys.exit(EXIT_UNHEALTHY)

@@ -6,12 +6,9 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from stackmedic.cli.address import AgentAddress, address_of_settings
-
-if TYPE_CHECKING:
-    from stackmedic.config.model import Settings
+from stackmedic.cli.address import AgentAddress
 
 
 class AgentUnavailable(Exception):
@@ -30,8 +27,7 @@ class ApiError(Exception):
 class AgentClient:
     """A small synchronous client of the agent's API."""
 
-    def __init__(self, where: AgentAddress | Settings, *, timeout: float = 330) -> None:
-        address = where if isinstance(where, AgentAddress) else address_of_settings(where)
+    def __init__(self, address: AgentAddress, *, timeout: float = 330) -> None:
         self.url = address.url
         self.token = address.token
         self.timeout = timeout
@@ -39,11 +35,15 @@ class AgentClient:
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 **body: Any) -> Any:
         """Send a request (``json=`` for a JSON body); return the decoded JSON or raise."""
-        return self._send(method, path, params, body.get("json"))
+        status, answer = self.exchange(method, path, params=params, json_body=body.get("json"))
+        if status >= 400:
+            detail = answer.get("detail", answer) if isinstance(answer, dict) else answer
+            raise ApiError(status, detail)
+        return answer
 
-    def _send(self, method: str, path: str, params: dict[str, Any] | None,
-              json_body: Any) -> Any:
-        """Send a request; return the decoded JSON or raise a readable error."""
+    def exchange(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                 json_body: Any = None) -> tuple[int, Any]:
+        """Send a request; return the HTTP status and the decoded answer, errors included."""
         headers = {"X-Stackmedic-Source": "cli", "Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -56,11 +56,9 @@ class AgentClient:
                                          method=method)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return _decode(response.read())
+                return response.status, _decode(response.read())
         except urllib.error.HTTPError as exc:
-            body = _decode(exc.read())
-            detail = body.get("detail", body) if isinstance(body, dict) else body
-            raise ApiError(exc.code, detail) from None
+            return exc.code, _decode(exc.read())
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise AgentUnavailable(

@@ -42,7 +42,8 @@ class ApiConfig(Section):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     """Longest request body accepted; longer ones get 413 before they are read."""
     login_attempts: int = Field(default=10, ge=1)
-    """Failed dashboard logins one client may make per login_window_seconds before 429."""
+    """Failed dashboard logins, and wrong API tokens (counted apart), one client may make
+    per login_window_seconds before 429; a right API token always passes."""
     login_window_seconds: PositiveSeconds = 60
     """The window of login_attempts."""
 

@@ -1,6 +1,10 @@
-"""What host the agent runs on: engine, cgroups, resource source, Compose, and what cannot work."""
+"""What host the agent runs on: engine, cgroups, resource source, Compose, and what cannot work.
 
-from stackmedic.hostinfo.inspector import HostInspector
+The report's value objects only: ``stackmedic status`` renders the report with them and
+must start fast, so the inspector (which reads the engine and the cgroup tree, and imports
+what that takes) is imported from ``stackmedic.hostinfo.inspector`` where it is used.
+"""
+
 from stackmedic.hostinfo.model import (
     CgroupFacts,
     ComposeFacts,
@@ -14,7 +18,6 @@ __all__ = [
     "CgroupFacts",
     "ComposeFacts",
     "EngineFacts",
-    "HostInspector",
     "HostReport",
     "Problem",
     "ResourceSourceFacts",

@@ -13,6 +13,7 @@ NonNegativeSeconds = Annotated[float, Field(ge=0)]
 Metric = Literal[
     "container_cpu_percent",
     "container_cpu_core_percent",
+    "container_cpu_busy_percent",
     "container_memory_percent",
     "container_memory_bytes",
     "host_cpu_percent",
@@ -39,9 +40,12 @@ class SpikeRule(BaseModel):
         description="Unique rule name (letters, digits, `_.:-`).",
     )
     metric: Metric = Field(
-        description="container_cpu_percent (of its limit), container_cpu_core_percent (of one"
-        " core), container_memory_percent (of its limit), container_memory_bytes,"
-        " host_cpu_percent, host_memory_percent, host_swap_percent, host_disk_percent."
+        description="container_cpu_core_percent (100 = one full core, as docker stats),"
+        " container_cpu_percent (100 = all of its CPU limit, or of all host cores without"
+        " one), container_cpu_busy_percent (100 = one full core, or all of its limit when"
+        " that is below one core), container_memory_percent (of its limit, or of host"
+        " memory), container_memory_bytes, host_cpu_percent, host_memory_percent,"
+        " host_swap_percent, host_disk_percent. The README's table has each metric's unit."
     )
     threshold: float = Field(description="Fires when the metric stays above this value.")
     clear_below: float | None = Field(
@@ -96,7 +100,12 @@ class SpikeRule(BaseModel):
 
 
 def default_rules() -> list[SpikeRule]:
-    """Rules used when the config gives none: few, sustained, with hysteresis."""
+    """Rules used when the config gives none: few, sustained, with hysteresis.
+
+    The CPU rule reads ``container_cpu_busy_percent`` so that it fires for what an operator
+    calls a spike on a host of any size: a container keeping a whole core busy (a stuck
+    loop reads 100 on 2 cores as on 64), or one held at a CPU limit below one core.
+    """
     return [
         SpikeRule(
             name="container-memory-high",
@@ -107,7 +116,7 @@ def default_rules() -> list[SpikeRule]:
         ),
         SpikeRule(
             name="container-cpu-high",
-            metric="container_cpu_percent",
+            metric="container_cpu_busy_percent",
             threshold=90,
             clear_below=80,
             for_seconds=300,

@@ -180,11 +180,24 @@ def container_value(metric: str, sample: ContainerSample) -> float | None:
         return sample.cpu_percent
     if metric == "container_cpu_core_percent":
         return sample.cpu_core_percent
+    if metric == "container_cpu_busy_percent":
+        return busy_percent(sample)
     if metric == "container_memory_percent":
         return sample.memory_percent
     if metric == "container_memory_bytes":
         return float(sample.memory_bytes)
     raise ValueError(f"not a container metric: {metric}")
+
+
+def busy_percent(sample: ContainerSample) -> float | None:
+    """Percent of one core, or of the CPU limit when the limit is below one core.
+
+    Below one core the percent of the limit is the larger figure, at or above one core (or
+    without a limit) the percent of one core is, so the larger of the two is the value.
+    """
+    if sample.cpu_core_percent is None or sample.cpu_percent is None:
+        return sample.cpu_core_percent
+    return max(sample.cpu_core_percent, sample.cpu_percent)
 
 
 def host_values(metric: str, host: HostSample) -> list[tuple[str, float | None]]:

@@ -172,6 +172,11 @@
     setText(document.querySelector('[data-field="desired"]'), data.desired);
     setText(document.querySelector('[data-field="observed"]'), data.observed);
     setMoment(document.querySelector('[data-field="since"]'), data.since, data.since_title);
+    if (Array.isArray(data.offered)) {
+      document.querySelectorAll("form[data-action]").forEach(function (form) {
+        form.hidden = data.offered.indexOf(form.dataset.action) < 0;
+      });
+    }
     var table = document.getElementById("services");
     if (table && typeof data.services_html === "string" && data.services_key !== table.dataset.key) {
       // Only when what it shows changed: an open probe output stays open between polls.

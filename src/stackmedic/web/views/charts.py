@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -46,15 +47,22 @@ def resource_charts(agent: Agent, name: str, range_key: str) -> dict[str, Markup
     }
 
 
+# Compose renames a container it is about to replace to "<12 hex digits>_<its name>".
+RECREATE_PREFIX = re.compile(r"^[0-9a-f]{12}_")
+
+
 def lines_by_name(series: dict[str, Any], index: int, divisor: float) -> list[Line]:
     """One line per container name from column ``index``, divided by ``divisor``.
 
     A recreated container keeps its name but not its id: its samples join the same line
-    (the time between them shows as a gap), so the legend names it once.
+    (the time between them shows as a gap), so the legend names it once. While Compose
+    recreates it, the old container is briefly renamed ``<short id>_<name>``; that name
+    joins the line too.
     """
     by_label: dict[str, list[tuple[float, float]]] = {}
     for container in series["containers"]:
-        points = by_label.setdefault(container["name"] or container["service"], [])
+        label = RECREATE_PREFIX.sub("", container["name"] or "") or container["service"]
+        points = by_label.setdefault(label, [])
         points += [
             (float(p[0]), float(p[index]) / divisor)
             for p in container["points"]

@@ -32,6 +32,28 @@ def service_tone(status: str | None) -> str:
     return SERVICE_TONES.get(status or "", "bad")
 
 
+def offered_actions(desired: str, observed: str) -> list[str]:
+    """The buttons that make sense in this state (diagnose always does).
+
+    Start when something is not running or it is not meant to run; restart when something
+    runs; stop when something runs or it is meant to run (stopping then means "leave it
+    stopped"). An invalid compose file can only be diagnosed; with Docker unreachable
+    (``unknown``) nothing is known, so everything is offered.
+    """
+    if observed == "invalid":
+        return ["diagnose"]
+    if observed == "unknown":
+        return ["diagnose", "restart", "start", "stop"]
+    offered = {"diagnose"}
+    if observed != "running" or desired != "running":
+        offered.add("start")
+    if observed in ("running", "partial"):
+        offered |= {"restart", "stop"}
+    if desired == "running":
+        offered.add("stop")
+    return sorted(offered)
+
+
 def summary(agent: Agent, deployment: Deployment) -> dict[str, Any]:
     """The page's head: verdict, reason, states and every service's status (also live)."""
     detail = deployment_detail(agent, deployment)
@@ -51,6 +73,7 @@ def summary(agent: Agent, deployment: Deployment) -> dict[str, Any]:
         "desired_source": desired.get("source") or "",
         "desired_at": desired.get("changed_at"),
         "observed": detail["state"],
+        "offered": offered_actions(desired.get("state") or "", detail["state"]),
         "services": services(detail, health),
         "error": detail.get("error"),
     }

@@ -1,0 +1,54 @@
+"""The CLI starts fast because the commands that talk to the agent import nothing heavy.
+
+(How fast is measured by bench/bench_cli.py; this test keeps the reason for it true.)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from support.agent import AgentProcess, agent_config
+
+HEAVY = ("pydantic", "httpx", "rich", "typer", "fastapi", "uvicorn", "aiodocker",
+         "stackmedic.agent", "stackmedic.config", "stackmedic.notify", "stackmedic.api",
+         "stackmedic.resources", "stackmedic.hostinfo.inspector")
+PROBE = ("import atexit, json, sys\n"
+         "atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
+         "sys.argv[0] = 'stackmedic'\n"
+         "from stackmedic.cli.main import main\n"
+         "main()\n")
+COMMANDS = [["--help"], ["status"], ["events", "-n", "5"], ["health", "site"],
+            ["diagnose", "site"], ["start", "site"], ["stop", "site"], ["restart", "site"],
+            ["down", "site"], ["notify", "test"], ["notify", "list"], ["silence", "site"],
+            ["unsilence", "3"], ["check"]]
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    """A live agent without Docker behind it: every command gets a real answer."""
+    base = tmp_path_factory.mktemp("startup")
+    (base / "deployments").mkdir()
+    started = AgentProcess(agent_config(base / "data", base / "deployments",
+                                        docker_host=f"unix://{base}/missing.sock"),
+                           base / "agent")
+    started.start()
+    yield started
+    started.close()
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_commands_that_talk_to_the_agent_load_no_heavy_package(
+        args: list[str], agent: AgentProcess) -> None:
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True,
+                            text=True, timeout=60, env=agent.env(), check=False)
+    # Answered (0), or refused by the agent for a deployment it does not know (1).
+    assert result.returncode in (0, 1), result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    loaded = set(json.loads(result.stderr.strip().splitlines()[-1]))
+    heavy = [name for name in HEAVY if name in loaded]
+    assert heavy == [], f"`stackmedic {' '.join(args)}` imports {heavy}"
