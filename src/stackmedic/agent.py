@@ -174,6 +174,7 @@ class Agent:
         self.watch.watch_loops(
             settings, engine=self.engine, stream=self.stream, resources=self.resources,
             notifier=self.notifier, db=self.db, started_at=self.started_at,
+            recovery_problems=self.recovery.problems,
         )
 
     def _build_recovery(self, settings: Settings) -> None:
@@ -197,6 +198,7 @@ class Agent:
             runs=RecoveryRuns(self.db), states=RecoveryStateStore(self.db),
             adviser=self._adviser, stop_pending=self.intent.stop_pending,
             containers=self.observed.for_project, oom_kills=self.exits.oom_kills,
+            supervisor=self.supervisor,
         )
         self.actions.observers.append(self.recovery.on_action)
         self.reconciler = RestartReconciler(
