@@ -124,3 +124,13 @@ async def test_while_a_restart_reconcile_runs_ill_health_schedules_nothing(rig: 
     await rig.put(container("web"), container("db"))
     await rig.crash("db")
     assert rig.service.state("shop")["scheduled"] is False
+
+
+async def test_a_run_scheduled_right_after_a_cancel_still_happens(rig: Rig) -> None:
+    await rig.put(container("web"), container("db"))
+    rig.service.schedule("shop", "ill-health", 30)
+    await rig.service.on_action("shop", Action.STOP)  # cancelled; it ends on the next turn
+    await rig.crash("db")
+    assert rig.service.schedule("shop", "agent-start", 0) is True
+    await async_wait_until(lambda: rig.outcomes() == ["recovered"], 10,
+                           message="the new run recovered it")

@@ -70,6 +70,10 @@ class RecoveryScheduler:
         existing = self._due.get(name)
         if existing is not None and not existing.done():
             return False
+        if self._supervisor.running(task_name(name)):
+            # A cancelled run is still unwinding: start this one as soon as it has ended.
+            self._next[name] = (trigger, delay)
+            return True
         task = self._supervisor.spawn(
             task_name(name), lambda: self._pursue(name, trigger, delay), restart=False)
         if task is None:
@@ -147,8 +151,8 @@ class RecoveryScheduler:
         """A due run ended: forget it, then schedule what it booked (a retry, a deferral)."""
         if self._due.get(name) is task:
             del self._due[name]
-        follow = self._next.pop(name, None)
-        if follow is not None and not task.cancelled():
+        follow = self._next.pop(name, None)  # cancel() drops what a cancelled run booked
+        if follow is not None:
             self.schedule(name, *follow)
 
     async def close(self) -> None:
