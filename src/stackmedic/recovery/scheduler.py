@@ -142,8 +142,8 @@ class RecoveryScheduler:
         self._errors.pop(name, None)
         if result.outcome in ("failed", "timed-out"):
             after = self._policy.wait_before_next(self._states.load(name), self._clock())
-            if after is not None:
-                self._next[name] = ("retry", after)
+            if after is not None:  # never sooner than the first backoff step
+                self._next[name] = ("retry", max(after, self._policy.backoff(1)))
         elif result.outcome == "deferred":
             self._next[name] = (trigger, self.config.settle_seconds)
 
