@@ -11,6 +11,8 @@ import structlog
 
 from health.factories import container
 from stackmedic.deployments.actions import Action
+from stackmedic.supervise.heartbeat import Heartbeats
+from stackmedic.supervise.watch import recovery_check
 from support.wait import async_wait_until
 
 from .rig import Rig
@@ -41,6 +43,8 @@ async def test_an_ill_deployment_is_recovered_and_the_run_recorded(rig: Rig) -> 
 async def test_a_run_that_raises_is_logged_retried_after_backoff_and_reported(
     rig: Rig,
 ) -> None:
+    loop = Heartbeats().add(  # the agent's `recovery` loop, as AgentWatch registers it
+        "recovery", 60, check=lambda: recovery_check(lambda: None, rig.service.problems))
     rig.executor.fail.append(RuntimeError("the store went away"))
     rig.executor.hold = asyncio.Event()  # the retry waits here until the test looked
     await rig.put(container("web"), container("db"))
@@ -56,6 +60,7 @@ async def test_a_run_that_raises_is_logged_retried_after_backoff_and_reported(
     [problem] = rig.service.problems()
     assert problem == ("recovery of shop failed: RuntimeError: the store went away; "
                        "next try in 0.1s")
+    assert loop.status().problem == f"recovery: {problem}"  # what /healthz shows
     assert rig.outcomes() == ["interrupted", "running"]  # the row of the failed run ended
     assert rig.supervisor.status["recovery:shop"].failures == 1
 
@@ -63,6 +68,7 @@ async def test_a_run_that_raises_is_logged_retried_after_backoff_and_reported(
     await async_wait_until(lambda: rig.outcomes() == ["interrupted", "recovered"], 10,
                            message="the retry recovered it")
     assert rig.service.problems() == []
+    assert loop.status().ok
     assert rig.supervisor.problems() == []
 
 
