@@ -24,8 +24,13 @@ from stackmedic.engine.client import EngineClient
 from stackmedic.engine.compose import ComposeNotFound, ComposeRunner, find_compose
 from stackmedic.engine.events import EventStream
 from stackmedic.health import HealthEngine, engine_view
+from stackmedic.hostinfo import HostInspector
 from stackmedic.intent.tracker import IntentTracker
-from stackmedic.metrics import HealthMetrics, Metrics
+from stackmedic.metrics import Metrics
+from stackmedic.metrics.agent_state import AgentMetrics, ReconcileCounter
+from stackmedic.metrics.cadvisor import CadvisorMetrics
+from stackmedic.metrics.deployments import DeploymentMetrics, open_problems
+from stackmedic.metrics.health import HealthMetrics
 from stackmedic.notify.service import Notifier
 from stackmedic.observe.monitor import ContainerMonitor
 from stackmedic.observe.state import ObservedState
@@ -38,7 +43,7 @@ from stackmedic.recovery.reconcile import RestartReconciler
 from stackmedic.recovery.runs import RecoveryRuns
 from stackmedic.recovery.service import RecoveryService
 from stackmedic.resources import ContainerRef, ResourceMonitor, SpikeAlert
-from stackmedic.session import CURSOR_FACT, EngineSession
+from stackmedic.session import CURSOR_FACT, EngineSession, best_effort
 from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
@@ -120,7 +125,7 @@ class Agent:
         self.health.crashes.stable = settings.recovery.verify_stable_seconds
         self.metrics = Metrics([HealthMetrics(
             self.health, self.catalog, self.observed, lambda: self.engine.status.reachable
-        )])
+        )], host=settings.notifications.host_name())
         self.stream = EventStream(
             self.engine,
             lambda event: self.session.on_event(event),
@@ -153,9 +158,15 @@ class Agent:
             targets=self._resource_targets,
         )
         self.metrics.sources.append(self.resources)
+        self.host_report = HostInspector(
+            engine=self.engine, resources=self.resources, config=settings.resources,
+            compose_command=self.runner.command if self.runner else None,
+            compose_error=self.compose_error,
+        )
         self._build_recovery(settings)
         self.notifier = Notifier(settings.notifications, self.db, record_event=self._record_event)
         self.notifications = NotificationBridge(self.notifier, self.bus, settings.recovery)
+        self._add_metric_sources(settings)
         self.watcher = CatalogWatcher(
             self.catalog, self.observed, self.desired, self.events,
             can_see=lambda: self.stream.connected.is_set() and self.observed.synced_at is not None,
@@ -167,7 +178,7 @@ class Agent:
             refresh_catalog=self.refresh_catalog, notifications=self.notifications,
             recovery=self.recovery, reconciler=self.reconciler,
             restarts=RestartDetector(self.facts, settings.boot_id_path, self.engine.host),
-            supervisor=self.supervisor,
+            supervisor=self.supervisor, refresh_host=self.host_report.refresh,
         )
         self._stopping = asyncio.Event()
         self._closed = False
@@ -208,6 +219,20 @@ class Agent:
             engine=self.engine, events=self.events, bus=self.bus,
             containers=self.observed.for_project,
         )
+
+    def _add_metric_sources(self, settings: Settings) -> None:
+        """The fleet and cAdvisor-compatible families on /metrics."""
+        self.reconciles = ReconcileCounter(self.facts)
+        self.reconciles.subscribe(self.bus)
+        self.metrics.add(DeploymentMetrics(
+            self.db, self.desired, deployments=lambda: list(self.catalog.deployments),
+            open_problems=lambda: open_problems(
+                self.notifications.episodes.open, self.resources.alerts("firing")
+            ),
+        ))
+        self.metrics.add(AgentMetrics(self.db, self.reconciles, self.heartbeats))
+        if settings.metrics.cadvisor:
+            self.metrics.add(CadvisorMetrics(self.resources.latest, self.observed.get))
 
     def _resource_targets(self) -> list[ContainerRef]:
         """Running containers of known deployments, for the resource sampler."""
@@ -272,6 +297,7 @@ class Agent:
         spawn("store", every(STORE_PROBE_SECONDS, self._probe_store))
         self.recovery.start()
         await self.resources.start()
+        await best_effort("host report", self.host_report.refresh)
         await self.notifier.start()
         self.notifications.start()
         self.server = await start_api_server(self)

@@ -3,8 +3,9 @@
 On connect: save the replay cursor, tell what kind of restart (if any) happened, resync
 the observed state, let intent judge pending stops, rescan deployments, then reconcile
 every deployment (host or daemon restart) or schedule recovery of the ill ones (first
-connection of this agent). Only the resync is essential: a store that cannot write (a full
-disk) must not end the event stream, so every other step is done as well as it can be.
+connection of this agent), and refresh the host report. Only the resync is essential: a
+store that cannot write (a full disk) must not end the event stream, so every other step
+is done as well as it can be.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class EngineSession:
         reconciler: RestartReconciler,
         restarts: RestartDetector,
         supervisor: Supervisor,
+        refresh_host: Callable[[], Awaitable[object]],
     ) -> None:
         self._engine = engine
         self._stream = stream
@@ -74,6 +76,7 @@ class EngineSession:
         self._reconciler = reconciler
         self._restarts = restarts
         self._supervisor = supervisor
+        self._refresh_host = refresh_host
         self._first = True
         self._cursor_saved_at = 0.0
         self.connected_since = 0.0
@@ -95,15 +98,16 @@ class EngineSession:
             self._recovery.reconciling = True
             self._recovery.cancel_all()
         self._record("docker-connected", f"connected to Docker at {self._engine.host}")
-        await _best_effort("notify docker back", self._notifications.docker_back,
+        await best_effort("notify docker back", self._notifications.docker_back,
                            self._engine.host)
         try:
             await self._monitor.sweep()
         except Exception as exc:  # the stream's own error handling reconnects
             log.warning("resync after connect failed", error=str(exc))
-        await _best_effort("intent after connect", self._intent.on_connected)
-        await _best_effort("rescan after connect", self._refresh_catalog)
-        await _best_effort("reconcile after connect", self._after_connect, kind, first)
+        await best_effort("intent after connect", self._intent.on_connected)
+        await best_effort("rescan after connect", self._refresh_catalog)
+        await best_effort("reconcile after connect", self._after_connect, kind, first)
+        await best_effort("host report", self._refresh_host)
         self._notifications.connection_settled()
 
     async def _after_connect(self, kind: RestartKind, first: bool) -> None:
@@ -137,7 +141,7 @@ class EngineSession:
         """The stream ended: intent judges pending stops, people hear of it once."""
         if self.closing:
             return  # the agent ends the stream itself
-        await _best_effort("intent after disconnect", self._intent.on_disconnected)
+        await best_effort("intent after disconnect", self._intent.on_disconnected)
         try:
             self._notifications.docker_lost(self._engine.host)
         except Exception:
@@ -182,7 +186,8 @@ class EngineSession:
             log.error("event log write failed", kind=kind, error=str(exc))
 
 
-async def _best_effort(what: str, step: Callable[..., Awaitable[object]], *args: Any) -> None:
+async def best_effort(what: str, step: Callable[..., Awaitable[object]], *args: Any) -> None:
+    """Await ``step(*args)``; an error is logged with its traceback, never raised."""
     try:
         await step(*args)
     except Exception:

@@ -30,12 +30,12 @@ def scrape(metrics: Metrics) -> dict[str, float]:
 
 def test_sources_are_read_per_scrape_and_added_later() -> None:
     first = Counter()
-    metrics = Metrics([Broken(), first])
+    metrics = Metrics([Broken(), first], host="h1")
     assert scrape(metrics)["bench_value"] == 0
     first.value = 7
     assert scrape(metrics)["bench_value"] == 7
     later = Counter()
     later.value = 1
     metrics.add(later)
-    assert metrics.render().decode().count("\nbench_value ") == 2
+    assert metrics.render().decode().count("\nbench_value{") == 2
     assert "process_cpu_seconds_total" in scrape(metrics)

@@ -74,6 +74,11 @@ CONTRACT_CASES: dict[str, dict[str, Any]] = {
         "username": "u",
         "password": SECRET,
     },
+    "alertmanager-cluster": {
+        "type": "alertmanager",
+        "urls": [closed_url(), f"http://u:{SECRET}@127.0.0.1:{free_port()}"],
+        "bearer_token": SECRET,
+    },
     "apprise": {"type": "apprise", "url": f"json://u:{SECRET}@127.0.0.1:{free_port()}/"},
 }
 
@@ -83,6 +88,7 @@ async def test_channel_contract(kind: str) -> None:
     registry = ChannelRegistry.with_builtins(plugins=False)
     settings = load_notify_config({"channels": {"x": CONTRACT_CASES[kind]}}).channels["x"]
     channel = registry.build("x", settings)
+    kind = CONTRACT_CASES[kind]["type"]
     assert channel.kind == kind and registry.get(kind) is type(channel)
     fields = channel.config_model.model_fields
     assert channel.secret_fields <= set(fields)

@@ -135,9 +135,27 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         ])
     if not rows:
         typer.echo("no deployments found")
+    else:
+        typer.echo(render_table(
+            ["DEPLOYMENT", "DESIRED", "SOURCE", "OBSERVED", "HEALTH", "UP", "REASON"], rows))
+    _echo_host_block(config)
+
+
+def _echo_host_block(config: Path | None) -> None:
+    """The host block of ``status``: engine, cgroups, resource source, Compose, problems."""
+    from stackmedic.cli.client import AgentClient, AgentUnavailable, ApiError
+    from stackmedic.hostinfo.model import report_lines
+
+    try:
+        body = AgentClient(resolve_address(config)).request("GET", "/healthz")
+    except ApiError as exc:  # 503 still carries the host object
+        body = exc.detail
+    except (AgentUnavailable, AddressProblem):
         return
-    typer.echo(render_table(
-        ["DEPLOYMENT", "DESIRED", "SOURCE", "OBSERVED", "HEALTH", "UP", "REASON"], rows))
+    host = body.get("host") if isinstance(body, dict) else None
+    if isinstance(host, dict):
+        typer.echo("")
+        typer.echo("\n".join(report_lines(host)))
 
 
 def _action(name: str, action: str, config: Path | None) -> None:

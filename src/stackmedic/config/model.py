@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from stackmedic.metrics.config import MetricsConfig
 from stackmedic.notify.config import NotifyConfig
 from stackmedic.recovery.config import RecoveryConfig
 from stackmedic.resources.config import ResourcesConfig
@@ -129,6 +130,7 @@ class Settings(Section):
     notifications: NotifyConfig = Field(default_factory=NotifyConfig)
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
     supervision: SupervisionConfig = Field(default_factory=SupervisionConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @property
     def database_path(self) -> Path:

@@ -99,14 +99,19 @@ class EmailChannelConfig(ChannelSettings):
         return {"none": 25, "starttls": 587, "tls": 465}[self.security]
 
 
-class HttpChannelSettings(ChannelSettings):
-    """Settings every channel that POSTs over HTTP shares."""
+class HttpClientSettings(ChannelSettings):
+    """Client settings every channel that POSTs over HTTP shares."""
 
-    url: str
     timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     """Request timeout."""
     verify_tls: bool = True
     """Check the server certificate."""
+
+
+class HttpChannelSettings(HttpClientSettings):
+    """Settings of a channel that POSTs to one URL."""
+
+    url: str
 
     @field_validator("url")
     @classmethod
@@ -140,12 +145,18 @@ class WebhookChannelConfig(HttpChannelSettings):
         return value
 
 
-class AlertmanagerChannelConfig(HttpChannelSettings):
-    """Posts alerts to an Alertmanager's v2 API (``{url}/api/v2/alerts``)."""
+class AlertmanagerChannelConfig(HttpClientSettings):
+    """Posts alerts to an Alertmanager's v2 API (``{url}/api/v2/alerts``), or to every member
+    of an Alertmanager cluster (``urls``), each member's delivery kept and retried on its own.
+    """
 
     type: Literal["alertmanager"]
-    url: str
-    """Alertmanager base URL; alerts go to ``{url}/api/v2/alerts``."""
+    url: str | None = None
+    """Alertmanager base URL; alerts go to ``{url}/api/v2/alerts``. Use ``urls`` instead for a
+    cluster."""
+    urls: list[str] | None = None
+    """Base URLs of every member of an Alertmanager cluster (never a load balancer): each
+    member gets every alert; a member that is down gets its copy when it is back."""
     username: str | None = None
     """Basic auth user; needs ``password``."""
     password: SecretStr | None = None
@@ -169,9 +180,41 @@ class AlertmanagerChannelConfig(HttpChannelSettings):
                 raise ValueError(f"label {name!r} is set by stackmedic")
         return value
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        """Require an absolute http(s) URL when set."""
+        return None if value is None else _http_url(value)
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, value: list[str] | None) -> list[str] | None:
+        """Require at least one absolute http(s) URL, each once."""
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("must list at least one Alertmanager URL")
+        for url in value:
+            _http_url(url)
+        seen = [url.rstrip("/") for url in value]
+        twice = sorted({url for url in seen if seen.count(url) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(twice)} more than once")
+        return value
+
+    @property
+    def members(self) -> list[str]:
+        """The base URLs alerts are posted to: ``urls``, or ``url`` as a one-member list."""
+        return list(self.urls) if self.urls is not None else [self.url or ""]
+
     @model_validator(mode="after")
     def _auth(self) -> AlertmanagerChannelConfig:
-        """Allow basic auth (both parts) or a bearer token, not both."""
+        """Require ``url`` or ``urls``; allow basic auth (both parts) or a bearer token."""
+        if (self.url is None) == (self.urls is None):
+            raise ValueError(
+                "set either 'url' (one Alertmanager) or 'urls' (every member of a cluster)"
+                + (", not both" if self.url is not None else "")
+            )
         if (self.username is None) != (self.password is None):
             missing = "password" if self.password is None else "username"
             raise ValueError(f"field {missing!r} is required for basic auth")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,7 +86,8 @@ class NotifyConfig(BaseModel):
     per_deployment: dict[str, DeploymentOverride] = Field(default_factory=dict)
     """Overrides by deployment name."""
     host: str | None = Field(default=None, min_length=1, max_length=200)
-    """Host name shown in messages and the ``host`` label; default: this machine's."""
+    """This agent's host name: shown in messages, the ``host`` label of alerts and of every
+    /metrics series; default: this machine's hostname."""
     public_url: str | None = None
     """Dashboard URL linked from messages and used as ``generatorURL``."""
 
@@ -117,6 +119,10 @@ class NotifyConfig(BaseModel):
                     "before the next reminder refreshes it"
                 )
         return self
+
+    def host_name(self) -> str:
+        """The host name this agent goes by: ``host`` if set, else the machine's hostname."""
+        return self.host or socket.gethostname()
 
     def override_for(self, deployment: str | None) -> DeploymentOverride | None:
         """Return the override of one deployment, if any."""

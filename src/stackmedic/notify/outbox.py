@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -13,6 +15,8 @@ from stackmedic.notify.types import SEVERITY_RANK, Severity
 from stackmedic.store.db import Database
 
 OPEN_STATUSES = ("pending", "sending", "retrying")
+PRUNED_FAILURES_FACT = "notify.pruned-failures."
+"""Facts key prefix (plus the channel) of failed attempts of pruned notifications."""
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,20 @@ def group_key(deployment: str | None, channels: list[str]) -> str:
 
 
 class Outbox:
-    """Writes notifications before they are sent and tracks each channel's delivery."""
+    """Writes notifications before they are sent and tracks each channel's delivery.
 
-    def __init__(self, db: Database) -> None:
+    ``members`` maps a channel to its delivery names when it has several (the members of an
+    Alertmanager cluster): a notification gets one delivery per member, each sent, retried
+    and given up on its own.
+    """
+
+    def __init__(self, db: Database, members: Mapping[str, Sequence[str]] | None = None) -> None:
         self._db = db
+        self._members = dict(members or {})
+
+    def deliveries_for(self, channels: Sequence[str]) -> list[str]:
+        """The delivery names of ``channels``: each channel, or each of its members."""
+        return [name for channel in channels for name in self._members.get(channel, [channel])]
 
     def add(
         self,
@@ -98,7 +112,7 @@ class Outbox:
             conn.executemany(
                 "INSERT INTO notification_deliveries (notification_id, channel, status,"
                 " first_due_at, next_attempt_at) VALUES (?, ?, 'pending', ?, ?)",
-                [(notification_id, channel, due, due) for channel in channels],
+                [(notification_id, name, due, due) for name in self.deliveries_for(channels)],
             )
         conn.execute(
             "INSERT INTO notification_events (notification_id, fingerprint, kind, occurred_at,"
@@ -221,13 +235,33 @@ class Outbox:
         )
 
     def prune(self, before: float) -> int:
-        """Delete finished notifications created before ``before``; return how many."""
-        return self._db.execute_rowcount(
-            "DELETE FROM notifications WHERE created_at < ? AND NOT EXISTS ("
+        """Delete finished notifications created before ``before``; return how many.
+
+        Their failed attempts are added to a per-channel total first, so the failure
+        counter exposed to Prometheus never goes down.
+        """
+        finished = (
+            "created_at < ? AND NOT EXISTS ("
             " SELECT 1 FROM notification_deliveries d WHERE d.notification_id = notifications.id"
-            " AND d.status IN ('pending', 'sending', 'retrying'))",
-            (before,),
+            " AND d.status IN ('pending', 'sending', 'retrying'))"
         )
+        with self._db.transaction() as conn:
+            failed = conn.execute(
+                "SELECT channel, SUM(attempts - (status = 'sent')) AS n"
+                " FROM notification_deliveries WHERE notification_id IN"
+                f" (SELECT id FROM notifications WHERE {finished}) GROUP BY channel",
+                (before,),
+            ).fetchall()
+            for row in failed:
+                if row["n"]:
+                    conn.execute(
+                        "INSERT INTO agent_facts (key, value, updated_at) VALUES (?, ?, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET"
+                        " value = CAST(value AS INTEGER) + excluded.value,"
+                        " updated_at = excluded.updated_at",
+                        (PRUNED_FAILURES_FACT + row["channel"], int(row["n"]), time.time()),
+                    )
+            return conn.execute(f"DELETE FROM notifications WHERE {finished}", (before,)).rowcount
 
 
 def _message_event(row: sqlite3.Row) -> MessageEvent:

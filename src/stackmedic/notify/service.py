@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,10 +64,12 @@ class Notifier:
                 self._channels[name] = registry.build(name, settings)
         self._redact = Redactor(s for ch in self._channels.values() for s in ch.secrets())
         self._context = RenderContext(
-            host=config.host or socket.gethostname(), public_url=config.public_url
+            host=config.host_name(), public_url=config.public_url
         )
         self._db = db
-        self._outbox = Outbox(db)
+        # A cluster channel delivers through its members, one outbox delivery and worker each.
+        self._members = {name: ch.members() for name, ch in self._channels.items()}
+        self._outbox = Outbox(db, {name: list(m) for name, m in self._members.items()})
         self._problems = ProblemStore(db)
         self._silences = SilenceStore(db, clock)
         self._intake = Intake(
@@ -80,7 +82,8 @@ class Notifier:
             name: ChannelWorker(
                 channel, self._outbox, policy, clock, self._render, self._dead, self._redact
             )
-            for name, channel in self._channels.items()
+            for members in self._members.values()
+            for name, channel in members.items()
         }
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -92,7 +95,7 @@ class Notifier:
         self._stopping.clear()
         resumed = self._outbox.reset_interrupted(self._clock())
         for gone in self._outbox.open_channels():
-            if gone not in self._channels:
+            if gone not in self._workers:
                 for delivery in self._outbox.open_deliveries(gone):
                     error = f"channel {gone!r} is no longer configured"
                     self._outbox.mark_dead(delivery.id, error)
@@ -125,15 +128,18 @@ class Notifier:
     async def submit(self, event: NotificationEvent) -> None:
         """Route, silence, de-duplicate and group an event, then write it to the outbox."""
         outcome = self._intake.accept(event, self._clock())
-        for name in outcome.channels:
-            self._workers[name].wake.set()
+        self._wake(outcome.channels)
 
     async def submit_summary(
         self, summary: NotificationEvent, members: list[NotificationEvent]
     ) -> None:
         """Queue a summary with ``members`` (their noise control applied) as one notification."""
         outcome = self._intake.accept_summary(summary, members, self._clock())
-        for name in outcome.channels:
+        self._wake(outcome.channels)
+
+    def _wake(self, channels: Iterable[str]) -> None:
+        """Wake the workers of ``channels`` (every member's, for a cluster channel)."""
+        for name in self._outbox.deliveries_for(list(channels)):
             self._workers[name].wake.set()
 
     def open_problems(self, kind: str | None = None) -> list[ProblemState]:
@@ -151,8 +157,7 @@ class Notifier:
         now = self._clock()
         outcomes = self._intake.sweep(now)
         for outcome in outcomes:
-            for name in outcome.channels:
-                self._workers[name].wake.set()
+            self._wake(outcome.channels)
         cutoff = now - self.config.history_days * 86400
         self._outbox.prune(cutoff)
         self._silences.prune(cutoff)

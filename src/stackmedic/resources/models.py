@@ -22,6 +22,29 @@ class ContainerRef:
 
 
 @dataclass(frozen=True, slots=True)
+class SampleDetail:
+    """The figures cAdvisor exposes beyond the summary, as one sample read them."""
+
+    usage_bytes: int
+    """Memory usage including page cache (cgroup memory.current / usage_in_bytes)."""
+    working_set_bytes: int
+    """Usage minus inactive file pages, never below 0."""
+    rss_bytes: int
+    cache_bytes: int
+    throttled_seconds: float | None
+    """CFS throttled time; None where the kernel or engine reports none."""
+    cpu_quota_us: int | None
+    """CFS quota per period; None when the CPU is not limited by a quota."""
+    cpu_period_us: int | None
+    memory_limit_bytes: int | None
+    """The container's own memory limit; None when unlimited."""
+    cgroup_path: str = ""
+    """The cgroup path (``/docker/<id>``) cAdvisor uses as the ``id`` label."""
+    read_at: float | None = None
+    """When the engine read the figures (stats API); None: at the sample's own time."""
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerSample:
     """One container's resource figures at one moment."""
 
@@ -36,6 +59,7 @@ class ContainerSample:
     memory_limit_bytes: int
     memory_percent: float
     oom_kills: int | None
+    detail: SampleDetail | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready mapping."""

@@ -6,21 +6,27 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import aiodocker
 import structlog
 
 from stackmedic.resources.cgroup_reader import CgroupReader
-from stackmedic.resources.cgroups import CgroupLayout, detect_layout
-from stackmedic.resources.config import ResourcesConfig, SampleSource
-from stackmedic.resources.host import HostSampler
-from stackmedic.resources.models import ContainerRef, ContainerSample, SampleSourceName
+from stackmedic.resources.cgroups import CgroupLayout, ContainerCgroupFiles
+from stackmedic.resources.config import SampleSource
+from stackmedic.resources.models import (
+    ContainerRef,
+    ContainerSample,
+    SampleDetail,
+    SampleSourceName,
+)
+from stackmedic.resources.sample_build import HostShape, build_sample, seconds
 from stackmedic.resources.stats_api import StatsApiReader, cpu_core_percent
 
 log = structlog.get_logger(__name__)
 
+__all__ = ["ContainerSampler", "HostShape"]
+
 _YIELD_EVERY = 256
+_FIRST_RETRY_NS = 1_000_000_000
 
 
 @dataclass(slots=True)
@@ -33,16 +39,14 @@ class _Tracked:
     prev_clock_ns: int | None = None
     cpu_limit_cores: float | None = None
     memory_limit_bytes: int | None = None
+    cpu_quota_us: int | None = None
+    cpu_period_us: int | None = None
     limits_read_at: float | None = None
     via_api: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class HostShape:
-    """The host facts container percentages are relative to."""
-
-    cpu_count: int
-    memory_total_bytes: int
+    # When the cgroup files were last looked for in vain: looked for again only after
+    # the retry interval, so a host without readable files costs no path search per sample.
+    missing_at: int | None = None
+    misses: int = 0
 
 
 class ContainerSampler:
@@ -56,17 +60,42 @@ class ContainerSampler:
         source: SampleSource = "auto",
         limits_refresh_seconds: float = 60.0,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        cgroup_driver: str | None = None,
     ) -> None:
+        self._driver = cgroup_driver
         self._layout = layout if source != "stats_api" else None
         self._api = stats_api if source != "cgroups" else None
         self._refresh_ns = int(limits_refresh_seconds * 1e9)
         self._monotonic_ns = monotonic_ns
         self._tracked: dict[str, _Tracked] = {}
+        self.fallback_reason: str | None = None
 
     @property
     def uses_cgroups(self) -> bool:
         """Whether cgroup files are read at all."""
         return self._layout is not None
+
+    @property
+    def layout(self) -> CgroupLayout | None:
+        """The cgroup layout the files are looked for in (None: stats API only)."""
+        return self._layout
+
+    def set_layout(self, layout: CgroupLayout | None) -> None:
+        """Look for cgroup files in another layout from now on (the engine changed)."""
+        if layout == self._layout or self._layout is None:
+            return
+        self.close()
+        self._layout = layout
+        self.fallback_reason = None
+
+    def cgroup_directories(self) -> dict[str, tuple[str, str]]:
+        """Each container read from files: its cgroup directory and the pattern it matched."""
+        found: dict[str, tuple[str, str]] = {}
+        for cid, tracked in self._tracked.items():
+            files = tracked.reader.files if tracked.reader is not None else None
+            if files is not None and files.directory is not None:
+                found[cid] = (str(files.directory), files.pattern)
+        return found
 
     def sources(self) -> dict[str, SampleSourceName]:
         """How each tracked container was last sampled, by container id."""
@@ -113,15 +142,26 @@ class ContainerSampler:
         if tracked.reader is not None:
             return True
         assert self._layout is not None
-        files = self._layout.container_files(tracked.ref.container_id)
-        if files is None:
-            return False
-        reader = CgroupReader(files)
+        now_ns = self._monotonic_ns()
+        if tracked.missing_at is not None:
+            wait_ns = min(self._refresh_ns, _FIRST_RETRY_NS << min(tracked.misses - 1, 16))
+            if now_ns - tracked.missing_at < wait_ns:
+                return False
+        files = self._layout.locate(tracked.ref.container_id)
+        missing = files.missing() if files is not None else []
+        reader = CgroupReader(files) if files is not None and not missing else None
         try:
-            reader.open()
+            if reader is not None:
+                reader.open()
         except OSError as exc:
-            log.debug("resources.cgroup_unreadable", container=tracked.ref.name, error=str(exc))
+            reader = None
+            missing = [f"unreadable ({exc.strerror or exc})"]
+        if reader is None:
+            tracked.missing_at = now_ns
+            tracked.misses += 1
+            self._note_fallback(tracked, files, missing)
             return False
+        tracked.missing_at, tracked.misses = None, 0
         tracked.reader = reader
         tracked.via_api = False
         tracked.prev_cpu_ns = tracked.prev_clock_ns = tracked.limits_read_at = None
@@ -152,6 +192,8 @@ class ContainerSampler:
                 limits = reader.read_limits()
                 tracked.cpu_limit_cores = limits.cpu_cores
                 tracked.memory_limit_bytes = limits.memory_bytes
+                tracked.cpu_quota_us = limits.cpu_quota_us
+                tracked.cpu_period_us = limits.cpu_period_us
                 tracked.limits_read_at = now_ns
         except (OSError, ValueError):
             # The cgroup was removed (container stopped or restarted): reopen next time.
@@ -164,8 +206,9 @@ class ContainerSampler:
             if elapsed > 0 and counters.cpu_ns >= tracked.prev_cpu_ns:
                 core_percent = (counters.cpu_ns - tracked.prev_cpu_ns) / elapsed * 100.0
         tracked.prev_cpu_ns, tracked.prev_clock_ns = counters.cpu_ns, now_ns
-        return _build(
-            tracked,
+        return build_sample(
+            tracked.ref,
+            tracked.cpu_limit_cores,
             ts,
             host,
             source="cgroups",
@@ -174,7 +217,35 @@ class ContainerSampler:
             memory_bytes=counters.memory_bytes,
             memory_limit=tracked.memory_limit_bytes,
             oom_kills=counters.oom_kills,
+            detail=SampleDetail(
+                usage_bytes=counters.usage_bytes,
+                working_set_bytes=counters.working_set_bytes,
+                rss_bytes=counters.rss_bytes,
+                cache_bytes=counters.cache_bytes,
+                throttled_seconds=seconds(counters.throttled_ns),
+                cpu_quota_us=tracked.cpu_quota_us,
+                cpu_period_us=tracked.cpu_period_us,
+                memory_limit_bytes=tracked.memory_limit_bytes,
+                cgroup_path=reader.files.cgroup_path,
+            ),
         )
+
+    def _note_fallback(
+        self, tracked: _Tracked, files: ContainerCgroupFiles | None, missing: list[str]
+    ) -> None:
+        """Remember why a container's cgroup files could not be used (the first reason only)."""
+        if self.fallback_reason is not None:
+            return
+        assert self._layout is not None
+        if files is None:
+            name = tracked.ref.name or tracked.ref.container_id[:12]
+            self.fallback_reason = (
+                f"no cgroup directory for container {name}"
+                f" under {self._layout.expected_pattern} (or the other known layouts)"
+            )
+        else:
+            self.fallback_reason = f"{files.directory}: {', '.join(missing)}"
+        log.info("resources.cgroup_files_not_used", reason=self.fallback_reason)
 
     async def _read_api(
         self, tracked: _Tracked, ts: float, host: HostShape
@@ -186,7 +257,11 @@ class ContainerSampler:
             tracked.prev_cpu_ns = tracked.prev_clock_ns = tracked.limits_read_at = None
         now_ns = self._monotonic_ns()
         if tracked.limits_read_at is None or now_ns - tracked.limits_read_at >= self._refresh_ns:
-            tracked.cpu_limit_cores = await self._api.cpu_limit(cid)
+            limits = await self._api.limits(cid)
+            tracked.cpu_limit_cores = limits.cpu_cores
+            tracked.memory_limit_bytes = limits.memory_bytes
+            tracked.cpu_quota_us = limits.cpu_quota_us
+            tracked.cpu_period_us = limits.cpu_period_us
             tracked.limits_read_at = now_ns
         reading = await self._api.read(cid)
         if reading is None:
@@ -201,8 +276,9 @@ class ContainerSampler:
                     reading.online_cpus,
                 )
             tracked.prev_cpu_ns, tracked.prev_clock_ns = reading.cpu_ns, reading.system_ns
-        return _build(
-            tracked,
+        return build_sample(
+            tracked.ref,
+            tracked.cpu_limit_cores,
             ts,
             host,
             source="stats_api",
@@ -211,77 +287,24 @@ class ContainerSampler:
             memory_bytes=reading.memory_bytes,
             memory_limit=reading.memory_limit_bytes or None,
             oom_kills=None,
+            detail=SampleDetail(
+                usage_bytes=reading.usage_bytes,
+                working_set_bytes=reading.working_set_bytes,
+                rss_bytes=reading.rss_bytes,
+                cache_bytes=reading.cache_bytes,
+                throttled_seconds=seconds(reading.throttled_ns),
+                cpu_quota_us=tracked.cpu_quota_us,
+                cpu_period_us=tracked.cpu_period_us,
+                memory_limit_bytes=tracked.memory_limit_bytes,
+                cgroup_path=self._cgroup_path(cid),
+                read_at=reading.read_at,
+            ),
         )
 
-
-def _build(
-    tracked: _Tracked,
-    ts: float,
-    host: HostShape,
-    *,
-    source: SampleSourceName,
-    core_percent: float | None,
-    cpu_ns: int,
-    memory_bytes: int,
-    memory_limit: int | None,
-    oom_kills: int | None,
-) -> ContainerSample:
-    cores = float(host.cpu_count)
-    if tracked.cpu_limit_cores is not None:
-        cores = min(cores, tracked.cpu_limit_cores)
-    limit = host.memory_total_bytes
-    if memory_limit is not None and memory_limit > 0:
-        limit = min(limit, memory_limit)
-    return ContainerSample(
-        ts=ts,
-        ref=tracked.ref,
-        source=source,
-        cpu_core_percent=core_percent,
-        cpu_percent=None if core_percent is None or cores <= 0 else core_percent / cores,
-        cpu_limit_cores=cores,
-        cpu_usage_seconds=cpu_ns / 1e9,
-        memory_bytes=memory_bytes,
-        memory_limit_bytes=limit,
-        memory_percent=memory_bytes / limit * 100.0 if limit > 0 else 0.0,
-        oom_kills=oom_kills,
-    )
-
-
-async def build_sampler(
-    config: ResourcesConfig,
-    docker: aiodocker.Docker | None,
-    stats_api: StatsApiReader | None,
-    host: HostSampler,
-    monotonic_ns: Callable[[], int] = time.monotonic_ns,
-) -> tuple[CgroupLayout | None, ContainerSampler]:
-    """Detect the cgroup layout (asking the engine for its driver and root) and build the sampler.
-
-    The engine's data root is added to the host's watched disks as `docker`.
-    """
-    driver = None
-    if docker is not None:
-        try:
-            info = await docker.system.info()
-        except (aiodocker.DockerError, OSError) as exc:
-            log.warning("resources.engine_info_failed", error=str(exc))
-        else:
-            driver = info.get("CgroupDriver")
-            if info.get("DockerRootDir"):
-                host.add_disk_path("docker", Path(info["DockerRootDir"]))
-    layout = None
-    if config.source != "stats_api":
-        layout = detect_layout(config.cgroup_root, driver)
-        if layout is None:
-            log.warning(
-                "resources.cgroups_unavailable",
-                root=str(config.cgroup_root),
-                fallback="stats_api" if config.source == "auto" and stats_api else "none",
-            )
-    sampler = ContainerSampler(
-        layout=layout,
-        stats_api=stats_api,
-        source=config.source,
-        limits_refresh_seconds=config.limits_refresh_seconds,
-        monotonic_ns=monotonic_ns,
-    )
-    return layout, sampler
+    def _cgroup_path(self, container_id: str) -> str:
+        """The container's cgroup path as cAdvisor's ``id`` (where the engine puts it)."""
+        if self._layout is not None:
+            return "/" + self._layout.relative_dirs(container_id)[0]
+        if self._driver == "systemd":
+            return f"/system.slice/docker-{container_id}.scope"
+        return f"/docker/{container_id}"

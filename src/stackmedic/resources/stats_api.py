@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiodocker
@@ -28,6 +29,23 @@ class ApiReading:
     memory_bytes: int
     memory_limit_bytes: int
     cpu_core_percent: float | None = None
+    usage_bytes: int = 0
+    working_set_bytes: int = 0
+    rss_bytes: int = 0
+    cache_bytes: int = 0
+    throttled_ns: int | None = None
+    read_at: float | None = None
+    """When the engine read these figures (Unix time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiLimits:
+    """A container's limits from its host config; None where there is none."""
+
+    cpu_cores: float | None
+    cpu_quota_us: int | None
+    cpu_period_us: int | None
+    memory_bytes: int | None
 
 
 class StatsApiReader:
@@ -42,6 +60,7 @@ class StatsApiReader:
         self._gate = asyncio.Semaphore(concurrency)
         self._one_shot: bool | None = None
         self.calls = 0
+        self.failing: set[str] = set()  # containers whose last read failed (warned once)
 
     async def one_shot_supported(self) -> bool:
         """Whether the engine takes `one-shot` (API 1.41 and later)."""
@@ -67,19 +86,30 @@ class StatsApiReader:
                         raw = frames[-1] if frames else None
             except (aiodocker.DockerError, TimeoutError) as exc:
                 if getattr(exc, "status", None) != 404:
-                    log.warning(
-                        "resources.stats_api_failed", container=container_id[:12], error=str(exc)
-                    )
+                    self._failed(container_id, exc)
                 return None
+        self.failing.discard(container_id)
         return parse_stats(raw) if isinstance(raw, dict) else None
+
+    def _failed(self, container_id: str, exc: BaseException) -> None:
+        """Warn at the first failure of a container's reads, not at every sample after it."""
+        first = container_id not in self.failing
+        self.failing.add(container_id)
+        (log.warning if first else log.debug)(
+            "resources.stats_api_failed", container=container_id[:12], error=str(exc)
+        )
 
     async def cpu_limit(self, container_id: str) -> float | None:
         """Return the container's CPU limit in cores from its host config, None when unlimited."""
+        return (await self.limits(container_id)).cpu_cores
+
+    async def limits(self, container_id: str) -> ApiLimits:
+        """Return the container's CPU and memory limits from its host config."""
         try:
             container = await self._docker.containers.get(container_id)
         except (aiodocker.DockerError, TimeoutError):
-            return None
-        return cpu_limit_from_host_config(container["HostConfig"] or {})
+            return ApiLimits(None, None, None, None)
+        return limits_from_host_config(container["HostConfig"] or {})
 
 
 def parse_stats(raw: dict[str, Any]) -> ApiReading | None:
@@ -88,11 +118,13 @@ def parse_stats(raw: dict[str, Any]) -> ApiReading | None:
     cpu = raw.get("cpu_stats") or {}
     if not memory or "usage" not in memory or str(raw.get("read", "")).startswith("0001"):
         return None
-    usage = int(memory.get("usage", 0))
+    raw_usage = usage = int(memory.get("usage", 0))
     stats = memory.get("stats") or {}
     inactive = stats.get("total_inactive_file", stats.get("inactive_file", 0))
     if inactive < usage:
         usage -= int(inactive)
+    v1 = "total_rss" in stats
+    throttling = cpu.get("throttling_data") or {}
     cpu_ns = int((cpu.get("cpu_usage") or {}).get("total_usage", 0))
     system_ns = cpu.get("system_cpu_usage")
     online = (
@@ -112,7 +144,22 @@ def parse_stats(raw: dict[str, Any]) -> ApiReading | None:
         memory_bytes=usage,
         memory_limit_bytes=int(memory.get("limit", 0)),
         cpu_core_percent=core_percent,
+        usage_bytes=raw_usage,
+        working_set_bytes=max(0, raw_usage - int(inactive)),
+        rss_bytes=int(stats.get("total_rss" if v1 else "anon", 0)),
+        cache_bytes=int(stats.get("total_cache" if v1 else "file", 0)),
+        throttled_ns=int(throttling["throttled_time"]) if "throttled_time" in throttling else None,
+        read_at=_read_time(str(raw.get("read", ""))),
     )
+
+
+def _read_time(stamp: str) -> float | None:
+    """Parse the engine's RFC 3339 read time (nanoseconds cut to microseconds)."""
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    try:
+        return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00").timestamp()
+    except ValueError:
+        return None
 
 
 def cpu_core_percent(cpu_delta: int, system_delta: int, online_cpus: int) -> float | None:
@@ -133,6 +180,25 @@ def cpu_limit_from_host_config(host_config: dict[str, Any]) -> float | None:
     if cpuset:
         limits.append(float(count_cpus(cpuset)))
     return min(limits) if limits else None
+
+
+def limits_from_host_config(host_config: dict[str, Any]) -> ApiLimits:
+    """Limits as the cgroup shows them: `cpus:` is a quota over a 100 ms period."""
+    quota: int | None = None
+    period: int | None = None
+    if host_config.get("NanoCpus"):
+        period = 100_000
+        quota = int(host_config["NanoCpus"]) * period // 1_000_000_000
+    elif int(host_config.get("CpuQuota") or 0) > 0:
+        period = int(host_config.get("CpuPeriod") or 100_000)
+        quota = int(host_config["CpuQuota"])
+    memory = int(host_config.get("Memory") or 0)
+    return ApiLimits(
+        cpu_cores=cpu_limit_from_host_config(host_config),
+        cpu_quota_us=quota,
+        cpu_period_us=period or 100_000,
+        memory_bytes=memory or None,
+    )
 
 
 def _api_tuple(version: str) -> tuple[int, ...]:

@@ -39,6 +39,11 @@ class Channel(ABC):
         """Release what ``open`` prepared."""
         return None
 
+    def members(self) -> dict[str, Channel]:
+        """Where deliveries go, by delivery name: the channel itself, or each member of a
+        cluster (each delivered and retried on its own through the outbox)."""
+        return {self.name: self}
+
     @abstractmethod
     async def send(self, message: RenderedMessage) -> None:
         """Deliver one message or raise ``DeliveryError``."""

@@ -1,26 +1,16 @@
-"""Prometheus exposition: one collector that reads the agent's current state at scrape time.
-
-The collector asks each of its sources for metric families when scraped; a part of the
-agent that has figures to expose appends a ``MetricSource`` to ``Metrics.sources``. The
-registry is the agent's own, never the process-global one, and also carries the agent's
-process metrics.
-"""
+"""Deployment verdicts and container states, read from health and the observed state."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     InfoMetricFamily,
     Metric,
 )
-from prometheus_client.process_collector import ProcessCollector
-from prometheus_client.registry import Collector
 
 from stackmedic import __version__
 from stackmedic.health.model import Verdict
@@ -30,54 +20,8 @@ if TYPE_CHECKING:
     from stackmedic.health.engine import HealthEngine
     from stackmedic.observe.state import ObservedState
 
-log = structlog.get_logger(__name__)
-
 CONTAINER_LABELS = ["deployment", "service", "container"]
 HEALTH_STATES = ("none", "starting", "healthy", "unhealthy")
-
-__all__ = ["CONTENT_TYPE_LATEST", "AgentCollector", "HealthMetrics", "MetricSource", "Metrics"]
-
-
-class MetricSource(Protocol):
-    """Anything that can describe its current figures as metric families."""
-
-    def metric_families(self) -> Iterable[Metric]:
-        """The families to expose now."""
-
-
-class AgentCollector(Collector):
-    """The agent's one custom collector: gathers the families of every source per scrape."""
-
-    def __init__(self, sources: list[MetricSource]) -> None:
-        self.sources = sources
-
-    def collect(self) -> Iterable[Metric]:
-        """Yield every source's families; a failing source is logged and skipped."""
-        for source in list(self.sources):
-            try:
-                families = list(source.metric_families())
-            except Exception:
-                log.exception("metric source failed", source=type(source).__name__)
-                continue
-            yield from families
-
-
-class Metrics:
-    """The agent's registry: the collector over ``sources`` plus process metrics."""
-
-    def __init__(self, sources: Iterable[MetricSource] = ()) -> None:
-        self.sources: list[MetricSource] = list(sources)
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(AgentCollector(self.sources))
-        ProcessCollector(registry=self.registry)  # the usual process_* series
-
-    def add(self, source: MetricSource) -> None:
-        """Expose one more source's figures from the next scrape on."""
-        self.sources.append(source)
-
-    def render(self) -> bytes:
-        """The text exposition format of everything registered."""
-        return generate_latest(self.registry)
 
 
 class HealthMetrics:
