@@ -287,6 +287,13 @@ class Agent:
 
         self.events.record("agent-started", "stackmedic agent started")
         await self.refresh_catalog()
+        # Consumers subscribe before the inputs start: the first connection may publish at
+        # once (a restart reconcile begins), and what nobody heard is lost.
+        self.recovery.start()
+        await self.notifier.start()
+        self.notifications.start()
+        await self.resources.start()
+        await best_effort("host report", self.host_report.refresh)
         self.heartbeats.start()
         spawn = self.supervisor.spawn
         spawn("events", self.stream.run)
@@ -295,11 +302,6 @@ class Agent:
                               beat=lambda: self.heartbeats.beat("rescan")))
         spawn("prune", every(3600, self._prune))
         spawn("store", every(STORE_PROBE_SECONDS, self._probe_store))
-        self.recovery.start()
-        await self.resources.start()
-        await best_effort("host report", self.host_report.refresh)
-        await self.notifier.start()
-        self.notifications.start()
         self.server = await start_api_server(self)
         if self.systemd.watchdog_seconds is not None:
             spawn("watchdog", self.watch.feed_watchdog)
