@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import inspect
 import signal
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -38,15 +37,16 @@ from stackmedic.metrics.health import HealthMetrics
 from stackmedic.notify.service import Notifier
 from stackmedic.observe.monitor import ContainerMonitor
 from stackmedic.observe.state import ObservedState
-from stackmedic.recovery.boot import RestartDetector, RestartKind
+from stackmedic.recovery.boot import RestartDetector
 from stackmedic.recovery.evidence_gather import EvidenceCollector
 from stackmedic.recovery.executor import ActionExecutor
 from stackmedic.recovery.exits import ExitLedger
 from stackmedic.recovery.policy import RecoveryStateStore
 from stackmedic.recovery.reconcile import RestartReconciler
 from stackmedic.recovery.runs import RecoveryRuns
-from stackmedic.recovery.service import ILL, RecoveryService
+from stackmedic.recovery.service import RecoveryService
 from stackmedic.resources import ContainerRef, ResourceMonitor, SpikeAlert
+from stackmedic.session import CURSOR_FACT, EngineSession, best_effort
 from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
@@ -56,8 +56,6 @@ from stackmedic.supervise.watch import STORE_PROBE_SECONDS, AgentWatch
 
 log = structlog.get_logger(__name__)
 
-CURSOR_FACT = "engine-event-cursor"
-CURSOR_SAVE_INTERVAL = 1.0
 SHUTDOWN_TIMEOUT = 3.0  # SIGTERM to exit stays well under 10 s
 INPUT_TASKS = ("events", "sweep", "rescan", "store")
 
@@ -119,12 +117,12 @@ class Agent:
             events=self.events, db=self.db, bus=self.bus, config=settings.health,
             view=lambda: engine_view(
                 self.engine.status, self.stream.connected.is_set(),
-                self.observed.synced_at, self._connected_since,
+                self.observed.synced_at, self.session.connected_since,
             ),
             stop_pending=lambda name: self.intent.stop_pending(name),
         )
         self.exits = ExitLedger(self.db, self.catalog,
-                                daemon_started_at=lambda: self._daemon_started_at)
+                                daemon_started_at=lambda: self.session.daemon_started_at)
         self.monitor.subscribe(self.exits.on_container_change)  # before health reads states
         self.monitor.subscribe(self.health.on_container_change)
         self.health.crashes.stable = settings.recovery.verify_stable_seconds
@@ -133,30 +131,29 @@ class Agent:
         )], host=settings.notifications.host_name())
         # Podman tells its events in its own words; translated before anyone reads them.
         self.podman_events = PodmanEvents(
-            self._on_engine_event, active=lambda: self.engine.kind is EngineKind.PODMAN)
+            lambda event: self.session.on_event(event),
+            active=lambda: self.engine.kind is EngineKind.PODMAN)
         self.healthchecks = HealthcheckRunner(
             self.engine, self._podman_containers, on_decided=self._on_healthcheck_runner)
         self.stream = EventStream(
             self.engine,
             self.podman_events.on_event,
-            on_connected=self._on_connected,
-            on_disconnected=self._on_disconnected,
-            on_overflow=self._resync,
+            on_connected=lambda: self.session.on_connected(),
+            on_disconnected=lambda: self.session.on_disconnected(),
+            on_overflow=lambda: self.session.on_overflow(),
             cursor=self.facts.get(CURSOR_FACT),
             backoff_initial=settings.docker.reconnect_initial_seconds,
             backoff_max=settings.docker.reconnect_max_seconds,
             beat=lambda: self.heartbeats.beat("events"),
             beat_every=supervision.events_heartbeat_seconds,
         )
-        self._connected_since = 0.0
-        self._daemon_started_at: float | None = None  # when known, from the daemon's process
         self.intent = IntentTracker(
             self.desired, self.events, self.catalog, self.observed,
             stop_settle_seconds=settings.intent.stop_settle_seconds,
             start_settle_seconds=settings.intent.start_settle_seconds,
             connection=lambda: (
                 self.stream.connected.is_set(), self.stream.connections,
-                self._daemon_started_at or self._connected_since,
+                self.session.daemon_started_at or self.session.connected_since,
             ),
             bus=self.bus, docker_host=self.engine.host,
         )
@@ -184,15 +181,24 @@ class Agent:
             can_see=lambda: self.stream.connected.is_set() and self.observed.synced_at is not None,
             after=self.health.refresh, on_removed=self.notifications.deployment_removed,
         )
-        self._cursor_saved_at = 0.0
+        self.session = EngineSession(
+            engine=self.engine, stream=self.stream, facts=self.facts, events=self.events,
+            monitor=self.monitor, intent=self.intent, health=self.health, catalog=self.catalog,
+            refresh_catalog=self.refresh_catalog, notifications=self.notifications,
+            recovery=self.recovery, reconciler=self.reconciler,
+            restarts=RestartDetector(self.facts, settings.boot_id_path, self.engine.host,
+                                     engine_kind=lambda: self.engine.kind),
+            supervisor=self.supervisor, refresh_host=self.host_report.refresh,
+            flush_held_events=self.podman_events.flush,
+        )
         self._stopping = asyncio.Event()
-        self._closing = False
         self._closed = False
         self.ready = asyncio.Event()
         self.server: Any = None
         self.watch.watch_loops(
             settings, engine=self.engine, stream=self.stream, resources=self.resources,
             notifier=self.notifier, db=self.db, started_at=self.started_at,
+            recovery_problems=self.recovery.problems,
         )
 
     def _build_recovery(self, settings: Settings) -> None:
@@ -216,6 +222,7 @@ class Agent:
             runs=RecoveryRuns(self.db), states=RecoveryStateStore(self.db),
             adviser=self._adviser, stop_pending=self.intent.stop_pending,
             containers=self.observed.for_project, oom_kills=self.exits.oom_kills,
+            supervisor=self.supervisor,
         )
         self.actions.observers.append(self.recovery.on_action)
         self.reconciler = RestartReconciler(
@@ -223,9 +230,6 @@ class Agent:
             engine=self.engine, events=self.events, bus=self.bus,
             containers=self.observed.for_project,
         )
-        self._first_connection = True
-        self.restarts = RestartDetector(self.facts, settings.boot_id_path, self.engine.host,
-                                        engine_kind=lambda: self.engine.kind)
 
     def _add_metric_sources(self, settings: Settings) -> None:
         """The fleet and cAdvisor-compatible families on /metrics."""
@@ -258,8 +262,8 @@ class Agent:
                 for c in self.observed.for_project(d.project)]
 
     def _on_healthcheck_runner(self, missing: bool, reason: str) -> None:
-        self._record("healthchecks-run-by-stackmedic" if missing else "healthchecks-run-by-podman",
-                     reason, severity="warning" if missing else "info")
+        kind = "healthchecks-run-by-stackmedic" if missing else "healthchecks-run-by-podman"
+        self.session.record(kind, reason, severity="warning" if missing else "info")
 
     async def _on_spike(self, alert: SpikeAlert) -> None:
         await self.notifications.on_spike(alert)
@@ -274,114 +278,6 @@ class Agent:
         for value in secret_values(self.settings):
             found.append(value)
         return [v for v in found if v]
-
-    async def _after_connect(self, kind: RestartKind, first: bool) -> None:
-        """Reconcile according to what kind of restart happened."""
-        if kind in (RestartKind.HOST, RestartKind.DAEMON):
-            self.events.record(
-                "restart-detected",
-                f"{kind.value} restart detected; reconciling every deployment",
-                severity="warning", data={"restart": kind.value},
-            )
-            if self.settings.recovery.enabled and not self.supervisor.running("restart-reconcile"):
-                self.supervisor.spawn(
-                    "restart-reconcile", lambda: self.reconciler.run(kind), restart=False
-                )
-            return
-        if not first:
-            return
-        self.events.record(
-            "restart-detected",
-            "first start of the agent on this host" if kind == RestartKind.FIRST_RUN
-            else "agent restarted (host and Docker daemon kept running)",
-            data={"restart": kind.value},
-        )
-        for name in self.catalog.deployments:
-            health = self.health.evaluate(name)
-            if health is not None and health.verdict in ILL:
-                self.recovery.schedule(name, "agent-start", self.settings.recovery.settle_seconds)
-
-    # -- engine callbacks -------------------------------------------------------------
-
-    async def _on_connected(self) -> None:
-        # Only the resync is essential here: a store that cannot write (a full disk) must
-        # not end the event stream, so everything else is done as well as it can be.
-        self._connected_since = time.time()
-        self._save_cursor()
-        first, self._first_connection = self._first_connection, False
-        kind = await self.restarts.detect(first=first)
-        self._daemon_started_at = self.restarts.daemon_started_at
-        if kind in (RestartKind.HOST, RestartKind.DAEMON) and self._daemon_started_at is None:
-            self._daemon_started_at = self._connected_since  # the best bound visible
-        if kind in (RestartKind.HOST, RestartKind.DAEMON):
-            # The reconcile owns every deployment now: no piecemeal runs from the resync.
-            self.recovery.reconciling = True
-            self.recovery.cancel_all()
-        self._record("docker-connected", f"connected to Docker at {self.engine.host}")
-        await self._best_effort("notify docker back", self.notifications.docker_back,
-                                self.engine.host)
-        try:
-            await self.monitor.sweep()
-        except Exception as exc:  # the stream's own error handling reconnects
-            log.warning("resync after connect failed", error=str(exc))
-        await self._best_effort("intent after connect", self.intent.on_connected)
-        await self._best_effort("rescan after connect", self.refresh_catalog)
-        await self._best_effort("reconcile after connect", self._after_connect, kind, first)
-        await self._best_effort("host report", self.host_report.refresh)
-        self.notifications.connection_settled()
-
-    def _record(self, kind: str, message: str, **fields: Any) -> None:
-        """Write to the event log; a store failure is logged, not raised (see ``store``)."""
-        try:
-            self.events.record(kind, message, **fields)
-        except (sqlite3.Error, OSError) as exc:
-            log.error("event log write failed", kind=kind, error=str(exc))
-
-    async def _best_effort(self, what: str, step: Callable[..., Awaitable[object]],
-                           *args: Any) -> None:
-        try:
-            await step(*args)
-        except Exception:
-            log.exception(f"{what} failed")
-
-    async def _resync(self) -> None:
-        """Engine events were dropped: the sweep tells the current state instead."""
-        self._record(
-            "events-dropped",
-            f"{self.stream.dropped} engine events dropped (queue full); resyncing",
-            severity="warning", data={"dropped": self.stream.dropped},
-        )
-        await self.monitor.sweep()
-
-    async def _on_disconnected(self) -> None:
-        if self._closing:
-            return  # the agent ends the stream itself
-        await self._best_effort("podman events held", self.podman_events.flush)
-        await self._best_effort("intent after disconnect", self.intent.on_disconnected)
-        try:
-            self.notifications.docker_lost(self.engine.host)
-        except Exception:
-            log.exception("notify docker lost failed")
-        self._record(
-            "docker-disconnected", "lost the Docker event stream; reconnecting",
-            severity="warning",
-        )
-
-    async def _on_engine_event(self, event: dict[str, Any]) -> None:
-        # Intent first: it asks the daemon at once whether a stop is part of a shutdown.
-        await self.intent.on_event(event)
-        await self.monitor.on_event(event)
-        now = time.monotonic()
-        if now - self._cursor_saved_at >= CURSOR_SAVE_INTERVAL:
-            self._save_cursor()
-            self._cursor_saved_at = now
-
-    def _save_cursor(self) -> None:
-        if self.stream.cursor:
-            try:
-                self.facts.set(CURSOR_FACT, self.stream.cursor)
-            except (sqlite3.Error, OSError) as exc:  # replay starts earlier: no harm
-                log.error("event cursor not saved", error=str(exc))
 
     # -- deployments ------------------------------------------------------------------
 
@@ -413,6 +309,13 @@ class Agent:
 
         self.events.record("agent-started", "stackmedic agent started")
         await self.refresh_catalog()
+        # Consumers subscribe before the inputs start: the first connection may publish at
+        # once (a restart reconcile begins), and what nobody heard is lost.
+        self.recovery.start()
+        await self.notifier.start()
+        self.notifications.start()
+        await self.resources.start()
+        await best_effort("host report", self.host_report.refresh)
         self.heartbeats.start()
         spawn = self.supervisor.spawn
         spawn("events", self.stream.run)
@@ -422,11 +325,6 @@ class Agent:
         spawn("prune", every(3600, self._prune))
         spawn("healthchecks", every(1.0, self.healthchecks.tick))
         spawn("store", every(STORE_PROBE_SECONDS, self._probe_store))
-        self.recovery.start()
-        await self.resources.start()
-        await self._best_effort("host report", self.host_report.refresh)
-        await self.notifier.start()
-        self.notifications.start()
         self.server = await start_api_server(self)
         if self.systemd.watchdog_seconds is not None:
             spawn("watchdog", self.watch.feed_watchdog)
@@ -458,7 +356,7 @@ class Agent:
         """
         if self._closed:
             return
-        self._closed = self._closing = self.watch.closing = True
+        self._closed = self.session.closing = self.watch.closing = True
         self.systemd.stopping()
         steps: list[tuple[str, Callable[[], Awaitable[object] | object]]] = [
             ("api", lambda: self.server.stop() if self.server is not None else None),
@@ -476,7 +374,7 @@ class Agent:
             ("notifier", lambda: self.notifier.close(grace=2.0)),
             ("health", self.health.close),
             ("engine", self.engine.close),
-            ("cursor", self._save_cursor),
+            ("cursor", self.session.save_cursor),
             ("event-log", lambda: self.events.record("agent-stopped", "stackmedic agent stopped")),
             ("store", self.db.close),
         ]

@@ -119,3 +119,63 @@ async def test_daemon_frozen_during_a_recovery_is_recovered_afterwards(
 
 async def _is(read: Callable[[], Any], value: str) -> bool:
     return bool(await read() == value)
+
+
+START = r"/containers/[0-9a-f]+/start$"
+RUN_DEADLINE = 8
+
+
+async def test_a_recovery_stalled_by_the_engine_ends_by_its_deadline_and_recovers_after(
+    tmp_path: Path, proxy: SocketProxy, private_deployments: DeploymentFactory,
+    agent_via_proxy: Callable[..., Any],
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    job = service(
+        "if [ -e /state/done ]; then exec sleep 3600; fi; "
+        "until [ -e /state/go ]; do sleep 0.1; done; touch /state/done; exit 3",
+        restart="no", volumes=[f"{state}:/state"],
+    )
+    site = private_deployments.make("wedged", {"web": SLEEPER, "job": job})
+    site.up()
+    handle: AgentHandle = await agent_via_proxy(**merge(RECOVERY_ON, {
+        "recovery": {"settle_seconds": 1, "attempt_budget": 20,
+                     "run_timeout_seconds": RUN_DEADLINE},
+        "compose": {"timeout_seconds": 120},  # Compose alone would wait far longer
+    }))
+
+    async def verdict() -> str | None:
+        rows = (await handle.get("/api/health"))["items"]
+        return next((r["verdict"] for r in rows if r["deployment"] == site.name), None)
+
+    await async_wait_until(lambda: _is(verdict, "healthy"), 60, message="healthy first")
+    proxy.fault(START, "stall")  # the daemon takes the start and never answers
+    (state / "go").touch()
+    await async_wait_until(lambda: _is(verdict, "degraded"), 60, message="job exited")
+
+    await async_wait_until(lambda: "timed-out" in _runs(handle, site.name), 120,
+                           message="the stalled run ends by its deadline")
+    assert proxy.faulted[START] >= 1, "the run waited on the stalled start"
+    problem = await async_wait_until(
+        lambda: problem_naming(handle, "recovery", site.name, "timed out"), 30,
+        message="/healthz names the timed-out recovery",
+    )
+    assert f"did not end within {RUN_DEADLINE}s" in problem
+    # The deployment's lock was released: the next attempt runs while the fault lasts.
+    await async_wait_until(lambda: len(_runs(handle, site.name)) >= 2, 60,
+                           message="a next attempt after the backoff")
+
+    proxy.clear()
+    await async_wait_until(lambda: _is(verdict, "healthy"), 120,
+                           message="recovered once the engine answers")
+    await async_wait_until(lambda: "running" not in _runs(handle, site.name), 60,
+                           message="every recovery run ended")
+    # The run in flight when the fault ended may have started the job and then run out
+    # of time while verifying; the next one then finds nothing to do.
+    assert set(_runs(handle, site.name)) <= {"timed-out", "failed", "recovered"}
+
+    async def healthz_ok() -> bool:
+        return (await healthz(handle))[0] == 200
+
+    await async_wait_until(healthz_ok, 60, message="/healthz back to 200")
+    assert await _is(verdict, "healthy")

@@ -174,6 +174,7 @@ class PrivateDockerd:
         self.extra_args = list(extra_args)
         self.storage_driver = storage_driver
         self._proc: subprocess.Popen[bytes] | None = None
+        self._launched: list[subprocess.Popen[bytes]] = []  # every dockerd started, to reap
         if _existing is None:
             for folder in (self.data_root, self.exec_root, self.run_dir):
                 folder.mkdir(parents=True, exist_ok=True)
@@ -295,6 +296,8 @@ class PrivateDockerd:
                 start_new_session=True,
             )
         self._proc = proc
+        self._launched.append(proc)
+        self._reap(running=False)
 
         def ready_or_dead() -> str | None:
             if proc.poll() is not None:
@@ -467,8 +470,25 @@ class PrivateDockerd:
                 self.stop()
         finally:
             self._force_cleanup()
+            self._reap(running=True)
             self._unmount_all()
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _reap(self, *, running: bool) -> None:
+        """Wait for the dockerd processes this object started that have exited; with
+        ``running``, kill the others first (teardown), so no process is left unwaited."""
+        kept = []
+        for proc in self._launched:
+            if proc.poll() is None and running:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=30)
+            if proc.returncode is None:
+                kept.append(proc)
+        self._launched = kept
+        if self._proc is not None and self._proc.returncode is not None:
+            self._proc = None
 
     def __enter__(self) -> PrivateDockerd:
         self.start()
@@ -524,6 +544,7 @@ class EventRecorder:
         self.error = ""
         self._lock = threading.Lock()
         self._conn: _UnixHTTPConnection | None = None
+        self._response: http.client.HTTPResponse | None = None
         self._thread: threading.Thread | None = None
 
     def start(self, timeout: float = 10.0) -> EventRecorder:
@@ -541,6 +562,7 @@ class EventRecorder:
         if conn.sock is not None:
             conn.sock.settimeout(None)
         self._conn = conn
+        self._response = response
         self._thread = threading.Thread(
             target=self._read, args=(response,), name="docker-events", daemon=True
         )
@@ -592,6 +614,8 @@ class EventRecorder:
                 conn.sock.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._response is not None:
+            self._response.close()
         if conn is not None:
             conn.close()
 

@@ -61,6 +61,10 @@ class RecoveryConfig(BaseModel):
     """After acting, the deployment must be healthy within this long."""
     verify_stable_seconds: PositiveSeconds = 5
     """...and stay healthy this long, before it counts as recovered."""
+    run_timeout_seconds: PositiveSeconds = 900
+    """Overall deadline of one recovery run (diagnosis, actions, verification); past it
+    the run ends as timed-out, the deployment's lock is released and the next attempt
+    follows the backoff. Keep it above two Compose timeouts plus verify_timeout_seconds."""
     log_tail_lines: int = Field(default=50, ge=0, le=1000)
     """Log lines per failing service kept as evidence (secrets redacted)."""
     llm: LlmConfig | None = None

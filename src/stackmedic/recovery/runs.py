@@ -43,11 +43,16 @@ class RecoveryRuns:
 
     def interrupt(self, run_id: int, why: str) -> None:
         """Close a run that is still open as ``interrupted`` (cancelled or failed midway)."""
-        self._db.execute(
-            "UPDATE recovery_runs SET finished_at = ?, outcome = 'interrupted', error = ?"
+        self.end(run_id, "interrupted", why)
+
+    def end(self, run_id: int, outcome: str, why: str) -> bool:
+        """Close a run that is still open with ``outcome``; False when it had ended already."""
+        changed = self._db.execute_rowcount(
+            "UPDATE recovery_runs SET finished_at = ?, outcome = ?, error = ?"
             " WHERE id = ? AND outcome = 'running'",
-            (time.time(), why, run_id),
+            (time.time(), outcome, why, run_id),
         )
+        return changed > 0
 
     def interrupt_leftovers(self) -> int:
         """Close the runs a previous agent left open; return how many."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, Literal
 
 from stackmedic.resources.downsample import MINUTE_FIELDS, MINUTE_UPSERT, MinuteBucket
@@ -190,29 +191,46 @@ class ResourceHistory:
 
     def prune(self, now: float) -> int:
         """Drop rows and rings past retention; return how many rows were deleted."""
+        deleted, gone = self._prune_rows(now)
+        self._forget(gone, now)
+        return deleted
+
+    async def prune_off_loop(self, now: float) -> int:
+        """``prune``, with the store's deletes in a worker thread (the loop keeps running)."""
+        deleted, gone = await asyncio.to_thread(self._prune_rows, now)
+        self._forget(gone, now)
+        return deleted
+
+    def _prune_rows(self, now: float) -> tuple[int, list[str]]:
+        """Delete rows past retention in one transaction; return the count and the
+        container ids whose series were dropped. Touches only the store (thread-safe)."""
         raw_cutoff = now - self.raw_retention_seconds
         minute_cutoff = now - self.minute_retention_seconds
         deleted = 0
-        ids = [int(r["id"]) for r in self._db.fetchall("SELECT id FROM resource_series")]
-        for series_id in ids:
-            deleted += self._db.execute_rowcount(
-                "DELETE FROM resource_samples_raw WHERE series_id = ? AND ts < ?",
-                (series_id, raw_cutoff),
-            )
-            deleted += self._db.execute_rowcount(
-                "DELETE FROM resource_samples_minute WHERE series_id = ? AND ts < ?",
-                (series_id, minute_cutoff),
-            )
-        gone = self._db.fetchall(
-            "SELECT id, container_id FROM resource_series WHERE kind = 'container'"
-            " AND last_seen < ?",
-            (minute_cutoff,),
-        )
-        for row in gone:
-            self._db.execute("DELETE FROM resource_series WHERE id = ?", (row["id"],))
-            self._series.pop(row["container_id"], None)
+        with self._db.transaction() as conn:
+            ids = [int(r[0]) for r in conn.execute("SELECT id FROM resource_series")]
+            for series_id in ids:  # per series: each delete walks the primary key
+                deleted += conn.execute(
+                    "DELETE FROM resource_samples_raw WHERE series_id = ? AND ts < ?",
+                    (series_id, raw_cutoff),
+                ).rowcount
+                deleted += conn.execute(
+                    "DELETE FROM resource_samples_minute WHERE series_id = ? AND ts < ?",
+                    (series_id, minute_cutoff),
+                ).rowcount
+            gone = conn.execute(
+                "SELECT id, container_id FROM resource_series WHERE kind = 'container'"
+                " AND last_seen < ?",
+                (minute_cutoff,),
+            ).fetchall()
+            conn.executemany("DELETE FROM resource_series WHERE id = ?",
+                             [(row[0],) for row in gone])
+        return deleted, [str(row[1]) for row in gone]
+
+    def _forget(self, gone: list[str], now: float) -> None:
+        for container_id in gone:
+            self._series.pop(container_id, None)
         self._prune_rings(now)
-        return deleted
 
     def _prune_rings(self, now: float) -> None:
         """Forget rings unseen for the keep window, and the oldest retired ones over the cap."""

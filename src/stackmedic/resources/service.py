@@ -137,7 +137,7 @@ class ResourceMonitor:
             self._samples_taken += 1
             self._sample_cpu_seconds += time.process_time() - cpu_started
             if self._last_prune is None or ts - self._last_prune >= PRUNE_EVERY_SECONDS:
-                self._prune(ts)
+                await self._prune(ts)
         async with self._sampled:
             self._sampled.notify_all()
         for event in events:
@@ -259,9 +259,9 @@ class ResourceMonitor:
             log.warning("resources.host_sample_failed", error=str(exc))
             return None
 
-    def _prune(self, now: float) -> None:
+    async def _prune(self, now: float) -> None:
         self._last_prune = now
-        deleted = self._history.prune(now)
+        deleted = await self._history.prune_off_loop(now)
         deleted += self._alert_store.prune(now - self._history.minute_retention_seconds)
         if deleted:
             log.debug("resources.pruned", rows=deleted)

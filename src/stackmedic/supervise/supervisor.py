@@ -39,6 +39,7 @@ class TaskStatus:
     failures: int = 0
     last_error: str | None = None
     last_failure_at: float | None = None  # monotonic
+    last_success_at: float | None = None  # monotonic, one-shot tasks that ended well
     recent: deque[float] = field(default_factory=deque)  # monotonic failure times
 
     def as_dict(self, now: float) -> dict[str, Any]:
@@ -77,14 +78,16 @@ class Supervisor:
         self.status: dict[str, TaskStatus] = {}
         self._closing = False
 
-    def spawn(self, name: str, factory: TaskFactory, *, restart: bool = True) -> None:
+    def spawn(self, name: str, factory: TaskFactory, *, restart: bool = True
+              ) -> asyncio.Task[None] | None:
         """Run ``factory()`` as task ``name``; with ``restart``, start it again after a failure.
 
-        A one-shot name can be reused once its previous run has ended.
+        A one-shot name can be reused once its previous run has ended. Returns the task,
+        or None once the supervisor is closing.
         """
         if self._closing:
             log.debug("supervisor closing; task not started", task=name)
-            return
+            return None
         running = self._tasks.get(name)
         if running is not None and not running.done():
             raise RuntimeError(f"task {name!r} is already running")
@@ -94,6 +97,7 @@ class Supervisor:
         status.restart = restart
         task = asyncio.create_task(self._keep(status, factory), name=name)
         self._tasks[name] = task
+        return task
 
     def running(self, name: str) -> bool:
         """Whether task ``name`` runs now."""
@@ -117,6 +121,7 @@ class Supervisor:
             else:
                 status.running = False
                 if not status.restart:
+                    status.last_success_at = self._clock()
                     return
                 self._failed(status, "ended although it should run until the agent stops", None)
             if not status.restart:
@@ -151,6 +156,10 @@ class Supervisor:
                 recovered > status.last_failure_at
             ):
                 continue  # its loop made progress since the last failure
+            if status.last_success_at is not None and status.last_failure_at is not None and (
+                status.last_success_at >= status.last_failure_at
+            ):
+                continue  # a one-shot task that failed, then ran again and ended well
             if len(status.recent) >= self._limit:
                 found.append(
                     f"{status.name}: failed {len(status.recent)} times in the last "

@@ -2,9 +2,9 @@
 
 Loops: ``events`` (the engine's event stream), ``sweep`` (the periodic resync),
 ``sampler`` (resources), ``notifier`` (its channel workers), ``recovery`` (no run
-stuck past the time a run may take) and ``store`` (the database takes a write and its
-filesystem has room). ``liveness()`` is what ``/healthz``,
-``stackmedic check`` and the watchdog read.
+stuck past its deadline, no run that raised or timed out without a good run since) and
+``store`` (the database takes a write and its filesystem has room). ``liveness()`` is
+what ``/healthz``, ``stackmedic check`` and the watchdog read.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class AgentWatch:
     def watch_loops(
         self, settings: Settings, *, engine: EngineClient, stream: EventStream,
         resources: ResourceMonitor, notifier: Notifier, db: Database, started_at: float,
+        recovery_problems: Callable[[], list[str]] = list,
     ) -> None:
         """Register the heartbeat of each of the agent's loops."""
         periods = self.config.stale_after_periods
@@ -104,13 +105,13 @@ class AgentWatch:
                 progress=lambda: (s.ts if (s := resources.latest()) else None),
             )
         self.heartbeats.add("notifier", 60, check=lambda: self._notifier_check(notifier))
-        # A recovery run may take a Compose command, its verification and a few engine calls.
-        allowed = (
-            2 * settings.compose.timeout_seconds + settings.recovery.verify_timeout_seconds
-            + 4 * settings.docker.request_timeout_seconds
-        )
+        # A run ends by its own deadline; a row still running past it means the deadline
+        # itself did not work.
+        allowed = (settings.recovery.run_timeout_seconds
+                   + 2 * settings.docker.request_timeout_seconds)
+        stuck = stuck_runs_check(db, started_at, allowed)
         self.heartbeats.add("recovery", allowed,
-                            check=stuck_runs_check(db, started_at, allowed))
+                            check=lambda: recovery_check(stuck, recovery_problems))
         self.heartbeats.add("store", STORE_PROBE_SECONDS * periods,
                             check=lambda: self._store_check(db))
 
@@ -163,6 +164,13 @@ class AgentWatch:
         tasks = getattr(notifier, "_tasks", [])  # the notifier's own channel workers
         ended = sorted(t.get_name() for t in tasks if t.done())
         return f"loops ended: {', '.join(ended)}" if ended else None
+
+
+def recovery_check(stuck: Callable[[], str | None],
+                   problems: Callable[[], list[str]]) -> str | None:
+    """Runs stuck past their deadline, and runs that raised or timed out, in one sentence."""
+    found = [p for p in (stuck(), *problems()) if p]
+    return "; ".join(found) if found else None
 
 
 def stuck_runs_check(db: Database, started_at: float, allowed: float

@@ -1,0 +1,73 @@
+"""RestartReconciler without Docker: one summary that says only what was verified."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from health.factories import container
+from stackmedic.recovery.boot import RestartKind
+from stackmedic.recovery.reconcile import RestartReconciler
+from stackmedic.types import DesiredState
+from support.wait import async_wait_until
+
+from .rig import Rig
+
+
+def reconciler(rig: Rig) -> RestartReconciler:
+    """The reconciler of the rig's recovery service."""
+    return RestartReconciler(
+        rig.service, catalog=rig.catalog, desired=rig.desired, health=rig.health,
+        engine=rig.engine, events=rig.events, bus=rig.bus,
+        containers=rig.observed.for_project,
+    )
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    made = Rig(tmp_path, run_timeout_seconds=2)
+    made.add("blog", "app")
+    made.add("old", "app", wanted=DesiredState.STOPPED)
+    made.service.start()
+    made.service.reconciling = True  # as the agent does once it detects the restart
+    await made.put(container("web"), container("app", project="blog"))
+    await made.crash("db")
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+async def test_after_a_daemon_restart_each_deployment_lands_in_one_bucket(rig: Rig) -> None:
+    summary = await reconciler(rig).run(RestartKind.DAEMON)
+
+    assert summary.came_back == ["blog"]
+    assert [(b["deployment"], b["how"]) for b in summary.brought_back] == [
+        ("shop", "start db")]
+    assert summary.still_down == [] and summary.unaccounted == []
+    assert summary.left_stopped == ["old"]
+    assert rig.outcomes() == ["recovered"]
+    assert rig.service.reconciling is False
+    [logged] = rig.logged("restart-summary")
+    assert logged["message"].startswith("recovered after daemon restart")
+    assert [e.kind for e in rig.announced][-1] == "restart-summary"
+
+
+async def test_a_run_past_its_deadline_is_still_down_and_retried_after(rig: Rig) -> None:
+    rig.executor.hold = asyncio.Event()  # the engine hangs through the reconcile
+
+    summary = await reconciler(rig).run(RestartKind.HOST)
+
+    assert summary.still_down == [
+        {"deployment": "shop", "why": "the run did not end within 2s"}]
+    assert summary.came_back == ["blog"]
+    assert rig.outcomes() == ["timed-out"]
+    assert rig.service.state("shop")["scheduled"] is True  # the retry, after the backoff
+
+    rig.executor.hold.set()
+    await async_wait_until(lambda: "recovered" in rig.outcomes(), 10,
+                           message="the retry recovers it once the engine answers")
+    assert rig.service.problems() == []

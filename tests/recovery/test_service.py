@@ -1,0 +1,142 @@
+"""RecoveryService without Docker: triggers, supervised runs, the run deadline, backoff."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from health.factories import container
+from stackmedic.deployments.actions import Action
+from stackmedic.supervise.heartbeat import Heartbeats
+from stackmedic.supervise.watch import recovery_check
+from support.wait import async_wait_until
+
+from .rig import Rig
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    made = Rig(tmp_path)
+    made.service.start()
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+async def test_an_ill_deployment_is_recovered_and_the_run_recorded(rig: Rig) -> None:
+    await rig.put(container("web"), container("db"))
+    await rig.crash("db")
+
+    await async_wait_until(lambda: rig.outcomes() == ["recovered"], 10,
+                           message="one recovered run")
+    assert rig.executor.done == ["start db"]
+    assert [e.kind for e in rig.announced] == ["recovery-started", "recovery-succeeded"]
+    assert rig.service.state("shop")["phase"] == "idle"
+    assert rig.service.problems() == []
+
+
+async def test_a_run_that_raises_is_logged_retried_after_backoff_and_reported(
+    rig: Rig,
+) -> None:
+    loop = Heartbeats().add(  # the agent's `recovery` loop, as AgentWatch registers it
+        "recovery", 60, check=lambda: recovery_check(lambda: None, rig.service.problems))
+    rig.executor.fail.append(RuntimeError("the store went away"))
+    rig.executor.hold = asyncio.Event()  # the retry waits here until the test looked
+    await rig.put(container("web"), container("db"))
+    with structlog.testing.capture_logs() as logs:
+        await rig.crash("db")
+        await async_wait_until(lambda: rig.executor.waiting == 1, 10,
+                               message="the retry is acting")
+
+    failed = [entry for entry in logs if entry["event"] == "task failed"]
+    assert [entry["task"] for entry in failed] == ["recovery:shop"]
+    assert "RuntimeError: the store went away" in failed[0]["traceback"]
+    assert "Traceback (most recent call last)" in failed[0]["traceback"]
+    [problem] = rig.service.problems()
+    assert problem == ("recovery of shop failed: RuntimeError: the store went away; "
+                       "next try in 0.1s")
+    assert loop.status().problem == f"recovery: {problem}"  # what /healthz shows
+    assert rig.outcomes() == ["interrupted", "running"]  # the row of the failed run ended
+    assert rig.supervisor.status["recovery:shop"].failures == 1
+
+    rig.executor.hold.set()
+    await async_wait_until(lambda: rig.outcomes() == ["interrupted", "recovered"], 10,
+                           message="the retry recovered it")
+    assert rig.service.problems() == []
+    assert loop.status().ok
+    assert rig.supervisor.problems() == []
+
+
+async def test_a_run_past_its_deadline_ends_timed_out_and_the_next_follows_backoff(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path, run_timeout_seconds=0.5)
+    rig.service.start()
+    try:
+        rig.executor.hold = asyncio.Event()  # the engine never answers
+        await rig.put(container("web"), container("db"))
+        await rig.crash("db")
+
+        await async_wait_until(lambda: rig.outcomes()[:1] == ["timed-out"], 10,
+                               message="the first run ends by its deadline")
+        # The lock was given back: a second attempt is acting while the fault lasts.
+        await async_wait_until(lambda: rig.executor.waiting == 2, 10,
+                               message="the next attempt, after the backoff")
+        assert rig.outcomes() == ["timed-out", "running"]
+        [problem] = rig.service.problems()
+        assert problem == "recovery of shop timed out: the run did not end within 0.5s"
+        failed = [e for e in rig.announced if e.kind == "recovery-failed"]
+        assert failed[0].message == "attempt 1 timed out after 0.5s; next try in 0.1s"
+        assert [r["attempt"] for r in rig.runs.list("shop")] == [2, 1]
+
+        rig.executor.hold.set()  # the fault ends
+
+        def recovered() -> bool:
+            health = rig.health.evaluate("shop")
+            return health is not None and health.verdict == "healthy" and \
+                not rig.service.problems() and "running" not in rig.outcomes()
+
+        await async_wait_until(recovered, 10, message="recovered once the engine answers")
+        assert rig.executor.done[:1] == ["start db"]
+        # The run that acted may itself have run out of time while verifying; a later
+        # one then finds nothing to do. Either way no row is left open.
+        assert set(rig.outcomes()) <= {"timed-out", "recovered"}
+    finally:
+        await rig.close()
+
+
+async def test_a_stop_by_a_person_drops_the_due_run(rig: Rig) -> None:
+    rig.service.schedule("shop", "ill-health", 30)
+    assert rig.service.state("shop")["scheduled"] is True
+    await rig.service.on_action("shop", Action.STOP)
+    await async_wait_until(lambda: rig.service.state("shop")["scheduled"] is False, 5,
+                           message="the due run is dropped")
+    assert rig.outcomes() == []
+
+
+async def test_one_due_run_per_deployment(rig: Rig) -> None:
+    assert rig.service.schedule("shop", "ill-health", 30) is True
+    assert rig.service.schedule("shop", "agent-start", 0) is False
+    assert rig.service.state("shop")["scheduled"] is True
+
+
+async def test_while_a_restart_reconcile_runs_ill_health_schedules_nothing(rig: Rig) -> None:
+    rig.service.reconciling = True
+    await rig.put(container("web"), container("db"))
+    await rig.crash("db")
+    assert rig.service.state("shop")["scheduled"] is False
+
+
+async def test_a_run_scheduled_right_after_a_cancel_still_happens(rig: Rig) -> None:
+    await rig.put(container("web"), container("db"))
+    rig.service.schedule("shop", "ill-health", 30)
+    await rig.service.on_action("shop", Action.STOP)  # cancelled; it ends on the next turn
+    await rig.crash("db")
+    assert rig.service.schedule("shop", "agent-start", 0) is True
+    await async_wait_until(lambda: rig.outcomes() == ["recovered"], 10,
+                           message="the new run recovered it")
