@@ -24,12 +24,13 @@ if TYPE_CHECKING:
 # are off because each would import rich. The configuration schema, the agent and its web
 # stack are imported only by `run`, `config check` and `config example`, inside them.
 
-SETTINGS: dict[str, Any] = {"no_args_is_help": True, "rich_markup_mode": None}
-
 app = typer.Typer(help="stackmedic keeps Docker Compose deployments alive.",
-                  add_completion=False, pretty_exceptions_enable=False, **SETTINGS)
-config_app = typer.Typer(help="Inspect the configuration.", **SETTINGS)
-notify_app = typer.Typer(help="Notification channels and their outbox.", **SETTINGS)
+                  no_args_is_help=True, rich_markup_mode=None, add_completion=False,
+                  pretty_exceptions_enable=False)
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True,
+                         rich_markup_mode=None)
+notify_app = typer.Typer(help="Notification channels and their outbox.",
+                         no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(config_app, name="config")
 app.add_typer(notify_app, name="notify")
 
