@@ -10,7 +10,8 @@ else the machine is doing) are printed beside a bare `python -c pass` (the inter
 own start). With `--baseline REF` the same commands also run from `git archive REF src`
 (its dependencies must be installed in this environment) and the ratio baseline/now is
 printed. Last, the heavy packages a command imports are listed: a fast command imports
-none of pydantic, httpx, rich, typer, fastapi or the agent.
+Typer (with its bundled click and the pydantic it coerces parameters with) and none of
+httpx, rich, fastapi, the Docker client, the agent or its configuration schema.
 """
 
 from __future__ import annotations
@@ -39,25 +40,34 @@ COMMANDS: list[list[str]] = [
     ["--help"], ["status"], ["events", "-n", "20"], ["notify", "list"], ["unsilence", "7"],
     ["health", "nosuch"], ["check"], ["config", "check"],
 ]
-HEAVY = ("pydantic", "httpx", "rich", "typer", "fastapi", "uvicorn", "stackmedic.agent",
+HEAVY = ("httpx", "rich", "fastapi", "uvicorn", "aiodocker", "stackmedic.agent",
          "stackmedic.config.model")
 SHOW_MODULES = ("import atexit, json, sys; atexit.register("
                 "lambda: print(json.dumps(sorted(sys.modules)), "
                 "file=sys.stderr)); ")
 
 
-def timed(command: list[str], env: dict[str, str], runs: int
-          ) -> tuple[list[float], list[float]]:
-    """Wall and CPU seconds of each run of ``command``, start to exit."""
-    wall, cpu = [], []
+Timings = tuple[list[float], list[float]]
+
+
+def run_once(command: list[str], env: dict[str, str], into: Timings) -> None:
+    """Run ``command`` once; append its wall and CPU seconds, start to exit, to ``into``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, env=env, capture_output=True, check=False)
+    into[0].append(time.perf_counter() - started)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    into[1].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+
+
+def timed(command: list[str], envs: list[dict[str, str]], runs: int) -> list[Timings]:
+    """Wall and CPU seconds of each run of ``command`` under each of ``envs``; the runs
+    alternate between them so that a change in the machine's load hits both alike."""
+    results: list[Timings] = [([], []) for _ in envs]
     for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        subprocess.run(command, env=env, capture_output=True, check=False)
-        wall.append(time.perf_counter() - started)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return wall, cpu
+        for env, into in zip(envs, results, strict=True):
+            run_once(command, env, into)
+    return results
 
 
 def heavy_imports(command: list[str], env: dict[str, str], src: Path) -> list[str]:
@@ -85,8 +95,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--baseline", metavar="REF", help="git revision to compare with")
     args = parser.parse_args()
-    results: list[tuple[str, tuple[list[float], list[float]],
-                        tuple[list[float], list[float]] | None, list[str]]] = []
+    results: list[tuple[str, Timings, Timings | None, list[str]]] = []
     with tempfile.TemporaryDirectory(prefix="smd-bench-cli-") as folder:
         base = Path(folder)
         (base / "deployments").mkdir()
@@ -98,20 +107,19 @@ def main() -> int:
         try:
             agent.start()
             env = agent.env()
-            bare = timed([sys.executable, "-c", "pass"], env, args.runs)
+            load_before = os.getloadavg()[0]
+            (bare,) = timed([sys.executable, "-c", "pass"], [env], args.runs)
             results.append(("python -c pass", bare, None, []))
+            envs = [{**env, "PYTHONPATH": str(source)}
+                    for source in (now_src, old_src) if source is not None]
             for command in COMMANDS:
-                now = timed([sys.executable, "-c", ENTRY, *command],
-                            {**env, "PYTHONPATH": str(now_src)}, args.runs)
-                old = None
-                if old_src is not None:
-                    old = timed([sys.executable, "-c", ENTRY, *command],
-                                {**env, "PYTHONPATH": str(old_src)}, args.runs)
-                results.append((" ".join(command), now, old,
+                now, *old = timed([sys.executable, "-c", ENTRY, *command], envs, args.runs)
+                results.append((" ".join(command), now, old[0] if old else None,
                                 heavy_imports(command, env, now_src)))
         finally:
             agent.close()
-    print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}, runs: {args.runs}")
+    print(f"cores: {os.cpu_count()}, load average (1 min) before: {load_before:.1f}, "
+          f"after: {os.getloadavg()[0]:.1f}, runs: {args.runs}")
     header = f"{'command':<20} {'median s':>9} {'max s':>7} {'cpu s':>7}"
     if args.baseline:
         header += f" {'base median':>12} {'base cpu':>9} {'ratio':>6}"

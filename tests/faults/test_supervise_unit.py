@@ -191,7 +191,7 @@ def test_sd_notify_abstract_socket_and_no_systemd() -> None:
 
 
 def test_check_without_an_agent_exits_3_and_says_so() -> None:
-    from click.testing import CliRunner
+    from typer.testing import CliRunner
 
     from stackmedic.cli.main import app
     from support.agent import free_port

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
 from stackmedic.cli.main import app
 from support.compose import run_docker

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from structlog.testing import capture_logs
+from typer.testing import CliRunner
 
 from stackmedic.cli.main import app
 from support.agent import AgentHandle, running_agent
