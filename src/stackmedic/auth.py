@@ -9,10 +9,14 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import structlog
 
-log = structlog.get_logger(__name__)
+def _log() -> Any:
+    """This module's logger; structlog (and the rich it loads) only when a warning is due."""
+    import structlog
+
+    return structlog.get_logger(__name__)
 
 
 class Scope(enum.Enum):
@@ -83,7 +87,7 @@ def make_private_dir(folder: Path, *, narrow: bool = True) -> None:
         if narrow and folder.stat().st_mode & 0o077:
             folder.chmod(0o700)
     except OSError as exc:  # not ours to change (a mounted folder): say so, go on
-        log.warning("cannot make the data folder private", folder=str(folder), error=str(exc))
+        _log().warning("cannot make the data folder private", folder=str(folder), error=str(exc))
 
 
 def writable_by_others(path: Path) -> bool:
@@ -98,7 +102,7 @@ def writable_by_others(path: Path) -> bool:
 def warn_if_writable_by_others(path: Path) -> bool:
     """Log a warning when ``path`` can be changed by another user; return whether it was."""
     if writable_by_others(path):
-        log.warning(
+        _log().warning(
             "file is writable by other users; anyone who can change it can take over the agent",
             file=str(path), fix=f"chmod go-w {path}",
         )

@@ -4,12 +4,43 @@
 modules are the sources, imported from their modules (this package stays light so the
 config schema can import ``MetricsConfig``): health verdicts and container states
 (``health``), per-deployment fleet figures (``deployments``), the agent's own loops and
-outbox (``agent_state``) and cAdvisor-compatible container series (``cadvisor``).
-"""
+outbox (``agent_state``) and cAdvisor-compatible container series (``cadvisor``)."""
 
-from prometheus_client import CONTENT_TYPE_LATEST
+from __future__ import annotations
 
-from stackmedic.metrics.config import MetricsConfig
-from stackmedic.metrics.registry import AgentCollector, Metrics, MetricSource
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["CONTENT_TYPE_LATEST", "AgentCollector", "MetricSource", "Metrics", "MetricsConfig"]
+if TYPE_CHECKING:
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from stackmedic.metrics.config import MetricsConfig
+    from stackmedic.metrics.registry import AgentCollector, Metrics, MetricSource
+
+# Loaded on first access, so that importing one light module of this package (a
+# config model, say) does not load the heavy ones and their libraries.
+_LAZY = {
+    "CONTENT_TYPE_LATEST": "prometheus_client",
+    "MetricsConfig": "stackmedic.metrics.config",
+    "AgentCollector": "stackmedic.metrics.registry",
+    "Metrics": "stackmedic.metrics.registry",
+    "MetricSource": "stackmedic.metrics.registry",
+}
+
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "AgentCollector",
+    "MetricSource",
+    "Metrics",
+    "MetricsConfig",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a re-exported name from its module the first time it is used."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,46 +1,91 @@
 """Notifications: channels, routing, noise control and a durable outbox."""
 
-from stackmedic.notify.channel_config import (
-    AlertmanagerChannelConfig,
-    AppriseChannelConfig,
-    ChannelConfig,
-    ChannelSettings,
-    EmailChannelConfig,
-    PluginChannelConfig,
-    WebhookChannelConfig,
-)
-from stackmedic.notify.channels import (
-    AlertmanagerChannel,
-    AppriseChannel,
-    Channel,
-    EmailChannel,
-    WebhookChannel,
-)
-from stackmedic.notify.config import (
-    DeploymentOverride,
-    NotifyConfig,
-    RouteConfig,
-    describe_validation_error,
-    load_notify_config,
-)
-from stackmedic.notify.errors import (
-    ChannelConfigError,
-    ChannelRejected,
-    ChannelUnreachable,
-    DeliveryError,
-    NotifyConfigError,
-    NotifyError,
-    UnknownChannelError,
-)
-from stackmedic.notify.models import (
-    DeliveryResult,
-    MessageEvent,
-    NotificationEvent,
-    RenderedMessage,
-)
-from stackmedic.notify.registry import ENTRY_POINT_GROUP, ChannelRegistry
-from stackmedic.notify.service import Notifier
-from stackmedic.notify.types import EventKind, RecordEvent, Severity
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stackmedic.notify.channel_config import (
+        AlertmanagerChannelConfig,
+        AppriseChannelConfig,
+        ChannelConfig,
+        ChannelSettings,
+        EmailChannelConfig,
+        PluginChannelConfig,
+        WebhookChannelConfig,
+    )
+    from stackmedic.notify.channels import (
+        AlertmanagerChannel,
+        AppriseChannel,
+        Channel,
+        EmailChannel,
+        WebhookChannel,
+    )
+    from stackmedic.notify.config import (
+        DeploymentOverride,
+        NotifyConfig,
+        RouteConfig,
+        describe_validation_error,
+        load_notify_config,
+    )
+    from stackmedic.notify.errors import (
+        ChannelConfigError,
+        ChannelRejected,
+        ChannelUnreachable,
+        DeliveryError,
+        NotifyConfigError,
+        NotifyError,
+        UnknownChannelError,
+    )
+    from stackmedic.notify.models import (
+        DeliveryResult,
+        MessageEvent,
+        NotificationEvent,
+        RenderedMessage,
+    )
+    from stackmedic.notify.registry import ENTRY_POINT_GROUP, ChannelRegistry
+    from stackmedic.notify.service import Notifier
+    from stackmedic.notify.types import EventKind, RecordEvent, Severity
+
+# Loaded on first access, so that importing one light module of this package (a
+# config model, say) does not load the heavy ones and their libraries.
+_LAZY = {
+    "AlertmanagerChannelConfig": "stackmedic.notify.channel_config",
+    "AppriseChannelConfig": "stackmedic.notify.channel_config",
+    "ChannelConfig": "stackmedic.notify.channel_config",
+    "ChannelSettings": "stackmedic.notify.channel_config",
+    "EmailChannelConfig": "stackmedic.notify.channel_config",
+    "PluginChannelConfig": "stackmedic.notify.channel_config",
+    "WebhookChannelConfig": "stackmedic.notify.channel_config",
+    "AlertmanagerChannel": "stackmedic.notify.channels",
+    "AppriseChannel": "stackmedic.notify.channels",
+    "Channel": "stackmedic.notify.channels",
+    "EmailChannel": "stackmedic.notify.channels",
+    "WebhookChannel": "stackmedic.notify.channels",
+    "DeploymentOverride": "stackmedic.notify.config",
+    "NotifyConfig": "stackmedic.notify.config",
+    "RouteConfig": "stackmedic.notify.config",
+    "describe_validation_error": "stackmedic.notify.config",
+    "load_notify_config": "stackmedic.notify.config",
+    "ChannelConfigError": "stackmedic.notify.errors",
+    "ChannelRejected": "stackmedic.notify.errors",
+    "ChannelUnreachable": "stackmedic.notify.errors",
+    "DeliveryError": "stackmedic.notify.errors",
+    "NotifyConfigError": "stackmedic.notify.errors",
+    "NotifyError": "stackmedic.notify.errors",
+    "UnknownChannelError": "stackmedic.notify.errors",
+    "DeliveryResult": "stackmedic.notify.models",
+    "MessageEvent": "stackmedic.notify.models",
+    "NotificationEvent": "stackmedic.notify.models",
+    "RenderedMessage": "stackmedic.notify.models",
+    "ENTRY_POINT_GROUP": "stackmedic.notify.registry",
+    "ChannelRegistry": "stackmedic.notify.registry",
+    "Notifier": "stackmedic.notify.service",
+    "EventKind": "stackmedic.notify.types",
+    "RecordEvent": "stackmedic.notify.types",
+    "Severity": "stackmedic.notify.types",
+}
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -78,3 +123,13 @@ __all__ = [
     "describe_validation_error",
     "load_notify_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a re-exported name from its module the first time it is used."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,19 +1,48 @@
 """Host and per-container resource sampling, history and sustained spike rules."""
 
-from stackmedic.resources.cgroups import CgroupLayout, detect_layout
-from stackmedic.resources.config import ResourcesConfig, SpikeRule, default_rules
-from stackmedic.resources.models import (
-    Consumer,
-    ContainerRef,
-    ContainerSample,
-    DiskUsage,
-    HostSample,
-    Snapshot,
-    SpikeAlert,
-)
-from stackmedic.resources.rules import RuleEngine
-from stackmedic.resources.service import AlertCallback, OomCallback, ResourceMonitor
-from stackmedic.resources.targets import TargetsProvider, running_containers
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stackmedic.resources.cgroups import CgroupLayout, detect_layout
+    from stackmedic.resources.config import ResourcesConfig, SpikeRule, default_rules
+    from stackmedic.resources.models import (
+        Consumer,
+        ContainerRef,
+        ContainerSample,
+        DiskUsage,
+        HostSample,
+        Snapshot,
+        SpikeAlert,
+    )
+    from stackmedic.resources.rules import RuleEngine
+    from stackmedic.resources.service import AlertCallback, OomCallback, ResourceMonitor
+    from stackmedic.resources.targets import TargetsProvider, running_containers
+
+# Loaded on first access, so that importing one light module of this package (a
+# config model, say) does not load the heavy ones and their libraries.
+_LAZY = {
+    "CgroupLayout": "stackmedic.resources.cgroups",
+    "detect_layout": "stackmedic.resources.cgroups",
+    "ResourcesConfig": "stackmedic.resources.config",
+    "SpikeRule": "stackmedic.resources.config",
+    "default_rules": "stackmedic.resources.config",
+    "Consumer": "stackmedic.resources.models",
+    "ContainerRef": "stackmedic.resources.models",
+    "ContainerSample": "stackmedic.resources.models",
+    "DiskUsage": "stackmedic.resources.models",
+    "HostSample": "stackmedic.resources.models",
+    "Snapshot": "stackmedic.resources.models",
+    "SpikeAlert": "stackmedic.resources.models",
+    "RuleEngine": "stackmedic.resources.rules",
+    "AlertCallback": "stackmedic.resources.service",
+    "OomCallback": "stackmedic.resources.service",
+    "ResourceMonitor": "stackmedic.resources.service",
+    "TargetsProvider": "stackmedic.resources.targets",
+    "running_containers": "stackmedic.resources.targets",
+}
 
 __all__ = [
     "AlertCallback",
@@ -35,3 +64,13 @@ __all__ = [
     "detect_layout",
     "running_containers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a re-exported name from its module the first time it is used."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,10 +1,28 @@
 """Built-in notification channels: email, webhook, Alertmanager and apprise."""
 
-from stackmedic.notify.channels.alertmanager import AlertmanagerChannel
-from stackmedic.notify.channels.apprise_url import AppriseChannel
-from stackmedic.notify.channels.base import Channel
-from stackmedic.notify.channels.email import EmailChannel
-from stackmedic.notify.channels.webhook import WebhookChannel, sign, verify
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stackmedic.notify.channels.alertmanager import AlertmanagerChannel
+    from stackmedic.notify.channels.apprise_url import AppriseChannel
+    from stackmedic.notify.channels.base import Channel
+    from stackmedic.notify.channels.email import EmailChannel
+    from stackmedic.notify.channels.webhook import WebhookChannel, sign, verify
+
+# Loaded on first access, so that importing one light module of this package (a
+# config model, say) does not load the heavy ones and their libraries.
+_LAZY = {
+    "AlertmanagerChannel": "stackmedic.notify.channels.alertmanager",
+    "AppriseChannel": "stackmedic.notify.channels.apprise_url",
+    "Channel": "stackmedic.notify.channels.base",
+    "EmailChannel": "stackmedic.notify.channels.email",
+    "WebhookChannel": "stackmedic.notify.channels.webhook",
+    "sign": "stackmedic.notify.channels.webhook",
+    "verify": "stackmedic.notify.channels.webhook",
+}
 
 __all__ = [
     "AlertmanagerChannel",
@@ -15,3 +33,13 @@ __all__ = [
     "sign",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a re-exported name from its module the first time it is used."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
