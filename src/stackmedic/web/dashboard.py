@@ -41,10 +41,10 @@ def install_dashboard(app: FastAPI) -> Dashboard:
     found = Dashboard(logins=LoginThrottle(api.login_attempts, api.login_window_seconds))
     app.state.dashboard = found
     # The same host name as in notifications, alerts and /metrics.
-    found.renderer.env.globals["host"] = app.state.agent.settings.notifications.host_name()
+    found.renderer.globals["host"] = app.state.agent.settings.notifications.host_name()
     host_report = getattr(app.state.agent, "host_report", None)
     if host_report is not None:
-        found.renderer.env.globals.update(
+        found.renderer.globals.update(
             host_summary=host_report.summary,
             host_problems=lambda: host_report.report().problems,
         )
