@@ -154,7 +154,8 @@ class Agent:
         self.actions.observers.append(self.health.on_action)
         self.resources = ResourceMonitor(
             settings.resources, self.db, self.engine.docker, on_alert=self._on_spike,
-            targets=self._resource_targets,
+            targets=self._resource_targets, on_oom_kill=self.exits.on_oom_kill,
+            oom_kills=self._oom_kills,
         )
         self.metrics.sources.append(self.resources)
         self._build_recovery(settings)
@@ -215,6 +216,11 @@ class Agent:
                 if c.running:
                     refs.append(ContainerRef(c.id, name, c.service, c.name))
         return refs
+
+    def _oom_kills(self, ref: ContainerRef) -> int:
+        """OOM kills of a sampled container's service, from the exit ledger's one count."""
+        deployment = self.catalog.deployments.get(ref.deployment)
+        return self.exits.oom_kills(deployment.project, ref.service) if deployment else 0
 
     async def _on_spike(self, alert: SpikeAlert) -> None:
         await self.notifications.on_spike(alert)

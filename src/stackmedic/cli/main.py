@@ -138,6 +138,17 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         return
     typer.echo(render_table(
         ["DEPLOYMENT", "DESIRED", "SOURCE", "OBSERVED", "HEALTH", "UP", "REASON"], rows))
+    for d in body["items"]:
+        attention = d.get("attention")
+        if attention:
+            message = str(attention["message"])
+            if attention.get("at"):
+                message += f" at {_when(attention['at'])}"
+            if attention.get("detail"):
+                message += f" ({attention['detail']})"
+            typer.echo(f"\n{d['name']} needs attention: {message}\n"
+                       f"  run `{attention['fix'][0]}` to bring it back, or "
+                       f"`{attention['fix'][1]}` if it should stay down")
 
 
 def _action(name: str, action: str, config: Path | None) -> None:

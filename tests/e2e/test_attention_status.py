@@ -1,0 +1,71 @@
+"""`stackmedic status` against a live agent flags a deployment that is down, wanted running,
+and that recovery will not bring back; `stackmedic stop` is how a person settles it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from stackmedic.cli.main import app
+from support.agent import RECOVERY_ON, AgentHandle, merge, running_agent
+from support.deployments import DeploymentFactory, service
+from support.wait import async_wait_until
+
+pytestmark = pytest.mark.docker
+
+
+async def cli(h: AgentHandle, *args: str) -> Any:
+    """The CLI against the in-process agent (in a thread: the agent needs the loop)."""
+    env = {"STACKMEDIC_URL": str(h.api.base_url).rstrip("/"),
+           "STACKMEDIC_TOKEN": h.agent.token, "STACKMEDIC_CONFIG": None}
+    result = await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+async def attention(h: AgentHandle, name: str) -> dict[str, Any] | None:
+    for row in (await h.get("/api/deployments"))["items"]:
+        if row["name"] == name:
+            found: dict[str, Any] | None = row["attention"]
+            return found
+    raise AssertionError(f"{name} not listed")
+
+
+async def test_down_with_recovery_off_is_flagged_until_a_person_says_stop(
+    tmp_path: Path, deployments: DeploymentFactory
+) -> None:
+    site = deployments.make("attoff", {"app": service("exit 3", restart="no")})
+    site.up()
+    async with running_agent(tmp_path / "data", deployments.root) as h:  # recovery off
+        flagged = await async_wait_until(lambda: attention(h, site.name), 60,
+                                         message="flagged")
+        assert flagged["why"] == "recovery-off"
+        status = await cli(h, "status")
+        assert (f"{site.name} needs attention: down, wanted running, recovery is off"
+                in status.output), status.output
+        assert f"stackmedic stop {site.name}" in status.output
+        site.stop()  # the engine reports nothing for a stop of what is down
+        assert await attention(h, site.name) is not None
+        await cli(h, "stop", site.name)
+        assert await attention(h, site.name) is None
+        assert "needs attention" not in (await cli(h, "status")).output
+
+
+async def test_a_give_up_is_flagged_with_its_time(
+    tmp_path: Path, deployments: DeploymentFactory
+) -> None:
+    site = deployments.make("attgive", {"app": service("exit 3", restart="no")})
+    site.up()
+    config = merge(RECOVERY_ON, {"recovery": {"attempt_budget": 1}})
+    async with running_agent(tmp_path / "data", deployments.root, **config) as h:
+        flagged = await async_wait_until(lambda: attention(h, site.name), 120,
+                                         message="flagged after the give-up")
+        assert flagged["why"] == "gave-up" and flagged["at"] and flagged["detail"]
+        status = await cli(h, "status")
+        line = next(x for x in status.output.splitlines() if "needs attention" in x)
+        assert line.startswith(
+            f"{site.name} needs attention: down, wanted running, recovery gave up at "), line
