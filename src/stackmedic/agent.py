@@ -18,8 +18,9 @@ from stackmedic.auth import load_or_create_token
 from stackmedic.bus import Bus
 from stackmedic.config.model import Settings
 from stackmedic.config.secrets import secret_values
-from stackmedic.deployments.actions import DeploymentActions
+from stackmedic.deployments.actions import Action, DeploymentActions
 from stackmedic.deployments.catalog import Catalog, CatalogChange
+from stackmedic.deployments.events import ActionRequested
 from stackmedic.deployments.watcher import CatalogWatcher
 from stackmedic.engine.client import EngineClient
 from stackmedic.engine.compose import ComposeNotFound, ComposeRunner, find_compose
@@ -151,7 +152,8 @@ class Agent:
             self.catalog, self.runner, self.desired, self.events, self.intent, self.observed,
             bus=self.bus,
         )
-        self.actions.observers.append(self.health.on_action)
+        self.bus.subscribe(ActionRequested, lambda e: self.health.on_action(
+            e.deployment, Action(e.action)), name="health-requests")
         self.resources = ResourceMonitor(
             settings.resources, self.db, self.engine.docker, on_alert=self._on_spike,
             targets=self._resource_targets, on_oom_kill=self.exits.on_oom_kill,
@@ -199,7 +201,8 @@ class Agent:
             adviser=self._adviser, stop_pending=self.intent.stop_pending,
             containers=self.observed.for_project, oom_kills=self.exits.oom_kills,
         )
-        self.actions.observers.append(self.recovery.on_action)
+        self.bus.subscribe(ActionRequested, lambda e: self.recovery.on_action(
+            e.deployment, Action(e.action)), name="recovery-requests")
         self.reconciler = RestartReconciler(
             self.recovery, catalog=self.catalog, desired=self.desired, health=self.health,
             engine=self.engine, events=self.events, bus=self.bus,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from enum import StrEnum
 
@@ -12,7 +12,12 @@ import structlog
 
 from stackmedic.bus import Bus
 from stackmedic.deployments.catalog import Catalog
-from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionStarted
+from stackmedic.deployments.events import (
+    ActionFinished,
+    ActionOrigin,
+    ActionRequested,
+    ActionStarted,
+)
 from stackmedic.deployments.model import Deployment
 from stackmedic.engine.compose import ComposeError, ComposeResult, ComposeRunner
 from stackmedic.intent.tracker import IntentTracker
@@ -41,9 +46,6 @@ DESIRED_AFTER = {
 }
 
 
-ActionObserver = Callable[[str, Action], Awaitable[None]]
-
-
 class UnknownDeployment(LookupError):
     """No deployment has that name."""
 
@@ -53,7 +55,12 @@ class ComposeUnavailable(RuntimeError):
 
 
 class DeploymentActions:
-    """Runs start/stop/restart/down with one action at a time per deployment."""
+    """Runs start/stop/restart/down with one action at a time per deployment.
+
+    It tells the rest of the agent through the bus: ``ActionRequested`` once a person's
+    desired state is recorded, ``ActionStarted`` / ``ActionFinished`` around every action
+    (a person's or recovery's).
+    """
 
     def __init__(
         self,
@@ -73,8 +80,6 @@ class DeploymentActions:
         self._intent = intent
         self._observed = observed
         self._locks: dict[str, asyncio.Lock] = {}
-        # Called with (deployment, action) once the desired state is recorded, before acting.
-        self.observers: list[ActionObserver] = []
 
     def lock(self, deployment: str) -> asyncio.Lock:
         """The lock that serialises every action on one deployment (recovery uses it too)."""
@@ -123,8 +128,8 @@ class DeploymentActions:
             deployment=name,
             data={"state": record.state.value, "source": source, "action": action.value},
         )
-        for observer in self.observers:
-            await observer(name, action)
+        # Before the lock: a stop must cancel a pending recovery, not wait behind it.
+        await self._publish(ActionRequested(name, action.value, source, time.time()))
         if self._runner is None:
             raise ComposeUnavailable("Docker Compose v2 is not available on this host")
         async with self.acting(name, action=action.value, origin=ActionOrigin.PERSON):

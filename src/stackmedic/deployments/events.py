@@ -32,3 +32,13 @@ class ActionFinished:
     origin: ActionOrigin
     ok: bool
     at: float
+
+
+@dataclass(frozen=True)
+class ActionRequested:
+    """A person asked for an action: its desired state is recorded, the action comes next."""
+
+    deployment: str
+    action: str  # start / stop / restart / down
+    source: str  # api / cli / web
+    at: float
