@@ -101,16 +101,19 @@ class DeploymentActions:
         The default is a recovery, which may stop, start or recreate what it touches.
         """
         async with self.lock(deployment):
+            # One window answers "is this engine event ours?" for everyone: the intent
+            # tracker keeps it, and the bus events carry its very start and end.
             window = self._intent.begin_action(
                 deployment, action, frozenset(services) if services is not None else None)
-            await self._publish(ActionStarted(deployment, action, origin, time.time()))
+            await self._publish(ActionStarted(deployment, action, origin, window.start))
             ok = False
             try:
                 yield
                 ok = True
             finally:
                 await self._intent.end_action(deployment, window)
-                await self._publish(ActionFinished(deployment, action, origin, ok, time.time()))
+                await self._publish(ActionFinished(deployment, action, origin, ok, time.time(),
+                                                   until=window.end))
 
     async def _publish(self, event: object) -> None:
         if self._bus is not None:
