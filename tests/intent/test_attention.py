@@ -37,3 +37,17 @@ def test_nothing_to_flag_while_recovery_can_act_or_nothing_is_wrong() -> None:
                              ("down", None)):
         assert needs_attention(verdict, desired, recovery_enabled=False, recoverable=False,
                                recovery=GAVE_UP) is None, (verdict, desired)
+
+
+def test_the_dashboard_row_carries_the_attention_message() -> None:
+    from stackmedic.web.views.overview import deployment_summary
+
+    found = needs_attention("down", "running", recovery_enabled=False, recoverable=True,
+                            recovery=None)
+    assert found is not None
+    row = {"name": "shop", "state": "stopped", "containers": {"total": 1, "running": 0},
+           "health": {"verdict": "down", "reason": "app exited with code 3"},
+           "desired": {"state": "running"}, "attention": found.as_dict("shop")}
+    shown = deployment_summary(row, None, {})
+    assert shown["attention"] == "down, wanted running, recovery is off (recovery.enabled)"
+    assert deployment_summary({**row, "attention": None}, None, {})["attention"] == ""
