@@ -12,10 +12,22 @@ from typer.testing import CliRunner
 
 from stackmedic.cli.main import app
 from support.agent import RECOVERY_ON, AgentHandle, merge, running_agent
-from support.deployments import DeploymentFactory, service
+from support.compose import run_docker
+from support.deployments import Deployment, DeploymentFactory, service
 from support.wait import async_wait_until
 
 pytestmark = pytest.mark.docker
+
+# Runs until /tmp/go exists, then fails: first seen running (so wanted running), then down.
+FAILS_ON_GO = "until [ -e /tmp/go ]; do sleep 0.1; done; echo fatal config error; exit 3"
+
+
+async def fail(h: AgentHandle, site: Deployment) -> None:
+    """Let the service fail once the agent has seen it running."""
+    await h.wait_listed(site.name)
+    assert (await h.desired(site.name) or {}).get("state") == "running"
+    cid = (await asyncio.to_thread(site.compose, "ps", "--quiet", "app")).stdout.strip()
+    await asyncio.to_thread(run_docker, "exec", cid, "touch", "/tmp/go")
 
 
 async def cli(h: AgentHandle, *args: str) -> Any:
@@ -38,9 +50,10 @@ async def attention(h: AgentHandle, name: str) -> dict[str, Any] | None:
 async def test_down_with_recovery_off_is_flagged_until_a_person_says_stop(
     tmp_path: Path, deployments: DeploymentFactory
 ) -> None:
-    site = deployments.make("attoff", {"app": service("exit 3", restart="no")})
+    site = deployments.make("attoff", {"app": service(FAILS_ON_GO, restart="no")})
     site.up()
     async with running_agent(tmp_path / "data", deployments.root) as h:  # recovery off
+        await fail(h, site)
         flagged = await async_wait_until(lambda: attention(h, site.name), 60,
                                          message="flagged")
         assert flagged["why"] == "recovery-off"
@@ -59,10 +72,11 @@ async def test_down_with_recovery_off_is_flagged_until_a_person_says_stop(
 async def test_a_give_up_is_flagged_with_its_time(
     tmp_path: Path, deployments: DeploymentFactory
 ) -> None:
-    site = deployments.make("attgive", {"app": service("exit 3", restart="no")})
+    site = deployments.make("attgive", {"app": service(FAILS_ON_GO, restart="no")})
     site.up()
     config = merge(RECOVERY_ON, {"recovery": {"attempt_budget": 1}})
     async with running_agent(tmp_path / "data", deployments.root, **config) as h:
+        await fail(h, site)
         flagged = await async_wait_until(lambda: attention(h, site.name), 120,
                                          message="flagged after the give-up")
         assert flagged["why"] == "gave-up" and flagged["at"] and flagged["detail"]
