@@ -139,5 +139,15 @@ def test_agent_in_a_container_keeps_a_stop_across_a_reboot(
         assert kept.states() == {"app": "exited"}
         assert all(d.states() == {"app": "running"} for d in others)
         assert agent.desired(kept.name) == "stopped"
+        # The agent ran in the container through it all: stopped with the daemon, started
+        # again by the container's restart policy.
+        starts = agent.get("/api/events?kind=agent-started")["items"]
+        stops = agent.get("/api/events?kind=agent-stopped")["items"]
+        assert (len(starts), len(stops)) == (2, 1)
+        changed = agent.get(f"/api/events?kind=intent-changed&deployment={kept.name}")
+        evidence = changed["items"][0]["data"]["evidence"]
+        # The daemon took a new connection after the person's stop began: not its shutdown.
+        assert evidence["intent"] and not evidence["uncertain"]
+        assert evidence["answered_at"] >= evidence["kill_at"]
     finally:
         private_dockerd.docker("rm", "-f", AGENT, check=False)
