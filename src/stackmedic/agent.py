@@ -26,6 +26,7 @@ from stackmedic.engine.client import EngineClient
 from stackmedic.engine.compose import ComposeNotFound, ComposeRunner, find_compose
 from stackmedic.engine.events import EventStream
 from stackmedic.health import HealthEngine, engine_view
+from stackmedic.hostinfo import HostInspector
 from stackmedic.intent.tracker import IntentTracker
 from stackmedic.metrics import HealthMetrics, Metrics
 from stackmedic.notify.service import Notifier
@@ -160,6 +161,11 @@ class Agent:
             oom_kills=self._oom_kills,
         )
         self.metrics.sources.append(self.resources)
+        self.host_report = HostInspector(
+            engine=self.engine, resources=self.resources, config=settings.resources,
+            compose_command=self.runner.command if self.runner else None,
+            compose_error=self.compose_error,
+        )
         self._build_recovery(settings)
         self.notifier = Notifier(settings.notifications, self.db, record_event=self._record_event)
         self.notifications = NotificationBridge(self.notifier, self.bus, settings.recovery)
@@ -291,6 +297,7 @@ class Agent:
         await self._best_effort("intent after connect", self.intent.on_connected)
         await self._best_effort("rescan after connect", self.refresh_catalog)
         await self._best_effort("reconcile after connect", self._after_connect, kind, first)
+        await self._best_effort("host report", self.host_report.refresh)
         self.notifications.connection_settled()
 
     def _record(self, kind: str, message: str, **fields: Any) -> None:
@@ -385,6 +392,7 @@ class Agent:
         spawn("store", every(STORE_PROBE_SECONDS, self._probe_store))
         self.recovery.start()
         await self.resources.start()
+        await self._best_effort("host report", self.host_report.refresh)
         await self.notifier.start()
         self.notifications.start()
         self.server = await start_api_server(self)

@@ -8,8 +8,9 @@ from typing import Literal
 import pytest
 
 from stackmedic.resources import ContainerRef, detect_layout
+from stackmedic.resources.cgroup_paths import rootless_uid
 from stackmedic.resources.cgroup_reader import CgroupReader, field_value
-from stackmedic.resources.cgroups import count_cpus
+from stackmedic.resources.cgroups import CgroupLayout, count_cpus
 from stackmedic.resources.sampler import ContainerSampler, HostShape
 
 from .fake_cgroups import FakeCgroupTree, FakeContainer
@@ -119,3 +120,36 @@ async def test_sampler_cpu_percent_from_deltas(tmp_path: Path) -> None:
         assert sampler.sources() == {}
     finally:
         sampler.close()
+
+
+def test_rootless_user_is_read_from_the_engine_socket_path() -> None:
+    assert rootless_uid("unix:///run/user/1000/docker.sock") == 1000
+    assert rootless_uid("unix:///run/user/1001/podman/podman.sock") == 1001
+
+
+def test_the_engine_own_layout_is_looked_for_first(tmp_path: Path) -> None:
+    layout = CgroupLayout(2, tmp_path)
+    assert layout.expected_pattern == f"{tmp_path}/system.slice/docker-<id>.scope"
+    podman = layout.with_driver("cgroupfs").for_engine("podman", rootless=False)
+    assert podman.expected_pattern == f"{tmp_path}/libpod_parent/libpod-<id>"
+    rootless = layout.with_driver("systemd").for_engine("podman", rootless=True, uid=1000)
+    assert rootless.expected_pattern == (
+        f"{tmp_path}/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-<id>.scope"
+    )
+
+
+async def test_a_new_layout_after_a_reconnect_reopens_the_files(tmp_path: Path) -> None:
+    """An engine that comes back with another driver: the sampler looks in the new place."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    FakeCgroupTree(old, 2, "cgroupfs").write(CID, FakeContainer(usage=10_000_000))
+    FakeCgroupTree(new, 2, "systemd").write(CID, FakeContainer(usage=30_000_000))
+    sampler = ContainerSampler(layout=detect_layout(old, "cgroupfs"), stats_api=None)
+    shape = HostShape(cpu_count=4, memory_total_bytes=4 * GIB)
+    ref = ContainerRef(CID, "shop", "web", "shop-web-1")
+    try:
+        (first,) = await sampler.sample([ref], 0.0, shape)
+        sampler.set_layout(detect_layout(new, "systemd"))
+        (second,) = await sampler.sample([ref], 1.0, shape)
+    finally:
+        sampler.close()
+    assert (first.memory_bytes, second.memory_bytes) == (8_000_000, 28_000_000)

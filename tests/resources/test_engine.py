@@ -4,6 +4,7 @@ and one spike rule end to end."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,9 @@ from typing import Any
 
 import aiodocker
 import pytest
+from structlog.testing import capture_logs
 
+from health.proxy import SocketProxy
 from stackmedic.resources import (
     ContainerRef,
     ContainerSample,
@@ -21,6 +24,9 @@ from stackmedic.resources import (
     SpikeAlert,
     SpikeRule,
 )
+from stackmedic.resources.cgroup_reader import CgroupReader
+from stackmedic.resources.cgroups import detect_layout
+from stackmedic.resources.stats_api import ApiReading, parse_stats
 from stackmedic.store import Database
 
 from .dockerkit import Containers, docker, snapshot_where
@@ -105,15 +111,19 @@ async def test_cpu_burner_and_idle_within_two_samples(
     assert monitor.stats()["samples"] <= 2
     burner, idle = sampled(snap, workload.burner, workload.idle)
     assert burner.source == "cgroups" and burner.cpu_limit_cores == 0.5
-    assert 70 <= (burner.cpu_percent or 0) <= 115
-    assert 35 <= (burner.cpu_core_percent or 0) <= 58
+    # How much a burner gets depends on the machine's load; never more than its limit, and
+    # its percentage is of that limit (the engine's own figure: the five-percent test below).
+    assert 0 < (burner.cpu_core_percent or 0) <= 58
+    assert burner.cpu_percent == pytest.approx((burner.cpu_core_percent or 0) / 0.5)
     assert (idle.cpu_core_percent or 0) < 5
     assert monitor.stats()["stats_api_calls"] == 0
 
 
-async def test_memory_matches_the_engine_stats_api(
+async def test_figures_match_the_engine_stats_api_within_five_percent(
     workload: Workload, start_monitor: MonitorFactory, docker_client: aiodocker.Docker
 ) -> None:
+    """What `docker stats` shows (the stats API) and what the cgroup files give agree: memory
+    working set and limit of a filler, CPU use of a burner over the same window."""
     monitor = await start_monitor(workload.refs(), source="cgroups")
 
     def filled(s: Snapshot) -> bool:
@@ -121,18 +131,67 @@ async def test_memory_matches_the_engine_stats_api(
         return sample is not None and sample.memory_bytes >= 45 * MIB
 
     await snapshot_where(monitor, filled, timeout=15)
-    raw = await docker_client._query_json(
-        f"containers/{workload.filler}/stats", params={"stream": "0", "one-shot": "1"}
-    )
+    raw = await one_shot_stats(docker_client, workload.filler)
     ours = (await monitor.next_snapshot(timeout=5)).container(workload.filler)
     assert ours is not None
     memory = raw["memory_stats"]
     engine_usage = memory["usage"] - memory["stats"]["total_inactive_file"]
     engine_percent = engine_usage / memory["limit"] * 100
     assert ours.memory_limit_bytes == memory["limit"] == 64 * MIB
-    assert abs(ours.memory_bytes - engine_usage) <= 0.10 * engine_usage
-    assert abs(ours.memory_percent - engine_percent) <= 0.10 * engine_percent
+    assert abs(ours.memory_bytes - engine_usage) <= 0.05 * engine_usage
+    assert abs(ours.memory_percent - engine_percent) <= 0.05 * engine_percent
     assert ours.memory_percent > 70
+
+    layout = detect_layout(Path("/sys/fs/cgroup"), "cgroupfs")
+    assert layout is not None
+    files = layout.container_files(workload.burner)
+    assert files is not None
+    reader = CgroupReader(files)
+    reader.open()
+    try:
+        running = await bracketed(reader, docker_client, workload.burner)
+        # Paused, the counter stands still: both sources must give the same figure. The
+        # burner runs for a window between two paused readings; `docker stats` computes its
+        # CPU % from the API's counters over the API's clock, we from ours over ours.
+        docker("pause", workload.burner)
+        start = await bracketed(reader, docker_client, workload.burner)
+        start_clock = time.monotonic_ns()
+        docker("unpause", workload.burner)
+        await asyncio.sleep(3)  # the measured window, not a wait for a state
+        docker("pause", workload.burner)
+        end_clock = time.monotonic_ns()
+        end = await bracketed(reader, docker_client, workload.burner)
+    finally:
+        docker("unpause", workload.burner, check=False)
+        reader.close()
+    before, api, after = running
+    assert before <= api.cpu_ns <= after  # the engine reads the same counter we do
+    for ours, api, _ in (start, end):
+        assert ours == api.cpu_ns
+    used = end[1].cpu_ns - start[1].cpu_ns
+    assert used > 0  # the burner burned (how much depends on the machine's load)
+    engine_percent = used / (end[1].system_ns - start[1].system_ns) * end[1].online_cpus * 100
+    ours_percent = (end[0] - start[0]) / (end_clock - start_clock) * 100
+    assert ours_percent == pytest.approx(engine_percent, rel=0.05)
+
+
+async def bracketed(
+    reader: CgroupReader, client: aiodocker.Docker, container_id: str
+) -> tuple[int, ApiReading, int]:
+    """Our CPU counter (ns), the stats API's reading, and our counter again."""
+    before = reader.read().cpu_ns
+    reading = parse_stats(await one_shot_stats(client, container_id))
+    after = reader.read().cpu_ns
+    assert reading is not None and reading.system_ns is not None
+    return before, reading, after
+
+
+async def one_shot_stats(client: aiodocker.Docker, container_id: str) -> dict[str, Any]:
+    """One reading of the engine's stats API, as `docker stats --no-stream` asks for it."""
+    raw: dict[str, Any] = await client._query_json(
+        f"containers/{container_id}/stats", params={"stream": "0", "one-shot": "1"}
+    )
+    return raw
 
 
 async def test_oom_kill_is_counted_with_the_memory_trend(
@@ -181,7 +240,7 @@ async def test_stats_api_fallback(
     )
     burner, filler = sampled(snap, workload.burner, workload.filler)
     assert burner.source == filler.source == "stats_api"
-    assert burner.cpu_limit_cores == 0.5 and 70 <= (burner.cpu_percent or 0) <= 115
+    assert burner.cpu_limit_cores == 0.5 and 0 < (burner.cpu_percent or 0) <= 115
     assert filler.memory_limit_bytes == 64 * MIB and filler.memory_bytes >= 40 * MIB
     assert filler.oom_kills is None
     assert monitor.stats()["stats_api_calls"] > 0
@@ -245,3 +304,43 @@ async def test_spike_rule_end_to_end(
         assert [a["state"] for a in monitor.alerts("resolved")] == ["resolved"]
     finally:
         docker("unpause", cid, check=False)
+
+
+async def test_a_failing_stats_api_is_warned_about_once_per_episode(
+    workload: Workload, db: Database
+) -> None:
+    """An engine refusing stats (500) gives one warning per container, not one per sample."""
+    proxy = SocketProxy()
+    await proxy.start()
+    client = aiodocker.Docker(url=proxy.host)
+    config = ResourcesConfig(sample_interval_seconds=INTERVAL, rules=[], source="stats_api")
+    monitor = ResourceMonitor(config, db, client)
+    refs = [r for r in workload.refs() if r.service in ("burner", "idle")]
+    monitor.set_targets(refs)
+    stats = r"/containers/[0-9a-f]+/stats$"
+
+    def both(s: Snapshot) -> bool:
+        return all(s.container(r.container_id) is not None for r in refs)
+
+    async def calls_at_least(count: int) -> None:
+        await snapshot_where(monitor, lambda s: monitor.stats()["stats_api_calls"] >= count,
+                             timeout=30)
+
+    try:
+        with capture_logs() as logs:
+            proxy.fault(stats, 500)
+            await monitor.start()
+            await calls_at_least(8)
+            proxy.clear(stats)
+            await snapshot_where(monitor, both, timeout=30)
+            proxy.fault(stats, 500)
+            await calls_at_least(monitor.stats()["stats_api_calls"] + 8)
+    finally:
+        await monitor.close()
+        await client.close()
+        await proxy.close()
+    warned = [e for e in logs if e["event"] == "resources.stats_api_failed"
+              and e["log_level"] == "warning"]
+    assert sorted(e["container"] for e in warned) == sorted(
+        [r.container_id[:12] for r in refs] * 2
+    )

@@ -135,20 +135,44 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         ])
     if not rows:
         typer.echo("no deployments found")
-        return
-    typer.echo(render_table(
-        ["DEPLOYMENT", "DESIRED", "SOURCE", "OBSERVED", "HEALTH", "UP", "REASON"], rows))
-    for d in body["items"]:
+    else:
+        typer.echo(render_table(
+            ["DEPLOYMENT", "DESIRED", "SOURCE", "OBSERVED", "HEALTH", "UP", "REASON"], rows))
+        _echo_attention(body["items"])
+    _echo_host_block(config)
+
+
+def _echo_attention(items: list[dict[str, Any]]) -> None:
+    """Deployments down against a wanted ``running`` that nothing will bring back."""
+    for d in items:
         attention = d.get("attention")
-        if attention:
-            message = str(attention["message"])
-            if attention.get("at"):
-                message += f" at {_when(attention['at'])}"
-            if attention.get("detail"):
-                message += f" ({attention['detail']})"
-            typer.echo(f"\n{d['name']} needs attention: {message}\n"
-                       f"  run `{attention['fix'][0]}` to bring it back, or "
-                       f"`{attention['fix'][1]}` if it should stay down")
+        if not attention:
+            continue
+        message = str(attention["message"])
+        if attention.get("at"):
+            message += f" at {_when(attention['at'])}"
+        if attention.get("detail"):
+            message += f" ({attention['detail']})"
+        typer.echo(f"\n{d['name']} needs attention: {message}\n"
+                   f"  run `{attention['fix'][0]}` to bring it back, or "
+                   f"`{attention['fix'][1]}` if it should stay down")
+
+
+def _echo_host_block(config: Path | None) -> None:
+    """The host block of ``status``: engine, cgroups, resource source, Compose, problems."""
+    from stackmedic.cli.client import AgentClient, AgentUnavailable, ApiError
+    from stackmedic.hostinfo.model import report_lines
+
+    try:
+        body = AgentClient(resolve_address(config)).request("GET", "/healthz")
+    except ApiError as exc:  # 503 still carries the host object
+        body = exc.detail
+    except (AgentUnavailable, AddressProblem):
+        return
+    host = body.get("host") if isinstance(body, dict) else None
+    if isinstance(host, dict):
+        typer.echo("")
+        typer.echo("\n".join(report_lines(host)))
 
 
 def _action(name: str, action: str, config: Path | None) -> None:

@@ -30,6 +30,7 @@ class EngineIdentity:
     cgroup_driver: str | None  # "systemd", "cgroupfs", "none"
     os: str | None = None
     kernel: str | None = None
+    data_root: str | None = None
 
 
 def identify(info: Mapping[str, Any], version: Mapping[str, Any]) -> EngineIdentity:
@@ -46,7 +47,7 @@ def identify(info: Mapping[str, Any], version: Mapping[str, Any]) -> EngineIdent
         kind = EngineKind.UNKNOWN
     security = [str(option) for option in info.get("SecurityOptions") or []]
     rootless = any("name=rootless" in option for option in security)
-    cgroup_version = info.get("CgroupVersion")
+    cgroup_version = str(info.get("CgroupVersion") or "").removeprefix("v")  # Podman: "v2"
     return EngineIdentity(
         kind=kind,
         version=_str(version.get("Version")),
@@ -56,6 +57,7 @@ def identify(info: Mapping[str, Any], version: Mapping[str, Any]) -> EngineIdent
         cgroup_driver=_str(info.get("CgroupDriver")),
         os=_str(info.get("OperatingSystem")),
         kernel=_str(info.get("KernelVersion")),
+        data_root=_str(info.get("DockerRootDir")),
     )
 
 

@@ -32,7 +32,15 @@ class CgroupLimits:
 
 
 class CgroupReader:
-    """Kept-open descriptors on one container's counter files; cheap to read repeatedly."""
+    """Kept-open descriptors on one container's counter files; cheap to read repeatedly.
+
+    The same figures as `docker stats` (and cAdvisor's `container_memory_working_set_bytes`):
+    CPU from `cpu.stat` `usage_usec` (v2) or `cpuacct.usage` (v1); memory as the working set,
+    usage minus inactive file pages (`memory.current` - `inactive_file` on v2,
+    `memory.usage_in_bytes` - `total_inactive_file` on v1); OOM kills from `memory.events` or
+    `memory.oom_control` `oom_kill`; limits from `memory.max` / `cpu.max` ("max" is none) or
+    `memory.limit_in_bytes` / `cpu.cfs_quota_us`, capped by the cpuset.
+    """
 
     __slots__ = ("_fds", "_inactive_needle", "_v2", "files")
 
@@ -78,7 +86,7 @@ class CgroupReader:
         if len(stat) == _STAT_BUFFER:
             stat = _pread_all(stat_fd)
         oom_raw = pread(oom_fd, 512, 0)
-        cpu_ns = field_value(cpu_raw, b"usage_usec ") * 1000 if self._v2 else int(cpu_raw)
+        cpu_ns = cpu_usage_ns(cpu_raw, 2 if self._v2 else 1)
         inactive = field_value(stat, self._inactive_needle)
         return CgroupCounters(
             cpu_ns=cpu_ns,
@@ -111,6 +119,12 @@ class CgroupReader:
             if cpus and (cores is None or cpus < cores):
                 cores = float(cpus)
         return CgroupLimits(cpu_cores=cores, memory_bytes=memory)
+
+
+def cpu_usage_ns(raw: bytes, version: int) -> int:
+    """CPU time used, in ns: v2 `cpu.stat` `usage_usec` (a core file, there even without the
+    cpu controller), v1 `cpuacct.usage`."""
+    return field_value(raw, b"usage_usec ") * 1000 if version == 2 else int(raw)
 
 
 def field_value(data: bytes, needle: bytes) -> int:

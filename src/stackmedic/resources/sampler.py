@@ -6,21 +6,19 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import aiodocker
 import structlog
 
 from stackmedic.resources.cgroup_reader import CgroupReader
-from stackmedic.resources.cgroups import CgroupLayout, detect_layout
-from stackmedic.resources.config import ResourcesConfig, SampleSource
-from stackmedic.resources.host import HostSampler
+from stackmedic.resources.cgroups import CgroupLayout, ContainerCgroupFiles
+from stackmedic.resources.config import SampleSource
 from stackmedic.resources.models import ContainerRef, ContainerSample, SampleSourceName
 from stackmedic.resources.stats_api import StatsApiReader, cpu_core_percent
 
 log = structlog.get_logger(__name__)
 
 _YIELD_EVERY = 256
+_FIRST_RETRY_NS = 1_000_000_000
 
 
 @dataclass(slots=True)
@@ -35,6 +33,10 @@ class _Tracked:
     memory_limit_bytes: int | None = None
     limits_read_at: float | None = None
     via_api: bool = False
+    # When the cgroup files were last looked for in vain: looked for again only after
+    # the retry interval, so a host without readable files costs no path search per sample.
+    missing_at: int | None = None
+    misses: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +64,34 @@ class ContainerSampler:
         self._refresh_ns = int(limits_refresh_seconds * 1e9)
         self._monotonic_ns = monotonic_ns
         self._tracked: dict[str, _Tracked] = {}
+        self.fallback_reason: str | None = None
 
     @property
     def uses_cgroups(self) -> bool:
         """Whether cgroup files are read at all."""
         return self._layout is not None
+
+    @property
+    def layout(self) -> CgroupLayout | None:
+        """The cgroup layout the files are looked for in (None: stats API only)."""
+        return self._layout
+
+    def set_layout(self, layout: CgroupLayout | None) -> None:
+        """Look for cgroup files in another layout from now on (the engine changed)."""
+        if layout == self._layout or self._layout is None:
+            return
+        self.close()
+        self._layout = layout
+        self.fallback_reason = None
+
+    def cgroup_directories(self) -> dict[str, tuple[str, str]]:
+        """Each container read from files: its cgroup directory and the pattern it matched."""
+        found: dict[str, tuple[str, str]] = {}
+        for cid, tracked in self._tracked.items():
+            files = tracked.reader.files if tracked.reader is not None else None
+            if files is not None and files.directory is not None:
+                found[cid] = (str(files.directory), files.pattern)
+        return found
 
     def sources(self) -> dict[str, SampleSourceName]:
         """How each tracked container was last sampled, by container id."""
@@ -113,15 +138,26 @@ class ContainerSampler:
         if tracked.reader is not None:
             return True
         assert self._layout is not None
-        files = self._layout.container_files(tracked.ref.container_id)
-        if files is None:
-            return False
-        reader = CgroupReader(files)
+        now_ns = self._monotonic_ns()
+        if tracked.missing_at is not None:
+            wait_ns = min(self._refresh_ns, _FIRST_RETRY_NS << min(tracked.misses - 1, 16))
+            if now_ns - tracked.missing_at < wait_ns:
+                return False
+        files = self._layout.locate(tracked.ref.container_id)
+        missing = files.missing() if files is not None else []
+        reader = CgroupReader(files) if files is not None and not missing else None
         try:
-            reader.open()
+            if reader is not None:
+                reader.open()
         except OSError as exc:
-            log.debug("resources.cgroup_unreadable", container=tracked.ref.name, error=str(exc))
+            reader = None
+            missing = [f"unreadable ({exc.strerror or exc})"]
+        if reader is None:
+            tracked.missing_at = now_ns
+            tracked.misses += 1
+            self._note_fallback(tracked, files, missing)
             return False
+        tracked.missing_at, tracked.misses = None, 0
         tracked.reader = reader
         tracked.via_api = False
         tracked.prev_cpu_ns = tracked.prev_clock_ns = tracked.limits_read_at = None
@@ -175,6 +211,23 @@ class ContainerSampler:
             memory_limit=tracked.memory_limit_bytes,
             oom_kills=counters.oom_kills,
         )
+
+    def _note_fallback(
+        self, tracked: _Tracked, files: ContainerCgroupFiles | None, missing: list[str]
+    ) -> None:
+        """Remember why a container's cgroup files could not be used (the first reason only)."""
+        if self.fallback_reason is not None:
+            return
+        assert self._layout is not None
+        if files is None:
+            name = tracked.ref.name or tracked.ref.container_id[:12]
+            self.fallback_reason = (
+                f"no cgroup directory for container {name}"
+                f" under {self._layout.expected_pattern} (or the other known layouts)"
+            )
+        else:
+            self.fallback_reason = f"{files.directory}: {', '.join(missing)}"
+        log.info("resources.cgroup_files_not_used", reason=self.fallback_reason)
 
     async def _read_api(
         self, tracked: _Tracked, ts: float, host: HostShape
@@ -245,43 +298,3 @@ def _build(
         memory_percent=memory_bytes / limit * 100.0 if limit > 0 else 0.0,
         oom_kills=oom_kills,
     )
-
-
-async def build_sampler(
-    config: ResourcesConfig,
-    docker: aiodocker.Docker | None,
-    stats_api: StatsApiReader | None,
-    host: HostSampler,
-    monotonic_ns: Callable[[], int] = time.monotonic_ns,
-) -> tuple[CgroupLayout | None, ContainerSampler]:
-    """Detect the cgroup layout (asking the engine for its driver and root) and build the sampler.
-
-    The engine's data root is added to the host's watched disks as `docker`.
-    """
-    driver = None
-    if docker is not None:
-        try:
-            info = await docker.system.info()
-        except (aiodocker.DockerError, OSError) as exc:
-            log.warning("resources.engine_info_failed", error=str(exc))
-        else:
-            driver = info.get("CgroupDriver")
-            if info.get("DockerRootDir"):
-                host.add_disk_path("docker", Path(info["DockerRootDir"]))
-    layout = None
-    if config.source != "stats_api":
-        layout = detect_layout(config.cgroup_root, driver)
-        if layout is None:
-            log.warning(
-                "resources.cgroups_unavailable",
-                root=str(config.cgroup_root),
-                fallback="stats_api" if config.source == "auto" and stats_api else "none",
-            )
-    sampler = ContainerSampler(
-        layout=layout,
-        stats_api=stats_api,
-        source=config.source,
-        limits_refresh_seconds=config.limits_refresh_seconds,
-        monotonic_ns=monotonic_ns,
-    )
-    return layout, sampler

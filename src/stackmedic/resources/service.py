@@ -15,6 +15,7 @@ from prometheus_client.core import Metric
 from stackmedic.resources.alert_store import AlertStore
 from stackmedic.resources.cgroups import CgroupLayout
 from stackmedic.resources.config import ResourcesConfig
+from stackmedic.resources.detect import build_sampler
 from stackmedic.resources.history import Resolution, ResourceHistory
 from stackmedic.resources.host import HostSampler
 from stackmedic.resources.models import (
@@ -29,7 +30,7 @@ from stackmedic.resources.oom import oom_context, oom_killed
 from stackmedic.resources.periodic import Periodic
 from stackmedic.resources.prometheus import metric_families
 from stackmedic.resources.rules import RuleEngine
-from stackmedic.resources.sampler import ContainerSampler, HostShape, build_sampler
+from stackmedic.resources.sampler import ContainerSampler, HostShape
 from stackmedic.resources.stats_api import StatsApiReader
 from stackmedic.resources.targets import TargetsProvider, resolve_targets
 from stackmedic.store.db import Database
@@ -158,6 +159,11 @@ class ResourceMonitor:
             )
             assert self._latest is not None
             return self._latest
+
+    @property
+    def sampler(self) -> ContainerSampler | None:
+        """The container sampler, once the layout is detected (read by the host report)."""
+        return self._sampler
 
     def latest(self) -> Snapshot | None:
         """The most recent snapshot (what the Prometheus collector reads)."""

@@ -42,6 +42,7 @@ class StatsApiReader:
         self._gate = asyncio.Semaphore(concurrency)
         self._one_shot: bool | None = None
         self.calls = 0
+        self.failing: set[str] = set()  # containers whose last read failed (warned once)
 
     async def one_shot_supported(self) -> bool:
         """Whether the engine takes `one-shot` (API 1.41 and later)."""
@@ -67,11 +68,18 @@ class StatsApiReader:
                         raw = frames[-1] if frames else None
             except (aiodocker.DockerError, TimeoutError) as exc:
                 if getattr(exc, "status", None) != 404:
-                    log.warning(
-                        "resources.stats_api_failed", container=container_id[:12], error=str(exc)
-                    )
+                    self._failed(container_id, exc)
                 return None
+        self.failing.discard(container_id)
         return parse_stats(raw) if isinstance(raw, dict) else None
+
+    def _failed(self, container_id: str, exc: BaseException) -> None:
+        """Warn at the first failure of a container's reads, not at every sample after it."""
+        first = container_id not in self.failing
+        self.failing.add(container_id)
+        (log.warning if first else log.debug)(
+            "resources.stats_api_failed", container=container_id[:12], error=str(exc)
+        )
 
     async def cpu_limit(self, container_id: str) -> float | None:
         """Return the container's CPU limit in cores from its host config, None when unlimited."""

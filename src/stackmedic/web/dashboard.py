@@ -40,6 +40,12 @@ def install_dashboard(app: FastAPI) -> Dashboard:
     api = app.state.agent.settings.api
     found = Dashboard(logins=LoginThrottle(api.login_attempts, api.login_window_seconds))
     app.state.dashboard = found
+    host_report = getattr(app.state.agent, "host_report", None)
+    if host_report is not None:
+        found.renderer.env.globals.update(
+            host_summary=host_report.summary,
+            host_problems=lambda: host_report.report().problems,
+        )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)

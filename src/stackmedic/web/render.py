@@ -41,6 +41,7 @@ class Renderer:
             ts=to_timestamp, size=size, percent=percent, tone=verdict_tone, first_line=first_line,
         )
         self.env.globals.update(version=__version__, host=socket.gethostname())
+        self.env.globals.update(host_summary=lambda: "", host_problems=lambda: [])
 
     def fragment(self, template: str, context: dict[str, Any]) -> str:
         """Part of a page, as HTML text, for a live update."""

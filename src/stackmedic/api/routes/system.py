@@ -49,5 +49,6 @@ async def healthz(request: Request) -> JSONResponse:
             },
         },
         "compose": {"available": agent.runner is not None, "error": agent.compose_error},
+        "host": agent.host_report.report().to_dict(),
     }
     return JSONResponse(body, status_code=200 if not problems else 503)
