@@ -210,9 +210,12 @@ class ExitLedger:
         started = state.started_at
         if started is not None and started > at + SLACK_SECONDS:
             # A restart policy started it again before it was inspected: the kill belongs
-            # to the run before, the one tallied if its start is known.
+            # to the run before, the one tallied if it is known, else a run of its own.
             known = record.oom.started
-            started = known if known is not None and known <= at + SLACK_SECONDS else None
+            if known is None or known > at + SLACK_SECONDS:
+                self._add(record, 1, at)
+                return
+            started = known
         self._tally(record, started).events += 1
         self._settle(record, at)
 
@@ -230,6 +233,9 @@ class ExitLedger:
         if grown <= 0:
             return
         run.counted += grown
+        self._add(record, grown, at)
+
+    def _add(self, record: ExitRecord, grown: int, at: float) -> None:
         key = (record.project, record.service)
         kills = self._ooms.get(key, (0, 0.0))[0] + grown
         self._ooms[key] = (kills, at)
