@@ -17,8 +17,9 @@ from stackmedic.auth import load_or_create_token
 from stackmedic.bus import Bus
 from stackmedic.config.model import Settings
 from stackmedic.config.secrets import secret_values
-from stackmedic.deployments.actions import DeploymentActions
+from stackmedic.deployments.actions import Action, DeploymentActions
 from stackmedic.deployments.catalog import Catalog, CatalogChange
+from stackmedic.deployments.events import ActionRequested
 from stackmedic.deployments.watcher import CatalogWatcher
 from stackmedic.engine.client import EngineClient
 from stackmedic.engine.compose import ComposeNotFound, ComposeRunner, find_compose
@@ -161,10 +162,12 @@ class Agent:
             self.catalog, self.runner, self.desired, self.events, self.intent, self.observed,
             bus=self.bus,
         )
-        self.actions.observers.append(self.health.on_action)
+        self.bus.subscribe(ActionRequested, lambda e: self.health.on_action(
+            e.deployment, Action(e.action)), name="health-requests")
         self.resources = ResourceMonitor(
             settings.resources, self.db, self.engine.docker, on_alert=self._on_spike,
-            targets=self._resource_targets,
+            targets=self._resource_targets, on_oom_kill=self.exits.on_oom_kill,
+            oom_kills=self._oom_kills,
         )
         self.metrics.sources.append(self.resources)
         self.host_report = HostInspector(
@@ -224,7 +227,8 @@ class Agent:
             containers=self.observed.for_project, oom_kills=self.exits.oom_kills,
             supervisor=self.supervisor,
         )
-        self.actions.observers.append(self.recovery.on_action)
+        self.bus.subscribe(ActionRequested, lambda e: self.recovery.on_action(
+            e.deployment, Action(e.action)), name="recovery-requests")
         self.reconciler = RestartReconciler(
             self.recovery, catalog=self.catalog, desired=self.desired, health=self.health,
             engine=self.engine, events=self.events, bus=self.bus,
@@ -264,6 +268,11 @@ class Agent:
     def _on_healthcheck_runner(self, missing: bool, reason: str) -> None:
         kind = "healthchecks-run-by-stackmedic" if missing else "healthchecks-run-by-podman"
         self.session.record(kind, reason, severity="warning" if missing else "info")
+
+    def _oom_kills(self, ref: ContainerRef) -> int:
+        """OOM kills of a sampled container's service, from the exit ledger's one count."""
+        deployment = self.catalog.deployments.get(ref.deployment)
+        return self.exits.oom_kills(deployment.project, ref.service) if deployment else 0
 
     async def _on_spike(self, alert: SpikeAlert) -> None:
         await self.notifications.on_spike(alert)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from stackmedic.deployments.attention import deployment_attention
 from stackmedic.deployments.model import Deployment
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ def deployment_row(agent: Agent, deployment: Deployment) -> dict[str, Any]:
     }
     health = getattr(agent, "health", None)
     if health is not None:
-        row["health"] = health.verdict_summary(deployment.name)
+        summary = health.verdict_summary(deployment.name)
+        row["health"] = summary
+        row["attention"] = deployment_attention(agent, deployment, summary.get("verdict"))
     return row
 
 

@@ -215,7 +215,15 @@ class World:
         if self.intent == "stopped":
             # Long enough for a restart reconcile or a recovery to act if it wrongly would.
             assert_holds(lambda: not self.running(), 6, message=f"stays stopped after {self.log}")
+            self.agent_alive()
             assert self.desired() == "stopped"
+
+    def agent_alive(self) -> None:
+        """The agent still runs; else fail with how it ended (its log goes with the folder)."""
+        proc = self.agent.proc
+        if proc is not None and proc.poll() is not None:
+            tail = self.agent.log_path.read_text(errors="replace")[-4000:]
+            raise AssertionError(f"agent exited ({proc.returncode}) after {self.log}:\n{tail}")
 
 
 def _after(seconds: float) -> None:
@@ -293,6 +301,11 @@ def test_never_starts_what_the_user_stopped(
     )
 
 
+def _in_turn(*steps: Callable[[], None]) -> None:
+    for step in steps:
+        step()
+
+
 # Each race, and each counterexample found so far, as an explicit sequence.
 REGRESSIONS: dict[str, Callable[[World], None]] = {
     "stop-then-daemon-sigterm-0.1s": lambda w: w.stop_then_daemon_sigterm(0.1),
@@ -306,6 +319,12 @@ REGRESSIONS: dict[str, Callable[[World], None]] = {
         "daemon-restart")] and None,
     "stop-of-nothing-is-no-intent": lambda w: [w.step(s) for s in (
         "compose-up", "daemon-restart", "api-start", "compose-stop", "compose-stop")] and None,
+    # Random run 4 (80 sequences): the agent did not answer at the final check once; the
+    # replay passed. Kept as an explicit sequence.
+    "stop-during-restart-then-two-pending-daemon-restarts": lambda w: _in_turn(
+        lambda: w.person_during_action("stop", 0.5),
+        lambda: w.stop_then_agent("SIGKILL", True),
+        lambda: w.stop_then_agent("SIGKILL", True)),
 }
 
 

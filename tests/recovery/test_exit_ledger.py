@@ -176,3 +176,59 @@ async def test_the_summary_names_stops_judged_on_thin_evidence_with_the_fix(
     assert "stackmedic start shop" in summary.message()
     again = await reconciler.run(RestartKind.DAEMON)
     assert again.uncertain == []  # told once
+
+
+def sample(cid: str, kills: int, at: float) -> Any:
+    from stackmedic.resources.models import ContainerRef, ContainerSample
+
+    return ContainerSample(at, ContainerRef(cid, "shop", "app", "shop-app-1"), "cgroups",
+                           None, None, 1.0, 0.0, 0, 0, 0.0, kills)
+
+
+async def test_one_kill_seen_by_event_and_cgroup_counter_counts_once(tmp_path: Path) -> None:
+    exits = ledger(tmp_path)
+    running = box(started_at=T)
+    await exits.on_container_change(None, running, event("start", T))
+    # A child process is OOM-killed; the container keeps running.
+    await exits.on_oom_kill(sample("c1", 1, T + 3), [])  # the sampler saw it first
+    await exits.on_container_change(None, box(started_at=T), event("oom", T + 2))
+    assert exits.oom_kills("shop", "app") == 1
+    await exits.on_container_change(None, box(started_at=T), event("oom", T + 8))
+    await exits.on_oom_kill(sample("c1", 2, T + 9), [])
+    assert exits.oom_kills("shop", "app") == 2
+    # The kernel counted a third the engine did not report: the counter says so.
+    await exits.on_oom_kill(sample("c1", 3, T + 12), [])
+    seen = box(started_at=T)
+    await exits.on_container_change(None, seen, None)
+    assert exits.oom_kills("shop", "app") == 3 and seen.oom_kills == 3
+
+
+async def test_a_replayed_oom_event_is_not_counted_again(tmp_path: Path) -> None:
+    exits = ledger(tmp_path)
+    await exits.on_container_change(None, box(started_at=T), event("oom", T + 5))
+    again = ledger(tmp_path)  # an agent restart replays events since its saved cursor
+    await again.on_container_change(None, box(started_at=T), event("oom", T + 5))
+    assert again.oom_kills("shop", "app") == 1
+    await again.on_container_change(None, box(started_at=T), event("oom", T + 6))
+    assert again.oom_kills("shop", "app") == 2
+
+
+async def test_a_kill_inspected_after_the_restart_policy_acted_counts_once(
+        tmp_path: Path) -> None:
+    exits = ledger(tmp_path)
+    await exits.on_container_change(None, box(started_at=T), event("start", T))
+    # The oom and die events are inspected only once the container runs again.
+    restarted = box(started_at=T + 6, finished_at=T + 5, exit_code=137)
+    await exits.on_container_change(None, restarted, event("oom", T + 5))
+    await exits.on_container_change(None, restarted, event("die", T + 5))
+    await exits.on_container_change(None, restarted, event("start", T + 6))
+    await exits.on_oom_kill(sample("c1", 0, T + 7), [])
+    assert exits.oom_kills("shop", "app") == 1
+    # The next run is killed too, and this time the exit is inspected in time.
+    await exits.on_container_change(None, restarted, event("oom", T + 9))
+    dead = box(status="exited", exit_code=137, oom_killed=True, started_at=T + 6,
+               finished_at=T + 9)
+    await exits.on_container_change(None, dead, event("die", T + 9))
+    assert exits.oom_kills("shop", "app") == 2 and dead.oom_kills == 2
+    assert ledger(tmp_path).oom_counts() == [
+        {"project": "shop", "service": "app", "kills": 2, "last_at": T + 9}]

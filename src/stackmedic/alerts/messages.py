@@ -48,6 +48,8 @@ def problem_event(
             details["exit_code"] = only.exit_code
         if only.oom_killed:
             details["oom_killed"] = "yes"
+        if only.oom_kills:
+            details["oom_kills"] = only.oom_kills
         if only.restart_count:
             details["restart_count"] = only.restart_count
     details["since"] = _when(transition.at).isoformat(timespec="seconds")

@@ -162,7 +162,24 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     else:
         typer.echo(render_table(
             ["DEPLOYMENT", "DESIRED", "SOURCE", "OBSERVED", "HEALTH", "UP", "REASON"], rows))
+        _echo_attention(body["items"])
     _echo_host_block(config)
+
+
+def _echo_attention(items: list[dict[str, Any]]) -> None:
+    """Deployments down against a wanted ``running`` that nothing will bring back."""
+    for d in items:
+        attention = d.get("attention")
+        if not attention:
+            continue
+        message = str(attention["message"])
+        if attention.get("at"):
+            message += f" at {local_time(attention['at'])}"
+        if attention.get("detail"):
+            message += f" ({attention['detail']})"
+        typer.echo(f"\n{d['name']} needs attention: {message}\n"
+                   f"  run `{attention['fix'][0]}` to bring it back, or "
+                   f"`{attention['fix'][1]}` if it should stay down")
 
 
 def _echo_host_block(config: str | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from enum import StrEnum
 
@@ -12,7 +12,12 @@ import structlog
 
 from stackmedic.bus import Bus
 from stackmedic.deployments.catalog import Catalog
-from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionStarted
+from stackmedic.deployments.events import (
+    ActionFinished,
+    ActionOrigin,
+    ActionRequested,
+    ActionStarted,
+)
 from stackmedic.deployments.model import Deployment
 from stackmedic.engine.compose import ComposeError, ComposeResult, ComposeRunner
 from stackmedic.intent.tracker import IntentTracker
@@ -41,9 +46,6 @@ DESIRED_AFTER = {
 }
 
 
-ActionObserver = Callable[[str, Action], Awaitable[None]]
-
-
 class UnknownDeployment(LookupError):
     """No deployment has that name."""
 
@@ -53,7 +55,12 @@ class ComposeUnavailable(RuntimeError):
 
 
 class DeploymentActions:
-    """Runs start/stop/restart/down with one action at a time per deployment."""
+    """Runs start/stop/restart/down with one action at a time per deployment.
+
+    It tells the rest of the agent through the bus: ``ActionRequested`` once a person's
+    desired state is recorded, ``ActionStarted`` / ``ActionFinished`` around every action
+    (a person's or recovery's).
+    """
 
     def __init__(
         self,
@@ -73,8 +80,6 @@ class DeploymentActions:
         self._intent = intent
         self._observed = observed
         self._locks: dict[str, asyncio.Lock] = {}
-        # Called with (deployment, action) once the desired state is recorded, before acting.
-        self.observers: list[ActionObserver] = []
 
     def lock(self, deployment: str) -> asyncio.Lock:
         """The lock that serialises every action on one deployment (recovery uses it too)."""
@@ -96,16 +101,19 @@ class DeploymentActions:
         The default is a recovery, which may stop, start or recreate what it touches.
         """
         async with self.lock(deployment):
+            # One window answers "is this engine event ours?" for everyone: the intent
+            # tracker keeps it, and the bus events carry its very start and end.
             window = self._intent.begin_action(
                 deployment, action, frozenset(services) if services is not None else None)
-            await self._publish(ActionStarted(deployment, action, origin, time.time()))
+            await self._publish(ActionStarted(deployment, action, origin, window.start))
             ok = False
             try:
                 yield
                 ok = True
             finally:
                 await self._intent.end_action(deployment, window)
-                await self._publish(ActionFinished(deployment, action, origin, ok, time.time()))
+                await self._publish(ActionFinished(deployment, action, origin, ok, time.time(),
+                                                   until=window.end))
 
     async def _publish(self, event: object) -> None:
         if self._bus is not None:
@@ -123,8 +131,8 @@ class DeploymentActions:
             deployment=name,
             data={"state": record.state.value, "source": source, "action": action.value},
         )
-        for observer in self.observers:
-            await observer(name, action)
+        # Before the lock: a stop must cancel a pending recovery, not wait behind it.
+        await self._publish(ActionRequested(name, action.value, source, time.time()))
         if self._runner is None:
             raise ComposeUnavailable("Docker Compose v2 is not available on this host")
         async with self.acting(name, action=action.value, origin=ActionOrigin.PERSON):

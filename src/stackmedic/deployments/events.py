@@ -20,7 +20,7 @@ class ActionStarted:
     deployment: str
     action: str  # start / stop / restart / down, or a recovery verb (recreate, ...)
     origin: ActionOrigin
-    at: float
+    at: float  # when its window opens: the intent tracker's window starts at the same moment
 
 
 @dataclass(frozen=True)
@@ -31,4 +31,17 @@ class ActionFinished:
     action: str
     origin: ActionOrigin
     ok: bool
+    at: float
+    # Until when engine events stamped then are still this action's (``at`` plus the
+    # tail of ``intent.windows``); the intent tracker's window ends at the same moment.
+    until: float | None = None
+
+
+@dataclass(frozen=True)
+class ActionRequested:
+    """A person asked for an action: its desired state is recorded, the action comes next."""
+
+    deployment: str
+    action: str  # start / stop / restart / down
+    source: str  # api / cli / web
     at: float

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionStarted
+from stackmedic.intent.windows import ACTION_TAIL_SECONDS, WINDOW_MEMORY_SECONDS, covers
 
 STOPPING_ACTIONS = frozenset({"stop", "restart", "down"})
 SIGKILL = "9"
@@ -30,10 +31,8 @@ SIGNAL_TO_DIE_SECONDS = 30.0
 DIE_TO_STOP_SECONDS = 2.0
 # After ``stop`` the intent tracker holds the stop as pending; poll it this often.
 PENDING_POLL_SECONDS = 1.0
-# The engine stamps an event before the Compose command that caused it returns, and the
-# stream may deliver it after: events are matched to actions by their own time.
-ACTION_TAIL_SECONDS = 0.05
-WINDOW_MEMORY_SECONDS = 600.0
+# Events are matched to actions by their own time, with the intent tracker's rule and
+# window ends (``intent.windows``), so that both agree on which events are stackmedic's.
 
 
 @dataclass
@@ -81,7 +80,8 @@ class Activity:
             if window.end is None and (window.action, window.origin) == (
                 event.action, event.origin
             ):
-                window.end = event.at + ACTION_TAIL_SECONDS
+                window.end = event.until if event.until is not None else (
+                    event.at + ACTION_TAIL_SECONDS)
                 break
 
     def acting(self, name: str, at: float | None = None) -> bool:
@@ -137,8 +137,7 @@ class Activity:
     @staticmethod
     def _window_at(activity: DeploymentActivity, at: float) -> ActionWindow | None:
         for window in reversed(activity.windows):
-            began = window.start - ACTION_TAIL_SECONDS <= at
-            if began and (window.end is None or at <= window.end):
+            if covers(window.start, window.end, at):
                 return window
         return None
 

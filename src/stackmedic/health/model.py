@@ -115,6 +115,7 @@ class ServiceHealth:
     restart_count: int = 0
     exit_codes: tuple[int, ...] = ()
     desired: str | None = None
+    oom_kills: int = 0  # so far, across container recreation
 
     @property
     def serving(self) -> bool:
@@ -158,6 +159,7 @@ class ServiceHealth:
             "restart_count": self.restart_count,
             "exit_codes": list(self.exit_codes),
             "desired": self.desired,
+            "oom_kills": self.oom_kills,
         }
 
 

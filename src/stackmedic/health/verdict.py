@@ -106,6 +106,7 @@ def service_health(
         restart_count=restarts,
         exit_codes=exit_codes,
         desired=desired_value,
+        oom_kills=max(c.oom_kills for c in containers),
     )
 
 

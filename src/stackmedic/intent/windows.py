@@ -1,5 +1,9 @@
 """Which engine events stackmedic's own actions caused, so they are not taken as a person's.
 
+This module is the one owner of that answer: ``covers`` is the rule, and the windows the
+intent tracker keeps are the record; the health engine sees the same windows through the
+bus events that carry their start and end.
+
 An action owns only the events it can cause (a start owns no stop), only for the services
 it touches, and at most one of each per container: a second stop of a container it already
 stopped and started again is someone else's.
@@ -32,6 +36,17 @@ CAUSES: dict[str, frozenset[str]] = {
 RECOVERY_CAUSES = STOPPING | STARTING | {"destroy"}  # recovery may restart or recreate
 
 
+def covers(start: float, end: float | None, at: float) -> bool:
+    """Whether an event stamped ``at`` falls in the window of an action that began at
+    ``start`` and ended (its tail included) at ``end`` (None: still acting).
+
+    The one rule for "stackmedic's own": the intent tracker's windows and the health
+    engine's view of actions in progress (``health.activity``) both use it, with the same
+    start and end (carried by the ``ActionStarted`` / ``ActionFinished`` bus events).
+    """
+    return start - ACTION_TAIL_SECONDS <= at and (end is None or at <= end)
+
+
 @dataclass
 class ActionWindow:
     """When the agent acted on a deployment, what it did and to which services."""
@@ -49,7 +64,7 @@ class ActionWindow:
 
     def covers(self, at: float) -> bool:
         """Whether an event stamped ``at`` falls inside the window."""
-        return self.start - ACTION_TAIL_SECONDS <= at and (self.end is None or at <= self.end)
+        return covers(self.start, self.end, at)
 
     def claim(self, container: str, service: str, action: str, at: float) -> bool:
         """Take the event as this action's own if it could have caused it."""

@@ -59,6 +59,8 @@ class ContainerState:
     # "" when unknown) and whether the deployment declares the service a one-shot job.
     exit_cause: str = ""
     job: bool = False
+    # Also the ledger's: OOM kills of this service so far, across container recreation.
+    oom_kills: int = 0
 
     @property
     def running(self) -> bool:

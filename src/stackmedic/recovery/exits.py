@@ -11,20 +11,26 @@ tells the two apart and writes its conclusion on the observed ``ContainerState``
 - ``own``: its ``die`` was seen live with no stop before it.
 - ``""``: nothing is known.
 
-What must survive an agent restart (last seen running, stop requests, causes, OOM kills
-per service) is kept in the ``container_exits`` and ``service_ooms`` tables.
+It is also the one count of OOM kills per service, kept across container recreation and
+agent restarts: one kill can be seen three ways (the engine's ``oom`` event, the
+``OOMKilled`` flag of the exited container, the cgroup's ``oom_kill`` counter while it
+runs); each run of a container adds the most any one source saw, so a kill counts once.
+What must survive an agent restart (last seen running, stop requests, causes, each run's
+OOM tally, OOM kills per service) is kept in the ``container_exits`` and ``service_ooms``
+tables.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.engine.events import event_time
 from stackmedic.observe.containers import LABEL_ONESHOT, ContainerState
+from stackmedic.resources.models import ContainerSample
 from stackmedic.store.db import Database
 
 COMPLETED_CONDITION = "service_completed_successfully"
@@ -32,6 +38,21 @@ COMPLETED_CONDITION = "service_completed_successfully"
 SLACK_SECONDS = 1.0
 # A die this long after a kill is the kill's doing (stop timeouts are ~10 s).
 STOP_GRACE_SECONDS = 60.0
+
+
+@dataclass
+class OomRun:
+    """OOM kills of one run of a container, as each source saw them."""
+
+    started: float | None = None  # the run's start (engine clock); None when unknown
+    events: int = 0
+    cgroup: int = 0
+    flag: bool = False
+    counted: int = 0  # what this run has added to its service's count
+
+    def kills(self) -> int:
+        """The kills of this run: every source sees the same ones, so the most any saw."""
+        return max(self.events, self.cgroup, int(self.flag))
 
 
 @dataclass
@@ -45,7 +66,16 @@ class ExitRecord:
     stop_requested_at: float | None = None
     finished_at: float | None = None
     exit_cause: str = ""
-    oom_run: float | None = None
+    oom: OomRun = field(default_factory=OomRun)
+    oom_event_at: float | None = None  # the last ``oom`` event counted (replays repeat it)
+    started_at: float | None = None  # the current run's start, as last seen (not stored)
+
+    def persisted(self) -> tuple[Any, ...]:
+        """The fields stored, in the table's order."""
+        return (self.container_id, self.project, self.service, self.running_seen_at,
+                self.stop_requested_at, self.finished_at, self.exit_cause, self.oom.started,
+                self.oom.events, self.oom.cgroup, int(self.oom.flag), self.oom.counted,
+                self.oom_event_at)
 
 
 def declared_jobs(catalog: Catalog, project: str) -> set[str]:
@@ -98,9 +128,15 @@ class ExitLedger:
             row["container_id"]: ExitRecord(
                 row["container_id"], row["project"], row["service"], row["running_seen_at"],
                 row["stop_requested_at"], row["finished_at"], row["exit_cause"] or "",
-                row["oom_run"],
+                OomRun(row["oom_run"], row["oom_events"], row["oom_cgroup"],
+                       bool(row["oom_flag"]), row["oom_counted"]),
+                row["oom_event_at"],
             )
             for row in db.fetchall("SELECT * FROM container_exits")
+        }
+        self._ooms: dict[tuple[str, str], tuple[int, float]] = {
+            (row["project"], row["service"]): (int(row["kills"]), float(row["last_at"]))
+            for row in db.fetchall("SELECT * FROM service_ooms")
         }
 
     async def on_container_change(self, previous: ContainerState | None,
@@ -120,8 +156,11 @@ class ExitLedger:
         at = event_time(event) if event else self._clock()
         if action == "kill":  # every stop (a person's, a restart's, a shutdown's) kills first
             record.stop_requested_at = at
-        if action == "oom" or (current.oom_killed and _exited(current)):
-            self._count_oom(record, current, at)
+        if action == "oom":
+            self._oom_event(record, current, at)
+        if current.oom_killed and _exited(current):
+            self._tally(record, current.started_at).flag = True
+            self._settle(record, at)
         if current.finished_at is not None and current.finished_at != record.finished_at:
             # A new exit; a restart policy may have started the container again already.
             record.exit_cause = exit_cause(
@@ -133,43 +172,93 @@ class ExitLedger:
                 record.running_seen_at = None
         if current.running:
             record.running_seen_at = self._clock()
+            record.started_at = current.started_at
         current.exit_cause = record.exit_cause
+        current.oom_kills = self.oom_kills(current.project, current.service)
         current.job = current.job or current.service in declared_jobs(
             self._catalog, current.project)
         self._records[current.id] = record
         if _persisted_differs(before, record):
             self._save(record)
 
+    async def on_oom_kill(self, sample: ContainerSample,
+                          trend: list[tuple[float, int]]) -> None:
+        """The cgroup counter of a running container rose: take its figure for this run."""
+        record = self._records.get(sample.ref.container_id)
+        if record is None or record.started_at is None or sample.oom_kills is None:
+            return
+        before = record.persisted()
+        run = self._tally(record, record.started_at)
+        run.cgroup = max(run.cgroup, sample.oom_kills)
+        self._settle(record, sample.ts)
+        if record.persisted() != before:
+            self._save(record)
+
     def oom_kills(self, project: str, service: str) -> int:
         """OOM kills of a service's containers so far, each counted once."""
-        row = self._db.fetchone(
-            "SELECT kills FROM service_ooms WHERE project = ? AND service = ?",
-            (project, service))
-        return int(row["kills"]) if row else 0
+        return self._ooms.get((project, service), (0, 0.0))[0]
 
-    def _count_oom(self, record: ExitRecord, state: ContainerState, at: float) -> None:
-        run = state.started_at or 0.0
-        if record.oom_run == run:
-            return  # this run's kill was counted already (event and flag both say it)
-        record.oom_run = run
+    def oom_counts(self) -> list[dict[str, Any]]:
+        """Every service with OOM kills: project, service, kills and the last one's time."""
+        return [{"project": p, "service": s, "kills": kills, "last_at": last_at}
+                for (p, s), (kills, last_at) in sorted(self._ooms.items())]
+
+    def _oom_event(self, record: ExitRecord, state: ContainerState, at: float) -> None:
+        if record.oom_event_at is not None and at <= record.oom_event_at:
+            return  # an event replayed after a reconnect: counted already
+        record.oom_event_at = at
+        started = state.started_at
+        if started is not None and started > at + SLACK_SECONDS:
+            # A restart policy started it again before it was inspected: the kill belongs
+            # to the run before, the one tallied if it is known, else a run of its own.
+            known = record.oom.started
+            if known is None or known > at + SLACK_SECONDS:
+                self._add(record, 1, at)
+                return
+            started = known
+        self._tally(record, started).events += 1
+        self._settle(record, at)
+
+    @staticmethod
+    def _tally(record: ExitRecord, started: float | None) -> OomRun:
+        """The OOM tally of the run that began at ``started``; a new run starts afresh."""
+        if record.oom.started != started:
+            record.oom = OomRun(started)
+        return record.oom
+
+    def _settle(self, record: ExitRecord, at: float) -> None:
+        """Add what the current run's kills grew by to the service's count."""
+        run = record.oom
+        grown = run.kills() - run.counted
+        if grown <= 0:
+            return
+        run.counted += grown
+        self._add(record, grown, at)
+
+    def _add(self, record: ExitRecord, grown: int, at: float) -> None:
+        key = (record.project, record.service)
+        kills = self._ooms.get(key, (0, 0.0))[0] + grown
+        self._ooms[key] = (kills, at)
         self._db.execute(
-            "INSERT INTO service_ooms (project, service, kills, last_at) VALUES (?, ?, 1, ?)"
-            " ON CONFLICT (project, service) DO UPDATE SET kills = kills + 1,"
+            "INSERT INTO service_ooms (project, service, kills, last_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (project, service) DO UPDATE SET kills = excluded.kills,"
             " last_at = excluded.last_at",
-            (state.project, state.service, at))
+            (record.project, record.service, kills, at))
 
     def _save(self, record: ExitRecord) -> None:
         self._db.execute(
             "INSERT INTO container_exits (container_id, project, service, running_seen_at,"
-            " stop_requested_at, finished_at, exit_cause, oom_run, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (container_id) DO UPDATE SET"
-            " running_seen_at = excluded.running_seen_at,"
+            " stop_requested_at, finished_at, exit_cause, oom_run, oom_events, oom_cgroup,"
+            " oom_flag, oom_counted, oom_event_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (container_id)"
+            " DO UPDATE SET running_seen_at = excluded.running_seen_at,"
             " stop_requested_at = excluded.stop_requested_at,"
             " finished_at = excluded.finished_at, exit_cause = excluded.exit_cause,"
-            " oom_run = excluded.oom_run, updated_at = excluded.updated_at",
-            (record.container_id, record.project, record.service, record.running_seen_at,
-             record.stop_requested_at, record.finished_at, record.exit_cause, record.oom_run,
-             self._clock()))
+            " oom_run = excluded.oom_run, oom_events = excluded.oom_events,"
+            " oom_cgroup = excluded.oom_cgroup, oom_flag = excluded.oom_flag,"
+            " oom_counted = excluded.oom_counted, oom_event_at = excluded.oom_event_at,"
+            " updated_at = excluded.updated_at",
+            (*record.persisted(), self._clock()))
 
     def _forget(self, container_id: str) -> None:
         if self._records.pop(container_id, None) is not None:
@@ -182,12 +271,11 @@ def _exited(state: ContainerState) -> bool:
 
 
 def _copy(record: ExitRecord) -> ExitRecord:
-    return ExitRecord(**record.__dict__)
+    return replace(record, oom=replace(record.oom))
 
 
 def _persisted_differs(before: ExitRecord, after: ExitRecord) -> bool:
     """Whether a write is needed: running sightings are saved only when they begin."""
     if (before.running_seen_at is None) != (after.running_seen_at is None):
         return True
-    return (before.stop_requested_at, before.finished_at, before.exit_cause, before.oom_run) != (
-        after.stop_requested_at, after.finished_at, after.exit_cause, after.oom_run)
+    return before.persisted()[4:] != after.persisted()[4:]

@@ -9,16 +9,18 @@ from stackmedic.resources.ring import Point
 
 
 def oom_killed(previous: Snapshot | None, current: Snapshot) -> list[ContainerSample]:
-    """Containers whose OOM kill counter rose since the previous snapshot (still running)."""
+    """Containers whose OOM kill counter rose since the previous snapshot (still running).
+
+    A container new since then counts from zero: a kill between its start and its first
+    sample is seen too. The first snapshot of all has nothing to compare with.
+    """
     if previous is None:
         return []
     before = {s.ref.container_id: s.oom_kills for s in previous.containers}
     return [
         s
         for s in current.containers
-        if s.oom_kills is not None
-        and (was := before.get(s.ref.container_id)) is not None
-        and s.oom_kills > was
+        if s.oom_kills is not None and s.oom_kills > (before.get(s.ref.container_id) or 0)
     ]
 
 

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from stackmedic.resources.models import Snapshot, SpikeAlert
+from stackmedic.resources.models import ContainerRef, Snapshot, SpikeAlert
 
 _CONTAINER_LABELS = ("deployment", "service", "container")
 
 
-def metric_families(snapshot: Snapshot | None, active: Sequence[SpikeAlert]) -> list[Metric]:
-    """Build the resource metric families; empty until the first sample."""
+def metric_families(
+    snapshot: Snapshot | None,
+    active: Sequence[SpikeAlert],
+    oom_kills: Callable[[ContainerRef], int] | None = None,
+) -> list[Metric]:
+    """Build the resource metric families; empty until the first sample.
+
+    ``oom_kills`` gives a container's service's OOM kills so far (across recreation);
+    without it the count is the container's own cgroup counter.
+    """
     if snapshot is None:
         return []
     families: list[Metric] = []
@@ -51,7 +59,7 @@ def metric_families(snapshot: Snapshot | None, active: Sequence[SpikeAlert]) -> 
             disk.add_metric([d.label, d.path, "used"], d.used_bytes)
             disk.add_metric([d.label, d.path, "free"], d.free_bytes)
         families += [load, memory, swap, disk]
-    families += _container_families(snapshot)
+    families += _container_families(snapshot, oom_kills)
     alerts = GaugeMetricFamily(
         "stackmedic_resource_alerts",
         "Spike alerts pending or firing now.",
@@ -72,7 +80,9 @@ def metric_families(snapshot: Snapshot | None, active: Sequence[SpikeAlert]) -> 
     return families
 
 
-def _container_families(snapshot: Snapshot) -> list[Metric]:
+def _container_families(
+    snapshot: Snapshot, oom_kills: Callable[[ContainerRef], int] | None
+) -> list[Metric]:
     def gauge(name: str, doc: str) -> GaugeMetricFamily:
         return GaugeMetricFamily(name, doc, labels=_CONTAINER_LABELS)
 
@@ -91,7 +101,7 @@ def _container_families(snapshot: Snapshot) -> list[Metric]:
     )
     oom = CounterMetricFamily(
         "stackmedic_container_oom_kills",
-        "OOM kills inside the container since it started.",
+        "OOM kills of the container's service, each counted once, across recreation.",
         labels=_CONTAINER_LABELS,
     )
     for s in snapshot.containers:
@@ -105,6 +115,7 @@ def _container_families(snapshot: Snapshot) -> list[Metric]:
         memory.add_metric(labels, s.memory_bytes)
         memory_limit.add_metric(labels, s.memory_limit_bytes)
         memory_percent.add_metric(labels, s.memory_percent)
-        if s.oom_kills is not None:
-            oom.add_metric(labels, s.oom_kills)
+        kills = oom_kills(s.ref) if oom_kills is not None else s.oom_kills
+        if kills is not None:
+            oom.add_metric(labels, kills)
     return [core, of_limit, limit_cores, cpu_seconds, memory, memory_limit, memory_percent, oom]

@@ -39,6 +39,7 @@ log = structlog.get_logger(__name__)
 
 AlertCallback = Callable[[SpikeAlert], Awaitable[None]]
 OomCallback = Callable[[ContainerSample, list[tuple[float, int]]], Awaitable[None]]
+OomCount = Callable[[ContainerRef], int]
 PRUNE_EVERY_SECONDS = 600.0
 DEFAULT_SERIES_SECONDS = 3600.0
 
@@ -54,6 +55,7 @@ class ResourceMonitor:
         *,
         on_alert: AlertCallback | None = None,
         on_oom_kill: OomCallback | None = None,
+        oom_kills: OomCount | None = None,
         clock: Callable[[], float] = time.time,
         targets: TargetsProvider | None = None,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
@@ -62,6 +64,8 @@ class ResourceMonitor:
         self._docker = docker
         self._on_alert = on_alert
         self._on_oom_kill = on_oom_kill
+        # The one count of OOM kills per service (across recreation); else the cgroup's.
+        self._oom_kills = oom_kills
         self._clock = clock
         self._provider = targets
         self._monotonic_ns = monotonic_ns
@@ -167,7 +171,7 @@ class ResourceMonitor:
 
     def metric_families(self) -> list[Metric]:
         """The current figures as Prometheus metric families."""
-        return metric_families(self._latest, self._engine.active())
+        return metric_families(self._latest, self._engine.active(), self._oom_kills)
 
     def current(self) -> dict[str, Any]:
         """Host and all containers now, for `GET /api/resources`."""
@@ -177,8 +181,14 @@ class ResourceMonitor:
             "interval_seconds": self._config.sample_interval_seconds,
             "cgroup_version": self.layout.version if self.layout else None,
             "host": snap.host.to_dict() if snap and snap.host else None,
-            "containers": [s.to_dict() for s in (snap.containers if snap else ())],
+            "containers": [self._with_oom_kills(s) for s in (snap.containers if snap else ())],
         }
+
+    def _with_oom_kills(self, sample: ContainerSample) -> dict[str, Any]:
+        row = sample.to_dict()
+        if self._oom_kills is not None:
+            row["oom_kills"] = self._oom_kills(sample.ref)
+        return row
 
     def series(
         self,

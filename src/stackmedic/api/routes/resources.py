@@ -14,8 +14,20 @@ router = APIRouter(tags=["resources"])
 
 @router.get("/resources", summary="Host and every container, now")
 async def current(request: Request) -> dict[str, Any]:
-    """CPU, memory and disk of the host; CPU and memory of each sampled container."""
-    result: dict[str, Any] = request.app.state.agent.resources.current()
+    """CPU, memory and disk of the host; CPU and memory of each sampled container.
+
+    ``oom_kills`` is counted per service across container recreation (each kill once): on
+    each container it is its service's count, and the top-level ``oom_kills`` list holds
+    every service with kills, running or not.
+    """
+    agent = request.app.state.agent
+    result: dict[str, Any] = agent.resources.current()
+    result["oom_kills"] = [
+        {"deployment": deployment.name, "service": row["service"], "kills": row["kills"],
+         "last_at": row["last_at"]}
+        for row in agent.exits.oom_counts()
+        if (deployment := agent.catalog.by_project(row["project"])) is not None
+    ]
     return result
 
 

@@ -85,6 +85,7 @@ def deployment_summary(
         "memory": None if usage is None else usage.memory,
         "memory_text": size(usage.memory) if usage and usage.containers else "—",
         "recovery": str(recovery.get("phase", "idle")),
+        "attention": str((row.get("attention") or {}).get("message") or ""),
     }
 
 
