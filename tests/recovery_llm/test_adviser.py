@@ -10,8 +10,8 @@ from structlog.testing import capture_logs
 
 from recovery_llm.conftest import API_KEY, AdviserFactory, FakeClock
 from stackmedic.recovery.llm import LlmAdviser, LlmOutcome
-from stackmedic.recovery.redact import REDACTED
 from stackmedic.recovery.suggestions import ServiceAction, Suggestion
+from stackmedic.redact import MASK
 from support.chat_server import ChatServer, closed_port_url
 
 SERVICES = {"web", "db"}
@@ -112,7 +112,7 @@ async def test_no_secret_reaches_the_endpoint_or_the_logs(
     for secret in (API_KEY, DB_PASSWORD, MAIL_TOKEN, URL_PASSWORD, LOG_SECRET, JWT):
         assert secret not in body
         assert secret not in repr(logs)
-    assert REDACTED in body
+    assert MASK in body
     assert "DATABASE_PASSWORD=" in body  # names are kept, values are not
     assert "fatal: could not connect" in body
     assert any(entry["event"] == "llm advised" and entry["kept"] == 1 for entry in logs)

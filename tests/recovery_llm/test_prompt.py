@@ -10,8 +10,8 @@ from stackmedic.recovery.llm_prompt import (
     system_prompt,
     user_message,
 )
-from stackmedic.recovery.redact import REDACTED
 from stackmedic.recovery.suggestions import ServiceAction
+from stackmedic.redact import MASK
 
 
 def evidence_of(message: str) -> object:
@@ -65,4 +65,4 @@ def test_known_secrets_are_masked_as_a_last_guard_even_when_escaped() -> None:
     )
     assert secret not in message
     assert json.dumps(secret)[1:-1] not in message
-    assert evidence_of(message) == {"note": f"left over {REDACTED}"}
+    assert evidence_of(message) == {"note": f"left over {MASK}"}

@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from stackmedic.recovery.redact import (
-    REDACTED,
+from stackmedic.redact import (
+    MASK,
     looks_secret_key,
     mask_known,
     redact_evidence,
     redact_text,
 )
 
-R = REDACTED
+R = MASK
 HEX64 = "3f7a" * 16
 B64 = "aGVsbG8gV29ybGQhIHRoaXMgaXMgYSBzZWNyZXQ1Mg=="
 

@@ -20,13 +20,13 @@ from stackmedic.notify.models import DeliveryResult, MessageEvent, NotificationE
 from stackmedic.notify.noise import ProblemState
 from stackmedic.notify.outbox import Delivery, Outbox, StoredNotification
 from stackmedic.notify.problems import ProblemStore
-from stackmedic.notify.redact import Redactor
 from stackmedic.notify.registry import ChannelRegistry
 from stackmedic.notify.render import RenderContext, render
 from stackmedic.notify.sender import ChannelWorker, RetryPolicy
 from stackmedic.notify.silences import SilenceStore
 from stackmedic.notify.types import Clock, RecordEvent
 from stackmedic.notify.views import notification_view, outbox_counts, recent_notifications
+from stackmedic.redact import Redactor
 from stackmedic.store.db import Database
 
 

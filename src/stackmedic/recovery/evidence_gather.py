@@ -15,7 +15,7 @@ from stackmedic.engine.compose import ComposeError, ComposeRunner
 from stackmedic.health.model import DeploymentHealth
 from stackmedic.observe.state import ObservedState
 from stackmedic.recovery.evidence import Evidence, service_evidence
-from stackmedic.recovery.redact import redact_text
+from stackmedic.redact import redact_text
 from stackmedic.store.desired import DesiredStateStore
 
 log = structlog.get_logger(__name__)

@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict
 from stackmedic.recovery.config import LlmConfig
 from stackmedic.recovery.llm_parse import ReplyError, completion_text, parse_reply
 from stackmedic.recovery.llm_prompt import system_prompt, user_message
-from stackmedic.recovery.redact import redact_evidence, redact_text
 from stackmedic.recovery.suggestions import Suggestion
+from stackmedic.redact import redact_evidence, redact_text
 
 HOUR = 3600.0
 MAX_CACHE_ENTRIES = 256

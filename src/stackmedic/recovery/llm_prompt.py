@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from stackmedic.recovery.redact import mask_known
 from stackmedic.recovery.suggestions import ServiceAction
+from stackmedic.redact import mask_known
 
 BLOCK_TAG = "suggestions"
 MAX_SUGGESTIONS = 10
@@ -51,7 +51,7 @@ def system_prompt() -> str:
 You diagnose Docker Compose deployments for stackmedic, an agent that recovers them.
 You get evidence about one deployment as JSON: its services with their state, exit codes,
 OOM kills, restart counts, healthcheck output and a log tail; whether images and networks
-are present; whether the compose file is valid. Secrets in it are replaced by [redacted].
+are present; whether the compose file is valid. Secrets in it are replaced by ****.
 
 Answer with a short diagnosis in plain text (a few sentences: what is wrong and why),
 followed by exactly one fenced block tagged {BLOCK_TAG} holding a JSON list of actions,

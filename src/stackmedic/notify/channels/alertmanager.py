@@ -20,7 +20,7 @@ from stackmedic.notify.channels.base import Channel
 from stackmedic.notify.channels.http import HttpClientHolder, post
 from stackmedic.notify.channels.payloads import encode, postable_alerts
 from stackmedic.notify.models import RenderedMessage
-from stackmedic.notify.redact import mask_url
+from stackmedic.redact import mask_url
 
 
 class _Bearer(httpx.Auth):

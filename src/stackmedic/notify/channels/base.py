@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from stackmedic.notify.channel_config import ChannelSettings
 from stackmedic.notify.models import RenderedMessage
-from stackmedic.notify.redact import mask_settings, secret_values
+from stackmedic.redact import mask_settings, secret_values
 
 
 class Channel(ABC):

@@ -18,7 +18,7 @@ from stackmedic.notify.channels.payloads import (
     stackmedic_payload,
 )
 from stackmedic.notify.models import RenderedMessage
-from stackmedic.notify.redact import mask_url
+from stackmedic.redact import mask_url
 
 SIGNATURE_HEADER = "X-Stackmedic-Signature"
 
