@@ -8,10 +8,10 @@ from stackmedic.deployments.attention import deployment_attention
 from stackmedic.deployments.model import Deployment
 
 if TYPE_CHECKING:
-    from stackmedic.agent import Agent
+    from stackmedic.api.readmodel import AgentView
 
 
-def observed_state(agent: Agent, deployment: Deployment) -> str:
+def observed_state(agent: AgentView, deployment: Deployment) -> str:
     """A one-word observed state: invalid / unknown / running / partial / stopped."""
     if not deployment.valid:
         return "invalid"
@@ -27,7 +27,7 @@ def observed_state(agent: Agent, deployment: Deployment) -> str:
     return "stopped"
 
 
-def deployment_row(agent: Agent, deployment: Deployment) -> dict[str, Any]:
+def deployment_row(agent: AgentView, deployment: Deployment) -> dict[str, Any]:
     """The summary of one deployment for lists."""
     desired = agent.desired.get(deployment.name)
     containers = agent.observed.for_project(deployment.project)
@@ -44,15 +44,13 @@ def deployment_row(agent: Agent, deployment: Deployment) -> dict[str, Any]:
         },
         "error": deployment.error,
     }
-    health = getattr(agent, "health", None)
-    if health is not None:
-        summary = health.verdict_summary(deployment.name)
-        row["health"] = summary
-        row["attention"] = deployment_attention(agent, deployment, summary.get("verdict"))
+    summary = agent.health.verdict_summary(deployment.name)
+    row["health"] = summary
+    row["attention"] = deployment_attention(agent, deployment, summary.get("verdict"))
     return row
 
 
-def deployment_detail(agent: Agent, deployment: Deployment | None) -> dict[str, Any]:
+def deployment_detail(agent: AgentView, deployment: Deployment | None) -> dict[str, Any]:
     """Everything known about one deployment."""
     assert deployment is not None
     containers = agent.observed.for_project(deployment.project)

@@ -58,6 +58,17 @@ def test_event_log_filters_pages_and_prunes(tmp_path: Path) -> None:
     assert [e["message"] for e in log.query(EventQuery())] == ["h"]
 
 
+def test_event_log_names_its_kinds_and_deployments(tmp_path: Path) -> None:
+    log = EventLog(Database(tmp_path / "s.db"))
+    assert log.kinds() == [] and log.deployments() == set()
+    log.record("health-changed", "h", deployment="blog")
+    log.record("action", "a", deployment="shop")
+    log.record("action", "b", deployment="shop")
+    log.record("agent-started", "up")
+    assert log.kinds() == ["action", "agent-started", "health-changed"]
+    assert log.deployments() == {"blog", "shop"}
+
+
 WRITER = """
 import os, sys
 from stackmedic.store.db import Database

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 from stackmedic import __version__
 from stackmedic.api.guard import ApiGuard
 from stackmedic.api.openapi import documented_methods, install_schema
+from stackmedic.api.readmodel import AgentView
 from stackmedic.api.routes import (
     deployments,
     events,
@@ -28,18 +29,15 @@ from stackmedic.api.throttle import TokenThrottle
 from stackmedic.auth import Tokens
 from stackmedic.web import install_dashboard
 
-if TYPE_CHECKING:
-    from stackmedic.agent import Agent
-
 log = structlog.get_logger(__name__)
 
 
-def agent_tokens(agent: Agent) -> Tokens:
+def agent_tokens(agent: AgentView) -> Tokens:
     """The agent's operator token and its read-only token (generated on first use)."""
     return Tokens(operator=agent.token, read=agent.read_token)
 
 
-def create_app(agent: Agent) -> FastAPI:
+def create_app(agent: AgentView) -> FastAPI:
     """The app: open ``/healthz`` and ``/metrics``, token-protected ``/api``."""
     # Swagger UI and ReDoc come from a package, so /docs and /redoc work offline.
     app = FastAPIOffline(
@@ -61,7 +59,7 @@ def create_app(agent: Agent) -> FastAPI:
     app.include_router(
         metrics_routes.router, dependencies=[] if metrics_public else protected
     )
-    install_dashboard(app)
+    install_dashboard(app, agent)
 
     # Keep last: it answers for deployment paths that no route above matched.
     fallback = APIRouter()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from stackmedic.deployments.model import Deployment
 
 if TYPE_CHECKING:
-    from stackmedic.agent import Agent
+    from stackmedic.api.readmodel import AgentView
 
 DOWN = "down"
 
@@ -57,7 +57,7 @@ def needs_attention(verdict: str | None, desired: str | None, *, recovery_enable
     return None
 
 
-def deployment_attention(agent: Agent, deployment: Deployment,
+def deployment_attention(agent: AgentView, deployment: Deployment,
                          verdict: str | None) -> dict[str, Any] | None:
     """``needs_attention`` for one deployment of a running agent, JSON-ready."""
     desired = agent.desired.get(deployment.name)

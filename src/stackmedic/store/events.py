@@ -92,6 +92,16 @@ class EventLog:
             for r in rows
         ]
 
+    def kinds(self) -> list[str]:
+        """Every event kind in the log, sorted."""
+        return [str(r["kind"]) for r in self._db.fetchall(
+            "SELECT DISTINCT kind FROM agent_events ORDER BY kind")]
+
+    def deployments(self) -> set[str]:
+        """Every deployment named by an event in the log."""
+        return {str(r["deployment"]) for r in self._db.fetchall(
+            "SELECT DISTINCT deployment FROM agent_events WHERE deployment IS NOT NULL")}
+
     def prune(self, older_than_seconds: float, *, now: float | None = None) -> int:
         """Delete events older than the retention; return how many went."""
         cutoff = (time.time() if now is None else now) - older_than_seconds

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from stackmedic.api.readmodel import AgentView
 from stackmedic.web.guard import (
     LoginRequired,
     PageNotFound,
@@ -35,19 +36,18 @@ class Dashboard:
     logins: LoginThrottle = field(default_factory=lambda: LoginThrottle(10, 60))
 
 
-def install_dashboard(app: FastAPI) -> Dashboard:
+def install_dashboard(app: FastAPI, agent: AgentView) -> Dashboard:
     """Serve the dashboard from ``app``: pages under ``/``, files under ``/static``."""
-    api = app.state.agent.settings.api
+    api = agent.settings.api
     found = Dashboard(logins=LoginThrottle(api.login_attempts, api.login_window_seconds))
     app.state.dashboard = found
     # The same host name as in notifications, alerts and /metrics.
-    found.renderer.globals["host"] = app.state.agent.settings.notifications.host_name()
-    host_report = getattr(app.state.agent, "host_report", None)
-    if host_report is not None:
-        found.renderer.globals.update(
-            host_summary=host_report.summary,
-            host_problems=lambda: host_report.report().problems,
-        )
+    found.renderer.globals["host"] = agent.settings.notifications.host_name()
+    host_report = agent.host_report
+    found.renderer.globals.update(
+        host_summary=host_report.summary,
+        host_problems=lambda: host_report.report().problems,
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)

@@ -16,7 +16,6 @@ from stackmedic.web.csrf import CSRF_FIELD, cross_site_reason
 from stackmedic.web.sessions import COOKIE_NAME, Session
 
 if TYPE_CHECKING:
-    from stackmedic.agent import Agent
     from stackmedic.web.dashboard import Dashboard
 
 
@@ -56,12 +55,6 @@ class Posted:
 def dashboard(request: Request) -> Dashboard:
     """The dashboard state kept on the app."""
     found: Dashboard = request.app.state.dashboard
-    return found
-
-
-def agent_of(request: Request) -> Agent:
-    """The agent serving this request."""
-    found: Agent = request.app.state.agent
     return found
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from stackmedic.api.openapi import documented_methods
 from stackmedic.api.params import NameParam, invalid
+from stackmedic.api.readmodel import agent_view
 from stackmedic.deployments.actions import Action, ComposeUnavailable, UnknownDeployment
 from stackmedic.deployments.names import InvalidName, validate_name
 from stackmedic.engine.compose import ComposeError
@@ -25,7 +26,7 @@ def checked_name(request: Request, name: str, where: str = "path.name") -> str:
         validate_name(name)
     except InvalidName as exc:
         raise invalid(where, str(exc)) from None
-    if request.app.state.agent.catalog.get(name) is None:
+    if agent_view(request).catalog.get(name) is None:
         raise HTTPException(404, detail=f"no deployment named {name!r}")
     return name
 
@@ -33,7 +34,7 @@ def checked_name(request: Request, name: str, where: str = "path.name") -> str:
 @router.get("/deployments", summary="Every deployment with desired and observed state")
 async def list_deployments(request: Request) -> dict[str, Any]:
     """One row per deployment."""
-    agent = request.app.state.agent
+    agent = agent_view(request)
     rows = [deployment_row(agent, d) for d in sorted(agent.catalog.deployments.values(),
                                                          key=lambda d: d.name)]
     return {"items": rows}
@@ -42,12 +43,12 @@ async def list_deployments(request: Request) -> dict[str, Any]:
 @router.get("/deployments/{name}", summary="One deployment: services, containers, states")
 async def get_deployment(request: Request, name: NameParam) -> dict[str, Any]:
     """Definition, desired state, and every container's observed state."""
-    agent = request.app.state.agent
+    agent = agent_view(request)
     return deployment_detail(agent, agent.catalog.get(checked_name(request, name)))
 
 
 async def _act(request: Request, name: str, action: Action) -> dict[str, Any]:
-    agent = request.app.state.agent
+    agent = agent_view(request)
     checked_name(request, name)
     source = request.headers.get("X-Stackmedic-Source", "api")
     if source not in ("api", "cli", "web"):

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from stackmedic.api.params import BeforeId, UnixTime
+from stackmedic.api.readmodel import agent_view
 from stackmedic.store.events import EventQuery
 
 router = APIRouter(tags=["events"])
@@ -24,7 +25,7 @@ async def list_events(
     before_id: BeforeId = None,
 ) -> dict[str, Any]:
     """Filter by deployment, kind, severity and time; page with ``before_id``."""
-    items = request.app.state.agent.events.query(
+    items = agent_view(request).events.query(
         EventQuery(deployment, kind, severity, since, until, limit, before_id)
     )
     next_before = items[-1]["id"] if len(items) == limit else None

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from stackmedic.api.params import MAX_ROW_ID, NameParam
+from stackmedic.api.readmodel import agent_view
 from stackmedic.api.routes.deployments import checked_name
 
 router = APIRouter(tags=["health"])
@@ -15,7 +16,7 @@ router = APIRouter(tags=["health"])
 @router.get("/health", summary="Every deployment's verdict, reason and service statuses")
 async def health_overview(request: Request) -> dict[str, Any]:
     """One summary per deployment, plus whether Docker is reachable."""
-    agent = request.app.state.agent
+    agent = agent_view(request)
     return {
         "docker": {
             "reachable": agent.engine.status.reachable,
@@ -29,7 +30,7 @@ async def health_overview(request: Request) -> dict[str, Any]:
 @router.get("/deployments/{name}/health", summary="One deployment's health, per container")
 async def deployment_health(request: Request, name: NameParam) -> dict[str, Any]:
     """Verdict and reason with every container's status, health probe output and exit code."""
-    detail: dict[str, Any] = request.app.state.agent.health.detail(checked_name(request, name))
+    detail: dict[str, Any] = agent_view(request).health.detail(checked_name(request, name))
     return detail
 
 
@@ -43,7 +44,7 @@ async def deployment_health_history(
     ] = None,
 ) -> dict[str, Any]:
     """Each change of verdict or service status with its time; page with ``before``."""
-    items = request.app.state.agent.health.history(
+    items = agent_view(request).health.history(
         checked_name(request, name), limit=limit, before=before
     )
     return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}

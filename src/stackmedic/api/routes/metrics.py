@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from stackmedic.api.readmodel import agent_view
 from stackmedic.metrics import CONTENT_TYPE_LATEST
 
 router = APIRouter(tags=["system"])
@@ -18,5 +19,5 @@ router = APIRouter(tags=["system"])
 )
 async def metrics(request: Request) -> Response:
     """The text exposition format, read from the agent's state at scrape time."""
-    body = request.app.state.agent.metrics.render()
+    body = agent_view(request).metrics.render()
     return Response(content=body, media_type=CONTENT_TYPE_LATEST)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from stackmedic.api.params import NAME_PATTERN, RowId, invalid
+from stackmedic.api.readmodel import agent_view
 from stackmedic.api.routes.deployments import checked_name
 from stackmedic.notify.errors import UnknownChannelError
 
@@ -43,28 +44,28 @@ async def list_notifications(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     """Newest first."""
-    notifier = request.app.state.agent.notifier
+    notifier = agent_view(request).notifier
     return {"items": notifier.list_notifications(limit, offset)}
 
 
 @router.get("/notifications/outbox", summary="Outbox state: pending, retrying, dead")
 async def outbox(request: Request) -> dict[str, Any]:
     """Counts per status and channel, next attempt, last error."""
-    state: dict[str, Any] = request.app.state.agent.notifier.outbox_state()
+    state: dict[str, Any] = agent_view(request).notifier.outbox_state()
     return state
 
 
 @router.get("/notifications/channels", summary="Configured channels, secrets masked")
 async def channels(request: Request) -> dict[str, Any]:
     """Each channel's kind and settings with secrets shown as ****."""
-    return {"items": request.app.state.agent.notifier.describe_channels()}
+    return {"items": agent_view(request).notifier.describe_channels()}
 
 
 @router.post("/notifications/test", summary="Send a test message now",
              responses={404: {"description": "No channel by that name"}})
 async def send_test(request: Request, body: TestRequest | None = None) -> dict[str, Any]:
     """Send to one channel or all; answers with each channel's result."""
-    notifier = request.app.state.agent.notifier
+    notifier = agent_view(request).notifier
     try:
         results = await notifier.send_test(body.channel if body else None)
     except UnknownChannelError as exc:
@@ -75,7 +76,7 @@ async def send_test(request: Request, body: TestRequest | None = None) -> dict[s
 @router.get("/silences", summary="Active silences")
 async def list_silences(request: Request, include_expired: bool = False) -> dict[str, Any]:
     """Silences hold notifications of a deployment until they end."""
-    notifier = request.app.state.agent.notifier
+    notifier = agent_view(request).notifier
     return {"items": notifier.list_silences(include_expired=include_expired)}
 
 
@@ -83,7 +84,7 @@ async def list_silences(request: Request, include_expired: bool = False) -> dict
              responses={404: {"description": "No deployment by that name"}})
 async def add_silence(request: Request, body: SilenceRequest) -> dict[str, Any]:
     """``deployment: "*"`` silences everything (a maintenance window)."""
-    notifier = request.app.state.agent.notifier
+    notifier = agent_view(request).notifier
     if body.deployment != "*":
         checked_name(request, body.deployment, where="body.deployment")
     until = datetime.now(UTC) + timedelta(hours=body.hours)
@@ -99,6 +100,6 @@ async def remove_silence(
     request: Request, silence_id: RowId
 ) -> dict[str, Any]:
     """Held-back news goes out after this."""
-    if not request.app.state.agent.notifier.remove_silence(silence_id):
+    if not agent_view(request).notifier.remove_silence(silence_id):
         raise HTTPException(404, detail=f"no silence {silence_id}")
     return {"removed": silence_id}

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from stackmedic.api.params import BeforeId, NameParam, RowId
+from stackmedic.api.readmodel import agent_view
 from stackmedic.api.routes.deployments import checked_name
 
 router = APIRouter(tags=["recovery"])
@@ -20,7 +21,7 @@ async def list_recoveries(
     before_id: BeforeId = None,
 ) -> dict[str, Any]:
     """Runs with trigger, diagnosis, source, actions and outcome."""
-    items = request.app.state.agent.recovery.runs.list(deployment, limit, before_id)
+    items = agent_view(request).recovery.runs.list(deployment, limit, before_id)
     return {"items": items, "next_before_id": items[-1]["id"] if len(items) == limit else None}
 
 
@@ -29,7 +30,7 @@ async def get_recovery(
     request: Request, run_id: RowId
 ) -> dict[str, Any]:
     """Everything stored about one run."""
-    run: dict[str, Any] | None = request.app.state.agent.recovery.runs.get(run_id)
+    run: dict[str, Any] | None = agent_view(request).recovery.runs.get(run_id)
     if run is None:
         raise HTTPException(404, detail=f"no recovery run {run_id}")
     return run
@@ -38,14 +39,14 @@ async def get_recovery(
 @router.get("/deployments/{name}/recovery", summary="Recovery state of one deployment")
 async def recovery_state(request: Request, name: NameParam) -> dict[str, Any]:
     """Phase (idle / backoff / gave-up), attempts in the window, next attempt."""
-    state: dict[str, Any] = request.app.state.agent.recovery.state(checked_name(request, name))
+    state: dict[str, Any] = agent_view(request).recovery.state(checked_name(request, name))
     return state
 
 
 @router.post("/deployments/{name}/diagnose", summary="Diagnose without acting")
 async def diagnose(request: Request, name: NameParam) -> dict[str, Any]:
     """The evidence, the diagnosis and the suggested actions; nothing is changed."""
-    agent = request.app.state.agent
+    agent = agent_view(request)
     evidence, diagnosis = await agent.recovery.diagnose(checked_name(request, name))
     return {"deployment": name, "diagnosis": diagnosis.as_dict(),
             "evidence": evidence.as_dict()}

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 
 from stackmedic.api.params import NameParam
+from stackmedic.api.readmodel import agent_view
 from stackmedic.api.routes.deployments import checked_name
 
 router = APIRouter(tags=["resources"])
@@ -20,7 +21,7 @@ async def current(request: Request) -> dict[str, Any]:
     each container it is its service's count, and the top-level ``oom_kills`` list holds
     every service with kills, running or not.
     """
-    agent = request.app.state.agent
+    agent = agent_view(request)
     result: dict[str, Any] = agent.resources.current()
     result["oom_kills"] = [
         {"deployment": deployment.name, "service": row["service"], "kills": row["kills"],
@@ -42,7 +43,7 @@ async def series(
     resolution: Literal["auto", "raw", "minute"] = "auto",
 ) -> dict[str, Any]:
     """CPU and memory points per container since ``since``."""
-    result: dict[str, Any] = request.app.state.agent.resources.series(
+    result: dict[str, Any] = agent_view(request).resources.series(
         checked_name(request, name), since, resolution=resolution
     )
     return result
@@ -55,4 +56,4 @@ async def alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Current and recent alerts, optionally filtered by state."""
-    return {"items": request.app.state.agent.resources.alerts(state, limit=limit)}
+    return {"items": agent_view(request).resources.alerts(state, limit=limit)}

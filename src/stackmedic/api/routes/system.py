@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from stackmedic.api.readmodel import agent_view
+
 router = APIRouter(tags=["system"])
 
 
@@ -16,7 +18,7 @@ router = APIRouter(tags=["system"])
 async def healthz(request: Request) -> JSONResponse:
     """200 when Docker answers and every loop of the agent makes progress; 503 otherwise,
     naming each problem (Docker unreachable, a stale loop, a task that keeps failing)."""
-    agent = request.app.state.agent
+    agent = agent_view(request)
     status = agent.engine.status
     liveness: dict[str, Any] = agent.liveness()
     problems: list[str] = list(liveness["problems"])

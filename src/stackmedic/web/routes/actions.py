@@ -8,11 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from stackmedic.api.readmodel import agent_view
 from stackmedic.deployments.actions import Action, ComposeUnavailable, UnknownDeployment
 from stackmedic.engine.compose import ComposeError
 from stackmedic.notify.errors import UnknownChannelError
 from stackmedic.web.formatting import when
-from stackmedic.web.guard import Posted, agent_of, dashboard, posted, safe_next
+from stackmedic.web.guard import Posted, dashboard, posted, safe_next
 from stackmedic.web.routes.common import deployment_path, known_deployment
 
 router = APIRouter(include_in_schema=False)
@@ -33,7 +34,7 @@ def back(path: str) -> RedirectResponse:
 @router.post("/deployments/{name}/diagnose")
 async def diagnose(request: Request, name: str, post: PostedDep) -> Response:
     """Diagnose without acting; the result is shown on the deployment page."""
-    agent = agent_of(request)
+    agent = agent_view(request)
     deployment = known_deployment(agent, name)
     _, diagnosis = await agent.recovery.diagnose(deployment.name)
     post.session.diagnoses[deployment.name] = {
@@ -45,7 +46,7 @@ async def diagnose(request: Request, name: str, post: PostedDep) -> Response:
 @router.post("/deployments/{name}/silence")
 async def silence(request: Request, name: str, post: PostedDep) -> Response:
     """Hold this deployment's notifications for some hours."""
-    agent = agent_of(request)
+    agent = agent_view(request)
     deployment = known_deployment(agent, name)
     try:
         hours = float(post.field("hours"))
@@ -66,7 +67,7 @@ async def silence(request: Request, name: str, post: PostedDep) -> Response:
 @router.post("/silences/{silence_id}/end")
 async def end_silence(request: Request, silence_id: int, post: PostedDep) -> Response:
     """End a silence now; what it held back goes out."""
-    if agent_of(request).notifier.remove_silence(silence_id):
+    if agent_view(request).notifier.remove_silence(silence_id):
         post.session.flash("ok", "Silence ended.")
     else:
         post.session.flash("warn", "That silence had already ended.")
@@ -78,7 +79,7 @@ async def send_test(request: Request, post: PostedDep) -> Response:
     """Send a test message to one channel, or to every channel."""
     channel = post.field("channel") or None
     try:
-        results = await agent_of(request).notifier.send_test(channel)
+        results = await agent_view(request).notifier.send_test(channel)
     except UnknownChannelError as exc:
         post.session.flash("bad", str(exc))
         return back("/notifications")
@@ -98,7 +99,7 @@ async def act(
     request: Request, name: str, verb: Literal["start", "stop", "restart"], post: PostedDep
 ) -> Response:
     """Record the desired state, then run Compose; a stop needs a confirmation first."""
-    agent = agent_of(request)
+    agent = agent_view(request)
     deployment = known_deployment(agent, name)
     action = Action(verb)
     if action is Action.STOP and post.field("confirmed") != "yes":

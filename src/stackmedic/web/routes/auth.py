@@ -10,13 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from stackmedic.api.readmodel import agent_view
 from stackmedic.api.security import tokens_of
 from stackmedic.auth import Scope
 from stackmedic.web.csrf import cross_site_reason
 from stackmedic.web.guard import (
     Posted,
     Refused,
-    agent_of,
     current_session,
     dashboard,
     posted,
@@ -83,7 +83,7 @@ async def login(
     granted = tokens_of(request).scope_of_token(token)
     if granted is None:
         count = logins.failed(client)
-        agent_of(request).events.record(
+        agent_view(request).events.record(
             "login-failed", f"failed dashboard login from {client} ({count} recently)",
             severity="warning", data={"client": client, "recent_failures": count},
         )

@@ -10,11 +10,11 @@ from stackmedic.deployments.names import InvalidName, validate_name
 from stackmedic.web.guard import PageNotFound
 
 if TYPE_CHECKING:
-    from stackmedic.agent import Agent
+    from stackmedic.api.readmodel import AgentView
     from stackmedic.deployments.model import Deployment
 
 
-def known_deployment(agent: Agent, name: str) -> Deployment:
+def known_deployment(agent: AgentView, name: str) -> Deployment:
     """The deployment called ``name``; ``PageNotFound`` when the name is invalid or unknown."""
     try:
         validate_name(name)

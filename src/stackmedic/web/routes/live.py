@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from stackmedic.web.guard import PageNotFound, agent_of, dashboard, data_session
+from stackmedic.api.readmodel import agent_view
+from stackmedic.web.guard import PageNotFound, dashboard, data_session
 from stackmedic.web.routes.common import known_deployment, services_key
 from stackmedic.web.sessions import Session
 from stackmedic.web.views.deployment import summary
@@ -26,13 +27,13 @@ def answer(body: dict[str, Any]) -> JSONResponse:
 @router.get("/overview")
 async def overview_data(request: Request, session: SessionDep) -> JSONResponse:
     """Rows, host figures and banners of the overview."""
-    return answer(overview(agent_of(request)))
+    return answer(overview(agent_view(request)))
 
 
 @router.get("/deployments/{name}")
 async def deployment_data(request: Request, name: str, session: SessionDep) -> JSONResponse:
     """Verdict, states and service statuses of one deployment."""
-    agent = agent_of(request)
+    agent = agent_view(request)
     try:
         deployment = known_deployment(agent, name)
     except PageNotFound as exc:

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from stackmedic.web.guard import agent_of, dashboard, page_session
+from stackmedic.api.readmodel import agent_view
+from stackmedic.web.guard import dashboard, page_session
 from stackmedic.web.routes.common import known_deployment, services_key
 from stackmedic.web.sessions import Session
 from stackmedic.web.views.activity import SEVERITIES, EventFilters, events_page, notifications_page
@@ -23,7 +24,7 @@ Text = Annotated[str | None, Query(max_length=200)]
 async def overview_page(request: Request, session: SessionDep) -> HTMLResponse:
     """Every deployment with its verdict, states and usage; the host; what needs a person."""
     return dashboard(request).renderer.page(
-        "overview.html", overview(agent_of(request)), session=session, nav="overview"
+        "overview.html", overview(agent_view(request)), session=session, nav="overview"
     )
 
 
@@ -35,7 +36,7 @@ async def deployment(
     range_key: Annotated[str, Query(alias="range", max_length=8)] = "1h",
 ) -> HTMLResponse:
     """One deployment: services, containers, charts, history, recoveries, alerts, actions."""
-    agent = agent_of(request)
+    agent = agent_view(request)
     found = known_deployment(agent, name)
     context = deployment_page(agent, found, range_key)
     context["diagnosis"] = session.diagnoses.get(found.name)
@@ -59,7 +60,7 @@ async def events(
         deployment or None, kind or None, severity if severity in SEVERITIES else None, before
     )
     return dashboard(request).renderer.page(
-        "events.html", events_page(agent_of(request), filters), session=session, nav="events"
+        "events.html", events_page(agent_view(request), filters), session=session, nav="events"
     )
 
 
@@ -71,6 +72,6 @@ async def notifications(
 ) -> HTMLResponse:
     """Channels, recent deliveries, silences and the send-test button."""
     return dashboard(request).renderer.page(
-        "notifications.html", notifications_page(agent_of(request), offset),
+        "notifications.html", notifications_page(agent_view(request), offset),
         session=session, nav="notifications",
     )

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from stackmedic.store.events import EventQuery
 
 if TYPE_CHECKING:
-    from stackmedic.agent import Agent
+    from stackmedic.api.readmodel import AgentView
 
 EVENT_PAGE = 50
 NOTIFICATION_PAGE = 25
@@ -35,17 +35,15 @@ class EventFilters:
         return urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
 
-def events_page(agent: Agent, filters: EventFilters) -> dict[str, Any]:
+def events_page(agent: AgentView, filters: EventFilters) -> dict[str, Any]:
     """One page of the event log, newest first, with the choices of each filter."""
     items = agent.events.query(EventQuery(
         filters.deployment, filters.kind, filters.severity, limit=EVENT_PAGE,
         before_id=filters.before,
     ))
     older = items[-1]["id"] if len(items) == EVENT_PAGE else None
-    kinds = [str(r["kind"]) for r in agent.db.fetchall(
-        "SELECT DISTINCT kind FROM agent_events ORDER BY kind")]
-    logged = {str(r["deployment"]) for r in agent.db.fetchall(
-        "SELECT DISTINCT deployment FROM agent_events WHERE deployment IS NOT NULL")}
+    kinds = agent.events.kinds()
+    logged = agent.events.deployments()
     known = set(agent.catalog.deployments)
     names = sorted(known | logged | ({filters.deployment} if filters.deployment else set()))
     return {
@@ -60,7 +58,7 @@ def events_page(agent: Agent, filters: EventFilters) -> dict[str, Any]:
     }
 
 
-def notifications_page(agent: Agent, offset: int) -> dict[str, Any]:
+def notifications_page(agent: AgentView, offset: int) -> dict[str, Any]:
     """Channels with secrets masked, recent notifications with delivery status, silences."""
     notifier = agent.notifier
     items = notifier.list_notifications(NOTIFICATION_PAGE, offset)

@@ -12,13 +12,13 @@ from markupsafe import Markup
 from stackmedic.web.charts import Chart, Line, byte_unit, render
 
 if TYPE_CHECKING:
-    from stackmedic.agent import Agent
+    from stackmedic.api.readmodel import AgentView
 
 RANGES = {"1h": 3600.0, "24h": 86400.0}
 DEFAULT_RANGE = "1h"
 
 
-def resource_charts(agent: Agent, name: str, range_key: str) -> dict[str, Markup]:
+def resource_charts(agent: AgentView, name: str, range_key: str) -> dict[str, Markup]:
     """The ``cpu`` and ``memory`` charts of a deployment over ``range_key`` (1h / 24h)."""
     seconds = RANGES.get(range_key, RANGES[DEFAULT_RANGE])
     until = time.time()

@@ -10,7 +10,7 @@ from stackmedic.web.formatting import ago, verdict_tone, when
 from stackmedic.web.views.charts import DEFAULT_RANGE, RANGES, resource_charts
 
 if TYPE_CHECKING:
-    from stackmedic.agent import Agent
+    from stackmedic.api.readmodel import AgentView
     from stackmedic.deployments.model import Deployment
 
 SERVICE_TONES = {
@@ -54,7 +54,7 @@ def offered_actions(desired: str, observed: str) -> list[str]:
     return sorted(offered)
 
 
-def summary(agent: Agent, deployment: Deployment) -> dict[str, Any]:
+def summary(agent: AgentView, deployment: Deployment) -> dict[str, Any]:
     """The page's head: verdict, reason, states and every service's status (also live)."""
     detail = deployment_detail(agent, deployment)
     health = agent.health.detail(deployment.name)
@@ -79,7 +79,7 @@ def summary(agent: Agent, deployment: Deployment) -> dict[str, Any]:
     }
 
 
-def deployment_page(agent: Agent, deployment: Deployment, range_key: str) -> dict[str, Any]:
+def deployment_page(agent: AgentView, deployment: Deployment, range_key: str) -> dict[str, Any]:
     """Everything the deployment page shows."""
     name = deployment.name
     range_key = range_key if range_key in RANGES else DEFAULT_RANGE
@@ -145,7 +145,7 @@ def action_text(action: dict[str, Any]) -> str:
     return f"{what}: failed" + (f" ({error})" if error else "")
 
 
-def alerts(agent: Agent, name: str) -> list[dict[str, Any]]:
+def alerts(agent: AgentView, name: str) -> list[dict[str, Any]]:
     """Pending and firing resource alerts and firing problems of one deployment."""
     found = [
         {"tone": "bad" if a["state"] == "firing" else "warn", "state": a["state"],

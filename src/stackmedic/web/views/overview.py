@@ -12,7 +12,7 @@ from stackmedic.views import deployment_row
 from stackmedic.web.formatting import ago, percent, size, verdict_tone, when
 
 if TYPE_CHECKING:
-    from stackmedic.agent import Agent
+    from stackmedic.api.readmodel import AgentView
 
 
 @dataclass
@@ -37,7 +37,7 @@ def usage_by_deployment(current: dict[str, Any]) -> dict[str, Usage]:
     return found
 
 
-def overview(agent: Agent) -> dict[str, Any]:
+def overview(agent: AgentView) -> dict[str, Any]:
     """Everything the overview page and its live updates show."""
     current = agent.resources.current()
     usage = usage_by_deployment(current)
@@ -122,7 +122,7 @@ def host_view(host: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def banners(
-    agent: Agent, recovery: Mapping[str, Mapping[str, object]]
+    agent: AgentView, recovery: Mapping[str, Mapping[str, object]]
 ) -> list[dict[str, str]]:
     """Problems that concern the whole agent or need a person, most serious first."""
     found: list[dict[str, str]] = []
