@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -10,8 +11,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def plan(target: str, tmp_path: Path) -> list[str]:
     """The commands ``make TARGET`` would run from a fresh clone (no venv yet)."""
-    result = subprocess.run(["make", "-n", target, f"VENV={tmp_path}/venv"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60, check=True)
+    # Under `make test` the suite runs inside make: without its variables the plan has no
+    # "Entering directory" lines around it.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", target, f"VENV={tmp_path}/venv"], cwd=ROOT,
+        capture_output=True, text=True, timeout=60, check=True, env=env)
     return result.stdout.splitlines()
 
 
