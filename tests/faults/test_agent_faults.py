@@ -23,7 +23,7 @@ from .test_engine_faults import healthz, problem_naming
 pytestmark = pytest.mark.docker
 
 SLEEPER = service("sleep 3600")
-FREEZE_SECONDS = 20.0  # the daemon stays SIGSTOPped this long, through a recovery
+FREEZE_SECONDS = 60.0  # the daemon stays SIGSTOPped this long, through a recovery
 
 
 async def test_a_failing_task_is_restarted_and_reported(
