@@ -3,7 +3,8 @@
 Store, catalog, observed state, health engine, intent tracker, deployment actions, bus
 and supervisor are the agent's own classes. The one stand-in is the executor: where the
 agent runs ``docker compose``, ``ScriptedExecutor`` marks the container running in the
-observed state (as the engine's events would) and can be told to raise or to hang.
+observed state (as the engine's events would) and can be told to raise or to hang, and
+whether the engine answers after an action failed.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class ScriptedExecutor(ActionExecutor):
         self.fail: list[BaseException] = []  # raised by the next actions, in order
         self.hold: asyncio.Event | None = None  # while set, actions wait for it
         self.waiting = 0
+        self.silent: str | None = None  # why the engine does not answer after a failure
+
+    async def _engine_silent(self) -> str | None:
+        return self.silent
 
     async def _dispatch(self, deployment: Deployment, suggestion: Suggestion) -> None:
         if self.fail:

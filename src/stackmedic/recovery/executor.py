@@ -27,10 +27,11 @@ class ActionOutcome:
     ok: bool
     seconds: float
     error: str | None = None
+    engine_silent: str | None = None  # why the engine did not answer right after a failure
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
+        found: dict[str, Any] = {
             "service": self.suggestion.service,
             "action": self.suggestion.action.value,
             "title": self.suggestion.title or self.suggestion.describe(),
@@ -38,6 +39,9 @@ class ActionOutcome:
             "seconds": round(self.seconds, 2),
             "error": self.error,
         }
+        if self.engine_silent is not None:
+            found["engine_silent"] = self.engine_silent
+        return found
 
 
 class ActionFailed(Exception):
@@ -62,8 +66,16 @@ class ActionExecutor:
                 message = f"{exc}: {exc.stderr.strip()[-1500:]}"
             log.warning("recovery action failed", deployment=deployment.name,
                         action=suggestion.describe(), error=message)
-            return ActionOutcome(suggestion, False, time.monotonic() - started, message)
+            return ActionOutcome(suggestion, False, time.monotonic() - started, message,
+                                 engine_silent=await self._engine_silent())
         return ActionOutcome(suggestion, True, time.monotonic() - started)
+
+    async def _engine_silent(self) -> str | None:
+        """Why the engine does not answer now, or None when it does: an action that failed
+        while the engine was away says nothing about the deployment."""
+        if await self._engine.ping():
+            return None
+        return self._engine.status.error or "Docker did not answer"
 
     async def _dispatch(self, deployment: Deployment, suggestion: Suggestion) -> None:
         action, target = suggestion.action, suggestion.service

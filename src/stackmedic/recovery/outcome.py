@@ -20,6 +20,7 @@ class RunResult:
     message: str = ""
     run_id: int | None = None
     acted_at: float | None = None  # when stackmedic began to act, None when it did not
+    engine_silent: bool = False  # deferred because the engine stopped answering mid-run
 
 
 class Slot:

@@ -189,6 +189,9 @@ class Recoverer:
                      verified: bool, problem: str, acted_at: float) -> RunResult:
         """Record what the verification found, and what comes next."""
         name = state.deployment
+        silent = next((o.engine_silent for o in outcomes if o.engine_silent), None)
+        if not verified and silent is not None:
+            return await self._engine_silent(name, run_id, attempt, outcomes, silent, acted_at)
         now = self._clock()
         self.policy.attempted(state, now, succeeded=verified)
         actions = [o.as_dict() for o in outcomes]
@@ -223,6 +226,21 @@ class Recoverer:
             severity="warning", details={"attempt": attempt, "actions": actions},
         )
         return RunResult(name, "failed", diagnosis, outcomes, problem, run_id, acted_at)
+
+    async def _engine_silent(self, name: str, run_id: int, attempt: int,
+                             outcomes: list[ActionOutcome], why: str,
+                             acted_at: float) -> RunResult:
+        """The engine stopped answering while we acted: the deployment is not to blame, so
+        the run is deferred, counts against no budget and escalates nothing."""
+        message = (f"Docker stopped answering ({why}); not counted as an attempt, "
+                   "tried again once it answers")
+        self.runs.finish(run_id, "deferred", [o.as_dict() for o in outcomes], message)
+        await self.announce(
+            "recovery-failed", name, f"attempt {attempt} could not finish: {message}",
+            severity="warning", details={"attempt": attempt, "engine_silent": why},
+        )
+        return RunResult(name, "deferred", None, outcomes, message, run_id, acted_at,
+                         engine_silent=True)
 
     async def budget_spent(self, state: RecoveryState) -> None:
         """A deployment turned ill again with no attempt left: give up, and say so."""

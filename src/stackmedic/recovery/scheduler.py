@@ -61,6 +61,7 @@ class RecoveryScheduler:
         self._due: dict[str, asyncio.Task[None]] = {}
         self._next: dict[str, tuple[str, float]] = {}  # what to schedule once a task ended
         self._errors: dict[str, int] = {}  # consecutive runs that raised, per deployment
+        self._silent: dict[str, int] = {}  # consecutive runs deferred for a silent engine
         self._failing: dict[str, str] = {}  # deployment -> why its last run went wrong
 
     def schedule(self, name: str, trigger: str, delay: float) -> bool:
@@ -140,7 +141,11 @@ class RecoveryScheduler:
             self._next[name] = ("retry", retry)
             raise  # the supervisor logs it with its traceback
         self._errors.pop(name, None)
-        if result.outcome in ("failed", "timed-out"):
+        silent = self._silent.pop(name, 0) + 1 if result.engine_silent else 0
+        if silent:  # the engine stopped answering: wait longer each time it still does not
+            self._silent[name] = silent
+            self._next[name] = ("retry", self._policy.backoff(silent))
+        elif result.outcome in ("failed", "timed-out"):
             after = self._policy.wait_before_next(self._states.load(name), self._clock())
             if after is not None:  # never sooner than the first backoff step
                 self._next[name] = ("retry", max(after, self._policy.backoff(1)))
