@@ -156,7 +156,7 @@ class Agent:
                 self.stream.connected.is_set(), self.stream.connections,
                 self.session.daemon_started_at or self.session.connected_since,
             ),
-            bus=self.bus, docker_host=self.engine.host,
+            bus=self.bus, docker_host=self.engine.host, to_engine=self.engine.to_engine,
         )
         self.actions = DeploymentActions(
             self.catalog, self.runner, self.desired, self.events, self.intent, self.observed,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stackmedic.supervise import Heartbeats, Supervisor, next_delay
+from stackmedic.supervise import Heartbeats, Supervisor
 from stackmedic.supervise.sdnotify import SystemdNotifier
 from stackmedic.supervise.supervisor import every
 from support.wait import async_wait_until
@@ -22,14 +22,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def test_backoff_doubles_up_to_the_ceiling() -> None:
-    delays = [0.5]
-    for _ in range(8):
-        delays.append(next_delay(delays[-1], 10))
-    assert delays[:6] == [0.5, 1, 2, 4, 8, 10]
-    assert max(delays) == 10
 
 
 def test_a_silent_loop_is_stale_and_named_with_its_reason() -> None:

@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from stackmedic.bus import Bus
 from stackmedic.config.model import HealthConfig
 from stackmedic.deployments.actions import Action
@@ -17,7 +19,8 @@ from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog, EventQuery
 from stackmedic.store.facts import Facts
-from stackmedic.types import DesiredState
+from stackmedic.types import SYSTEM_CLOCK, Clock, DesiredState
+from support.clock import ManualClock
 
 from .factories import container, deployment
 
@@ -25,7 +28,8 @@ from .factories import container, deployment
 class Rig:
     """A health engine over in-memory parts the test controls."""
 
-    def __init__(self, tmp_path: Path, **config: float) -> None:
+    def __init__(self, tmp_path: Path, clock: Clock = SYSTEM_CLOCK, **config: float) -> None:
+        self.clock = clock
         self.db = Database(tmp_path / "s.db")
         self.catalog = Catalog(tmp_path, None, Facts(self.db))
         self.catalog.deployments = {"shop": deployment("web", "db")}
@@ -48,6 +52,7 @@ class Rig:
             bus=self.bus,
             config=HealthConfig.model_validate(config),
             view=lambda: self.view,
+            clock=self.clock,
         )
         self.bus.subscribe(HealthTransition, self.record)
         return engine
@@ -120,6 +125,25 @@ async def test_start_through_the_agent_is_starting_until_grace_ends(tmp_path: Pa
     ended = asyncio.Event()
     rig.bus.subscribe(HealthTransition, lambda t: _set(ended))
     await asyncio.wait_for(ended.wait(), 5)
+    assert rig.seen[-1].verdict is Verdict.DEGRADED and rig.seen[-1].reason == "db missing"
+    await rig.engine.close()
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0], ids=["back", "forward"])
+async def test_the_start_grace_lasts_its_length_whatever_the_wall_clock_does(
+    tmp_path: Path, step: float
+) -> None:
+    clock = ManualClock()
+    rig = Rig(tmp_path, clock, start_grace_seconds=30)
+    await rig.engine.on_action("shop", Action.START)
+    await rig.put(container("web"))
+    clock.advance(10)
+    clock.step(step)  # NTP sets the time while the deployment starts
+    health = rig.engine.evaluate("shop")
+    assert health is not None and health.verdict is Verdict.STARTING
+    assert health.recheck_at == clock.wall() + 20  # shown in the wall time as it reads now
+    clock.advance(20)
+    await rig.engine.refresh()
     assert rig.seen[-1].verdict is Verdict.DEGRADED and rig.seen[-1].reason == "db missing"
     await rig.engine.close()
 

@@ -16,6 +16,8 @@ from stackmedic.bus import Bus
 from stackmedic.deployments.actions import DeploymentActions
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionStarted
+from stackmedic.engine.client import EngineClient, measured_offset
+from stackmedic.health.activity import Activity
 from stackmedic.intent.events import IntentDecided, StopPendingChanged
 from stackmedic.intent.tracker import IntentTracker
 from stackmedic.observe.containers import LABEL_PROJECT, LABEL_SERVICE
@@ -56,7 +58,8 @@ class Daemon:
 class Rig:
     """A tracker over a real store, catalog and observed state the test controls."""
 
-    def __init__(self, tmp_path: Path, *services: str, host: str | None = None) -> None:
+    def __init__(self, tmp_path: Path, *services: str, host: str | None = None,
+                 ahead: float = 0.0) -> None:
         self.db = Database(tmp_path / "s.db")
         self.catalog = Catalog(tmp_path, None, Facts(self.db))
         self.catalog.deployments = {"shop": deployment(*services)}
@@ -66,6 +69,7 @@ class Rig:
         self.events = EventLog(self.db)
         self.bus = Bus()
         self.host = host
+        self.ahead = ahead  # how far the daemon's clock is ahead of the agent's
         self.connected, self.number, self.since = True, 1, 0.0
         self.decided: list[IntentDecided] = []
         self.pending_changes: list[bool] = []
@@ -80,7 +84,7 @@ class Rig:
             self.desired, self.events, self.catalog, self.observed,
             stop_settle_seconds=settle, start_settle_seconds=0.1,
             connection=lambda: (self.connected, self.number, self.since),
-            bus=self.bus, docker_host=self.host,
+            bus=self.bus, docker_host=self.host, to_engine=lambda local: local + self.ahead,
         )
 
     async def _decided(self, event: IntentDecided) -> None:
@@ -309,3 +313,44 @@ async def test_a_shutdown_slower_than_the_settle_is_left_to_the_stream_end(
     await rig.tracker.on_disconnected()
     assert rig.state() is DesiredState.RUNNING
     assert [(d.intent, d.uncertain) for d in rig.decided] == [(False, False)]
+
+
+@pytest.mark.parametrize("ahead", [120.0, -120.0], ids=["ahead", "behind"])
+async def test_own_actions_are_told_apart_on_a_daemon_clock_off_from_ours(
+    tmp_path: Path, ahead: float
+) -> None:
+    # A tcp:// daemon whose clock is two minutes off: its stamps are compared with the
+    # agent's actions on its own clock, by the intent tracker and the health engine alike.
+    rig = Rig(tmp_path, "web", "db", ahead=ahead)
+    actions = DeploymentActions(rig.catalog, None, rig.desired, rig.events, rig.tracker,
+                                rig.observed, bus=rig.bus)
+    activity = Activity(start_grace=30)
+
+    async def started(event: ActionStarted) -> None:
+        activity.action_started(event)
+
+    async def finished(event: ActionFinished) -> None:
+        activity.action_finished(event)
+
+    rig.bus.subscribe(ActionStarted, started)
+    rig.bus.subscribe(ActionFinished, finished)
+    async with actions.acting("shop", action="stop", origin=ActionOrigin.PERSON):
+        ours = time.time() + ahead  # stamped by the daemon
+        await rig.stop("web", ours)  # stackmedic's own stop
+    assert not rig.tracker.stop_pending("shop")
+    assert activity.acting("shop", at=ours)
+
+    person = ours + 5
+    await rig.stop("db", person)  # a person's stop 5 s later
+    assert [p.service for p in rig.tracker.pending] == ["db"]
+    assert not activity.acting("shop", at=person)
+
+
+def test_the_daemon_clock_offset_is_measured_only_beyond_the_round_trip() -> None:
+    assert measured_offset(1000.004, 1000.0, 1000.01) == 0.0  # inside: a shared clock
+    assert measured_offset(1120.005, 1000.0, 1000.01) == pytest.approx(120.0)
+    assert measured_offset(879.0, 1000.0, 1000.01) == pytest.approx(-121.005)
+    engine = EngineClient("unix:///nowhere")
+    assert engine.to_engine(1000.0) == 1000.0  # not measured yet: taken as ours
+    engine.clock_offset = 120.0
+    assert engine.to_engine(1000.0) == 1120.0

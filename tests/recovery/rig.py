@@ -39,7 +39,7 @@ from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog, EventQuery
 from stackmedic.store.facts import Facts
 from stackmedic.supervise.supervisor import Supervisor
-from stackmedic.types import DesiredState
+from stackmedic.types import SYSTEM_CLOCK, Clock, DesiredState
 
 QUICK: dict[str, Any] = {
     "settle_seconds": 0.05, "backoff_initial_seconds": 0.1, "backoff_max_seconds": 0.4,
@@ -76,7 +76,7 @@ class ScriptedExecutor(ActionExecutor):
 class Rig:
     """A recovery service of deployment ``shop`` (web, db) wanted running."""
 
-    def __init__(self, tmp_path: Path, **config: Any) -> None:
+    def __init__(self, tmp_path: Path, *, clock: Clock = SYSTEM_CLOCK, **config: Any) -> None:
         self.db = Database(tmp_path / "s.db")
         self.catalog = Catalog(tmp_path, None, Facts(self.db))
         self.catalog.deployments = {"shop": deployment("web", "db")}
@@ -110,8 +110,8 @@ class Rig:
             events=self.events, bus=self.bus, actions=self.actions, executor=self.executor,
             collector=EvidenceCollector(self.engine, None, self.observed, self.desired,
                                         log_tail_lines=0),
-            runs=self.runs, states=RecoveryStateStore(self.db),
-            containers=self.observed.for_project, supervisor=self.supervisor,
+            runs=self.runs, states=RecoveryStateStore(self.db, clock),
+            containers=self.observed.for_project, supervisor=self.supervisor, clock=clock,
         )
 
     def add(self, name: str, *services: str, wanted: DesiredState = DesiredState.RUNNING

@@ -11,8 +11,10 @@ import structlog
 
 from health.factories import container
 from stackmedic.deployments.actions import Action
+from stackmedic.recovery.events import RecoveryEvent
 from stackmedic.supervise.heartbeat import Heartbeats
 from stackmedic.supervise.watch import recovery_check
+from support.clock import SteppedClock
 from support.wait import async_wait_until
 
 from .rig import Rig
@@ -140,3 +142,32 @@ async def test_a_run_scheduled_right_after_a_cancel_still_happens(rig: Rig) -> N
     assert rig.service.schedule("shop", "agent-start", 0) is True
     await async_wait_until(lambda: rig.outcomes() == ["recovered"], 10,
                            message="the new run recovered it")
+
+
+async def test_the_wall_clock_set_back_an_hour_after_a_failed_attempt_delays_nothing(
+    tmp_path: Path,
+) -> None:
+    # A host without a real-time clock boots with a wrong time and NTP sets it later.
+    clock = SteppedClock()
+    rig = Rig(tmp_path, clock=clock, run_timeout_seconds=0.5)
+
+    async def set_back(event: RecoveryEvent) -> None:
+        if event.kind == "recovery-failed":
+            clock.step(-3600)
+
+    rig.bus.subscribe(RecoveryEvent, set_back)
+    rig.service.start()
+    try:
+        rig.executor.hold = asyncio.Event()  # each attempt runs out of time
+        await rig.put(container("web"), container("db"))
+        await rig.crash("db")
+        await async_wait_until(lambda: rig.executor.waiting >= 3, 10,
+                               message="attempts follow the backoff, not the wall clock")
+        assert rig.outcomes()[:2] == ["timed-out", "timed-out"]
+        shown = rig.service.state("shop")
+        assert shown["phase"] == "backoff"
+        next_at = shown["next_attempt_at"]
+        assert isinstance(next_at, float)
+        assert next_at <= clock.wall() + rig.config.backoff_max_seconds  # shown as now reads
+    finally:
+        await rig.close()

@@ -20,7 +20,9 @@ class ActionStarted:
     deployment: str
     action: str  # start / stop / restart / down, or a recovery verb (recreate, ...)
     origin: ActionOrigin
-    at: float  # when its window opens: the intent tracker's window starts at the same moment
+    # When its window opens, on the engine's clock (``intent.windows``): the intent
+    # tracker's window starts at the same moment.
+    at: float
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,8 @@ class ActionFinished:
     origin: ActionOrigin
     ok: bool
     at: float
-    # Until when engine events stamped then are still this action's (``at`` plus the
-    # tail of ``intent.windows``); the intent tracker's window ends at the same moment.
+    # Until when engine events stamped then are still this action's, on the engine's
+    # clock (``intent.windows``); the intent tracker's window ends at the same moment.
     until: float | None = None
 
 

@@ -77,7 +77,7 @@ class EngineClient:
         self.last_timeout: DeadlineMiss | None = None
         self.info: Mapping[str, Any] = {}
         # The daemon's clock minus ours (seconds), measured at each ping from /info's
-        # SystemTime: add it to a local time to compare with the engine's event times.
+        # SystemTime (see ``measured_offset``); ``to_engine`` applies it.
         self.clock_offset: float | None = None
         self._docker: aiodocker.Docker | None = None
         self.identity: EngineIdentity | None = None  # from the last answered ping
@@ -128,9 +128,14 @@ class EngineClient:
         self.info = info
         daemon_now = engine_time(info.get("SystemTime"))
         if daemon_now is not None:
-            self.clock_offset = daemon_now - (asked + answered) / 2
+            self.clock_offset = measured_offset(daemon_now, asked, answered)
         self.mark_reachable(info, version)
         return True
+
+    def to_engine(self, local: float) -> float:
+        """A wall time of the agent's on the daemon's clock, to compare with the times the
+        engine stamps on its events (a tcp:// daemon's clock may be off from ours)."""
+        return local + (self.clock_offset or 0.0)
 
     def mark_reachable(self, info: Mapping[str, Any], version: Mapping[str, Any]) -> None:
         """Record a successful contact."""
@@ -235,6 +240,15 @@ class EngineClient:
         if self._docker is not None:
             await self._docker.close()
             self._docker = None
+
+
+def measured_offset(daemon_now: float, asked: float, answered: float) -> float:
+    """The daemon's clock minus ours, from its time read between our ``asked`` and
+    ``answered``: 0 when it falls inside that span (no skew can be told; a local daemon
+    shares our clock), else the offset from the span's middle."""
+    if asked <= daemon_now <= answered:
+        return 0.0
+    return daemon_now - (asked + answered) / 2
 
 
 def engine_time(value: object) -> float | None:

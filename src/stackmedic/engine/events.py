@@ -14,7 +14,7 @@ import aiohttp
 import structlog
 
 from stackmedic.engine.client import EngineClient
-from stackmedic.supervise.backoff import next_delay
+from stackmedic.supervise.backoff import exponential
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +75,7 @@ class EventStream:
     async def run(self) -> None:
         """Keep the stream open until cancelled."""
         loop = asyncio.get_running_loop()
-        delay = self._backoff_initial
+        streak = 0  # connections in a row that failed or ended soon
         while True:
             if await self._client.ping():
                 opened = loop.time()
@@ -90,11 +90,11 @@ class EventStream:
                         self.connected.clear()
                         await self._on_disconnected()
                 if loop.time() - opened >= self._backoff_max:
-                    delay = self._backoff_initial
+                    streak = 0
             else:
                 self.error = f"engine unreachable: {self._client.status.error}"
-            await asyncio.sleep(delay)
-            delay = next_delay(delay, self._backoff_max)
+            streak += 1
+            await asyncio.sleep(exponential(streak, self._backoff_initial, self._backoff_max))
 
     async def _subscribe(self) -> aiohttp.ClientResponse:
         """Ask the engine for the stream; returns once it answered (errors raise)."""

@@ -14,6 +14,8 @@ events of stackmedic's own actions and pending stops and from the engine's conta
   (renewed by each create and start of that redeploy).
 
 Pure bookkeeping with explicit times; the health engine asks it and rechecks when it says.
+Event stamps (``at``) and action windows are on the engine's clock; ``now`` and every time
+derived from it (the marks, a redeploy's grace) on the monotonic clock, as waits are.
 """
 
 from __future__ import annotations

@@ -5,12 +5,15 @@ deployment a change belongs to, and when the verdict or a service's status diffe
 the last one reported it writes a history row and an event-log row and publishes a
 ``HealthTransition`` on the bus. Time alone can change a verdict (a start grace period or
 a crash-loop window ending), so a timer per deployment rechecks it then.
+
+Grace periods and marks of stops in progress are waits, kept on the monotonic clock; the
+verdict compares wall times with the containers' (the engine's) times, so they are handed
+to it as wall times read at the same moment.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +37,7 @@ from stackmedic.observe.state import ObservedState
 from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
+from stackmedic.types import SYSTEM_CLOCK, Clock
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +56,7 @@ class HealthEngine:
         bus: Bus,
         config: HealthConfig,
         view: Callable[[], EngineView],
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         stop_pending: Callable[[str], bool] = lambda name: False,
     ) -> None:
         self._catalog = catalog
@@ -69,7 +73,7 @@ class HealthEngine:
         )
         self._current: dict[str, DeploymentHealth] = {}
         self._reported: dict[str, LastKnown] = self.history_store.last_known()
-        self._starting_until: dict[str, float] = {}
+        self._starting_until: dict[str, float] = {}  # monotonic
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._publish_lock = asyncio.Lock()
@@ -92,8 +96,7 @@ class HealthEngine:
         state = current or previous
         if state is None:
             return
-        now = self._clock()
-        self.crashes.observe(previous, current, event, now)
+        self.crashes.observe(previous, current, event, self._clock.wall())
         deployment = self._catalog.by_project(state.project)
         if deployment is None:
             return
@@ -101,7 +104,7 @@ class HealthEngine:
             attributes = (event.get("Actor") or {}).get("Attributes") or {}
             self.activity.container_event(
                 deployment.name, state.id, str(event.get("Action") or "").split(":", 1)[0],
-                attributes.get("signal"), event_time(event), now,
+                attributes.get("signal"), event_time(event), self._clock.monotonic(),
                 running=current is not None and current.running,
             )
         await self._recompute(deployment.name)
@@ -128,7 +131,7 @@ class HealthEngine:
 
     def mark_starting(self, name: str) -> None:
         """Report ``starting`` rather than a failure until the start grace period ends."""
-        self._starting_until[name] = self._clock() + self._config.start_grace_seconds
+        self._starting_until[name] = self._clock.monotonic() + self._config.start_grace_seconds
         deployment = self._catalog.get(name)
         if deployment is not None:
             self.crashes.reset(deployment.project)
@@ -151,7 +154,11 @@ class HealthEngine:
         if deployment is None:
             return None
         view = view or self._view()
-        now = self._clock()
+        now, mono = self._clock.wall(), self._clock.monotonic()
+
+        def on_wall(until: float | None) -> float | None:
+            return None if until is None else now + until - mono
+
         record = self._desired.get(name)
         return evaluate(
             HealthInputs(
@@ -163,10 +170,10 @@ class HealthEngine:
                 reachable=view.reachable,
                 synced=view.synced,
                 engine_error=view.error,
-                starting_until=self._starting_until.get(name),
+                starting_until=on_wall(self._starting_until.get(name)),
                 crash_loops=self.crashes.loops(deployment.project, now),
-                stopping=self.activity.stopping(name, now, self._stop_pending(name)),
-                deploying_until=self.activity.deploying_until(name, now),
+                stopping=self.activity.stopping(name, mono, self._stop_pending(name)),
+                deploying_until=on_wall(self.activity.deploying_until(name, mono)),
             )
         )
 
@@ -179,9 +186,10 @@ class HealthEngine:
         self._current[name] = health
         if health.verdict.fine:
             self.activity.settled(name)
-        now = self._clock()
-        later = [t for t in (health.recheck_at, self.activity.next_check(
-            name, now, self._stop_pending(name))) if t is not None]
+        now, mono = self._clock.wall(), self._clock.monotonic()
+        check = self.activity.next_check(name, mono, self._stop_pending(name))
+        later = [t for t in (None if health.recheck_at is None else health.recheck_at - now,
+                             None if check is None else check - mono) if t is not None]
         self._schedule(name, min(later) if later else None)
         if view.reachable and not view.synced and health.verdict is not Verdict.INVALID:
             return  # not read yet (agent start, reconnect): the resync will tell
@@ -196,7 +204,7 @@ class HealthEngine:
         last = self._reported.get(name)
         if last is not None and last.signature == signature:
             return None
-        at = self._clock()
+        at = self._clock.wall()
         previous = last.verdict if last else None
         since = last.since if last is not None and previous is health.verdict else at
         self._reported[name] = LastKnown(health.verdict, since, signature)
@@ -231,19 +239,19 @@ class HealthEngine:
 
     # -- timers -----------------------------------------------------------------------
 
-    def _schedule(self, name: str, at: float | None) -> None:
+    def _schedule(self, name: str, after: float | None) -> None:
+        """Recheck ``name`` in ``after`` seconds (None: no recheck)."""
         handle = self._timers.pop(name, None)
         if handle is not None:
             handle.cancel()
-        if at is None:
+        if after is None:
             return
         loop = asyncio.get_running_loop()
-        delay = max(0.0, at - self._clock()) + 0.01
-        self._timers[name] = loop.call_later(delay, self._recheck, name)
+        self._timers[name] = loop.call_later(max(0.0, after) + 0.01, self._recheck, name)
 
     def _recheck(self, name: str) -> None:
         self._timers.pop(name, None)
-        if self._starting_until.get(name, float("inf")) <= self._clock():
+        if self._starting_until.get(name, float("inf")) <= self._clock.monotonic():
             del self._starting_until[name]
         task = asyncio.ensure_future(self._recompute(name))
         self._tasks.add(task)
@@ -293,7 +301,7 @@ class HealthEngine:
         answer = self.verdict_summary(name)
         deployment = self._catalog.get(name)
         containers = self._observed.for_project(deployment.project) if deployment else []
-        now = self._clock()
+        now = self._clock.wall()
         for service, info in answer["services"].items():
             crashes = self.crashes.crashes(deployment.project, service, now) if deployment else []
             info["recent_crashes"] = [{"at": at, "exit_code": code} for at, code in crashes]

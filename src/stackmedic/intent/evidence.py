@@ -1,7 +1,8 @@
 """What the engine showed of every container's stop: the evidence intent is decided from.
 
 Every container counts, not only those of deployments, because a daemon shutdown stops
-them all and its burst is read from all of them.
+them all and its burst is read from all of them. Every time here is on the engine's clock,
+the probes' too (``now``), so that they compare with the stamps of its events.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ AnswerListener = Callable[[str, Answer], None]
 class StopEvidence:
     """Kill, die and stop times per container, and what connection probes showed."""
 
-    def __init__(self, docker_host: str | None, on_answer: AnswerListener) -> None:
+    def __init__(self, docker_host: str | None, on_answer: AnswerListener,
+                 now: Callable[[], float] = time.time) -> None:
         self._host = docker_host
+        self._now = now
         self._on_answer = on_answer
         self._began: dict[str, float] = {}  # first kill since the container last started
         self._died: dict[str, tuple[float, int | None]] = {}
@@ -86,11 +89,11 @@ class StopEvidence:
     async def _run_probe(self, host: str, container_id: str) -> None:
         # The event was read before the probe began, so an accepted connection came after
         # the stop began; a refusal is known only once the attempt ends.
-        asked = time.time()
+        asked = self._now()
         accepted = await accepts_connections(host)
         if accepted is None:
             return
-        answer = (asked, None) if accepted else (None, time.time())
+        answer = (asked, None) if accepted else (None, self._now())
         self._answers[container_id] = answer
         self._on_answer(container_id, answer)
 

@@ -6,7 +6,8 @@ times, the daemon's identity, whether the daemon still accepted a new connection
 stop began) and decided by ``intent.burst``: when the settle period passes with the daemon
 up, when the event stream ends, when the agent is stopped, or when it starts again and
 finds stops left pending by an earlier run. Events of the agent's own actions are not
-intent either (``intent.windows``).
+intent either (``intent.windows``). Times are the engine's: the agent's own moments (its
+actions, its probes, the stream's end) are put on the daemon's clock with ``to_engine``.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class IntentTracker:
         connection: Callable[[], tuple[bool, int, float]],
         bus: Bus | None = None,
         docker_host: str | None = None,
+        to_engine: Callable[[float], float] = lambda local: local,
     ) -> None:
         self._desired = desired
         self._catalog = catalog
@@ -74,7 +76,8 @@ class IntentTracker:
         self._host = docker_host
         self._store = PendingStopStore(desired.db)
         self._log = DecisionLog(events, bus)
-        self._windows = ActionWindows()
+        self._to_engine = to_engine
+        self._windows = ActionWindows(self._engine_now)
         self._identity: str | None = None
         self._pending: dict[tuple[str, float], PendingStop] = {
             (s.container_id, s.stop_at): PendingStop(
@@ -82,7 +85,10 @@ class IntentTracker:
             for s in self._store.all()
         }
         self._timers: set[asyncio.Task[None]] = set()
-        self._evidence = StopEvidence(docker_host, self._answered)
+        self._evidence = StopEvidence(docker_host, self._answered, self._engine_now)
+
+    def _engine_now(self) -> float:
+        return self._to_engine(time.time())
 
     # -- the agent's own actions ------------------------------------------------------
 
@@ -227,7 +233,7 @@ class IntentTracker:
 
     async def on_disconnected(self) -> None:
         """The stream ended: stops before the shutdown burst are intent, those in it not."""
-        end = time.time()
+        end = self._engine_now()
         await self.probed()
         burst = self._evidence.burst(end)
         await self._decide([
@@ -315,7 +321,7 @@ class IntentTracker:
         connected, _, since = self._connection()
         # Starts in the first moments after the daemon came up may be its own restart
         # policies bringing containers back at boot, not a person.
-        if not connected or at < since + self._start_settle:
+        if not connected or at < self._to_engine(since) + self._start_settle:
             return
         was_pending = self.stop_pending(deployment)
         for key, pending in list(self._pending.items()):

@@ -12,13 +12,15 @@ stopped and started again is someone else's.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # The engine stamps an event when the change happens, before the Compose command that
 # caused it returns; so own events are told apart by comparing that stamp with when the
-# action ran (same host, same clock), with a small tolerance for clock granularity. A
-# person acting right after the agent must not fall inside it. Windows are kept long
-# enough for a replay to match them.
+# action ran, on the engine's clock (``EngineClient.to_engine``: a tcp:// daemon's clock
+# may be off from the agent's), with a small tolerance for clock granularity. A person
+# acting right after the agent must not fall inside it. Windows are kept long enough for
+# a replay to match them.
 ACTION_TAIL_SECONDS = 0.02
 WINDOW_MEMORY_SECONDS = 600.0
 
@@ -81,16 +83,18 @@ class ActionWindow:
 
 
 class ActionWindows:
-    """The agent's recent and current actions, per deployment."""
+    """The agent's recent and current actions, per deployment, on the engine's clock
+    (``now`` reads it: the agent's wall clock with the daemon's measured offset)."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self._now = now
         self._windows: dict[str, list[ActionWindow]] = {}
 
     def begin(self, deployment: str, action: str = "recover",
               services: frozenset[str] | None = None) -> ActionWindow:
         """Open a window for an action that starts now."""
         windows = self._windows.setdefault(deployment, [])
-        now = time.time()
+        now = self._now()
         windows[:] = [w for w in windows if w.end is None or w.end > now - WINDOW_MEMORY_SECONDS]
         window = ActionWindow(now, action, services)
         windows.append(window)
@@ -100,7 +104,7 @@ class ActionWindows:
         """Close ``window`` (or the oldest open one of the deployment)."""
         for candidate in self._windows.get(deployment, []):
             if candidate.end is None and (window is None or candidate is window):
-                candidate.end = time.time() + ACTION_TAIL_SECONDS
+                candidate.end = self._now() + ACTION_TAIL_SECONDS
                 return
 
     def own(self, deployment: str, container: str, service: str, action: str,

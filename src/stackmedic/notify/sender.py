@@ -14,6 +14,7 @@ from stackmedic.notify.errors import DeliveryError
 from stackmedic.notify.models import RenderedMessage
 from stackmedic.notify.outbox import Delivery, Outbox
 from stackmedic.notify.types import Clock
+from stackmedic.supervise.backoff import exponential
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class RetryPolicy:
 
     def delay(self, failures: int, retry_after: float | None = None) -> float:
         """Seconds to wait after the given number of consecutive failures (at least 1)."""
-        delay = min(self.initial * float(2 ** max(failures - 1, 0)), self.maximum)
+        delay = exponential(max(failures, 1), self.initial, self.maximum)
         if retry_after is not None:
             delay = min(max(delay, retry_after), self.maximum)
         return delay

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -12,6 +11,7 @@ from stackmedic.recovery.dependents import with_dependents
 from stackmedic.recovery.evidence import Evidence
 from stackmedic.recovery.evidence_gather import EvidenceCollector
 from stackmedic.recovery.rules import Diagnosis, diagnose
+from stackmedic.types import SYSTEM_CLOCK, Clock
 
 OomKills = Callable[[str, str], int]
 
@@ -35,7 +35,7 @@ class Planner:
         *,
         oom_window: float,
         oom_kills: OomKills | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._catalog = catalog
         self._health = health
@@ -80,7 +80,7 @@ class Planner:
     def _count_ooms(self, evidence: Evidence) -> None:
         """OOM kills per service: the exit ledger's count (once per kill, across recreation)
         when wired up, else the kills seen by this planner inside the budget window."""
-        now = self._clock()
+        now = self._clock.monotonic()
         for service in evidence.services.values():
             if self._oom_kills is not None:
                 service.oom_kills_recent = self._oom_kills(evidence.project, service.name)

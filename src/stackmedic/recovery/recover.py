@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +26,7 @@ from stackmedic.recovery.runs import RecoveryRuns
 from stackmedic.recovery.verify import stable_period, verify_recovered
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
-from stackmedic.types import DesiredState
+from stackmedic.types import SYSTEM_CLOCK, Clock, DesiredState
 
 ILL = (Verdict.DOWN, Verdict.DEGRADED)
 
@@ -59,7 +58,7 @@ class Recoverer:
         actor: Actor,
         stop_pending: Callable[[str], bool],
         containers: Callable[[str], list[ContainerState]] | None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
         self._catalog = catalog
@@ -120,7 +119,7 @@ class Recoverer:
         if opened.run_id is None or not self.runs.end(opened.run_id, "timed-out", message):
             return RunResult(name, "timed-out", message=message, run_id=opened.run_id)
         state = self._states.load(name)
-        self.policy.attempted(state, self._clock(), succeeded=False)
+        self.policy.attempted(state, self._clock.monotonic(), succeeded=False)
         self._states.save(state)
         await self.announce(
             "recovery-failed", name,
@@ -144,11 +143,11 @@ class Recoverer:
         health = self._health.evaluate(name)
         if health is not None and health.verdict not in ILL:
             return RunResult(name, "nothing-to-do", message=f"deployment is {health.verdict}")
-        attempt = len(self.policy.in_window(state, self._clock())) + 1
+        attempt = len(self.policy.in_window(state, self._clock.monotonic())) + 1
         run_id = self.runs.begin(name, trigger, attempt)
         opened.run_id, opened.attempt = run_id, attempt
         evidence, diagnosis = await self.planner.plan(name, recreated_networks=recreated)
-        escalate(diagnosis, self.runs.previous(name, run_id), self._clock())
+        escalate(diagnosis, self.runs.previous(name, run_id), self._clock.wall())
         self.runs.diagnosed(run_id, evidence.as_dict(), diagnosis.as_dict())
         if not diagnosis.suggestions:
             if diagnosis.needs_human:
@@ -170,7 +169,7 @@ class Recoverer:
         if read is not None:  # judged on the containers as they were before acting
             stable = stable_period(read(project), {s.service for s in diagnosis.suggestions},
                                    stable, timeout)
-        acted_at = self._clock()
+        acted_at = self._clock.wall()
         outcomes = await self._actor.act(name, diagnosis, evidence)
         slot.release()
         if outcomes is None:
@@ -192,7 +191,7 @@ class Recoverer:
         silent = next((o.engine_silent for o in outcomes if o.engine_silent), None)
         if not verified and silent is not None:
             return await self._engine_silent(name, run_id, attempt, outcomes, silent, acted_at)
-        now = self._clock()
+        now = self._clock.monotonic()
         self.policy.attempted(state, now, succeeded=verified)
         actions = [o.as_dict() for o in outcomes]
         if verified:
@@ -246,7 +245,7 @@ class Recoverer:
         """A deployment turned ill again with no attempt left: give up, and say so."""
         reason = (f"{len(state.attempts)} attempts in {self.config.budget_window_seconds:g}s "
                   "did not keep it up")
-        self.policy.give_up(state, self._clock(), reason)
+        self.policy.give_up(state, self._clock.wall(), reason)
         self._states.save(state)
         await self.announce("recovery-gave-up", state.deployment,
                             f"gave up, needs a person: {reason}", severity="critical",
@@ -258,7 +257,7 @@ class Recoverer:
         reason = diagnosis.needs_human or diagnosis.summary
         tail = log_lines(diagnosis)
         shown = reason if tail and tail in reason else reason + tail
-        self.policy.give_up(state, self._clock(), reason)
+        self.policy.give_up(state, self._clock.wall(), reason)
         self._states.save(state)
         self.runs.finish(run_id, "gave-up", [o.as_dict() for o in outcomes], reason)
         await self.announce(
@@ -277,4 +276,4 @@ class Recoverer:
         self._events.record(kind, message, deployment=deployment, severity=severity,
                             data=details)
         await self._bus.publish(RecoveryEvent(kind, deployment, message, severity,
-                                              self._clock(), details or {}))
+                                              self._clock.wall(), details or {}))

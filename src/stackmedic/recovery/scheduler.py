@@ -10,7 +10,6 @@ same way.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -21,6 +20,7 @@ from stackmedic.recovery.outcome import RunResult
 from stackmedic.recovery.policy import Phase, RecoveryPolicy, RecoveryState, RecoveryStateStore
 from stackmedic.recovery.recover import ILL
 from stackmedic.supervise.supervisor import Supervisor
+from stackmedic.types import SYSTEM_CLOCK, Clock
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +47,7 @@ class RecoveryScheduler:
         health: HealthEngine,
         states: RecoveryStateStore,
         policy: RecoveryPolicy,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
         self._supervisor = supervisor
@@ -122,7 +122,7 @@ class RecoveryScheduler:
         so that no second run of the same deployment can start meanwhile."""
         await asyncio.sleep(delay)
         state = self._states.load(name)
-        wait = self._policy.wait_before_next(state, self._clock())
+        wait = self._policy.wait_before_next(state, self._clock.monotonic())
         if wait is None:
             health = self._health.evaluate(name)
             if state.phase != Phase.GAVE_UP and self._wants_running(name) and \
@@ -146,7 +146,8 @@ class RecoveryScheduler:
             self._silent[name] = silent
             self._next[name] = ("retry", self._policy.backoff(silent))
         elif result.outcome in ("failed", "timed-out"):
-            after = self._policy.wait_before_next(self._states.load(name), self._clock())
+            after = self._policy.wait_before_next(self._states.load(name),
+                                                 self._clock.monotonic())
             if after is not None:  # never sooner than the first backoff step
                 self._next[name] = ("retry", max(after, self._policy.backoff(1)))
         elif result.outcome == "deferred":

@@ -8,7 +8,6 @@ actions); ``Recoverer`` (``recover.py``) carries out one run, ``RecoverySchedule
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +34,7 @@ from stackmedic.recovery.scheduler import RecoveryScheduler
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.supervise.supervisor import Supervisor
+from stackmedic.types import SYSTEM_CLOCK, Clock
 
 __all__ = ["ILL", "RecoveryService"]
 
@@ -63,7 +63,7 @@ class RecoveryService:
         containers: Callable[[str], list[ContainerState]] | None = None,
         oom_kills: OomKills | None = None,
         supervisor: Supervisor | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
         self._bus = bus
@@ -187,7 +187,7 @@ class RecoveryService:
 
     def state(self, name: str) -> dict[str, object]:
         """The recovery state of one deployment, for the API."""
-        data = self._states.load(name).as_dict()
+        data = self._states.load(name).as_dict(self._states.clock)
         data["scheduled"] = self._scheduler.scheduled(name)
         return data
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from stackmedic.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from stackmedic.supervise.backoff import next_delay
+    from stackmedic.supervise.backoff import exponential
     from stackmedic.supervise.config import SupervisionConfig
     from stackmedic.supervise.heartbeat import Heartbeat, Heartbeats, LoopStatus
     from stackmedic.supervise.supervisor import Supervisor, TaskStatus
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 # Loaded on first access, so that importing one light module of this package (a
 # config model, say) does not load the heavy ones and their libraries.
 _LAZY = {
-    "next_delay": "stackmedic.supervise.backoff",
+    "exponential": "stackmedic.supervise.backoff",
     "SupervisionConfig": "stackmedic.supervise.config",
     "Heartbeat": "stackmedic.supervise.heartbeat",
     "Heartbeats": "stackmedic.supervise.heartbeat",
@@ -31,7 +31,7 @@ __all__ = [
     "SupervisionConfig",
     "Supervisor",
     "TaskStatus",
-    "next_delay",
+    "exponential",
 ]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from stackmedic.supervise.backoff import next_delay
+from stackmedic.supervise.backoff import exponential
 
 log = structlog.get_logger(__name__)
 
@@ -105,7 +105,7 @@ class Supervisor:
         return task is not None and not task.done()
 
     async def _keep(self, status: TaskStatus, factory: TaskFactory) -> None:
-        delay = self._initial
+        streak = 0  # failures in a row
         while True:
             started = self._clock()
             status.running = True
@@ -127,10 +127,11 @@ class Supervisor:
             if not status.restart:
                 return
             if self._clock() - started > self._max:
-                delay = self._initial  # it ran well for a while: start again quickly
+                streak = 0  # it ran well for a while: start again quickly
+            streak += 1
+            delay = exponential(streak, self._initial, self._max)
             log.warning("restarting task", task=status.name, after_seconds=delay)
             await asyncio.sleep(delay)
-            delay = next_delay(delay, self._max)
 
     def _failed(self, status: TaskStatus, error: str, exc: BaseException | None) -> None:
         now = self._clock()
