@@ -108,12 +108,23 @@ class EngineClient:
         seconds = self.request_timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(seconds):
-                return await awaitable
+                answer = await awaitable
         except TimeoutError:
             self.timeouts += 1
             self.last_timeout = DeadlineMiss(what, seconds, time.time())
             log.warning("engine call timed out", call=what, seconds=seconds)
             raise EngineTimeout(what, seconds) from None
+        if not self.status.reachable and self.identity is not None:
+            self.answered_again(what)
+        return answer
+
+    def answered_again(self, what: str) -> None:
+        """An engine marked unreachable (a stalled ping) answered a call: it is back, with
+        the identity it had (a restart ends the event stream, and the reconnect pings)."""
+        self.status.reachable = True
+        self.status.since = time.time()
+        self.status.error = None
+        log.info("docker reachable again", host=self.host, call=what)
 
     async def ping(self) -> bool:
         """Ask the engine who it is; update the status; return whether it answered."""
