@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -32,36 +33,33 @@ class Engine:
     rootless: bool = False
 
 
-@pytest.fixture
-def private_podman() -> Iterator[PrivatePodman]:
-    """A started private podman service holding the busybox image; removed at teardown."""
-    reason = podman_unavailable()
-    if reason is not None:
-        pytest.skip(f"Podman variant not run: {reason}")
-    PrivatePodman.sweep_orphans()
-    service = PrivatePodman()
+Service = TypeVar("Service", bound=PrivatePodman)
+
+
+def _started(kind: type[Service], unavailable: str | None, label: str) -> Iterator[Service]:
+    """A started service of ``kind`` holding the busybox image; removed at teardown."""
+    if unavailable is not None:
+        pytest.skip(f"{label} variant not run: {unavailable}")
+    kind.sweep_orphans()
+    service = kind()
     try:
         service.start()
         service.load_image(busybox_image_name())
         yield service
     finally:
         service.teardown()
+
+
+@pytest.fixture
+def private_podman() -> Iterator[PrivatePodman]:
+    """A started private podman service holding the busybox image; removed at teardown."""
+    yield from _started(PrivatePodman, podman_unavailable(), "Podman")
 
 
 @pytest.fixture
 def rootless_podman() -> Iterator[RootlessPodman]:
     """A started rootless podman service holding the busybox image; removed at teardown."""
-    reason = rootless_podman_unavailable()
-    if reason is not None:
-        pytest.skip(f"rootless Podman variant not run: {reason}")
-    RootlessPodman.sweep_orphans()
-    service = RootlessPodman()
-    try:
-        service.start()
-        service.load_image(busybox_image_name())
-        yield service
-    finally:
-        service.teardown()
+    yield from _started(RootlessPodman, rootless_podman_unavailable(), "rootless Podman")
 
 
 def _factory(tmp_path: Path, host: str | None) -> DeploymentFactory:
