@@ -32,35 +32,18 @@ from typing import Any
 
 from .compose import docker_env, run_docker
 from .images import copy_image
+from .private_home import SBIN_PATH, claim, ensure_netns, find_tool, mountpoints_under, orphans
 from .wait import wait_until
 
 _STORAGE_CANDIDATES: tuple[str | None, ...] = (None, "fuse-overlayfs", "vfs")
 _working_storage_driver: list[str | None] = []
-_SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 DIR_PREFIX = "smd-"
-OWNER_FILE = "owner"
-
-
-def _process_identity(pid: int) -> str:
-    """`pid:start-time`, which tells a live process apart from a later one reusing its pid."""
-    try:
-        start = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-    return f"{pid}:{start}"
 
 
 class DockerdError(RuntimeError):
     """The private daemon failed to start or stop."""
-
-
-def _tool(name: str) -> str:
-    found = shutil.which(name, path=os.environ.get("PATH", "") + ":" + _SBIN_PATH)
-    if found is None:
-        raise DockerdError(f"{name} not found")
-    return found
 
 
 def _pid_alive(pid: int) -> bool:
@@ -91,18 +74,6 @@ def ping_unix(socket_path: Path, timeout: float = 2.0) -> bool:
         return False
     status = data.split(b"\r\n", 1)[0].split()
     return len(status) >= 2 and status[1] == b"200"
-
-
-def _mountpoints_under(folder: Path) -> list[str]:
-    """Mount points at or below `folder`, deepest first."""
-    prefix = str(folder)
-    points = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        raw = line.split()[4]
-        point = raw.encode().decode("unicode_escape")
-        if point == prefix or point.startswith(prefix + "/"):
-            points.append(point)
-    return sorted(points, key=lambda p: p.count("/"), reverse=True)
 
 
 def _pids_mentioning(text: str) -> list[int]:
@@ -179,20 +150,13 @@ class PrivateDockerd:
             for folder in (self.data_root, self.exec_root, self.run_dir):
                 folder.mkdir(parents=True, exist_ok=True)
             self.config_file.write_text("{}\n")
-            (self.dir / OWNER_FILE).write_text(_process_identity(os.getpid()))
+            claim(self.dir)
 
     @classmethod
     def sweep_orphans(cls, base: Path = Path("/tmp")) -> list[Path]:
         """Tear down private daemons whose owning process is gone (e.g. a killed test run)."""
         swept = []
-        for folder in sorted(base.glob(f"{DIR_PREFIX}*")):
-            try:
-                owner = (folder / OWNER_FILE).read_text()
-            except OSError:
-                continue
-            pid = owner.split(":", 1)[0]
-            if pid.isdigit() and _process_identity(int(pid)) == owner:
-                continue
+        for folder in orphans(base, DIR_PREFIX):
             with contextlib.suppress(OSError):
                 cls(_existing=folder).teardown(graceful=False)
                 swept.append(folder)
@@ -220,7 +184,7 @@ class PrivateDockerd:
     def command(self, storage_driver: str | None = None) -> list[str]:
         """The dockerd argument list (without the nsenter wrapper)."""
         cmd = [
-            _tool("dockerd"),
+            find_tool("dockerd"),
             f"--config-file={self.config_file}",
             f"--data-root={self.data_root}",
             f"--exec-root={self.exec_root}",
@@ -243,21 +207,7 @@ class PrivateDockerd:
         return self.pid is not None and self.ping()
 
     def _ensure_netns(self) -> None:
-        if str(self.netns) in _mountpoints_under(self.dir):
-            return
-        self.netns.touch()
-        subprocess.run([_tool("unshare"), f"--net={self.netns}", "true"], check=True, timeout=30)
-        up = [
-            _tool("nsenter"),
-            f"--net={self.netns}",
-            "/bin/busybox",
-            "ip",
-            "link",
-            "set",
-            "lo",
-            "up",
-        ]
-        subprocess.run(up, check=True, timeout=30, capture_output=True)
+        ensure_netns(self.dir, self.netns)
 
     def _log_tail(self, limit: int = 3000) -> str:
         try:
@@ -284,11 +234,11 @@ class PrivateDockerd:
             self.pidfile.unlink(missing_ok=True)
         self._drop_stale_containerd_pidfile()
         env = dict(os.environ)
-        env["PATH"] = env.get("PATH", "") + ":" + _SBIN_PATH
+        env["PATH"] = env.get("PATH", "") + ":" + SBIN_PATH
         env.pop("DOCKER_HOST", None)
         with open(self.log_path, "ab") as log:
             proc = subprocess.Popen(
-                [_tool("nsenter"), f"--net={self.netns}", *self.command(storage_driver)],
+                [find_tool("nsenter"), f"--net={self.netns}", *self.command(storage_driver)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -411,7 +361,7 @@ class PrivateDockerd:
 
     def mounts(self) -> list[str]:
         """Mount points under this daemon's folder, deepest first."""
-        return _mountpoints_under(self.dir)
+        return mountpoints_under(self.dir)
 
     def _force_cleanup(self) -> None:
         """Kill containers, shims, containerd and dockerd of this daemon without its help."""
@@ -446,11 +396,11 @@ class PrivateDockerd:
 
     def _unmount_all(self) -> None:
         for lazy in (False, False, True):
-            points = _mountpoints_under(self.dir)
+            points = mountpoints_under(self.dir)
             if not points:
                 return
             for point in points:
-                cmd = [_tool("umount"), "-l", point] if lazy else [_tool("umount"), point]
+                cmd = [find_tool("umount"), "-l", point] if lazy else [find_tool("umount"), point]
                 subprocess.run(cmd, capture_output=True, timeout=30, check=False)
 
     def teardown(self, graceful: bool = True) -> None:

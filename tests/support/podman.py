@@ -30,12 +30,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .compose import docker_env, run_docker
-from .dockerd import _mountpoints_under, _pid_alive, _pids_mentioning, ping_unix
+from .dockerd import _pid_alive, _pids_mentioning, ping_unix
 from .images import IMPORT_CHANGES, busybox_rootfs_tar
+from .private_home import claim, ensure_netns, find_tool, mountpoints_under, orphans
 from .wait import wait_until
 
 DIR_PREFIX = "smp-"
-OWNER_FILE = "owner"
 NETNS_RUN_DIR = Path("/run/netns")
 CATATONIT = "/usr/libexec/podman/catatonit"
 RUNC_STATE = Path("/run/runc")
@@ -45,19 +45,8 @@ class PodmanError(RuntimeError):
     """The private podman service failed to start or stop."""
 
 
-def _tool(name: str) -> str:
-    found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-    if found is None:
-        raise PodmanError(f"{name} not found on PATH")
-    return found
-
-
-def _owner_identity(pid: int) -> str:
-    try:
-        start = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-    return f"{pid}:{start}"
+def _find(name: str) -> str:
+    return find_tool(name, PodmanError)
 
 
 def _limit(kind: int) -> int:
@@ -83,7 +72,7 @@ class PrivatePodman:
         self._proc: subprocess.Popen[bytes] | None = None
         if _existing is None:
             self._write_config()
-            (self.dir / OWNER_FILE).write_text(_owner_identity(os.getpid()))
+            claim(self.dir)
 
     def _write_config(self) -> None:
         for folder in (self.root, self.runroot, self.tmp, self.dir / "networks"):
@@ -116,14 +105,7 @@ class PrivatePodman:
     def sweep_orphans(cls, base: Path = Path("/tmp")) -> list[Path]:
         """Tear down private services whose owning process is gone (a killed test run)."""
         swept = []
-        for folder in sorted(base.glob(f"{cls.prefix}*")):
-            try:
-                owner = (folder / OWNER_FILE).read_text()
-            except OSError:
-                continue
-            pid = owner.split(":", 1)[0]
-            if pid.isdigit() and _owner_identity(int(pid)) == owner:
-                continue
+        for folder in orphans(base, cls.prefix):
             with contextlib.suppress(OSError):
                 cls(_existing=folder).teardown()
                 swept.append(folder)
@@ -143,17 +125,12 @@ class PrivatePodman:
         })
 
     def _ensure_netns(self) -> None:
-        if str(self.netns) in _mountpoints_under(self.dir):
-            return
-        self.netns.touch()
-        subprocess.run([_tool("unshare"), f"--net={self.netns}", "true"], check=True, timeout=30)
-        subprocess.run([_tool("nsenter"), f"--net={self.netns}", _tool("ip"), "link", "set",
-                        "lo", "up"], check=True, timeout=30, capture_output=True)
+        ensure_netns(self.dir, self.netns)
 
     def _command(self, *args: str) -> list[str]:
         """A podman command line run in this service's network namespace."""
         self._ensure_netns()
-        return [_tool("nsenter"), f"--net={self.netns}", _tool("podman"), *args]
+        return [_find("nsenter"), f"--net={self.netns}", _find("podman"), *args]
 
     def podman(self, *args: str, check: bool = True, timeout: float = 120.0,
                input_bytes: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -252,10 +229,10 @@ class PrivatePodman:
         for cid in ids:  # runc keeps rootful state in /run/runc, which a reboot empties
             shutil.rmtree(RUNC_STATE / cid, ignore_errors=True)
         for key in sandboxes:
-            subprocess.run([_tool("umount"), "-l", key], capture_output=True, check=False)
+            subprocess.run([_find("umount"), "-l", key], capture_output=True, check=False)
             Path(key).unlink(missing_ok=True)
-        for point in _mountpoints_under(self.root):
-            subprocess.run([_tool("umount"), "-l", point], capture_output=True, check=False)
+        for point in mountpoints_under(self.root):
+            subprocess.run([_find("umount"), "-l", point], capture_output=True, check=False)
 
     def reboot(self, boot_id: Path, new_boot_id: str) -> None:
         """A simulated host reboot: service and containers gone, /run wiped, a new boot id.
@@ -290,8 +267,8 @@ class PrivatePodman:
             self._kill_containers(ids)
             self._release(sandboxes, ids)
         finally:
-            for point in _mountpoints_under(self.dir):
-                subprocess.run([_tool("umount"), "-l", point], capture_output=True, check=False)
+            for point in mountpoints_under(self.dir):
+                subprocess.run([_find("umount"), "-l", point], capture_output=True, check=False)
             shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .dockerd import _children_of, _pid_alive
-from .podman import PodmanError, PrivatePodman, _tool
+from .podman import PodmanError, PrivatePodman, _find
 from .wait import wait_until
 
 
@@ -72,8 +72,8 @@ class RootlessPodman(PrivatePodman):
 
     def _command(self, *args: str) -> list[str]:
         uid, gid = str(self.user.pw_uid), str(self.user.pw_gid)
-        return [_tool("setpriv"), "--reuid", uid, "--regid", gid, "--clear-groups",
-                _tool("podman"), *args]
+        return [_find("setpriv"), "--reuid", uid, "--regid", gid, "--clear-groups",
+                _find("podman"), *args]
 
     def _kill_containers(self, ids: list[str]) -> None:
         """SIGKILL the user's podman processes of this folder (conmon, slirp4netns, the
