@@ -21,6 +21,7 @@ from stackmedic.recovery.outcome import RunResult
 from stackmedic.recovery.policy import Phase, RecoveryPolicy, RecoveryState, RecoveryStateStore
 from stackmedic.recovery.recover import ILL
 from stackmedic.supervise.supervisor import Supervisor
+from stackmedic.types import RunOutcome
 
 log = structlog.get_logger(__name__)
 
@@ -90,7 +91,7 @@ class RecoveryScheduler:
     def settled(self, result: RunResult) -> None:
         """A run ended without raising (whoever started it): report it if it timed out."""
         name = result.deployment
-        if result.outcome == "timed-out":
+        if result.outcome == RunOutcome.TIMED_OUT:
             self._failing[name] = f"recovery of {name} timed out: {result.message}"
         else:
             self._failing.pop(name, None)
@@ -140,11 +141,11 @@ class RecoveryScheduler:
             self._next[name] = ("retry", retry)
             raise  # the supervisor logs it with its traceback
         self._errors.pop(name, None)
-        if result.outcome in ("failed", "timed-out"):
+        if result.outcome in (RunOutcome.FAILED, RunOutcome.TIMED_OUT):
             after = self._policy.wait_before_next(self._states.load(name), self._clock())
             if after is not None:  # never sooner than the first backoff step
                 self._next[name] = ("retry", max(after, self._policy.backoff(1)))
-        elif result.outcome == "deferred":
+        elif result.outcome == RunOutcome.DEFERRED:
             self._next[name] = (trigger, self.config.settle_seconds)
 
     def _ended(self, name: str, task: asyncio.Task[None]) -> None:
