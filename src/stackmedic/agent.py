@@ -54,6 +54,7 @@ from stackmedic.store.events import EventLog
 from stackmedic.store.facts import Facts
 from stackmedic.supervise.supervisor import every
 from stackmedic.supervise.watch import STORE_PROBE_SECONDS, AgentWatch
+from stackmedic.types import EventKind, Severity
 
 log = structlog.get_logger(__name__)
 
@@ -266,7 +267,8 @@ class Agent:
                 for c in self.observed.for_project(d.project)]
 
     def _on_healthcheck_runner(self, missing: bool, reason: str) -> None:
-        kind = "healthchecks-run-by-stackmedic" if missing else "healthchecks-run-by-podman"
+        kind = (EventKind.HEALTHCHECKS_RUN_BY_STACKMEDIC if missing
+                else EventKind.HEALTHCHECKS_RUN_BY_PODMAN)
         self.session.record(kind, reason, severity="warning" if missing else "info")
 
     def _oom_kills(self, ref: ContainerRef) -> int:
@@ -277,8 +279,8 @@ class Agent:
     async def _on_spike(self, alert: SpikeAlert) -> None:
         await self.notifications.on_spike(alert)
 
-    def _record_event(self, kind: str, message: str, *, deployment: str | None,
-                      severity: str, data: dict[str, Any] | None) -> None:
+    def _record_event(self, kind: EventKind, message: str, *, deployment: str | None,
+                      severity: Severity, data: dict[str, Any] | None) -> None:
         self.events.record(kind, message, deployment=deployment, severity=severity, data=data)
 
     def known_secrets(self) -> list[str]:
@@ -316,7 +318,7 @@ class Agent:
         """Start every background part and the API server; return once the API listens."""
         from stackmedic.api.server import start_api_server
 
-        self.events.record("agent-started", "stackmedic agent started")
+        self.events.record(EventKind.AGENT_STARTED, "stackmedic agent started")
         await self.refresh_catalog()
         # Consumers subscribe before the inputs start: the first connection may publish at
         # once (a restart reconcile begins), and what nobody heard is lost.
@@ -384,7 +386,8 @@ class Agent:
             ("health", self.health.close),
             ("engine", self.engine.close),
             ("cursor", self.session.save_cursor),
-            ("event-log", lambda: self.events.record("agent-stopped", "stackmedic agent stopped")),
+            ("event-log", lambda: self.events.record(EventKind.AGENT_STOPPED,
+                                                     "stackmedic agent stopped")),
             ("store", self.db.close),
         ]
         for name, step in steps:

@@ -19,6 +19,7 @@ import structlog
 
 from stackmedic.recovery.boot import RestartDetector, RestartKind
 from stackmedic.recovery.service import ILL
+from stackmedic.types import EventKind, Severity
 
 if TYPE_CHECKING:
     from stackmedic.alerts.bridge import NotificationBridge
@@ -99,7 +100,7 @@ class EngineSession:
             # The reconcile owns every deployment now: no piecemeal runs from the resync.
             self._recovery.reconciling = True
             self._recovery.cancel_all()
-        self.record("docker-connected", f"connected to Docker at {self._engine.host}")
+        self.record(EventKind.DOCKER_CONNECTED, f"connected to Docker at {self._engine.host}")
         await best_effort("notify docker back", self._notifications.docker_back,
                            self._engine.host)
         try:
@@ -116,9 +117,9 @@ class EngineSession:
         """Reconcile according to what kind of restart happened."""
         if kind in (RestartKind.HOST, RestartKind.DAEMON):
             self._events.record(
-                "restart-detected",
+                EventKind.RESTART_DETECTED,
                 f"{kind.value} restart detected; reconciling every deployment",
-                severity="warning", data={"restart": kind.value},
+                severity=Severity.WARNING, data={"restart": kind.value},
             )
             if self._recovery.config.enabled and \
                     not self._supervisor.running("restart-reconcile"):
@@ -129,7 +130,7 @@ class EngineSession:
         if not first:
             return
         self._events.record(
-            "restart-detected",
+            EventKind.RESTART_DETECTED,
             "first start of the agent on this host" if kind == RestartKind.FIRST_RUN
             else "agent restarted (host and Docker daemon kept running)",
             data={"restart": kind.value},
@@ -151,14 +152,14 @@ class EngineSession:
         except Exception:
             log.exception("notify docker lost failed")
         self.record(
-            "docker-disconnected", "lost the Docker event stream; reconnecting",
+            EventKind.DOCKER_DISCONNECTED, "lost the Docker event stream; reconnecting",
             severity="warning",
         )
 
     async def on_overflow(self) -> None:
         """Engine events were dropped: the sweep tells the current state instead."""
         self.record(
-            "events-dropped",
+            EventKind.EVENTS_DROPPED,
             f"{self._stream.dropped} engine events dropped (queue full); resyncing",
             severity="warning", data={"dropped": self._stream.dropped},
         )
@@ -182,7 +183,7 @@ class EngineSession:
             except (sqlite3.Error, OSError) as exc:  # replay starts earlier: no harm
                 log.error("event cursor not saved", error=str(exc))
 
-    def record(self, kind: str, message: str, **fields: Any) -> None:
+    def record(self, kind: EventKind, message: str, **fields: Any) -> None:
         """Write to the event log; a store failure is logged, not raised."""
         try:
             self._events.record(kind, message, **fields)

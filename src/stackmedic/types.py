@@ -1,10 +1,13 @@
-"""Shared names for states and sources used across the agent."""
+"""The agent's shared vocabulary: states, sources, severities, event-log kinds and run
+outcomes (values are stored and answered as they are: never change one), and its clock."""
 
 from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+_Word = TypeVar("_Word", bound=StrEnum)
 
 
 class DesiredState(StrEnum):
@@ -31,6 +34,62 @@ class Severity(StrEnum):
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
+
+
+class EventKind(StrEnum):
+    """What one entry of the agent's event log (``agent_events.kind``) is about."""
+
+    AGENT_STARTED = "agent-started"
+    AGENT_STOPPED = "agent-stopped"
+    DOCKER_CONNECTED = "docker-connected"
+    DOCKER_DISCONNECTED = "docker-disconnected"
+    EVENTS_DROPPED = "events-dropped"
+    RESTART_DETECTED = "restart-detected"
+    RESTART_SUMMARY = "restart-summary"
+    DEPLOYMENT_FOUND = "deployment-found"
+    DEPLOYMENT_CHANGED = "deployment-changed"
+    DEPLOYMENT_GONE = "deployment-gone"
+    HEALTH_CHANGED = "health-changed"
+    HEALTHCHECKS_RUN_BY_STACKMEDIC = "healthchecks-run-by-stackmedic"
+    HEALTHCHECKS_RUN_BY_PODMAN = "healthchecks-run-by-podman"
+    INTENT_CHANGED = "intent-changed"
+    INTENT_CONFIRMED = "intent-confirmed"
+    INTENT_IGNORED = "intent-ignored"
+    ACTION = "action"
+    ACTION_FAILED = "action-failed"
+    RECOVERY_STARTED = "recovery-started"
+    RECOVERY_ACTION = "recovery-action"
+    RECOVERY_SUCCEEDED = "recovery-succeeded"
+    RECOVERY_FAILED = "recovery-failed"
+    RECOVERY_GAVE_UP = "recovery-gave-up"
+    RECOVERY_CLEARED = "recovery-cleared"
+    NOTIFICATION_DEAD = "notification-dead"
+    LOGIN_FAILED = "login-failed"
+    API_TOKEN_REFUSED = "api-token-refused"
+
+
+class RunOutcome(StrEnum):
+    """How a recovery run ended (``recovery_runs.outcome`` and ``RunResult.outcome``)."""
+
+    RUNNING = "running"  # stored while the run is open
+    RECOVERED = "recovered"
+    FAILED = "failed"
+    GAVE_UP = "gave-up"
+    NOTHING_TO_DO = "nothing-to-do"
+    TIMED_OUT = "timed-out"
+    CANCELLED = "cancelled"  # stored: the desired state changed before acting
+    INTERRUPTED = "interrupted"  # stored: cancelled, failed midway, or left by a stopped agent
+    SKIPPED = "skipped"  # a result only: no run was opened (not wanted running, gave up)
+    DEFERRED = "deferred"  # a result only: a stop is being judged, or intent changed
+
+
+def parse_word(vocabulary: type[_Word], value: str, what: str) -> _Word:
+    """``value`` as a member of ``vocabulary``; a ValueError names it and every known one."""
+    try:
+        return vocabulary(value)
+    except ValueError:
+        known = ", ".join(vocabulary)
+        raise ValueError(f"unknown {what} {value!r}; known: {known}") from None
 
 
 class Clock(Protocol):

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from stackmedic.agent import Agent
+from stackmedic.types import EventKind, Severity
 
 BIG = 2**63  # one past SQLite's largest integer
 
@@ -199,3 +200,25 @@ async def test_unknown_dashboard_paths_get_a_page_and_api_paths_json(
     api = await client.get("/api/no-such-thing", headers=operator)
     assert api.status_code == 404
     assert api.json() == {"detail": "Not Found"}
+
+
+async def test_event_filters_take_only_known_kinds_and_severities(
+    offline_agent: Agent, client: httpx.AsyncClient, operator: dict[str, str]
+) -> None:
+    offline_agent.events.record(EventKind.LOGIN_FAILED, "one", severity=Severity.WARNING)
+    offline_agent.events.record(EventKind.ACTION, "two")
+    response = await client.get("/api/events?kind=login-failed", headers=operator)
+    assert response.status_code == 200, response.text
+    assert [e["message"] for e in response.json()["items"]] == ["one"]
+    response = await client.get("/api/events?severity=info", headers=operator)
+    assert [e["message"] for e in response.json()["items"]] == ["two"]
+
+    response = await client.get("/api/events?kind=login-fail", headers=operator)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert "query.kind" in detail and "'login-fail'" in detail
+    assert all(kind in detail for kind in EventKind)  # every known kind, named
+    response = await client.get("/api/events?severity=loud", headers=operator)
+    assert response.status_code == 422, response.text
+    assert "'loud'" in response.json()["detail"]
+    assert "info, warning, critical" in response.json()["detail"]

@@ -20,6 +20,7 @@ from stackmedic.notify import (
     load_notify_config,
 )
 from stackmedic.notify.routing import Router
+from stackmedic.notify.types import NotificationKind
 from stackmedic.store.db import Database
 
 MAIL = {"type": "email", "host": "smtp", "from_address": "a@b.c", "to": ["d@e.f"]}
@@ -149,6 +150,22 @@ def router(**data: Any) -> Router:
             }
         )
     )
+
+
+def test_routes_take_the_words_of_notification_kinds_and_severities() -> None:
+    kinds = [str(kind) for kind in NotificationKind]
+    route = {"kinds": kinds, "min_severity": "warning", "channels": ["mail"]}
+    config = load_notify_config({"channels": {"mail": MAIL}, "routes": [route]})
+    assert config.model_dump(mode="json")["routes"][0]["kinds"] == kinds
+    # An event-log kind that is no notification kind is refused, naming the known ones.
+    route = {"kinds": ["recovery-failed"], "channels": ["mail"]}
+    message = config_error({"channels": {"mail": MAIL}, "routes": [route]})
+    assert "notifications.routes.0.kinds.0: Input should be 'ill-health'" in message
+    assert all(f"'{kind}'" in message for kind in kinds)
+    route = {"min_severity": "loud", "channels": ["mail"]}
+    message = config_error({"channels": {"mail": MAIL}, "routes": [route]})
+    assert "notifications.routes.0.min_severity: Input should be 'info', 'warning' or " \
+        "'critical'" in message
 
 
 def test_without_routes_every_channel_gets_everything() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from playwright.async_api import Browser, expect
 
 from stackmedic.notify import NotificationEvent
+from stackmedic.types import EventKind
 from support.agent import running_agent
 from support.servers import HttpReceiver
 from support.wait import async_wait_until
@@ -25,7 +26,7 @@ async def test_events_filter_and_page_and_a_test_notification_is_sent(
     async with running_agent(tmp_path / "data", tmp_path / "deployments",
                              notifications=notifications) as handle:
         for n in range(70):
-            handle.agent.events.record("note", f"note {n}", deployment="paged",
+            handle.agent.events.record(EventKind.ACTION, f"note {n}", deployment="paged",
                                        severity="warning" if n % 2 else "info")
         base = f"http://127.0.0.1:{handle.agent.server.port}"
         page = await browser.new_page()
@@ -34,7 +35,7 @@ async def test_events_filter_and_page_and_a_test_notification_is_sent(
         await page.screenshot(path=screenshots / "login.png", full_page=True)
         await log_in(page, base, handle.agent.token, "/events")
 
-        await page.get_by_label("Kind").select_option("note")
+        await page.get_by_label("Kind").select_option("action")
         await page.get_by_label("Severity").select_option("warning")
         await page.get_by_role("button", name="Show").click()
         rows = page.locator("tbody tr")
@@ -48,7 +49,7 @@ async def test_events_filter_and_page_and_a_test_notification_is_sent(
         await page.get_by_role("link", name="Older →").click()
         await expect(rows).to_have_count(20)
         await expect(rows.first).to_contain_text("note 19")
-        await expect(page.get_by_label("Kind")).to_have_value("note")
+        await expect(page.get_by_label("Kind")).to_have_value("action")
         await page.screenshot(path=screenshots / "events.png", full_page=True)
 
         await handle.agent.notifier.submit(NotificationEvent(

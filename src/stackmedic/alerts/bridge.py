@@ -13,10 +13,11 @@ from stackmedic.bus import Bus
 from stackmedic.health.model import HealthTransition
 from stackmedic.notify.models import NotificationEvent
 from stackmedic.notify.service import Notifier
+from stackmedic.notify.types import NotificationKind
 from stackmedic.recovery.config import RecoveryConfig
 from stackmedic.recovery.events import RecoveryEvent, RestartReconcileStarted
 from stackmedic.resources import SpikeAlert
-from stackmedic.types import Severity
+from stackmedic.types import EventKind, Severity
 
 log = structlog.get_logger(__name__)
 
@@ -48,10 +49,10 @@ class NotificationBridge:
 
     def start(self) -> None:
         """Resume the episodes of the problems still open, and subscribe to the bus."""
-        for problem in self._notifier.open_problems(kind="ill-health"):
+        for problem in self._notifier.open_problems(kind=NotificationKind.ILL_HEALTH):
             if problem.deployment is not None:
                 self.episodes.resume(problem.deployment, problem.started_at,
-                                     Severity(problem.severity), problem.last_event)
+                                     problem.severity, problem.last_event)
         self._bus.subscribe(HealthTransition, self.on_health, name="notify-health")
         self._bus.subscribe(RecoveryEvent, self.on_recovery, name="notify-recovery")
         self._bus.subscribe(RestartReconcileStarted, self.on_reconcile, name="notify-reconcile")
@@ -79,7 +80,7 @@ class NotificationBridge:
 
     async def on_recovery(self, event: RecoveryEvent) -> None:
         """Recovery started / succeeded / gave up, and restart summaries."""
-        if event.kind == "restart-summary":
+        if event.kind == EventKind.RESTART_SUMMARY:
             self._cancel_release()
         await self._send(self.episodes.on_recovery(event))
 
@@ -103,7 +104,7 @@ class NotificationBridge:
         """A deployment is gone: close its open problem rather than remind about it forever."""
         self.episodes.removed(name)
         await self.submit(NotificationEvent(
-            kind="recovered", severity="info", deployment=name,
+            kind=NotificationKind.RECOVERED, severity=Severity.INFO, deployment=name,
             title=f"{name} was removed",
             summary=f"Deployment {name} is no longer found, so stackmedic stops alerting on it.",
             fingerprint=f"ill-health:{name}",
@@ -126,7 +127,7 @@ class NotificationBridge:
     async def _alert_docker(self, host: str) -> None:
         await asyncio.sleep(self._docker_alert_after)
         await self.submit(NotificationEvent(
-            kind="agent-problem", severity="critical",
+            kind=NotificationKind.AGENT_PROBLEM, severity=Severity.CRITICAL,
             title=f"Docker is unreachable at {host}",
             summary=(f"stackmedic lost the Docker Engine at {host} more than "
                      f"{self._docker_alert_after:g}s ago; deployments cannot be watched or "
@@ -151,7 +152,7 @@ class NotificationBridge:
             return
         self._docker_timer = None
         await self.submit(NotificationEvent(
-            kind="agent-problem-resolved", severity="info",
+            kind=NotificationKind.AGENT_PROBLEM_RESOLVED, severity=Severity.INFO,
             title=f"Docker is reachable again at {host}",
             summary="stackmedic is connected to the Docker Engine again.",
             occurred_at=datetime.now(UTC), fingerprint=DOCKER_FINGERPRINT,

@@ -21,13 +21,15 @@ from dataclasses import dataclass, field, replace
 from stackmedic.alerts.messages import from_recovery, problem_event, resolved_event
 from stackmedic.health.model import HealthTransition
 from stackmedic.notify.models import NotificationEvent
+from stackmedic.notify.types import NotificationKind
 from stackmedic.recovery.events import RecoveryEvent
-from stackmedic.types import Severity
+from stackmedic.types import EventKind, Severity
 
-RECOVERY_BUSY = "recovery-started"
-RECOVERY_DONE = frozenset(
-    {"recovery-succeeded", "recovery-failed", "recovery-gave-up", "recovery-cleared"}
-)
+RECOVERY_BUSY = EventKind.RECOVERY_STARTED
+RECOVERY_DONE = frozenset({
+    EventKind.RECOVERY_SUCCEEDED, EventKind.RECOVERY_FAILED, EventKind.RECOVERY_GAVE_UP,
+    EventKind.RECOVERY_CLEARED,
+})
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ class Episodes:
         elif event.kind in RECOVERY_DONE and name is not None:
             self.recovering.discard(name)
         notification = from_recovery(event)
-        if event.kind == "restart-summary":
+        if event.kind == EventKind.RESTART_SUMMARY:
             self.reconciling = False
             members = self._fold()
             if notification is None:
@@ -145,7 +147,8 @@ class Episodes:
         held, self.held = self.held, []
         self.held_resolutions.clear()
         # An episode still open is told as it is now, not as it began.
-        last = {e.deployment: i for i, e in enumerate(held) if e.kind == "ill-health"}
+        last = {e.deployment: i for i, e in enumerate(held)
+                if e.kind == NotificationKind.ILL_HEALTH}
         for name, episode in self.open.items():
             if episode.folded and name in last:
                 held[last[name]] = episode.event

@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 
 from stackmedic.health.model import HealthTransition, Verdict
 from stackmedic.notify.models import NotificationEvent
+from stackmedic.notify.types import NotificationKind
 from stackmedic.recovery.events import RecoveryEvent
 from stackmedic.resources import Consumer, SpikeAlert
+from stackmedic.types import EventKind, Severity
 
 DetailValue = str | int | float | None
 
@@ -56,8 +58,8 @@ def problem_event(
     if recovery_note:
         details["next_action"] = recovery_note
     return NotificationEvent.model_validate(dict(
-        kind="ill-health",
-        severity=verdict.severity.value,
+        kind=NotificationKind.ILL_HEALTH,
+        severity=verdict.severity,
         deployment=name,
         service=problems[0].name if len(problems) == 1 else None,
         title=f"{name} is {verdict.value}: {health.reason}"[:300],
@@ -75,8 +77,8 @@ def resolved_event(transition: HealthTransition) -> NotificationEvent:
     verdict = transition.verdict
     words = "is healthy again" if verdict is Verdict.HEALTHY else "is stopped as desired"
     return NotificationEvent(
-        kind="recovered",
-        severity="info",
+        kind=NotificationKind.RECOVERED,
+        severity=Severity.INFO,
         deployment=name,
         title=f"{name} {words}",
         summary=f"Deployment {name} {words}: {health.reason}.",
@@ -86,21 +88,22 @@ def resolved_event(transition: HealthTransition) -> NotificationEvent:
     )
 
 
-RECOVERY_KINDS = {
-    "recovery-started": "recovery-started",
-    "recovery-succeeded": "recovery-succeeded",
-    "recovery-gave-up": "recovery-gave-up",
-    "restart-summary": "restart-summary",
+# The recovery events people hear of, and the notification each becomes.
+RECOVERY_NOTICES: dict[EventKind, NotificationKind] = {
+    EventKind.RECOVERY_STARTED: NotificationKind.RECOVERY_STARTED,
+    EventKind.RECOVERY_SUCCEEDED: NotificationKind.RECOVERY_SUCCEEDED,
+    EventKind.RECOVERY_GAVE_UP: NotificationKind.RECOVERY_GAVE_UP,
+    EventKind.RESTART_SUMMARY: NotificationKind.RESTART_SUMMARY,
 }
 
 
 def from_recovery(event: RecoveryEvent) -> NotificationEvent | None:
     """A notification for a recovery transition or a restart summary, if it warrants one."""
-    kind = RECOVERY_KINDS.get(event.kind)
+    kind = RECOVERY_NOTICES.get(event.kind)
     if kind is None:
         return None
     details: dict[str, DetailValue] = {}
-    if kind == "restart-summary":
+    if kind == NotificationKind.RESTART_SUMMARY:
         restart = str(event.details.get("restart", "host"))
         title = f"recovered after {restart} restart"
         for key, label in (("came_back_by_itself", "came back by itself"),
@@ -114,7 +117,7 @@ def from_recovery(event: RecoveryEvent) -> NotificationEvent | None:
         if event.details.get("still_down"):
             title += f" ({len(event.details['still_down'])} still down)"
         return NotificationEvent.model_validate(dict(
-            kind="restart-summary", severity=event.severity, title=title,
+            kind=NotificationKind.RESTART_SUMMARY, severity=event.severity, title=title,
             summary=event.message, details=details, occurred_at=_when(event.at),
             fingerprint=f"restart-summary:{int(event.at)}",
         ))
@@ -124,14 +127,15 @@ def from_recovery(event: RecoveryEvent) -> NotificationEvent | None:
             details[key] = value
     actions = event.details.get("actions")
     if actions:
-        details["action_taken" if kind == "recovery-succeeded" else "next_action"] = "\n".join(
+        done = kind == NotificationKind.RECOVERY_SUCCEEDED
+        details["action_taken" if done else "next_action"] = "\n".join(
             a if isinstance(a, str) else f"{a.get('action')} {a.get('service')}"
             for a in actions
         )
     titles = {
-        "recovery-started": f"{event.deployment} recovery started",
-        "recovery-succeeded": f"{event.deployment} recovered by stackmedic",
-        "recovery-gave-up": f"{event.deployment} recovery gave up, needs a person",
+        NotificationKind.RECOVERY_STARTED: f"{event.deployment} recovery started",
+        NotificationKind.RECOVERY_SUCCEEDED: f"{event.deployment} recovered by stackmedic",
+        NotificationKind.RECOVERY_GAVE_UP: f"{event.deployment} recovery gave up, needs a person",
     }
     return NotificationEvent.model_validate(dict(
         kind=kind, severity=event.severity, deployment=event.deployment,
@@ -168,15 +172,15 @@ def from_spike(alert: SpikeAlert) -> NotificationEvent | None:
     fingerprint = f"spike:{alert.rule}:{alert.subject}"
     if state == "firing":
         return NotificationEvent.model_validate(dict(
-            kind="spike", severity=str(alert.severity), deployment=alert.deployment or None,
-            service=alert.service or None,
+            kind=NotificationKind.SPIKE, severity=alert.severity,
+            deployment=alert.deployment or None, service=alert.service or None,
             title=f"{where}: {alert.metric} at {float(alert.value):.0f} (over {alert.threshold:g})",
             summary=alert.reason or f"{alert.rule} fired for {where}",
             details=details, fingerprint=fingerprint,
         ))
     return NotificationEvent(
-        kind="spike-resolved", severity="info", deployment=alert.deployment or None,
-        service=alert.service or None,
+        kind=NotificationKind.SPIKE_RESOLVED, severity=Severity.INFO,
+        deployment=alert.deployment or None, service=alert.service or None,
         title=f"{where}: {alert.metric} back below {alert.clear_below:g}",
         summary=f"{alert.rule} resolved for {where}", details=details, fingerprint=fingerprint,
     )

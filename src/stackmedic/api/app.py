@@ -27,6 +27,7 @@ from stackmedic.api.routes import metrics as metrics_routes
 from stackmedic.api.security import require_token
 from stackmedic.api.throttle import TokenThrottle
 from stackmedic.auth import Tokens
+from stackmedic.types import EventKind, Severity
 from stackmedic.web import install_dashboard
 
 log = structlog.get_logger(__name__)
@@ -73,10 +74,10 @@ def create_app(agent: AgentView) -> FastAPI:
     def wrong_tokens(client: str, count: int, wait: int) -> None:
         log.warning("wrong API tokens refused", client=client, count=count, retry_after=wait)
         agent.events.record(
-            "api-token-refused",
+            EventKind.API_TOKEN_REFUSED,
             f"{count} wrong API tokens from {client} within {window:g} s; its wrong tokens "
             f"get 429 for {wait} s (a right token still passes)",
-            severity="warning", data={"client": client, "wrong_tokens": count,
+            severity=Severity.WARNING, data={"client": client, "wrong_tokens": count,
                                       "retry_after": wait})
 
     window = agent.settings.api.login_window_seconds

@@ -218,6 +218,16 @@ _action_command("restart", "Restart a deployment and record that it should run."
 _action_command("down", "Remove a deployment's containers; stackmedic will leave it stopped.")
 
 
+def event_kind(kind: str) -> str:
+    """``--kind`` checked against the event log's kinds; a usage error (exit 2) naming them."""
+    from stackmedic.types import EventKind, parse_word
+
+    try:
+        return parse_word(EventKind, kind, "event kind").value
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--kind' / '-k'") from None
+
+
 @app.command()
 def events(
     config: ConfigOption = None,
@@ -233,7 +243,7 @@ def events(
     if deployment:
         params["deployment"] = deployment
     if kind:
-        params["kind"] = kind
+        params["kind"] = event_kind(kind)
     body = _call(config, "GET", "/api/events", params=params)
     if as_json:
         typer.echo(json.dumps(body, indent=2))

@@ -24,7 +24,7 @@ from stackmedic.intent.tracker import IntentTracker
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
-from stackmedic.types import DesiredState
+from stackmedic.types import DesiredState, EventKind, Severity
 
 log = structlog.get_logger(__name__)
 
@@ -126,7 +126,7 @@ class DeploymentActions:
             raise UnknownDeployment(name)
         record, changed = self._desired.set(name, DESIRED_AFTER[action], source)
         self._events.record(
-            "intent-changed" if changed else "intent-confirmed",
+            EventKind.INTENT_CHANGED if changed else EventKind.INTENT_CONFIRMED,
             f"desired state {record.state.value} ({action.value} requested by {source})",
             deployment=name,
             data={"state": record.state.value, "source": source, "action": action.value},
@@ -140,15 +140,15 @@ class DeploymentActions:
                 result = await self._run(deployment, action)
             except ComposeError as exc:
                 self._events.record(
-                    "action-failed",
+                    EventKind.ACTION_FAILED,
                     f"{action.value} failed: {exc.stderr or exc}",
                     deployment=name,
-                    severity="warning",
+                    severity=Severity.WARNING,
                     data={"action": action.value, "source": source},
                 )
                 raise
         self._events.record(
-            "action", f"{action.value} done", deployment=name,
+            EventKind.ACTION, f"{action.value} done", deployment=name,
             data={"action": action.value, "source": source},
         )
         return result

@@ -8,7 +8,7 @@ from stackmedic.deployments.catalog import Catalog, CatalogChange
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
-from stackmedic.types import DesiredState, IntentSource
+from stackmedic.types import DesiredState, EventKind, IntentSource, Severity
 
 Refresh = Callable[[], Awaitable[None]]
 Removed = Callable[[str], Awaitable[None]]
@@ -41,24 +41,24 @@ class CatalogWatcher:
         containers = [{"Labels": c.labels} for c in self._observed.all()]
         change = await self._catalog.rescan(containers)
         for name in change.added:
-            self._log_definition(name, "deployment-found",
+            self._log_definition(name, EventKind.DEPLOYMENT_FOUND,
                                  f"deployment found ({self._catalog.deployments[name].kind})")
         for name in change.removed:
-            self._events.record("deployment-gone", "deployment no longer found",
+            self._events.record(EventKind.DEPLOYMENT_GONE, "deployment no longer found",
                                 deployment=name)
             await self._on_removed(name)
         for name in change.changed:
-            self._log_definition(name, "deployment-changed", "compose file changed")
+            self._log_definition(name, EventKind.DEPLOYMENT_CHANGED, "compose file changed")
         self.record_first_sight()
         await self._after()
         return change
 
-    def _log_definition(self, name: str, kind: str, message: str) -> None:
+    def _log_definition(self, name: str, kind: EventKind, message: str) -> None:
         deployment = self._catalog.deployments[name]
         self._events.record(
             kind, message + ("" if deployment.valid else "; the compose file is invalid"),
             deployment=name,
-            severity="info" if deployment.valid else "warning",
+            severity=Severity.INFO if deployment.valid else Severity.WARNING,
             data={"error": deployment.error} if deployment.error else None,
         )
 
@@ -75,7 +75,7 @@ class CatalogWatcher:
             record, new = self._desired.set_if_absent(name, state, IntentSource.FIRST_SEEN)
             if new:
                 self._events.record(
-                    "intent-changed",
+                    EventKind.INTENT_CHANGED,
                     f"first seen {state.value}; desired state recorded as {state.value}",
                     deployment=name, data={"state": state.value, "source": record.source},
                 )

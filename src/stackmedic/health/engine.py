@@ -37,7 +37,7 @@ from stackmedic.observe.state import ObservedState
 from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
-from stackmedic.types import SYSTEM_CLOCK, Clock
+from stackmedic.types import SYSTEM_CLOCK, Clock, EventKind
 
 log = structlog.get_logger(__name__)
 
@@ -213,10 +213,10 @@ class HealthEngine:
         changed = tuple(n for n, status in signature[1] if before.get(n) != status)
         arrow = f"{previous.value} -> " if previous else ""
         self._events.record(
-            "health-changed",
+            EventKind.HEALTH_CHANGED,
             f"{arrow}{health.verdict.value}: {health.reason}",
             deployment=name,
-            severity=health.verdict.severity.value,
+            severity=health.verdict.severity,
             data={
                 "verdict": health.verdict.value,
                 "previous": previous.value if previous else None,

@@ -13,7 +13,7 @@ from stackmedic.intent.burst import Burst, Judgement
 from stackmedic.intent.events import IntentDecided, StopPendingChanged
 from stackmedic.store.events import EventLog
 from stackmedic.store.pending import StoredStop
-from stackmedic.types import DesiredState, IntentSource
+from stackmedic.types import DesiredState, EventKind, IntentSource, Severity
 
 log = structlog.get_logger(__name__)
 
@@ -70,10 +70,10 @@ class DecisionLog:
                 note = (f" (uncertain: {judgement.reason}; if wrong, run "
                         f"`stackmedic start {stop.deployment}`)")
             self._events.record(
-                "intent-changed",
+                EventKind.INTENT_CHANGED,
                 f"{target} stopped outside stackmedic; desired state is now stopped{note}",
                 deployment=stop.deployment, service=service,
-                severity="warning" if judgement.uncertain else "info",
+                severity=Severity.WARNING if judgement.uncertain else Severity.INFO,
                 data={"state": "stopped", "source": IntentSource.OBSERVED_STOP.value,
                       "evidence": decision.evidence()},
             )
@@ -91,12 +91,13 @@ class DecisionLog:
             mine = [d for d in decisions if d.stop.deployment == deployment]
             uncertain = any(d.judgement.uncertain for d in mine)
             self._events.record(
-                "intent-ignored",
+                EventKind.INTENT_IGNORED,
                 "containers stopped while the Docker daemon was going away; not taken as a "
                 f"user's stop: {deployment}"
                 + (" (uncertain; if it was yours, run "
                    f"`stackmedic stop {deployment}`)" if uncertain else ""),
-                deployment=deployment, severity="warning" if uncertain else "info",
+                deployment=deployment,
+                severity=Severity.WARNING if uncertain else Severity.INFO,
                 data={"evidence": [d.evidence() for d in mine]},
             )
             for d in mine:
@@ -110,7 +111,7 @@ class DecisionLog:
     async def started(self, deployment: str, target: str, service: str | None) -> None:
         """A start outside stackmedic made the desired state running."""
         self._events.record(
-            "intent-changed",
+            EventKind.INTENT_CHANGED,
             f"{target} started outside stackmedic; desired state is now running",
             deployment=deployment, service=service,
             data={"state": "running", "source": IntentSource.OBSERVED_START.value},

@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
-from stackmedic.types import DesiredState
+from stackmedic.types import DesiredState, RunOutcome
 
 GAVE_UP_PHASE = "gave-up"  # recovery.policy.Phase.GAVE_UP, as stored
 
@@ -91,8 +91,8 @@ class DeploymentMetrics:
         )
         rows = self._db.fetchall(
             "SELECT deployment, outcome, COUNT(*) AS n FROM recovery_runs"
-            " WHERE outcome != 'running' GROUP BY deployment, outcome"
-            " ORDER BY deployment, outcome"
+            " WHERE outcome != ? GROUP BY deployment, outcome"
+            " ORDER BY deployment, outcome", (RunOutcome.RUNNING,)
         )
         for row in rows:
             runs.add_metric([row["deployment"], row["outcome"]], row["n"])

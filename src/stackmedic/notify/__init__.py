@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     )
     from stackmedic.notify.registry import ENTRY_POINT_GROUP, ChannelRegistry
     from stackmedic.notify.service import Notifier
-    from stackmedic.notify.types import EventKind, RecordEvent, Severity
+    from stackmedic.notify.types import NotificationKind, RecordEvent
+    from stackmedic.types import Severity
 
 # Loaded on first access, so that importing one light module of this package (a
 # config model, say) does not load the heavy ones and their libraries.
@@ -83,9 +84,9 @@ _LAZY = {
     "ENTRY_POINT_GROUP": "stackmedic.notify.registry",
     "ChannelRegistry": "stackmedic.notify.registry",
     "Notifier": "stackmedic.notify.service",
-    "EventKind": "stackmedic.notify.types",
+    "NotificationKind": "stackmedic.notify.types",
     "RecordEvent": "stackmedic.notify.types",
-    "Severity": "stackmedic.notify.types",
+    "Severity": "stackmedic.types",
 }
 
 __all__ = [
@@ -106,9 +107,9 @@ __all__ = [
     "DeploymentOverride",
     "EmailChannel",
     "EmailChannelConfig",
-    "EventKind",
     "MessageEvent",
     "NotificationEvent",
+    "NotificationKind",
     "Notifier",
     "NotifyConfig",
     "NotifyConfigError",

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from stackmedic.notify.channel_config import AlertmanagerChannelConfig, ChannelConfig
 from stackmedic.notify.errors import NotifyConfigError
-from stackmedic.notify.types import EventKind, Severity
+from stackmedic.notify.types import NotificationKind
+from stackmedic.types import Severity
 
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -27,9 +28,9 @@ class RouteConfig(BaseModel):
         extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
     )
 
-    kinds: list[EventKind] | None = None
-    """Event kinds this rule matches; null matches every kind."""
-    min_severity: Severity = "info"
+    kinds: list[NotificationKind] | None = None
+    """Notification kinds this rule matches; null matches every kind."""
+    min_severity: Severity = Severity.INFO
     """Lowest severity this rule matches (info < warning < critical)."""
     deployments: list[str] | None = None
     """Deployment name patterns (shell globs); null matches all, events without one too."""

@@ -11,10 +11,10 @@ from stackmedic.notify.types import (
     FIRING_KINDS,
     RECOVERY_KINDS,
     RESOLVING_KIND,
-    EventKind,
-    Severity,
+    NotificationKind,
     Tag,
 )
+from stackmedic.types import Severity
 
 DetailValue = str | int | float | None
 
@@ -42,7 +42,7 @@ class NotificationEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: EventKind
+    kind: NotificationKind
     severity: Severity
     deployment: str | None = Field(default=None, min_length=1, max_length=200)
     service: str | None = Field(default=None, min_length=1, max_length=200)
@@ -80,7 +80,7 @@ class NotificationEvent(BaseModel):
     def _consistent(self) -> NotificationEvent:
         """Reject a problem kind that claims to resolve something."""
         if self.resolves and self.kind in FIRING_KINDS:
-            raise ValueError(f"resolves: a {self.kind!r} event opens a problem, it cannot resolve")
+            raise ValueError(f"resolves: a '{self.kind}' event opens a problem, it cannot resolve")
         return self
 
     @property
@@ -115,9 +115,9 @@ class MessageEvent(BaseModel):
             return "problem"
         if self.status == "resolved":
             return "resolved"
-        if kind == "restart-summary":
+        if kind == NotificationKind.RESTART_SUMMARY:
             return "summary"
-        if kind == "test":
+        if kind == NotificationKind.TEST:
             return "test"
         return "recovery" if kind in RECOVERY_KINDS else "news"
 
@@ -133,7 +133,7 @@ class RenderedMessage(BaseModel):
     deployment: str | None
     severity: Severity
     status: Literal["firing", "resolved", "info"]
-    kind: EventKind
+    kind: NotificationKind
     title: str
     text: str
     html: str

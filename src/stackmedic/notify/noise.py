@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from stackmedic.notify.models import NotificationEvent
-from stackmedic.notify.types import Severity
+from stackmedic.types import Severity
 
 ProblemStatus = Literal["firing", "resolved"]
 

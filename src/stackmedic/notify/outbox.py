@@ -8,11 +8,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
 
 from stackmedic.notify.models import MessageEvent, NotificationEvent
-from stackmedic.notify.types import SEVERITY_RANK, Severity
+from stackmedic.notify.types import SEVERITY_RANK
 from stackmedic.store.db import Database
+from stackmedic.types import Severity
 
 OPEN_STATUSES = ("pending", "sending", "retrying")
 PRUNED_FAILURES_FACT = "notify.pruned-failures."
@@ -228,7 +228,7 @@ class Outbox:
             id=row["id"],
             idempotency_key=row["idempotency_key"],
             deployment=row["deployment"],
-            severity=cast(Severity, row["severity"]),
+            severity=Severity(row["severity"]),
             created_at=row["created_at"],
             window_ends_at=row["window_ends_at"],
             events=tuple(_message_event(e) for e in events),

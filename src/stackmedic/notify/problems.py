@@ -8,8 +8,9 @@ from typing import Any, cast
 
 from stackmedic.notify.models import NotificationEvent
 from stackmedic.notify.noise import ProblemState, ProblemStatus
-from stackmedic.notify.types import Severity, iso_time
+from stackmedic.notify.types import iso_time
 from stackmedic.store.db import Database
+from stackmedic.types import Severity
 
 _COLUMNS = (
     "fingerprint, deployment, service, status, severity, started_at, changed_at, last_event, "
@@ -24,12 +25,12 @@ def _from_row(row: sqlite3.Row) -> ProblemState:
         deployment=row["deployment"],
         service=row["service"],
         status=cast(ProblemStatus, row["status"]),
-        severity=cast(Severity, row["severity"]),
+        severity=Severity(row["severity"]),
         started_at=row["started_at"],
         changed_at=row["changed_at"],
         last_event=NotificationEvent.model_validate_json(row["last_event"]),
         notified_status=cast(ProblemStatus | None, row["notified_status"]),
-        notified_severity=cast(Severity | None, row["notified_severity"]),
+        notified_severity=Severity(row["notified_severity"]) if row["notified_severity"] else None,
         notified_at=row["notified_at"],
         channels=tuple(json.loads(row["channels"])),
         changes=tuple(json.loads(row["changes"])),

@@ -9,7 +9,14 @@ from typing import Literal
 
 from stackmedic.notify.models import DetailValue, MessageEvent, RenderedMessage
 from stackmedic.notify.outbox import StoredNotification
-from stackmedic.notify.types import RECOVERY_KINDS, SEVERITY_RANK, Severity, Tag, max_severity
+from stackmedic.notify.types import (
+    RECOVERY_KINDS,
+    SEVERITY_RANK,
+    NotificationKind,
+    Tag,
+    max_severity,
+)
+from stackmedic.types import Severity
 
 EVIDENCE_FIRST = ("reason", "exit_code", "oom_killed", "container", "restart_count")
 NOT_EVIDENCE = frozenset({"since", "action_taken", "next_action"})
@@ -87,7 +94,7 @@ def title_for(deployment: str | None, events: tuple[MessageEvent, ...]) -> str:
     counts otherwise.
     """
     current = latest_per_fingerprint(events)
-    summary = next((i for i in current if i.event.kind == "restart-summary"), None)
+    summary = next((i for i in current if i.event.kind == NotificationKind.RESTART_SUMMARY), None)
     if summary is not None:
         return summary.event.title
     rank = {"firing": 0, "resolved": 1, "info": 2}
@@ -134,9 +141,9 @@ def tag_for(events: tuple[MessageEvent, ...]) -> Tag:
     """What a notification is: a summary, a problem, a resolution, recovery news, a test."""
     current = latest_per_fingerprint(events)
     kinds = {i.event.kind for i in current}
-    if "restart-summary" in kinds:
+    if NotificationKind.RESTART_SUMMARY in kinds:
         return "summary"
-    if "test" in kinds:
+    if NotificationKind.TEST in kinds:
         return "test"
     if any(i.status == "firing" for i in current):
         return "problem"
@@ -161,7 +168,8 @@ def render(stored: StoredNotification, context: RenderContext) -> RenderedMessag
     events = stored.events
     resolved, severity = summary_status(events)
     tag = tag_for(events)
-    lead = next((i for i in events if i.event.kind == "restart-summary"), None) or next(
+    summary_kind = NotificationKind.RESTART_SUMMARY
+    lead = next((i for i in events if i.event.kind == summary_kind), None) or next(
         (i for i in events if i.status == "firing"), events[0]
     )
     title = title_for(stored.deployment, events)

@@ -24,10 +24,11 @@ from stackmedic.notify.registry import ChannelRegistry
 from stackmedic.notify.render import RenderContext, render
 from stackmedic.notify.sender import ChannelWorker, RetryPolicy
 from stackmedic.notify.silences import SilenceStore
-from stackmedic.notify.types import Clock, RecordEvent
+from stackmedic.notify.types import Clock, NotificationKind, RecordEvent
 from stackmedic.notify.views import notification_view, outbox_counts, recent_notifications
 from stackmedic.redact import Redactor
 from stackmedic.store.db import Database
+from stackmedic.types import EventKind, Severity
 
 
 class Notifier:
@@ -142,7 +143,7 @@ class Notifier:
         for name in self._outbox.deliveries_for(list(channels)):
             self._workers[name].wake.set()
 
-    def open_problems(self, kind: str | None = None) -> list[ProblemState]:
+    def open_problems(self, kind: NotificationKind | None = None) -> list[ProblemState]:
         """The problems firing now (of one problem kind when given)."""
         return [
             p for p in self._problems.all()
@@ -194,10 +195,10 @@ class Notifier:
             return
         try:
             self._record_event(
-                "notification-dead",
+                EventKind.NOTIFICATION_DEAD,
                 message,
                 deployment=deployment,
-                severity="warning",
+                severity=Severity.WARNING,
                 data={
                     "notification_id": delivery.notification_id,
                     "channel": delivery.channel,
@@ -215,8 +216,8 @@ class Notifier:
         names = [channel] if channel is not None else list(self._channels)
         now = self._clock()
         event = NotificationEvent(
-            kind="test",
-            severity="info",
+            kind=NotificationKind.TEST,
+            severity=Severity.INFO,
             title=f"test notification from stackmedic on {self._context.host}",
             summary="If you can read this, the channel works.",
             occurred_at=datetime.fromtimestamp(now, UTC),
@@ -225,12 +226,13 @@ class Notifier:
             id=0,
             idempotency_key=f"test-{uuid.uuid4().hex}",
             deployment=None,
-            severity="info",
+            severity=Severity.INFO,
             created_at=now,
             window_ends_at=now,
             events=(
                 MessageEvent(
-                    event=event, alert_severity="info", alert_started_at=event.occurred_at
+                    event=event, alert_severity=Severity.INFO,
+                    alert_started_at=event.occurred_at,
                 ),
             ),
         )

@@ -1,44 +1,53 @@
-"""Shared names and aliases of the notify package: event kinds, severities, clock, event log."""
+"""Shared names and aliases of the notify package: notification kinds, severity ranks,
+clock, event log."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, get_args
+from enum import StrEnum
+from typing import Any, Literal, Protocol
 
-EventKind = Literal[
-    "ill-health",
-    "recovered",
-    "spike",
-    "spike-resolved",
-    "recovery-started",
-    "recovery-succeeded",
-    "recovery-gave-up",
-    "restart-summary",
-    "agent-problem",
-    "agent-problem-resolved",
-    "test",
-]
-Severity = Literal["info", "warning", "critical"]
+from stackmedic.types import EventKind, Severity
+
+
+class NotificationKind(StrEnum):
+    """What a notification is about (routes match on it: ``routes[].kinds``)."""
+
+    ILL_HEALTH = "ill-health"
+    RECOVERED = "recovered"
+    SPIKE = "spike"
+    SPIKE_RESOLVED = "spike-resolved"
+    RECOVERY_STARTED = "recovery-started"
+    RECOVERY_SUCCEEDED = "recovery-succeeded"
+    RECOVERY_GAVE_UP = "recovery-gave-up"
+    RESTART_SUMMARY = "restart-summary"
+    AGENT_PROBLEM = "agent-problem"
+    AGENT_PROBLEM_RESOLVED = "agent-problem-resolved"
+    TEST = "test"
+
+
 Tag = Literal["problem", "resolved", "recovery", "summary", "news", "test"]
 """What a notification is, in its subject and payloads."""
-RECOVERY_KINDS: frozenset[str] = frozenset(
-    {"recovery-started", "recovery-succeeded", "recovery-gave-up"}
-)
+RECOVERY_KINDS: frozenset[NotificationKind] = frozenset({
+    NotificationKind.RECOVERY_STARTED, NotificationKind.RECOVERY_SUCCEEDED,
+    NotificationKind.RECOVERY_GAVE_UP,
+})
 DeliveryStatus = Literal["pending", "sending", "retrying", "sent", "dead"]
 
-EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
-
-SEVERITY_RANK: dict[Severity, int] = {"info": 0, "warning": 1, "critical": 2}
+SEVERITY_RANK: dict[Severity, int] = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 # Kinds that open a problem: they have a firing state, a repeat interval and a resolution.
-FIRING_KINDS: frozenset[str] = frozenset({"ill-health", "spike", "agent-problem"})
+FIRING_KINDS: frozenset[NotificationKind] = frozenset({
+    NotificationKind.ILL_HEALTH, NotificationKind.SPIKE, NotificationKind.AGENT_PROBLEM,
+})
 
 # The kind that closes each problem kind; a resolving event names the problem's fingerprint.
-RESOLVING_KIND: dict[str, str] = {
-    "recovered": "ill-health",
-    "spike-resolved": "spike",
-    "agent-problem-resolved": "agent-problem",
+# Keyed by str: it is also read with the raw input, before the kind is validated.
+RESOLVING_KIND: dict[str, NotificationKind] = {
+    NotificationKind.RECOVERED: NotificationKind.ILL_HEALTH,
+    NotificationKind.SPIKE_RESOLVED: NotificationKind.SPIKE,
+    NotificationKind.AGENT_PROBLEM_RESOLVED: NotificationKind.AGENT_PROBLEM,
 }
 
 Clock = Callable[[], float]
@@ -50,17 +59,17 @@ class RecordEvent(Protocol):
 
     def __call__(
         self,
-        kind: str,
+        kind: EventKind,
         message: str,
         *,
         deployment: str | None,
-        severity: str,
+        severity: Severity,
         data: dict[str, Any] | None,
     ) -> None:
         """Record the entry."""
 
 
-def max_severity(severities: list[Severity], default: Severity = "info") -> Severity:
+def max_severity(severities: list[Severity], default: Severity = Severity.INFO) -> Severity:
     """Return the most severe of ``severities`` (``default`` when empty)."""
     if not severities:
         return default

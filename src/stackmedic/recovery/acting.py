@@ -12,7 +12,7 @@ from stackmedic.recovery.rules import Diagnosis
 from stackmedic.recovery.suggestions import ServiceAction
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
-from stackmedic.types import DesiredState
+from stackmedic.types import DesiredState, EventKind, Severity
 
 
 class Actor:
@@ -53,10 +53,11 @@ class Actor:
                 outcome = await self._executor.execute(deployment, suggestion)
                 outcomes.append(outcome)
                 self._events.record(
-                    "recovery-action",
+                    EventKind.RECOVERY_ACTION,
                     f"{suggestion.describe()}: {'done' if outcome.ok else outcome.error}",
                     deployment=name, service=suggestion.service,
-                    severity="info" if outcome.ok else "warning", data=outcome.as_dict(),
+                    severity=Severity.INFO if outcome.ok else Severity.WARNING,
+                    data=outcome.as_dict(),
                 )
                 if not outcome.ok and suggestion.action in (
                     ServiceAction.CREATE_NETWORK, ServiceAction.PULL, ServiceAction.REBUILD

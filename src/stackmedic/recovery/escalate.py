@@ -6,6 +6,7 @@ from typing import Any
 
 from stackmedic.recovery.rules import Diagnosis
 from stackmedic.recovery.suggestions import ServiceAction, Suggestion
+from stackmedic.types import RunOutcome
 
 MILD = (ServiceAction.START, ServiceAction.RESTART)
 TAIL_LINES_SHOWN = 5
@@ -30,8 +31,8 @@ def escalate(diagnosis: Diagnosis, previous: dict[str, Any] | None,
     outcome = previous.get("outcome")
     finished = previous.get("finished_at")
     ago = now - float(finished) if now is not None and finished is not None else None
-    relapsed = outcome == "recovered" and ago is not None and ago < RELAPSE_SECONDS
-    if outcome != "failed" and not relapsed:
+    relapsed = outcome == RunOutcome.RECOVERED and ago is not None and ago < RELAPSE_SECONDS
+    if outcome != RunOutcome.FAILED and not relapsed:
         return
     if relapsed:
         previous = {**previous, "error": f"it failed again {ago:.0f}s after it was recovered"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackmedic.types import EventKind, Severity
+
 
 @dataclass(frozen=True)
 class RecoveryEvent:
@@ -14,10 +16,10 @@ class RecoveryEvent:
     ``recovery-gave-up``, ``recovery-cleared`` and ``restart-summary``.
     """
 
-    kind: str
+    kind: EventKind
     deployment: str | None
     message: str
-    severity: str = "info"
+    severity: Severity = Severity.INFO
     at: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
 

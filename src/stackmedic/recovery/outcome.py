@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from stackmedic.recovery.executor import ActionOutcome
 from stackmedic.recovery.rules import Diagnosis
+from stackmedic.types import RunOutcome
 
 
 @dataclass
@@ -14,7 +15,7 @@ class RunResult:
     """The end of one recovery run."""
 
     deployment: str
-    outcome: str  # recovered / failed / gave-up / nothing-to-do / skipped / deferred
+    outcome: RunOutcome
     diagnosis: Diagnosis | None = None
     actions: list[ActionOutcome] = field(default_factory=list)
     message: str = ""

@@ -24,7 +24,7 @@ from stackmedic.recovery.outcome import RunResult
 from stackmedic.recovery.service import ILL, RecoveryService
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
-from stackmedic.types import DesiredState
+from stackmedic.types import DesiredState, EventKind, RunOutcome, Severity
 
 log = structlog.get_logger(__name__)
 
@@ -187,11 +187,12 @@ class RestartReconciler:
         summary.seconds = time.monotonic() - started
         self.last = summary
         message = summary.message()
-        severity = "warning" if summary.still_down or summary.unaccounted else "info"
-        self._events.record("restart-summary", message, severity=severity,
+        severity = Severity.WARNING if summary.still_down or summary.unaccounted \
+            else Severity.INFO
+        self._events.record(EventKind.RESTART_SUMMARY, message, severity=severity,
                             data=summary.as_dict())
         await self._bus.publish(RecoveryEvent(
-            "restart-summary", None, message, severity, time.time(), summary.as_dict()
+            EventKind.RESTART_SUMMARY, None, message, severity, time.time(), summary.as_dict()
         ))
         for item in summary.still_down:
             self._recovery.schedule(item["deployment"], "retry", config.backoff_initial_seconds)
@@ -222,7 +223,8 @@ class RestartReconciler:
                 await self._engine.docker.networks.create({"Name": network,
                                                            "CheckDuplicate": True})
                 created.append(network)
-                self._events.record("recovery-action", f"created missing network {network}",
+                self._events.record(EventKind.RECOVERY_ACTION,
+                                    f"created missing network {network}",
                                     data={"network": network})
             except aiodocker.DockerError as exc:
                 log.warning("network create failed", network=network, error=str(exc))
@@ -270,7 +272,7 @@ def place(summary: RestartSummary, name: str, health: DeploymentHealth,
         s.status is ServiceStatus.RUNNING for s in wanted)
     if not up:
         why = (result.message if result is not None and result.message else "") or health.reason
-        if result is not None and result.outcome == "gave-up":
+        if result is not None and result.outcome == RunOutcome.GAVE_UP:
             why = f"gave up: {why}"
         summary.still_down.append({"deployment": name, "why": why.splitlines()[0]})
         return

@@ -26,7 +26,7 @@ from stackmedic.recovery.runs import RecoveryRuns
 from stackmedic.recovery.verify import stable_period, verify_recovered
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
-from stackmedic.types import SYSTEM_CLOCK, Clock, DesiredState
+from stackmedic.types import SYSTEM_CLOCK, Clock, DesiredState, EventKind, RunOutcome, Severity
 
 ILL = (Verdict.DOWN, Verdict.DEGRADED)
 
@@ -116,33 +116,35 @@ class Recoverer:
     async def _timed_out(self, name: str, opened: _Opened) -> RunResult:
         limit = self.config.run_timeout_seconds
         message = f"the run did not end within {limit:g}s"
-        if opened.run_id is None or not self.runs.end(opened.run_id, "timed-out", message):
-            return RunResult(name, "timed-out", message=message, run_id=opened.run_id)
+        if opened.run_id is None or not self.runs.end(opened.run_id, RunOutcome.TIMED_OUT, message):
+            return RunResult(name, RunOutcome.TIMED_OUT, message=message, run_id=opened.run_id)
         state = self._states.load(name)
         self.policy.attempted(state, self._clock.monotonic(), succeeded=False)
         self._states.save(state)
         await self.announce(
-            "recovery-failed", name,
+            EventKind.RECOVERY_FAILED, name,
             f"attempt {opened.attempt} timed out after {limit:g}s; next try in "
             f"{self.policy.backoff(state.failures):g}s",
-            severity="warning", details={"attempt": opened.attempt, "timed_out": True},
+            severity=Severity.WARNING, details={"attempt": opened.attempt, "timed_out": True},
         )
-        return RunResult(name, "timed-out", message=message, run_id=opened.run_id)
+        return RunResult(name, RunOutcome.TIMED_OUT, message=message, run_id=opened.run_id)
 
     async def _recover(self, name: str, trigger: str, recreated: set[str],
                        slot: Slot, opened: _Opened) -> RunResult:
         deployment = self._catalog.get(name)
         if deployment is None or not self.wants_running(name):
-            return RunResult(name, "skipped", message="not wanted running")
+            return RunResult(name, RunOutcome.SKIPPED, message="not wanted running")
         if self._stop_pending(name):
             # A stop seen on the engine may be the user's; never undo it before it is judged.
-            return RunResult(name, "deferred", message="a stop is being confirmed as intent")
+            return RunResult(name, RunOutcome.DEFERRED,
+                             message="a stop is being confirmed as intent")
         state = self._states.load(name)
         if state.phase == Phase.GAVE_UP:
-            return RunResult(name, "skipped", message="gave up earlier; needs a person")
+            return RunResult(name, RunOutcome.SKIPPED, message="gave up earlier; needs a person")
         health = self._health.evaluate(name)
         if health is not None and health.verdict not in ILL:
-            return RunResult(name, "nothing-to-do", message=f"deployment is {health.verdict}")
+            return RunResult(name, RunOutcome.NOTHING_TO_DO,
+                             message=f"deployment is {health.verdict}")
         attempt = len(self.policy.in_window(state, self._clock.monotonic())) + 1
         run_id = self.runs.begin(name, trigger, attempt)
         opened.run_id, opened.attempt = run_id, attempt
@@ -152,13 +154,13 @@ class Recoverer:
         if not diagnosis.suggestions:
             if diagnosis.needs_human:
                 return await self._give_up(state, run_id, diagnosis, [])
-            self.runs.finish(run_id, "nothing-to-do", [], diagnosis.summary)
-            return RunResult(name, "nothing-to-do", diagnosis, message=diagnosis.summary,
+            self.runs.finish(run_id, RunOutcome.NOTHING_TO_DO, [], diagnosis.summary)
+            return RunResult(name, RunOutcome.NOTHING_TO_DO, diagnosis, message=diagnosis.summary,
                              run_id=run_id)
         await self.announce(
-            "recovery-started", name,
+            EventKind.RECOVERY_STARTED, name,
             f"recovering ({trigger}, attempt {attempt}): {diagnosis.summary}",
-            severity="warning",
+            severity=Severity.WARNING,
             details={"attempt": attempt, "trigger": trigger, "source": diagnosis.source,
                      "actions": [s.describe() for s in diagnosis.suggestions]},
         )
@@ -173,8 +175,8 @@ class Recoverer:
         outcomes = await self._actor.act(name, diagnosis, evidence)
         slot.release()
         if outcomes is None:
-            self.runs.finish(run_id, "cancelled", [], "desired state changed")
-            return RunResult(name, "deferred", diagnosis, message="desired state changed")
+            self.runs.finish(run_id, RunOutcome.CANCELLED, [], "desired state changed")
+            return RunResult(name, RunOutcome.DEFERRED, diagnosis, message="desired state changed")
         verified, problem = await verify_recovered(
             self._health, name, outcomes, timeout=timeout, stable=stable,
             containers=(lambda: read(project)) if read is not None else None,
@@ -196,14 +198,14 @@ class Recoverer:
         actions = [o.as_dict() for o in outcomes]
         if verified:
             self._states.save(state)
-            self.runs.finish(run_id, "recovered", actions)
+            self.runs.finish(run_id, RunOutcome.RECOVERED, actions)
             await self.announce(
-                "recovery-succeeded", name,
+                EventKind.RECOVERY_SUCCEEDED, name,
                 f"recovered after {attempt} attempt{'s' if attempt > 1 else ''}: "
                 + ", ".join(o.suggestion.describe() for o in outcomes),
                 details={"attempt": attempt, "actions": actions, "source": diagnosis.source},
             )
-            return RunResult(name, "recovered", diagnosis, outcomes, run_id=run_id,
+            return RunResult(name, RunOutcome.RECOVERED, diagnosis, outcomes, run_id=run_id,
                              acted_at=acted_at)
         unavailable = image_unavailable(outcomes, evidence)
         if unavailable:
@@ -217,14 +219,14 @@ class Recoverer:
                                      f"{problem}")
             return await self._give_up(state, run_id, diagnosis, outcomes, acted_at)
         self._states.save(state)
-        self.runs.finish(run_id, "failed", actions, problem)
+        self.runs.finish(run_id, RunOutcome.FAILED, actions, problem)
         await self.announce(
-            "recovery-failed", name,
+            EventKind.RECOVERY_FAILED, name,
             f"attempt {attempt} did not recover it: {problem}; next try in "
             f"{self.policy.backoff(state.failures):g}s",
-            severity="warning", details={"attempt": attempt, "actions": actions},
+            severity=Severity.WARNING, details={"attempt": attempt, "actions": actions},
         )
-        return RunResult(name, "failed", diagnosis, outcomes, problem, run_id, acted_at)
+        return RunResult(name, RunOutcome.FAILED, diagnosis, outcomes, problem, run_id, acted_at)
 
     async def _engine_silent(self, name: str, run_id: int, attempt: int,
                              outcomes: list[ActionOutcome], why: str,
@@ -233,12 +235,12 @@ class Recoverer:
         the run is deferred, counts against no budget and escalates nothing."""
         message = (f"Docker stopped answering ({why}); not counted as an attempt, "
                    "tried again once it answers")
-        self.runs.finish(run_id, "deferred", [o.as_dict() for o in outcomes], message)
+        self.runs.finish(run_id, RunOutcome.DEFERRED, [o.as_dict() for o in outcomes], message)
         await self.announce(
-            "recovery-failed", name, f"attempt {attempt} could not finish: {message}",
-            severity="warning", details={"attempt": attempt, "engine_silent": why},
+            EventKind.RECOVERY_FAILED, name, f"attempt {attempt} could not finish: {message}",
+            severity=Severity.WARNING, details={"attempt": attempt, "engine_silent": why},
         )
-        return RunResult(name, "deferred", None, outcomes, message, run_id, acted_at,
+        return RunResult(name, RunOutcome.DEFERRED, None, outcomes, message, run_id, acted_at,
                          engine_silent=True)
 
     async def budget_spent(self, state: RecoveryState) -> None:
@@ -247,8 +249,8 @@ class Recoverer:
                   "did not keep it up")
         self.policy.give_up(state, self._clock.wall(), reason)
         self._states.save(state)
-        await self.announce("recovery-gave-up", state.deployment,
-                            f"gave up, needs a person: {reason}", severity="critical",
+        await self.announce(EventKind.RECOVERY_GAVE_UP, state.deployment,
+                            f"gave up, needs a person: {reason}", severity=Severity.CRITICAL,
                             details={"clear_with": f"stackmedic start {state.deployment}"})
 
     async def _give_up(self, state: RecoveryState, run_id: int, diagnosis: Diagnosis,
@@ -259,19 +261,20 @@ class Recoverer:
         shown = reason if tail and tail in reason else reason + tail
         self.policy.give_up(state, self._clock.wall(), reason)
         self._states.save(state)
-        self.runs.finish(run_id, "gave-up", [o.as_dict() for o in outcomes], reason)
+        self.runs.finish(run_id, RunOutcome.GAVE_UP, [o.as_dict() for o in outcomes], reason)
         await self.announce(
-            "recovery-gave-up", state.deployment,
-            f"gave up, needs a person: {shown}", severity="critical",
+            EventKind.RECOVERY_GAVE_UP, state.deployment,
+            f"gave up, needs a person: {shown}", severity=Severity.CRITICAL,
             details={"diagnosis": diagnosis.summary, "run_id": run_id,
                      "log_tail": diagnosis.log_tail,
                      "clear_with": f"stackmedic start {state.deployment}"},
         )
-        return RunResult(state.deployment, "gave-up", diagnosis, outcomes, reason, run_id,
+        return RunResult(state.deployment, RunOutcome.GAVE_UP, diagnosis, outcomes, reason, run_id,
                          acted_at)
 
-    async def announce(self, kind: str, deployment: str | None, message: str, *,
-                       severity: str = "info", details: dict[str, Any] | None = None) -> None:
+    async def announce(self, kind: EventKind, deployment: str | None, message: str, *,
+                       severity: Severity = Severity.INFO,
+                       details: dict[str, Any] | None = None) -> None:
         """Write a recovery event to the event log and publish it on the bus."""
         self._events.record(kind, message, deployment=deployment, severity=severity,
                             data=details)

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from stackmedic.store.db import Database
+from stackmedic.types import RunOutcome
 
 
 class RecoveryRuns:
@@ -18,9 +19,9 @@ class RecoveryRuns:
     def begin(self, deployment: str, trigger: str, attempt: int) -> int:
         """Open a run; return its id."""
         return self._db.execute(
-            "INSERT INTO recovery_runs (deployment, trigger, started_at, attempt)"
-            " VALUES (?, ?, ?, ?)",
-            (deployment, trigger, time.time(), attempt),
+            "INSERT INTO recovery_runs (deployment, trigger, started_at, attempt, outcome)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (deployment, trigger, time.time(), attempt, RunOutcome.RUNNING),
         )
 
     def diagnosed(self, run_id: int, evidence: dict[str, Any],
@@ -32,7 +33,7 @@ class RecoveryRuns:
              diagnosis.get("source"), run_id),
         )
 
-    def finish(self, run_id: int, outcome: str, actions: list[dict[str, Any]],
+    def finish(self, run_id: int, outcome: RunOutcome, actions: list[dict[str, Any]],
                error: str | None = None) -> None:
         """Close a run with its outcome and the actions taken."""
         self._db.execute(
@@ -43,20 +44,21 @@ class RecoveryRuns:
 
     def interrupt(self, run_id: int, why: str) -> None:
         """Close a run that is still open as ``interrupted`` (cancelled or failed midway)."""
-        self.end(run_id, "interrupted", why)
+        self.end(run_id, RunOutcome.INTERRUPTED, why)
 
-    def end(self, run_id: int, outcome: str, why: str) -> bool:
+    def end(self, run_id: int, outcome: RunOutcome, why: str) -> bool:
         """Close a run that is still open with ``outcome``; False when it had ended already."""
         changed = self._db.execute_rowcount(
             "UPDATE recovery_runs SET finished_at = ?, outcome = ?, error = ?"
-            " WHERE id = ? AND outcome = 'running'",
-            (time.time(), outcome, why, run_id),
+            " WHERE id = ? AND outcome = ?",
+            (time.time(), outcome, why, run_id, RunOutcome.RUNNING),
         )
         return changed > 0
 
     def interrupt_leftovers(self) -> int:
         """Close the runs a previous agent left open; return how many."""
-        rows = self._db.fetchall("SELECT id FROM recovery_runs WHERE outcome = 'running'")
+        rows = self._db.fetchall("SELECT id FROM recovery_runs WHERE outcome = ?",
+                                 (RunOutcome.RUNNING,))
         for row in rows:
             self.interrupt(int(row["id"]), "the agent stopped during the run")
         return len(rows)

@@ -20,7 +20,7 @@ from stackmedic.recovery.outcome import RunResult
 from stackmedic.recovery.policy import Phase, RecoveryPolicy, RecoveryState, RecoveryStateStore
 from stackmedic.recovery.recover import ILL
 from stackmedic.supervise.supervisor import Supervisor
-from stackmedic.types import SYSTEM_CLOCK, Clock
+from stackmedic.types import SYSTEM_CLOCK, Clock, RunOutcome
 
 log = structlog.get_logger(__name__)
 
@@ -91,7 +91,7 @@ class RecoveryScheduler:
     def settled(self, result: RunResult) -> None:
         """A run ended without raising (whoever started it): report it if it timed out."""
         name = result.deployment
-        if result.outcome == "timed-out":
+        if result.outcome == RunOutcome.TIMED_OUT:
             self._failing[name] = f"recovery of {name} timed out: {result.message}"
         else:
             self._failing.pop(name, None)
@@ -145,12 +145,12 @@ class RecoveryScheduler:
         if silent:  # the engine stopped answering: wait longer each time it still does not
             self._silent[name] = silent
             self._next[name] = ("retry", self._policy.backoff(silent))
-        elif result.outcome in ("failed", "timed-out"):
+        elif result.outcome in (RunOutcome.FAILED, RunOutcome.TIMED_OUT):
             after = self._policy.wait_before_next(self._states.load(name),
                                                  self._clock.monotonic())
             if after is not None:  # never sooner than the first backoff step
                 self._next[name] = ("retry", max(after, self._policy.backoff(1)))
-        elif result.outcome == "deferred":
+        elif result.outcome == RunOutcome.DEFERRED:
             self._next[name] = (trigger, self.config.settle_seconds)
 
     def _ended(self, name: str, task: asyncio.Task[None]) -> None:

@@ -34,7 +34,7 @@ from stackmedic.recovery.scheduler import RecoveryScheduler
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.supervise.supervisor import Supervisor
-from stackmedic.types import SYSTEM_CLOCK, Clock
+from stackmedic.types import SYSTEM_CLOCK, Clock, EventKind, RunOutcome
 
 __all__ = ["ILL", "RecoveryService"]
 
@@ -141,7 +141,7 @@ class RecoveryService:
         self.policy.reset(state)
         self._states.save(state)
         if was_gave_up:
-            await self._recoverer.announce("recovery-cleared", state.deployment,
+            await self._recoverer.announce(EventKind.RECOVERY_CLEARED, state.deployment,
                                            f"recovery re-armed: {why}")
 
     def _wants_running(self, name: str) -> bool:
@@ -179,7 +179,7 @@ class RecoveryService:
                                                recreated_networks=recreated_networks,
                                                act_slots=act_slots)
         self._scheduler.settled(result)
-        if result.outcome == "gave-up":
+        if result.outcome == RunOutcome.GAVE_UP:
             self._scheduler.cancel(name)
         return result
 

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from stackmedic.resources.models import AlertState, Consumer, SpikeAlert
+from stackmedic.types import Severity
 
 if TYPE_CHECKING:
     from stackmedic.store.db import Database
@@ -86,5 +87,6 @@ def alert_from_dict(data: dict[str, Any]) -> SpikeAlert:
     """Rebuild an alert from its `to_dict()` form."""
     fields = dict(data)
     fields.pop("event_id", None)
+    fields["severity"] = Severity(fields["severity"])
     fields["top_consumers"] = tuple(Consumer(**c) for c in fields.get("top_consumers") or ())
     return SpikeAlert(**fields)

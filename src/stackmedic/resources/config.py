@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from stackmedic.types import Severity
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
 NonNegativeSeconds = Annotated[float, Field(ge=0)]
@@ -24,7 +26,6 @@ Metric = Literal[
 CONTAINER_METRICS: frozenset[str] = frozenset(m for m in get_args(Metric) if m.startswith("c"))
 HOST_METRICS: frozenset[str] = frozenset(m for m in get_args(Metric) if m.startswith("h"))
 
-RuleSeverity = Literal["warning", "critical"]
 SampleSource = Literal["auto", "cgroups", "stats_api"]
 
 
@@ -57,7 +58,7 @@ class SpikeRule(BaseModel):
     cooldown_seconds: NonNegativeSeconds = Field(
         default=900, description="After a resolve, the same subject cannot fire for this long."
     )
-    severity: RuleSeverity = Field(default="warning", description="warning or critical.")
+    severity: Severity = Field(default=Severity.WARNING, description="warning or critical.")
     deployments: list[str] = Field(
         default_factory=list, description="Only containers of these deployments (empty: all)."
     )
@@ -70,6 +71,13 @@ class SpikeRule(BaseModel):
     exclude_services: list[str] = Field(
         default_factory=list, description="Never containers of these services."
     )
+
+    @field_validator("severity")
+    @classmethod
+    def _alerting(cls, value: Severity) -> Severity:
+        if value is Severity.INFO:
+            raise ValueError("a spike rule's severity is warning or critical, not info")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -127,14 +135,14 @@ def default_rules() -> list[SpikeRule]:
             threshold=90,
             clear_below=85,
             for_seconds=120,
-            severity="critical",
+            severity=Severity.CRITICAL,
         ),
         SpikeRule(
             name="host-disk-full",
             metric="host_disk_percent",
             threshold=90,
             clear_below=85,
-            severity="critical",
+            severity=Severity.CRITICAL,
         ),
     ]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from stackmedic.types import Severity
+
 SampleSourceName = Literal["cgroups", "stats_api"]
 AlertState = Literal["pending", "firing", "resolved"]
 
@@ -154,7 +156,7 @@ class SpikeAlert:
     """One state of a spike rule for one subject (a container, the host or a disk)."""
 
     rule: str
-    severity: str
+    severity: Severity
     state: AlertState
     metric: str
     subject: str

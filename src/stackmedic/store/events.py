@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackmedic.store.db import Database
+from stackmedic.types import EventKind, Severity
 
 
 @dataclass(frozen=True)
@@ -15,8 +16,8 @@ class EventQuery:
     """Filters and paging for the event log."""
 
     deployment: str | None = None
-    kind: str | None = None
-    severity: str | None = None
+    kind: EventKind | None = None
+    severity: Severity | None = None
     since: float | None = None
     until: float | None = None
     limit: int = 100
@@ -31,12 +32,12 @@ class EventLog:
 
     def record(
         self,
-        kind: str,
+        kind: EventKind,
         message: str,
         *,
         deployment: str | None = None,
         service: str | None = None,
-        severity: str = "info",
+        severity: Severity = Severity.INFO,
         data: dict[str, Any] | None = None,
         at: float | None = None,
     ) -> int:

@@ -21,6 +21,7 @@ from stackmedic.supervise.config import SupervisionConfig
 from stackmedic.supervise.heartbeat import Heartbeats
 from stackmedic.supervise.sdnotify import SystemdNotifier
 from stackmedic.supervise.supervisor import Supervisor
+from stackmedic.types import RunOutcome
 
 if TYPE_CHECKING:
     from stackmedic.config.model import Settings
@@ -181,8 +182,8 @@ def stuck_runs_check(db: Database, started_at: float, allowed: float
         # Run rows keep wall-clock times; runs of an earlier agent are not ours to judge.
         rows = db.fetchall(
             "SELECT DISTINCT deployment FROM recovery_runs"
-            " WHERE outcome = 'running' AND started_at >= ? AND started_at < ?",
-            (started_at, time.time() - allowed),
+            " WHERE outcome = ? AND started_at >= ? AND started_at < ?",
+            (RunOutcome.RUNNING, started_at, time.time() - allowed),
         )
         if not rows:
             return None

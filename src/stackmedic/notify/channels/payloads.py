@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from stackmedic.notify.models import MessageEvent, RenderedMessage, problem_kind
+from stackmedic.notify.types import NotificationKind
 
 SCHEMA = "stackmedic.notification/v1"
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -155,11 +156,11 @@ def postable_alerts(
     for item in latest_per_alert(message):
         event = item.event
         status = item.status
-        if status == "info" and event.kind != "test":
+        if status == "info" and event.kind != NotificationKind.TEST:
             continue
         if status == "resolved":
             ends = event.occurred_at
-        elif event.kind == "test":
+        elif event.kind == NotificationKind.TEST:
             ends = now + timedelta(minutes=5)
         else:
             ends = now + timedelta(seconds=ttl_seconds)

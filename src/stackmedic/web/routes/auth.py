@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from stackmedic.api.readmodel import agent_view
 from stackmedic.api.security import tokens_of
 from stackmedic.auth import Scope
+from stackmedic.types import EventKind, Severity
 from stackmedic.web.csrf import cross_site_reason
 from stackmedic.web.guard import (
     Posted,
@@ -84,8 +85,8 @@ async def login(
     if granted is None:
         count = logins.failed(client)
         agent_view(request).events.record(
-            "login-failed", f"failed dashboard login from {client} ({count} recently)",
-            severity="warning", data={"client": client, "recent_failures": count},
+            EventKind.LOGIN_FAILED, f"failed dashboard login from {client} ({count} recently)",
+            severity=Severity.WARNING, data={"client": client, "recent_failures": count},
         )
         error = "That is not this agent's API token (operator or read-only)."
         return _login_form(request, safe_next(next_path), error, 401)

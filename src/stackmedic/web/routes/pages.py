@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from stackmedic.api.readmodel import agent_view
+from stackmedic.types import EventKind, Severity
 from stackmedic.web.guard import dashboard, page_session
 from stackmedic.web.routes.common import known_deployment, services_key
 from stackmedic.web.sessions import Session
-from stackmedic.web.views.activity import SEVERITIES, EventFilters, events_page, notifications_page
+from stackmedic.web.views.activity import EventFilters, events_page, notifications_page
 from stackmedic.web.views.deployment import deployment_page
 from stackmedic.web.views.overview import overview
 
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(page_session)]
 Text = Annotated[str | None, Query(max_length=200)]
+Word = TypeVar("Word", bound=StrEnum)
 
 
 @router.get("/")
@@ -56,8 +59,8 @@ async def events(
     before: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
     """The agent's event log, filtered and paged."""
-    filters = EventFilters(
-        deployment or None, kind or None, severity if severity in SEVERITIES else None, before
+    filters = EventFilters(  # a kind or severity that is not one shows every event
+        deployment or None, _known(EventKind, kind), _known(Severity, severity), before
     )
     return dashboard(request).renderer.page(
         "events.html", events_page(agent_view(request), filters), session=session, nav="events"
@@ -75,3 +78,11 @@ async def notifications(
         "notifications.html", notifications_page(agent_view(request), offset),
         session=session, nav="notifications",
     )
+
+
+def _known(vocabulary: type[Word], value: str | None) -> Word | None:
+    """``value`` as a member of ``vocabulary``; None when it is empty or not one."""
+    try:
+        return vocabulary(value) if value else None
+    except ValueError:
+        return None

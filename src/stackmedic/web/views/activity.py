@@ -7,14 +7,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from stackmedic.store.events import EventQuery
+from stackmedic.types import EventKind, Severity
 
 if TYPE_CHECKING:
     from stackmedic.api.readmodel import AgentView
 
 EVENT_PAGE = 50
 NOTIFICATION_PAGE = 25
-SEVERITIES = ("info", "warning", "critical")
-SEVERITY_TONES = {"info": "info", "warning": "warn", "critical": "bad"}
+SEVERITIES = tuple(Severity)
+SEVERITY_TONES: dict[str, str] = {
+    Severity.INFO: "info", Severity.WARNING: "warn", Severity.CRITICAL: "bad",
+}
 DELIVERY_TONES = {"sent": "ok", "pending": "info", "sending": "info", "retrying": "warn",
                   "dead": "bad"}
 
@@ -24,8 +27,8 @@ class EventFilters:
     """What the events page was asked to show."""
 
     deployment: str | None = None
-    kind: str | None = None
-    severity: str | None = None
+    kind: EventKind | None = None
+    severity: Severity | None = None
     before: int | None = None
 
     def query(self, **changes: object) -> str:

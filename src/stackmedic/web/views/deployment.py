@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stackmedic.store.events import EventQuery
+from stackmedic.types import RunOutcome
 from stackmedic.views import deployment_detail
 from stackmedic.web.formatting import ago, verdict_tone, when
 from stackmedic.web.views.charts import DEFAULT_RANGE, RANGES, resource_charts
@@ -21,6 +22,10 @@ SERVICE_TONES = {
     "created": "warn",
     "paused": "warn",
     "restarting": "warn",
+}
+RUN_TONES: dict[str, str] = {
+    RunOutcome.RECOVERED: "ok", RunOutcome.NOTHING_TO_DO: "muted", RunOutcome.SKIPPED: "muted",
+    RunOutcome.FAILED: "warn", RunOutcome.GAVE_UP: "bad",
 }
 HISTORY_ROWS = 20
 RUN_ROWS = 10
@@ -130,8 +135,7 @@ def run_view(run: dict[str, Any]) -> dict[str, Any]:
         "summary": diagnosis.get("summary") or "",
         "needs_human": diagnosis.get("needs_human"),
         "source": run.get("source") or diagnosis.get("source") or "rules",
-        "tone": {"recovered": "ok", "nothing-to-do": "muted", "skipped": "muted",
-                 "failed": "warn", "gave-up": "bad"}.get(run.get("outcome") or "", "info"),
+        "tone": RUN_TONES.get(run.get("outcome") or "", "info"),
         "action_texts": [action_text(a) for a in run.get("actions") or []],
     }
 
