@@ -25,6 +25,7 @@ VERSION = {"ApiVersion": "1.41", "Version": "20.10.24"}
 CONTAINER = {"Id": "abc", "Config": {"Tty": False}}
 # One complete log frame ("hi\n") and the start of a second one.
 PARTIAL_LOG = b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n\x01\x00"
+DEADLINE = 1.0  # long enough to reach the held body on a busy machine
 
 
 class HoldingEngine:
@@ -102,9 +103,9 @@ async def engine() -> AsyncIterator[HoldingEngine]:
 
 Read = Callable[[EngineClient], Awaitable[Any]]
 READS: dict[str, Read] = {
-    "log tail": lambda client: client.container_logs("abc", 10, timeout=0.2),
+    "log tail": lambda client: client.container_logs("abc", 10, timeout=DEADLINE),
     "stats list": lambda client: client.call(
-        "stats", client.docker.containers.container("abc").stats(stream=False), 0.2),
+        "stats", client.docker.containers.container("abc").stats(stream=False), DEADLINE),
 }
 
 
