@@ -9,6 +9,10 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 
+from stackmedic.deployments.catalog import Catalog
+from stackmedic.deployments.model import Deployment, DeploymentKind, ServiceSpec
+from stackmedic.observe.containers import ContainerState
+from stackmedic.recovery.exits import ExitLedger
 from stackmedic.resources import (
     ContainerRef,
     ResourceMonitor,
@@ -17,6 +21,7 @@ from stackmedic.resources import (
     SpikeRule,
 )
 from stackmedic.store import Database
+from stackmedic.store.facts import Facts
 
 from .fake_cgroups import FakeCgroupTree, FakeContainer
 
@@ -41,7 +46,8 @@ class Harness:
     """A monitor over a fake v2 tree with two containers of deployment `shop`."""
 
     def __init__(
-        self, tmp_path: Path, db: Database, rules: list[SpikeRule], on_oom_kill: Any = None
+        self, tmp_path: Path, db: Database, rules: list[SpikeRule], on_oom_kill: Any = None,
+        oom_kills: Any = None,
     ) -> None:
         self.tree = FakeCgroupTree(tmp_path / "cgroup", 2, "systemd")
         self.clocks = Clocks()
@@ -58,6 +64,7 @@ class Harness:
             None,
             on_alert=self.collect,
             on_oom_kill=on_oom_kill,
+            oom_kills=oom_kills,
             clock=self.clocks.wall,
             monotonic_ns=self.clocks.mono_ns,
         )
@@ -234,6 +241,41 @@ async def test_oom_kill_in_a_running_container_is_reported_once(
         assert context["memory_limit_bytes"] == 100 * MIB
         assert context["peak_memory_bytes"] == 90 * MIB
         assert len(context["trend"]) == 4
+    finally:
+        await h.monitor.close()
+
+
+async def test_an_oom_kill_seen_by_the_cgroup_counter_reaches_the_exit_ledger(
+    tmp_path: Path, db: Database
+) -> None:
+    # Wired as the agent wires them: the monitor reports to the ledger, and shows the
+    # ledger's count (one per kill, across recreation) rather than the cgroup's own.
+    catalog = Catalog(tmp_path, None, Facts(db))
+    catalog.deployments["shop"] = Deployment(
+        "shop", "shop", DeploymentKind.FOLDER, tmp_path, [],
+        {name: ServiceSpec(name) for name in IDS})
+    exits = ExitLedger(db, catalog)
+    h = Harness(tmp_path, db, [], on_oom_kill=exits.on_oom_kill,
+                oom_kills=lambda ref: exits.oom_kills(ref.deployment, ref.service))
+    try:
+        running = ContainerState(id=IDS["db"], name="shop-db-1", project="shop", service="db",
+                                 status="running", started_at=h.clocks.now - 60)
+        await exits.on_container_change(None, running, None)  # the first sweep saw it run
+        await h.tick()
+        # A process inside is OOM-killed and the container keeps running: no exit, and
+        # here no engine event either; only the cgroup counter tells.
+        h.write("db", oom_kills=1)
+        await h.tick()
+        assert exits.oom_kills("shop", "db") == 1
+        assert exits.oom_kills("shop", "web") == 0
+        by_service = {c["service"]: c for c in h.monitor.current()["containers"]}
+        assert (by_service["db"]["oom_kills"], by_service["web"]["oom_kills"]) == (1, 0)
+        await h.tick()  # the counter stays at 1: the same kill, not another one
+        assert exits.oom_kills("shop", "db") == 1
+        h.write("db", oom_kills=2)
+        await h.tick()
+        assert exits.oom_kills("shop", "db") == 2
+        assert ExitLedger(db, catalog).oom_kills("shop", "db") == 2  # kept in the store
     finally:
         await h.monitor.close()
 

@@ -20,6 +20,7 @@ import aiodocker
 import aiohttp
 import structlog
 
+from stackmedic.engine.docker_api import Docker
 from stackmedic.engine.identity import EngineIdentity, EngineKind, identify
 
 log = structlog.get_logger(__name__)
@@ -95,7 +96,7 @@ class EngineClient:
         ends; aiodocker lifts it for the streams it knows to be long (events, logs, stats).
         """
         if self._docker is None:
-            self._docker = aiodocker.Docker(
+            self._docker = Docker(
                 url=self.host,
                 timeout=aiohttp.ClientTimeout(
                     total=self.request_timeout, sock_connect=self.request_timeout

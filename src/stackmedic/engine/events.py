@@ -144,9 +144,9 @@ class EventStream:
                 await self._handle(get.result())
                 self._beat()
         finally:
+            response.close()  # before awaiting: a second cancellation must not skip it
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-            response.close()
 
     async def _read(self, response: aiohttp.ClientResponse, queue: asyncio.Queue[Any]) -> None:
         async for line in response.content:

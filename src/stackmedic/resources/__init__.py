@@ -18,8 +18,9 @@ if TYPE_CHECKING:
         Snapshot,
         SpikeAlert,
     )
+    from stackmedic.resources.reporting import AlertCallback, OomCallback
     from stackmedic.resources.rules import RuleEngine
-    from stackmedic.resources.service import AlertCallback, OomCallback, ResourceMonitor
+    from stackmedic.resources.service import ResourceMonitor
     from stackmedic.resources.targets import TargetsProvider, running_containers
 
 # Loaded on first access, so that importing one light module of this package (a
@@ -38,8 +39,8 @@ _LAZY = {
     "Snapshot": "stackmedic.resources.models",
     "SpikeAlert": "stackmedic.resources.models",
     "RuleEngine": "stackmedic.resources.rules",
-    "AlertCallback": "stackmedic.resources.service",
-    "OomCallback": "stackmedic.resources.service",
+    "AlertCallback": "stackmedic.resources.reporting",
+    "OomCallback": "stackmedic.resources.reporting",
     "ResourceMonitor": "stackmedic.resources.service",
     "TargetsProvider": "stackmedic.resources.targets",
     "running_containers": "stackmedic.resources.targets",

@@ -1,25 +1,27 @@
-"""The per-container collector: cgroup files first, the engine's stats API where they fail."""
+"""The per-container collector: cgroup files first, the engine's stats API where they fail.
+
+It keeps what each container needs between samples (``tracked``), finds and opens the
+cgroup files (looked for again with a growing delay while they are missing), and leaves
+the reading to ``sample_cgroup`` and ``sample_api``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import structlog
 
 from stackmedic.resources.cgroup_reader import CgroupReader
 from stackmedic.resources.cgroups import CgroupLayout, ContainerCgroupFiles
 from stackmedic.resources.config import SampleSource
-from stackmedic.resources.models import (
-    ContainerRef,
-    ContainerSample,
-    SampleDetail,
-    SampleSourceName,
-)
-from stackmedic.resources.sample_build import HostShape, build_sample, seconds
-from stackmedic.resources.stats_api import StatsApiReader, cpu_core_percent
+from stackmedic.resources.models import ContainerRef, ContainerSample, SampleSourceName
+from stackmedic.resources.sample_api import engine_cgroup_path, read_api
+from stackmedic.resources.sample_build import HostShape
+from stackmedic.resources.sample_cgroup import read_cgroup
+from stackmedic.resources.stats_api import StatsApiReader
+from stackmedic.resources.tracked import TrackedContainer
 
 log = structlog.get_logger(__name__)
 
@@ -27,26 +29,6 @@ __all__ = ["ContainerSampler", "HostShape"]
 
 _YIELD_EVERY = 256
 _FIRST_RETRY_NS = 1_000_000_000
-
-
-@dataclass(slots=True)
-class _Tracked:
-    """What the collector keeps per container between samples."""
-
-    ref: ContainerRef
-    reader: CgroupReader | None = None
-    prev_cpu_ns: int | None = None
-    prev_clock_ns: int | None = None
-    cpu_limit_cores: float | None = None
-    memory_limit_bytes: int | None = None
-    cpu_quota_us: int | None = None
-    cpu_period_us: int | None = None
-    limits_read_at: float | None = None
-    via_api: bool = False
-    # When the cgroup files were last looked for in vain: looked for again only after
-    # the retry interval, so a host without readable files costs no path search per sample.
-    missing_at: int | None = None
-    misses: int = 0
 
 
 class ContainerSampler:
@@ -67,7 +49,7 @@ class ContainerSampler:
         self._api = stats_api if source != "cgroups" else None
         self._refresh_ns = int(limits_refresh_seconds * 1e9)
         self._monotonic_ns = monotonic_ns
-        self._tracked: dict[str, _Tracked] = {}
+        self._tracked: dict[str, TrackedContainer] = {}
         self.fallback_reason: str | None = None
 
     @property
@@ -107,13 +89,13 @@ class ContainerSampler:
         """Sample every target once; containers that are not running are left out."""
         self._forget_except({ref.container_id for ref in targets})
         samples: list[ContainerSample] = []
-        fallback: list[_Tracked] = []
+        fallback: list[TrackedContainer] = []
         for index, ref in enumerate(targets):
             if index % _YIELD_EVERY == _YIELD_EVERY - 1:
                 await asyncio.sleep(0)
             tracked = self._tracked.get(ref.container_id)
             if tracked is None:
-                tracked = self._tracked[ref.container_id] = _Tracked(ref)
+                tracked = self._tracked[ref.container_id] = TrackedContainer(ref)
             tracked.ref = ref
             if self._layout is not None:
                 sample = self._sample_cgroup(tracked, ts, host)
@@ -137,7 +119,7 @@ class ContainerSampler:
             if tracked.reader is not None:
                 tracked.reader.close()
 
-    def _attach(self, tracked: _Tracked) -> bool:
+    def _attach(self, tracked: TrackedContainer) -> bool:
         """Open the container's cgroup files if needed; False when they are not there."""
         if tracked.reader is not None:
             return True
@@ -164,74 +146,23 @@ class ContainerSampler:
         tracked.missing_at, tracked.misses = None, 0
         tracked.reader = reader
         tracked.via_api = False
-        tracked.prev_cpu_ns = tracked.prev_clock_ns = tracked.limits_read_at = None
+        tracked.start_over()
         return True
 
     def _sample_cgroup(
-        self, tracked: _Tracked, ts: float, host: HostShape
+        self, tracked: TrackedContainer, ts: float, host: HostShape
     ) -> ContainerSample | None:
         """Read the container's cgroup; a stale one (restarted container) is reopened once."""
         for _ in range(2):
             if not self._attach(tracked):
                 return None
-            sample = self._read_cgroup(tracked, ts, host)
+            sample = read_cgroup(tracked, ts, host, self._monotonic_ns(), self._refresh_ns)
             if sample is not None:
                 return sample
         return None
 
-    def _read_cgroup(self, tracked: _Tracked, ts: float, host: HostShape) -> ContainerSample | None:
-        reader = tracked.reader
-        assert reader is not None
-        now_ns = self._monotonic_ns()
-        try:
-            counters = reader.read()
-            if (
-                tracked.limits_read_at is None
-                or now_ns - tracked.limits_read_at >= self._refresh_ns
-            ):
-                limits = reader.read_limits()
-                tracked.cpu_limit_cores = limits.cpu_cores
-                tracked.memory_limit_bytes = limits.memory_bytes
-                tracked.cpu_quota_us = limits.cpu_quota_us
-                tracked.cpu_period_us = limits.cpu_period_us
-                tracked.limits_read_at = now_ns
-        except (OSError, ValueError):
-            # The cgroup was removed (container stopped or restarted): reopen next time.
-            reader.close()
-            tracked.reader = None
-            return None
-        core_percent = None
-        if tracked.prev_cpu_ns is not None and tracked.prev_clock_ns is not None:
-            elapsed = now_ns - tracked.prev_clock_ns
-            if elapsed > 0 and counters.cpu_ns >= tracked.prev_cpu_ns:
-                core_percent = (counters.cpu_ns - tracked.prev_cpu_ns) / elapsed * 100.0
-        tracked.prev_cpu_ns, tracked.prev_clock_ns = counters.cpu_ns, now_ns
-        return build_sample(
-            tracked.ref,
-            tracked.cpu_limit_cores,
-            ts,
-            host,
-            source="cgroups",
-            core_percent=core_percent,
-            cpu_ns=counters.cpu_ns,
-            memory_bytes=counters.memory_bytes,
-            memory_limit=tracked.memory_limit_bytes,
-            oom_kills=counters.oom_kills,
-            detail=SampleDetail(
-                usage_bytes=counters.usage_bytes,
-                working_set_bytes=counters.working_set_bytes,
-                rss_bytes=counters.rss_bytes,
-                cache_bytes=counters.cache_bytes,
-                throttled_seconds=seconds(counters.throttled_ns),
-                cpu_quota_us=tracked.cpu_quota_us,
-                cpu_period_us=tracked.cpu_period_us,
-                memory_limit_bytes=tracked.memory_limit_bytes,
-                cgroup_path=reader.files.cgroup_path,
-            ),
-        )
-
     def _note_fallback(
-        self, tracked: _Tracked, files: ContainerCgroupFiles | None, missing: list[str]
+        self, tracked: TrackedContainer, files: ContainerCgroupFiles | None, missing: list[str]
     ) -> None:
         """Remember why a container's cgroup files could not be used (the first reason only)."""
         if self.fallback_reason is not None:
@@ -248,63 +179,10 @@ class ContainerSampler:
         log.info("resources.cgroup_files_not_used", reason=self.fallback_reason)
 
     async def _read_api(
-        self, tracked: _Tracked, ts: float, host: HostShape
+        self, tracked: TrackedContainer, ts: float, host: HostShape
     ) -> ContainerSample | None:
         assert self._api is not None
-        cid = tracked.ref.container_id
-        if not tracked.via_api:
-            tracked.via_api = True
-            tracked.prev_cpu_ns = tracked.prev_clock_ns = tracked.limits_read_at = None
-        now_ns = self._monotonic_ns()
-        if tracked.limits_read_at is None or now_ns - tracked.limits_read_at >= self._refresh_ns:
-            limits = await self._api.limits(cid)
-            tracked.cpu_limit_cores = limits.cpu_cores
-            tracked.memory_limit_bytes = limits.memory_bytes
-            tracked.cpu_quota_us = limits.cpu_quota_us
-            tracked.cpu_period_us = limits.cpu_period_us
-            tracked.limits_read_at = now_ns
-        reading = await self._api.read(cid)
-        if reading is None:
-            tracked.prev_cpu_ns = tracked.prev_clock_ns = None
-            return None
-        core_percent = reading.cpu_core_percent
-        if core_percent is None and reading.system_ns is not None:
-            if tracked.prev_cpu_ns is not None and tracked.prev_clock_ns is not None:
-                core_percent = cpu_core_percent(
-                    reading.cpu_ns - tracked.prev_cpu_ns,
-                    reading.system_ns - tracked.prev_clock_ns,
-                    reading.online_cpus,
-                )
-            tracked.prev_cpu_ns, tracked.prev_clock_ns = reading.cpu_ns, reading.system_ns
-        return build_sample(
-            tracked.ref,
-            tracked.cpu_limit_cores,
-            ts,
-            host,
-            source="stats_api",
-            core_percent=core_percent,
-            cpu_ns=reading.cpu_ns,
-            memory_bytes=reading.memory_bytes,
-            memory_limit=reading.memory_limit_bytes or None,
-            oom_kills=None,
-            detail=SampleDetail(
-                usage_bytes=reading.usage_bytes,
-                working_set_bytes=reading.working_set_bytes,
-                rss_bytes=reading.rss_bytes,
-                cache_bytes=reading.cache_bytes,
-                throttled_seconds=seconds(reading.throttled_ns),
-                cpu_quota_us=tracked.cpu_quota_us,
-                cpu_period_us=tracked.cpu_period_us,
-                memory_limit_bytes=tracked.memory_limit_bytes,
-                cgroup_path=self._cgroup_path(cid),
-                read_at=reading.read_at,
-            ),
+        path = engine_cgroup_path(self._layout, self._driver, tracked.ref.container_id)
+        return await read_api(
+            self._api, tracked, ts, host, self._monotonic_ns(), self._refresh_ns, path
         )
-
-    def _cgroup_path(self, container_id: str) -> str:
-        """The container's cgroup path as cAdvisor's ``id`` (where the engine puts it)."""
-        if self._layout is not None:
-            return "/" + self._layout.relative_dirs(container_id)[0]
-        if self._driver == "systemd":
-            return f"/system.slice/docker-{container_id}.scope"
-        return f"/docker/{container_id}"

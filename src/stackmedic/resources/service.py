@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,11 +24,11 @@ from stackmedic.resources.models import (
     ContainerSample,
     HostSample,
     Snapshot,
-    SpikeAlert,
 )
 from stackmedic.resources.oom import oom_context, oom_killed
 from stackmedic.resources.periodic import Periodic
 from stackmedic.resources.prometheus import metric_families
+from stackmedic.resources.reporting import AlertCallback, OomCallback, ResourceReporter
 from stackmedic.resources.rules import RuleEngine
 from stackmedic.resources.sampler import ContainerSampler, HostShape
 from stackmedic.resources.stats_api import StatsApiReader
@@ -37,8 +37,6 @@ from stackmedic.store.db import Database
 
 log = structlog.get_logger(__name__)
 
-AlertCallback = Callable[[SpikeAlert], Awaitable[None]]
-OomCallback = Callable[[ContainerSample, list[tuple[float, int]]], Awaitable[None]]
 OomCount = Callable[[ContainerRef], int]
 PRUNE_EVERY_SECONDS = 600.0
 DEFAULT_SERIES_SECONDS = 3600.0
@@ -62,8 +60,6 @@ class ResourceMonitor:
     ) -> None:
         self._config = config
         self._docker = docker
-        self._on_alert = on_alert
-        self._on_oom_kill = on_oom_kill
         # The one count of OOM kills per service (across recreation); else the cgroup's.
         self._oom_kills = oom_kills
         self._clock = clock
@@ -78,6 +74,7 @@ class ResourceMonitor:
             minute_retention_seconds=config.minute_retention_days * 86400,
             ring_keep_seconds=keep,
         )
+        self._report = ResourceReporter(on_alert, on_oom_kill, self._history.memory_trend)
         self._alert_store = AlertStore(db)
         self._engine = RuleEngine(config.rules)
         self._host = HostSampler(config.disk_paths)
@@ -145,9 +142,9 @@ class ResourceMonitor:
         async with self._sampled:
             self._sampled.notify_all()
         for event in events:
-            await self._deliver(event)
+            await self._report.alert(event)
         for sample in killed:
-            await self._report_oom_kill(sample)
+            await self._report.oom_kill(sample)
         return snapshot
 
     async def next_snapshot(self, timeout: float | None = None) -> Snapshot:
@@ -275,39 +272,6 @@ class ResourceMonitor:
         deleted += self._alert_store.prune(now - self._history.minute_retention_seconds)
         if deleted:
             log.debug("resources.pruned", rows=deleted)
-
-    async def _report_oom_kill(self, sample: ContainerSample) -> None:
-        log.warning(
-            "resources.oom_kill",
-            container=sample.ref.name,
-            deployment=sample.ref.deployment,
-            service=sample.ref.service,
-            oom_kills=sample.oom_kills,
-            memory_limit_bytes=sample.memory_limit_bytes,
-        )
-        if self._on_oom_kill is None:
-            return
-        try:
-            await self._on_oom_kill(sample, self._history.memory_trend(sample.ref.container_id))
-        except Exception:
-            log.exception("resources.oom_callback_failed", container=sample.ref.name)
-
-    async def _deliver(self, alert: SpikeAlert) -> None:
-        log.info(
-            "resources.alert",
-            rule=alert.rule,
-            state=alert.state,
-            subject=alert.container_name or alert.subject,
-            deployment=alert.deployment,
-            value=round(alert.value, 2),
-            threshold=alert.threshold,
-        )
-        if self._on_alert is None:
-            return
-        try:
-            await self._on_alert(alert)
-        except Exception:
-            log.exception("resources.alert_callback_failed", rule=alert.rule)
 
 
 def _timestamp(value: float | datetime) -> float:
