@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from stackmedic.api.params import BeforeId, UnixTime
-from stackmedic.api.readmodel import agent_view
+from stackmedic.readmodel import agent_view
 from stackmedic.store.events import EventQuery
 
 router = APIRouter(tags=["events"])

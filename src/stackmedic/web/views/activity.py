@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from stackmedic.store.events import EventQuery
 
 if TYPE_CHECKING:
-    from stackmedic.api.readmodel import AgentView
+    from stackmedic.readmodel import AgentView
 
 EVENT_PAGE = 50
 NOTIFICATION_PAGE = 25
