@@ -53,8 +53,8 @@ from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.store.facts import Facts
 from stackmedic.supervise.supervisor import every
-from stackmedic.supervise.watch import STORE_PROBE_SECONDS, AgentWatch
 from stackmedic.types import EventKind, Severity
+from stackmedic.watch import STORE_PROBE_SECONDS, AgentWatch
 
 log = structlog.get_logger(__name__)
 

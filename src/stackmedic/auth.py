@@ -9,7 +9,10 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 
 def _log() -> Any:
@@ -51,6 +54,12 @@ class Tokens:
         if kind.lower() != "bearer" or not value.strip():
             return None
         return self.scope_of_token(value)
+
+
+def tokens_of(request: Request) -> Tokens:
+    """The tokens of the agent serving this request (the API's and the dashboard's)."""
+    found: Tokens = request.app.state.tokens
+    return found
 
 
 def load_or_create_token(configured: str | None, token_file: Path) -> str:

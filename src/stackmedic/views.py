@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stackmedic.deployments.attention import deployment_attention
+from stackmedic.deployments.attention import DOWN, needs_attention
 from stackmedic.deployments.model import Deployment
 
 if TYPE_CHECKING:
-    from stackmedic.api.readmodel import AgentView
+    from stackmedic.readmodel import AgentView
 
 
 def observed_state(agent: AgentView, deployment: Deployment) -> str:
@@ -70,3 +70,17 @@ def deployment_detail(agent: AgentView, deployment: Deployment | None) -> dict[s
         })
     return {**deployment_row(agent, deployment), **deployment.summary(),
             "services": services, "external_networks": deployment.external_networks}
+
+
+def deployment_attention(agent: AgentView, deployment: Deployment,
+                         verdict: str | None) -> dict[str, Any] | None:
+    """``needs_attention`` for one deployment of a running agent, JSON-ready."""
+    desired = agent.desired.get(deployment.name)
+    found = needs_attention(
+        verdict, desired.state.value if desired else None,
+        recovery_enabled=agent.settings.recovery.enabled,
+        recoverable=not deployment.services or any(
+            spec.recover for spec in deployment.services.values()),
+        recovery=agent.recovery.state(deployment.name) if verdict == DOWN else None,
+    )
+    return found.as_dict(deployment.name) if found else None

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from stackmedic.bus import Bus
-from stackmedic.config.model import HealthConfig
 from stackmedic.deployments.actions import Action
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.health import EngineView, HealthEngine
+from stackmedic.health.config import HealthConfig
 from stackmedic.health.model import HealthTransition, Verdict
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.db import Database

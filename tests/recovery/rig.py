@@ -17,12 +17,12 @@ from typing import Any
 
 from health.factories import container, deployment
 from stackmedic.bus import Bus
-from stackmedic.config.model import HealthConfig
 from stackmedic.deployments.actions import DeploymentActions
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.deployments.model import Deployment
 from stackmedic.engine.client import EngineClient
 from stackmedic.health import EngineView, HealthEngine
+from stackmedic.health.config import HealthConfig
 from stackmedic.intent.tracker import IntentTracker
 from stackmedic.observe.containers import ContainerState
 from stackmedic.observe.state import ObservedState

@@ -13,7 +13,7 @@ from health.factories import container
 from stackmedic.deployments.actions import Action
 from stackmedic.recovery.events import RecoveryEvent
 from stackmedic.supervise.heartbeat import Heartbeats
-from stackmedic.supervise.watch import recovery_check
+from stackmedic.watch import recovery_check
 from support.clock import SteppedClock
 from support.wait import async_wait_until
 

@@ -13,7 +13,6 @@ from fastapi_offline import FastAPIOffline
 from stackmedic import __version__
 from stackmedic.api.guard import ApiGuard
 from stackmedic.api.openapi import documented_methods, install_schema
-from stackmedic.api.readmodel import AgentView
 from stackmedic.api.routes import (
     deployments,
     events,
@@ -27,6 +26,7 @@ from stackmedic.api.routes import metrics as metrics_routes
 from stackmedic.api.security import require_token
 from stackmedic.api.throttle import TokenThrottle
 from stackmedic.auth import Tokens
+from stackmedic.readmodel import AgentView
 from stackmedic.types import EventKind, Severity
 from stackmedic.web import install_dashboard
 

@@ -8,18 +8,12 @@ from fastapi import HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from stackmedic.api.guard import SAFE_METHODS
-from stackmedic.auth import Scope, Tokens
+from stackmedic.auth import Scope, tokens_of
 
 bearer = HTTPBearer(
     auto_error=False,
     description="The agent's operator token, or its read-only token for GET requests",
 )
-
-
-def tokens_of(request: Request) -> Tokens:
-    """The tokens of the agent serving this request."""
-    found: Tokens = request.app.state.tokens
-    return found
 
 
 async def require_token(

@@ -13,7 +13,7 @@ import uvicorn
 from stackmedic.api.app import create_app
 
 if TYPE_CHECKING:
-    from stackmedic.agent import Agent
+    from stackmedic.readmodel import AgentView
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +47,7 @@ class ApiServer:
             await self._task
 
 
-async def start_api_server(agent: Agent) -> ApiServer:
+async def start_api_server(agent: AgentView) -> ApiServer:
     """Start serving and return once the socket listens (or raise why it cannot)."""
     config = uvicorn.Config(
         create_app(agent),
@@ -72,7 +72,7 @@ async def start_api_server(agent: Agent) -> ApiServer:
     return handle
 
 
-def _say_where(agent: Agent, port: int) -> None:
+def _say_where(agent: AgentView, port: int) -> None:
     """Log the dashboard's address and where its login token is (never the token)."""
     api = agent.settings.api
     host = api.host if api.host not in ("0.0.0.0", "::", "") else "127.0.0.1"

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from stackmedic.health.config import HealthConfig
 from stackmedic.metrics.config import MetricsConfig
 from stackmedic.notify.config import NotifyConfig
 from stackmedic.recovery.config import RecoveryConfig
@@ -88,19 +89,6 @@ class IntentConfig(Section):
     """
     start_settle_seconds: PositiveSeconds = 30
     """Starts seen this soon after (re)connecting may be restart policies at boot, not a user."""
-
-
-class HealthConfig(Section):
-    """How observed container states roll up into deployment verdicts."""
-
-    sweep_interval_seconds: PositiveSeconds = 30
-    """Full comparison with the engine, as a safety net for missed events."""
-    start_grace_seconds: PositiveSeconds = 30
-    """A deployment started by stackmedic is `starting`, not ill, this long."""
-    crash_loop_restarts: int = Field(default=3, ge=1)
-    """Restarts within the window that make a service crash-looping."""
-    crash_loop_window_seconds: PositiveSeconds = 300
-    """The crash-loop window."""
 
 
 class Settings(Section):

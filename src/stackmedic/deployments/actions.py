@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from enum import StrEnum
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
@@ -20,7 +21,6 @@ from stackmedic.deployments.events import (
 )
 from stackmedic.deployments.model import Deployment
 from stackmedic.engine.compose import ComposeError, ComposeResult, ComposeRunner
-from stackmedic.intent.tracker import IntentTracker
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
@@ -46,6 +46,39 @@ DESIRED_AFTER = {
 }
 
 
+class ActionSpan(Protocol):
+    """When one of the agent's own actions ran, on the engine's clock."""
+
+    @property
+    def start(self) -> float:
+        """When it began."""
+        ...
+
+    @property
+    def end(self) -> float | None:
+        """When it ended (its tail included); None while it runs."""
+        ...
+
+
+SpanT = TypeVar("SpanT", bound=ActionSpan)
+
+
+class OwnActions(Protocol[SpanT]):
+    """What an action needs of the intent tracker: its events marked as the agent's own."""
+
+    # Told before the action starts (and synchronously), so that no engine event it
+    # causes can be taken for a person's; ``intent.IntentTracker`` is the one in use.
+
+    def begin_action(self, deployment: str, action: str = ...,
+                     services: frozenset[str] | None = ...) -> SpanT:
+        """The agent starts acting on ``deployment``: its events are not a person's."""
+        ...
+
+    async def end_action(self, deployment: str, window: SpanT | None = ...) -> None:
+        """The agent's action on ``deployment`` ended."""
+        ...
+
+
 class UnknownDeployment(LookupError):
     """No deployment has that name."""
 
@@ -68,7 +101,7 @@ class DeploymentActions:
         runner: ComposeRunner | None,
         desired: DesiredStateStore,
         events: EventLog,
-        intent: IntentTracker,
+        intent: OwnActions[Any],
         observed: ObservedState,
         bus: Bus | None = None,
     ) -> None:
@@ -103,7 +136,7 @@ class DeploymentActions:
         async with self.lock(deployment):
             # One window answers "is this engine event ours?" for everyone: the intent
             # tracker keeps it, and the bus events carry its very start and end.
-            window = self._intent.begin_action(
+            window: ActionSpan = self._intent.begin_action(
                 deployment, action, frozenset(services) if services is not None else None)
             await self._publish(ActionStarted(deployment, action, origin, window.start))
             ok = False

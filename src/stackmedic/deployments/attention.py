@@ -11,12 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from stackmedic.deployments.model import Deployment
-
-if TYPE_CHECKING:
-    from stackmedic.api.readmodel import AgentView
+from typing import Any
 
 DOWN = "down"
 
@@ -55,17 +50,3 @@ def needs_attention(verdict: str | None, desired: str | None, *, recovery_enable
                          float(at) if isinstance(at, int | float) else None,
                          str(reason) if reason else None)
     return None
-
-
-def deployment_attention(agent: AgentView, deployment: Deployment,
-                         verdict: str | None) -> dict[str, Any] | None:
-    """``needs_attention`` for one deployment of a running agent, JSON-ready."""
-    desired = agent.desired.get(deployment.name)
-    found = needs_attention(
-        verdict, desired.state.value if desired else None,
-        recovery_enabled=agent.settings.recovery.enabled,
-        recoverable=not deployment.services or any(
-            spec.recover for spec in deployment.services.values()),
-        recovery=agent.recovery.state(deployment.name) if verdict == DOWN else None,
-    )
-    return found.as_dict(deployment.name) if found else None

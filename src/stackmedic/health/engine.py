@@ -20,13 +20,13 @@ from typing import Any
 import structlog
 
 from stackmedic.bus import Bus
-from stackmedic.config.model import HealthConfig
 from stackmedic.deployments.actions import Action
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionStarted
 from stackmedic.engine.events import event_time
 from stackmedic.health.activity import Activity
 from stackmedic.health.answers import EngineView, container_detail, summary
+from stackmedic.health.config import HealthConfig
 from stackmedic.health.crashloop import CrashLoopTracker
 from stackmedic.health.history import HealthHistory, LastKnown
 from stackmedic.health.model import DeploymentHealth, HealthTransition, Verdict

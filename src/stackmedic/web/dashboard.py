@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from stackmedic.api.readmodel import AgentView
+from stackmedic.readmodel import AgentView
 from stackmedic.web.guard import (
     LoginRequired,
     PageNotFound,

@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 
 from stackmedic.api.openapi import documented_methods
 from stackmedic.api.params import NameParam, invalid
-from stackmedic.api.readmodel import agent_view
 from stackmedic.deployments.actions import Action, ComposeUnavailable, UnknownDeployment
 from stackmedic.deployments.names import InvalidName, validate_name
 from stackmedic.engine.compose import ComposeError
+from stackmedic.readmodel import agent_view
 from stackmedic.views import deployment_detail, deployment_row
 
 router = APIRouter(tags=["deployments"])

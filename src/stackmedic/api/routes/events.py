@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BeforeValidator
 
 from stackmedic.api.params import BeforeId, UnixTime
-from stackmedic.api.readmodel import agent_view
+from stackmedic.readmodel import agent_view
 from stackmedic.store.events import EventQuery
 from stackmedic.types import EventKind, Severity, parse_word
 

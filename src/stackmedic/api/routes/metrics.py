@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from stackmedic.api.readmodel import agent_view
 from stackmedic.metrics import CONTENT_TYPE_LATEST
+from stackmedic.readmodel import agent_view
 
 router = APIRouter(tags=["system"])
 

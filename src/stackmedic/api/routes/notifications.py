@@ -9,9 +9,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from stackmedic.api.params import NAME_PATTERN, RowId, invalid
-from stackmedic.api.readmodel import agent_view
 from stackmedic.api.routes.deployments import checked_name
 from stackmedic.notify.errors import UnknownChannelError
+from stackmedic.readmodel import agent_view
 
 router = APIRouter(tags=["notifications"])
 SILENCE_TARGET = r"^(\*|" + NAME_PATTERN.removeprefix("^").removesuffix("$") + ")$"

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from stackmedic.api.params import BeforeId, NameParam, RowId
-from stackmedic.api.readmodel import agent_view
 from stackmedic.api.routes.deployments import checked_name
+from stackmedic.readmodel import agent_view
 
 router = APIRouter(tags=["recovery"])
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 
 from stackmedic.api.params import NameParam
-from stackmedic.api.readmodel import agent_view
 from stackmedic.api.routes.deployments import checked_name
+from stackmedic.readmodel import agent_view
 
 router = APIRouter(tags=["resources"])
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from stackmedic.api.readmodel import agent_view
+from stackmedic.readmodel import agent_view
 
 router = APIRouter(tags=["system"])
 

@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from stackmedic.api.readmodel import agent_view
 from stackmedic.deployments.actions import Action, ComposeUnavailable, UnknownDeployment
 from stackmedic.engine.compose import ComposeError
 from stackmedic.notify.errors import UnknownChannelError
+from stackmedic.readmodel import agent_view
 from stackmedic.web.formatting import when
 from stackmedic.web.guard import Posted, dashboard, posted, safe_next
 from stackmedic.web.routes.common import deployment_path, known_deployment

@@ -10,9 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from stackmedic.api.readmodel import agent_view
-from stackmedic.api.security import tokens_of
-from stackmedic.auth import Scope
+from stackmedic.auth import Scope, tokens_of
+from stackmedic.readmodel import agent_view
 from stackmedic.types import EventKind, Severity
 from stackmedic.web.csrf import cross_site_reason
 from stackmedic.web.guard import (

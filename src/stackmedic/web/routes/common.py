@@ -10,8 +10,8 @@ from stackmedic.deployments.names import InvalidName, validate_name
 from stackmedic.web.guard import PageNotFound
 
 if TYPE_CHECKING:
-    from stackmedic.api.readmodel import AgentView
     from stackmedic.deployments.model import Deployment
+    from stackmedic.readmodel import AgentView
 
 
 def known_deployment(agent: AgentView, name: str) -> Deployment:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from stackmedic.api.readmodel import agent_view
+from stackmedic.readmodel import agent_view
 from stackmedic.web.guard import PageNotFound, dashboard, data_session
 from stackmedic.web.routes.common import known_deployment, services_key
 from stackmedic.web.sessions import Session

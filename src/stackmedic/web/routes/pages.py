@@ -8,7 +8,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from stackmedic.api.readmodel import agent_view
+from stackmedic.readmodel import agent_view
 from stackmedic.types import EventKind, Severity
 from stackmedic.web.guard import dashboard, page_session
 from stackmedic.web.routes.common import known_deployment, services_key

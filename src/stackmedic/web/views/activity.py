@@ -10,7 +10,7 @@ from stackmedic.store.events import EventQuery
 from stackmedic.types import EventKind, Severity
 
 if TYPE_CHECKING:
-    from stackmedic.api.readmodel import AgentView
+    from stackmedic.readmodel import AgentView
 
 EVENT_PAGE = 50
 NOTIFICATION_PAGE = 25

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from stackmedic.web.charts import Chart, Line, byte_unit, render
 
 if TYPE_CHECKING:
-    from stackmedic.api.readmodel import AgentView
+    from stackmedic.readmodel import AgentView
 
 RANGES = {"1h": 3600.0, "24h": 86400.0}
 DEFAULT_RANGE = "1h"

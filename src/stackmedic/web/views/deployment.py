@@ -11,8 +11,8 @@ from stackmedic.web.formatting import ago, verdict_tone, when
 from stackmedic.web.views.charts import DEFAULT_RANGE, RANGES, resource_charts
 
 if TYPE_CHECKING:
-    from stackmedic.api.readmodel import AgentView
     from stackmedic.deployments.model import Deployment
+    from stackmedic.readmodel import AgentView
 
 SERVICE_TONES = {
     "running": "ok",

@@ -12,7 +12,7 @@ from stackmedic.views import deployment_row
 from stackmedic.web.formatting import ago, percent, size, verdict_tone, when
 
 if TYPE_CHECKING:
-    from stackmedic.api.readmodel import AgentView
+    from stackmedic.readmodel import AgentView
 
 
 @dataclass
