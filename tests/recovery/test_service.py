@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import structlog
 
 from health.factories import container
 from stackmedic.deployments.actions import Action
+from stackmedic.recovery.events import RestartReconcileStarted
 from stackmedic.supervise.heartbeat import Heartbeats
 from stackmedic.supervise.watch import recovery_check
 from support.wait import async_wait_until
@@ -21,7 +23,7 @@ from .rig import Rig
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     made = Rig(tmp_path)
-    made.service.start()
+    await made.start()
     try:
         yield made
     finally:
@@ -76,7 +78,7 @@ async def test_a_run_past_its_deadline_ends_timed_out_and_the_next_follows_backo
     tmp_path: Path,
 ) -> None:
     rig = Rig(tmp_path, run_timeout_seconds=0.5)
-    rig.service.start()
+    await rig.start()
     try:
         rig.executor.hold = asyncio.Event()  # the engine never answers
         await rig.put(container("web"), container("db"))
@@ -126,7 +128,7 @@ async def test_one_due_run_per_deployment(rig: Rig) -> None:
 
 
 async def test_while_a_restart_reconcile_runs_ill_health_schedules_nothing(rig: Rig) -> None:
-    rig.service.reconciling = True
+    await rig.bus.publish(RestartReconcileStarted("daemon", time.time()))
     await rig.put(container("web"), container("db"))
     await rig.crash("db")
     assert rig.service.state("shop")["scheduled"] is False

@@ -20,3 +20,8 @@ def secret_values(model: object) -> list[str]:
         for value in model:
             found += secret_values(value)
     return found
+
+
+def known_secrets(settings: BaseModel, *tokens: str | None) -> list[str]:
+    """The API tokens and every secret of the settings: values never to be shown anywhere."""
+    return [value for value in (*tokens, *secret_values(settings)) if value]

@@ -21,9 +21,12 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
+
+if TYPE_CHECKING:
+    from stackmedic.observe.events import EngineLost
 
 log = structlog.get_logger(__name__)
 
@@ -150,6 +153,10 @@ class PodmanEvents:
         async with self._lock:
             for container in list(self._held):
                 await self._release(container, stopped=False)
+
+    async def on_engine_lost(self, event: EngineLost) -> None:
+        """The stream ended: what is held is told before anyone judges the stops it saw."""
+        await self.flush()
 
     async def close(self) -> None:
         """Cancel the release timers without telling what they held."""

@@ -56,8 +56,8 @@ class RecordEvent(Protocol):
         deployment: str | None,
         severity: str,
         data: dict[str, Any] | None,
-    ) -> None:
-        """Record the entry."""
+    ) -> object:
+        """Record the entry (what it returns is not used)."""
 
 
 def max_severity(severities: list[Severity], default: Severity = "info") -> Severity:
