@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 import structlog
 
-from health.factories import container
+from health.factories import container, reached
 from stackmedic.deployments.actions import Action
-from stackmedic.recovery.events import RestartReconcileStarted
+from stackmedic.observe.boot import RestartKind
+from stackmedic.recovery.events import RestartReconcileFinished, RestartReconcileStarted
 from stackmedic.supervise.heartbeat import Heartbeats
 from stackmedic.supervise.watch import recovery_check
-from support.wait import async_wait_until
+from support.wait import async_assert_holds, async_wait_until
 
 from .rig import Rig
 
@@ -132,6 +133,25 @@ async def test_while_a_restart_reconcile_runs_ill_health_schedules_nothing(rig: 
     await rig.put(container("web"), container("db"))
     await rig.crash("db")
     assert rig.service.state("shop")["scheduled"] is False
+
+
+async def test_a_restart_found_on_connect_holds_runs_until_its_reconcile_ends(
+        rig: Rig) -> None:
+    await rig.service.on_engine_reached(reached())  # no restart: nothing held
+    assert rig.service.schedule("shop", "ill-health", 30) is True
+    await rig.service.on_engine_reached(reached(restart=RestartKind.DAEMON))
+    await async_wait_until(lambda: rig.service.state("shop")["scheduled"] is False, 5,
+                           message="the due run is dropped: the reconcile owns it")
+    await rig.put(container("web"), container("db"))
+    await rig.crash("db")  # what the resync finds is the reconcile's to recover
+    await async_assert_holds(lambda: rig.service.state("shop")["scheduled"] is False, 0.3,
+                             message="nothing scheduled while the reconcile owns it")
+    await rig.bus.publish(RestartReconcileFinished("daemon", time.time()))
+    assert not rig.service.reconciling
+    await rig.put(container("db"))
+    await rig.crash("db")
+    await async_wait_until(lambda: rig.service.state("shop")["scheduled"] is True, 5,
+                           message="ill health schedules a run again")
 
 
 async def test_a_run_scheduled_right_after_a_cancel_still_happens(rig: Rig) -> None:
