@@ -8,12 +8,12 @@ import inspect
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
 from stackmedic.alerts.bridge import NotificationBridge
-from stackmedic.auth import load_or_create_token
+from stackmedic.auth import api_tokens
 from stackmedic.bus import Bus
 from stackmedic.config.model import Settings
 from stackmedic.config.secrets import known_secrets
@@ -27,11 +27,7 @@ from stackmedic.engine.healthchecks import HealthcheckRunner
 from stackmedic.health import HealthEngine
 from stackmedic.hostinfo.inspector import HostInspector
 from stackmedic.intent.tracker import IntentTracker
-from stackmedic.metrics import Metrics
-from stackmedic.metrics.agent_state import AgentMetrics, ReconcileCounter
-from stackmedic.metrics.cadvisor import CadvisorMetrics
-from stackmedic.metrics.deployments import DeploymentMetrics, open_problems
-from stackmedic.metrics.health import HealthMetrics
+from stackmedic.metrics.build import build_metrics
 from stackmedic.notify.service import Notifier
 from stackmedic.observe.events import (
     ConnectionSettled,
@@ -58,8 +54,6 @@ from stackmedic.supervise.watch import STORE_PROBE_SECONDS, AgentWatch
 
 log = structlog.get_logger(__name__)
 
-E = TypeVar("E")
-
 SHUTDOWN_TIMEOUT = 3.0  # SIGTERM to exit stays well under 10 s
 INPUT_TASKS = ("events", "sweep", "rescan", "store")
 
@@ -78,14 +72,7 @@ class Agent:
         self.desired = DesiredStateStore(self.db)
         self.events = EventLog(self.db)
         self.facts = Facts(self.db)
-        self.token = load_or_create_token(
-            settings.api.token.get_secret_value() if settings.api.token else None,
-            settings.resolved_token_file,
-        )
-        self.read_token = load_or_create_token(
-            settings.api.read_token.get_secret_value() if settings.api.read_token else None,
-            settings.resolved_read_token_file,
-        )
+        self.token, self.read_token = api_tokens(settings)
         self.engine = EngineClient(
             settings.docker.host, request_timeout=settings.docker.request_timeout_seconds
         )
@@ -111,9 +98,6 @@ class Agent:
         )
         self.health.crashes.stable = settings.recovery.verify_stable_seconds
         self.exits = ExitLedger(self.db, self.catalog)
-        self.metrics = Metrics([HealthMetrics(
-            self.health, self.catalog, self.observed, lambda: self.engine.status.reachable
-        )], host=settings.notifications.host_name())
         self.session = EngineSession(
             self.engine, self.monitor, self.bus, facts=self.facts, events=self.events,
             boot_id_path=settings.boot_id_path, docker=settings.docker,
@@ -140,7 +124,6 @@ class Agent:
             on_alert=self.notifications.on_spike, targets=containers.sampled,
             on_oom_kill=self.exits.on_oom_kill, oom_kills=self.exits.oom_kills_of,
         )
-        self.metrics.sources.append(self.resources)
         self.host_report = HostInspector(
             engine=self.engine, resources=self.resources, config=settings.resources,
             compose_command=self.runner.command if self.runner else None,
@@ -155,7 +138,13 @@ class Agent:
             secrets=known_secrets(settings, self.token, self.read_token),
         )
         self.recovery = self.recovery_parts.service
-        self._add_metric_sources(settings)
+        self.metrics = build_metrics(
+            host=settings.notifications.host_name(), cadvisor=settings.metrics.cadvisor,
+            bus=self.bus, db=self.db, facts=self.facts, desired=self.desired,
+            catalog=self.catalog, observed=self.observed, engine=self.engine,
+            health=self.health, resources=self.resources, notifications=self.notifications,
+            heartbeats=self.heartbeats,
+        )
         self.watcher = CatalogWatcher(
             self.catalog, self.observed, self.desired, self.events,
             after=self.health.refresh, on_removed=self.notifications.deployment_removed,
@@ -182,36 +171,20 @@ class Agent:
         reconcile (or the recovery of ill deployments); on loss, health stops reporting
         before Podman's held events are told, and those before intent judges the stops.
         """
-        bus, parts = self.bus, self.recovery_parts
-        subscribe(bus, ContainerChanged, self.exits.on_container_change,
-                  self.health.on_container_change)
-        subscribe(bus, EngineEvent, self.intent.on_engine_event)
-        subscribe(bus, EngineReached, self.exits.on_engine_reached,
-                  self.recovery.on_engine_reached, self.notifications.on_engine_reached)
-        subscribe(bus, EngineConnected, self.health.on_engine_connected,
-                  self.healthchecks.on_engine_connected, self.intent.on_engine_connected,
-                  self.watcher.on_engine_connected, parts.reconciler.on_engine_connected,
-                  self.host_report.on_engine_connected)
-        subscribe(bus, ConnectionSettled, self.notifications.on_connection_settled)
-        subscribe(bus, EngineSynced, self.health.on_engine_synced,
-                  self.watcher.on_engine_synced)
-        subscribe(bus, EngineLost, self.health.on_engine_lost, self.watcher.on_engine_lost,
-                  self.healthchecks.on_engine_lost, self.session.podman.on_engine_lost,
-                  self.intent.on_engine_lost, self.notifications.on_engine_lost)
-
-    def _add_metric_sources(self, settings: Settings) -> None:
-        """The fleet and cAdvisor-compatible families on /metrics."""
-        self.reconciles = ReconcileCounter(self.facts)
-        self.reconciles.subscribe(self.bus)
-        self.metrics.add(DeploymentMetrics(
-            self.db, self.desired, deployments=lambda: list(self.catalog.deployments),
-            open_problems=lambda: open_problems(
-                self.notifications.episodes.open, self.resources.alerts("firing")
-            ),
-        ))
-        self.metrics.add(AgentMetrics(self.db, self.reconciles, self.heartbeats))
-        if settings.metrics.cadvisor:
-            self.metrics.add(CadvisorMetrics(self.resources.latest, self.observed.get))
+        on = self.bus.subscribe_each
+        on(ContainerChanged, self.exits.on_container_change, self.health.on_container_change)
+        on(EngineEvent, self.intent.on_engine_event)
+        on(EngineReached, self.exits.on_engine_reached, self.recovery.on_engine_reached,
+           self.notifications.on_engine_reached)
+        on(EngineConnected, self.health.on_engine_connected,
+           self.healthchecks.on_engine_connected, self.intent.on_engine_connected,
+           self.watcher.on_engine_connected, self.recovery_parts.reconciler.on_engine_connected,
+           self.host_report.on_engine_connected)
+        on(ConnectionSettled, self.notifications.on_connection_settled)
+        on(EngineSynced, self.health.on_engine_synced, self.watcher.on_engine_synced)
+        on(EngineLost, self.health.on_engine_lost, self.watcher.on_engine_lost,
+           self.healthchecks.on_engine_lost, self.session.podman.on_engine_lost,
+           self.intent.on_engine_lost, self.notifications.on_engine_lost)
 
     async def refresh_catalog(self) -> CatalogChange:
         """Rescan deployments (see ``CatalogWatcher.refresh``)."""
@@ -305,12 +278,6 @@ class Agent:
                     await result
             except Exception:  # one part failing to close must not leave the rest open
                 log.exception("closing failed", part=name)
-
-
-def subscribe(bus: Bus, kind: type[E], *handlers: Callable[[E], Awaitable[None]]) -> None:
-    """Subscribe ``handlers`` to ``kind`` in this order (the order they will hear it)."""
-    for handler in handlers:
-        bus.subscribe(kind, handler)
 
 
 def raise_file_limit() -> None:

@@ -9,7 +9,10 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stackmedic.config.model import Settings
 
 
 def _log() -> Any:
@@ -51,6 +54,17 @@ class Tokens:
         if kind.lower() != "bearer" or not value.strip():
             return None
         return self.scope_of_token(value)
+
+
+def api_tokens(settings: Settings) -> tuple[str, str]:
+    """The operator and the read-only token: as configured, else kept in their files."""
+    api = settings.api
+    return (
+        load_or_create_token(api.token.get_secret_value() if api.token else None,
+                             settings.resolved_token_file),
+        load_or_create_token(api.read_token.get_secret_value() if api.read_token else None,
+                             settings.resolved_read_token_file),
+    )
 
 
 def load_or_create_token(configured: str | None, token_file: Path) -> str:
