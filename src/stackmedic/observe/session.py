@@ -88,12 +88,11 @@ class EngineSession:
         self._cursor_saved_at = 0.0
         self._settled = False  # EngineConnected told for the current connection
         self.synced = False
-        self.connected_since = 0.0
         self.closing = False  # the agent ends the stream itself
 
     async def on_connected(self) -> None:
         """The stream (re)connected: tell what restarted, resync, tell it is connected."""
-        self.connected_since = now = time.time()
+        now = time.time()
         self._settled = self.synced = False
         self.save_cursor()
         first, self._first = self._first, False
@@ -102,8 +101,8 @@ class EngineSession:
         if kind in RESTARTS and started is None:
             started = now  # the best bound visible
         connection = (self._engine.host, kind, first, started, now)
-        await self._bus.publish(EngineReached(*connection))
         self.record("docker-connected", f"connected to Docker at {self._engine.host}")
+        await self._bus.publish(EngineReached(*connection))
         try:
             await self._monitor.sweep()
             self.synced = True
