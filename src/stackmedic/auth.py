@@ -62,6 +62,7 @@ def tokens_of(request: Request) -> Tokens:
     return found
 
 
+
 def load_or_create_token(configured: str | None, token_file: Path) -> str:
     """Return the configured token, else the one in ``token_file``, creating it if absent."""
     if configured:

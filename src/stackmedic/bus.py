@@ -44,6 +44,12 @@ class Bus:
         self._subscriptions.append(subscription)
         return subscription
 
+    def subscribe_each(
+        self, kind: type[E], *callbacks: Callable[[E], Awaitable[None]]
+    ) -> list[Subscription]:
+        """Subscribe several callbacks to ``kind``: they hear each event in this order."""
+        return [self.subscribe(kind, callback) for callback in callbacks]
+
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop a subscription; unknown ones are ignored."""
         if subscription in self._subscriptions:

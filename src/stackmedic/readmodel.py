@@ -13,11 +13,11 @@ if TYPE_CHECKING:
     from stackmedic.engine.client import EngineClient
     from stackmedic.engine.compose import ComposeRunner
     from stackmedic.engine.events import EventStream
-    from stackmedic.engine.healthchecks import HealthcheckRunner
     from stackmedic.health import HealthEngine
     from stackmedic.hostinfo.inspector import HostInspector
     from stackmedic.metrics import Metrics
     from stackmedic.notify.service import Notifier
+    from stackmedic.observe.healthchecks import HealthcheckRunner
     from stackmedic.observe.monitor import ContainerMonitor
     from stackmedic.observe.state import ObservedState
     from stackmedic.recovery.exits import ExitLedger

@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 
+from health.factories import reached
 from stackmedic.alerts.bridge import NotificationBridge
 from stackmedic.bus import Bus
 from stackmedic.health.model import DeploymentHealth, HealthTransition, Verdict
 from stackmedic.notify import Notifier, NotifyConfig
 from stackmedic.notify.outbox import Outbox
+from stackmedic.observe.boot import RestartKind
+from stackmedic.observe.events import ConnectionSettled
 from stackmedic.recovery.config import RecoveryConfig
 from stackmedic.recovery.events import RecoveryEvent, RestartReconcileStarted
 from stackmedic.store.db import Database
@@ -118,6 +121,19 @@ async def test_a_reboot_is_one_notification_naming_what_is_still_down(rig: Rig) 
     await rig.verdict("wiki", Verdict.HEALTHY, "web running")  # later, by a person
     assert rig.notifications()[1:] == [[("recovered", "wiki")]]
     assert rig.firing() == []
+
+
+async def test_after_a_reboot_summary_a_new_problem_is_told_at_once(rig: Rig) -> None:
+    # As the agent starts after a host reboot: the session finds the restart, the bridge
+    # hears Docker is back, the reconcile begins, then the connection settles.
+    await rig.bridge.on_engine_reached(reached(restart=RestartKind.HOST, first=True))
+    await rig.bus.publish(RestartReconcileStarted("host", NOW))
+    await rig.bridge.on_connection_settled(ConnectionSettled(NOW))
+    await rig.verdict("shop", Verdict.HEALTHY, "web running")
+    await rig.recovery("restart-summary", None, restart="host", came_back_by_itself=["shop"])
+    assert not rig.bridge.episodes.holding
+    await rig.verdict("shop", Verdict.DOWN)  # later, a crash of its own
+    assert rig.notifications() == [[("restart-summary", None)], [("ill-health", "shop")]]
 
 
 async def test_a_problem_told_before_the_reboot_ends_inside_the_summary(rig: Rig) -> None:

@@ -21,12 +21,7 @@ ROOT = "__init__"  # the stackmedic package itself (its version)
 
 # Imports known to close a cycle, each with why it is still there. Keep it short: an entry
 # whose import is gone (or no longer closes a cycle) makes the test fail, so it is removed.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("intent", "recovery"): "intent/tracker.py takes daemon_identity from recovery.boot,"
-                            " which is moving out of recovery",
-    ("engine", "observe"): "engine/healthchecks.py takes ContainerState from"
-                           " observe.containers; that import is being removed",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def import_graph(src: Path = SRC) -> dict[tuple[str, str], list[str]]:

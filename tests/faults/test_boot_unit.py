@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 
-from stackmedic.recovery.boot import RestartKind, classify, daemon_identity, socket_identity
+from stackmedic.observe.boot import RestartKind, classify, daemon_identity, socket_identity
 
 
 def test_identity_of_a_unix_socket_names_the_serving_process(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from stackmedic.deployments.model import Deployment, DeploymentKind, ServiceSpec
+from stackmedic.observe.boot import RestartKind
 from stackmedic.observe.containers import ContainerState
+from stackmedic.observe.events import EngineConnected, EngineLost, EngineReached
 
 NOW = 1_700_000_000.0
 
@@ -36,3 +38,23 @@ def container(
         status=status,
         **fields,
     )
+
+
+HOST = "unix:///run/docker.sock"
+
+
+def connected(*, synced: bool = True, restart: RestartKind = RestartKind.AGENT,
+              first: bool = False, at: float = NOW) -> EngineConnected:
+    """What the engine session tells once the resync after connecting is done."""
+    return EngineConnected(HOST, restart, first, None, at, synced=synced)
+
+
+def reached(*, restart: RestartKind = RestartKind.AGENT, first: bool = False,
+            daemon_started_at: float | None = None, at: float = NOW) -> EngineReached:
+    """What the engine session tells once the daemon behind a new stream is identified."""
+    return EngineReached(HOST, restart, first, daemon_started_at, at)
+
+
+def lost(at: float = NOW) -> EngineLost:
+    """What the engine session tells when the stream ends."""
+    return EngineLost(HOST, at)

@@ -11,9 +11,11 @@ import pytest
 from stackmedic.bus import Bus
 from stackmedic.deployments.actions import Action
 from stackmedic.deployments.catalog import Catalog
-from stackmedic.health import EngineView, HealthEngine
+from stackmedic.engine.client import EngineStatus
+from stackmedic.health import HealthEngine
 from stackmedic.health.config import HealthConfig
 from stackmedic.health.model import HealthTransition, Verdict
+from stackmedic.observe.events import ContainerChanged
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
@@ -22,13 +24,15 @@ from stackmedic.store.facts import Facts
 from stackmedic.types import SYSTEM_CLOCK, Clock, DesiredState
 from support.clock import ManualClock
 
-from .factories import container, deployment
+from .factories import NOW, connected, container, deployment
 
 
 class Rig:
     """A health engine over in-memory parts the test controls."""
 
-    def __init__(self, tmp_path: Path, clock: Clock = SYSTEM_CLOCK, **config: float) -> None:
+    engine: HealthEngine
+
+    def __init__(self, tmp_path: Path, clock: Clock = SYSTEM_CLOCK) -> None:
         self.clock = clock
         self.db = Database(tmp_path / "s.db")
         self.catalog = Catalog(tmp_path, None, Facts(self.db))
@@ -38,11 +42,18 @@ class Rig:
         self.desired.set("shop", DesiredState.RUNNING, "api")
         self.events = EventLog(self.db)
         self.bus = Bus()
-        self.view = EngineView(reachable=True, synced=True)
+        self.status = EngineStatus(reachable=True, since=NOW)
         self.seen: list[HealthTransition] = []
-        self.engine = self.build(**config)
 
-    def build(self, **config: float) -> HealthEngine:
+    @classmethod
+    async def make(cls, tmp_path: Path, *, synced: bool = True, clock: Clock = SYSTEM_CLOCK,
+                   **config: float) -> Rig:
+        """A rig whose engine heard the resync after connecting (unless not ``synced``)."""
+        rig = cls(tmp_path, clock)
+        rig.engine = await rig.build(synced=synced, **config)
+        return rig
+
+    async def build(self, *, synced: bool = True, **config: float) -> HealthEngine:
         engine = HealthEngine(
             catalog=self.catalog,
             observed=self.observed,
@@ -51,10 +62,12 @@ class Rig:
             db=self.db,
             bus=self.bus,
             config=HealthConfig.model_validate(config),
-            view=lambda: self.view,
+            engine=self.status,
             clock=self.clock,
         )
         self.bus.subscribe(HealthTransition, self.record)
+        if synced:
+            await engine.on_engine_connected(connected())
         return engine
 
     async def record(self, transition: HealthTransition) -> None:
@@ -64,11 +77,12 @@ class Rig:
         """Apply container states together, then tell the engine about each."""
         previous = [self.observed.upsert(state) for state in states]  # type: ignore[arg-type]
         for before, state in zip(previous, states, strict=True):
-            await self.engine.on_container_change(before, state, None)  # type: ignore[arg-type]
+            await self.engine.on_container_change(
+                ContainerChanged(before, state))  # type: ignore[arg-type]
 
 
 async def test_one_transition_per_real_change_and_none_from_repeats(tmp_path: Path) -> None:
-    rig = Rig(tmp_path)
+    rig = await Rig.make(tmp_path)
     web, db = container("web"), container("db")
     await rig.put(web, db)
     await rig.engine.refresh()
@@ -94,30 +108,29 @@ async def test_one_transition_per_real_change_and_none_from_repeats(tmp_path: Pa
 
 
 async def test_a_restarted_engine_does_not_repeat_the_last_transition(tmp_path: Path) -> None:
-    rig = Rig(tmp_path)
+    rig = await Rig.make(tmp_path)
     await rig.put(container("web"), container("db"))
     assert len(rig.seen) == 1
-    rig.engine = rig.build()
+    rig.engine = await rig.build()
     await rig.engine.refresh()
     assert len(rig.seen) == 1
     assert rig.engine.since("shop") == rig.seen[0].at
 
 
 async def test_nothing_is_reported_before_the_first_resync(tmp_path: Path) -> None:
-    rig = Rig(tmp_path)
-    rig.view = EngineView(reachable=True, synced=False)
+    rig = await Rig.make(tmp_path, synced=False)
     await rig.put(container("web"))
     await rig.engine.refresh()
     assert rig.seen == []
     assert rig.engine.verdict_summary("shop")["verdict"] == "unknown"
-    rig.view = EngineView(reachable=False, synced=False, error="connection refused")
+    rig.status.reachable, rig.status.error = False, "connection refused"
     await rig.engine.refresh()
     assert [t.verdict for t in rig.seen] == [Verdict.UNKNOWN]
     assert rig.seen[0].reason == "Docker unreachable: connection refused"
 
 
 async def test_start_through_the_agent_is_starting_until_grace_ends(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, start_grace_seconds=0.3)
+    rig = await Rig.make(tmp_path, start_grace_seconds=0.3)
     await rig.engine.on_action("shop", Action.START)
     await rig.put(container("web"))
     assert {t.verdict for t in rig.seen} == {Verdict.STARTING}
@@ -134,7 +147,7 @@ async def test_the_start_grace_lasts_its_length_whatever_the_wall_clock_does(
     tmp_path: Path, step: float
 ) -> None:
     clock = ManualClock()
-    rig = Rig(tmp_path, clock, start_grace_seconds=30)
+    rig = await Rig.make(tmp_path, clock=clock, start_grace_seconds=30)
     await rig.engine.on_action("shop", Action.START)
     await rig.put(container("web"))
     clock.advance(10)
@@ -149,7 +162,7 @@ async def test_the_start_grace_lasts_its_length_whatever_the_wall_clock_does(
 
 
 async def test_stop_through_the_agent_is_stopped_at_once(tmp_path: Path) -> None:
-    rig = Rig(tmp_path)
+    rig = await Rig.make(tmp_path)
     await rig.put(container("web"), container("db"))
     rig.desired.set("shop", DesiredState.STOPPED, "api")
     await rig.engine.on_action("shop", Action.STOP)
@@ -159,7 +172,7 @@ async def test_stop_through_the_agent_is_stopped_at_once(tmp_path: Path) -> None
 
 
 async def test_a_removed_deployment_is_forgotten(tmp_path: Path) -> None:
-    rig = Rig(tmp_path)
+    rig = await Rig.make(tmp_path)
     await rig.engine.refresh()
     rig.catalog.deployments = {}
     await rig.engine.refresh()

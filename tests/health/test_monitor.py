@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from stackmedic.bus import Bus
 from stackmedic.engine.client import EngineClient
 from stackmedic.observe.monitor import ContainerMonitor
 from stackmedic.observe.state import ObservedState
@@ -77,7 +78,7 @@ class ScriptedEngine(EngineClient):
 
 async def test_a_stale_sweep_inspect_never_overwrites_a_newer_event() -> None:
     engine, observed = ScriptedEngine(), ObservedState()
-    monitor = ContainerMonitor(engine, observed)
+    monitor = ContainerMonitor(engine, observed, Bus())
     engine.listing = [list_entry("c1", "running")]
     engine.states["c1"] = "running"
     held = engine.hold("c1")
@@ -95,7 +96,7 @@ async def test_a_stale_sweep_inspect_never_overwrites_a_newer_event() -> None:
 
 async def test_a_container_created_during_a_sweep_is_kept() -> None:
     engine, observed = ScriptedEngine(), ObservedState()
-    monitor = ContainerMonitor(engine, observed)
+    monitor = ContainerMonitor(engine, observed, Bus())
     listed = engine.hold("list")
     sweep = asyncio.create_task(monitor.sweep())  # lists before c2 exists
     await async_wait_until(lambda: engine.waiting == ["list"], 5, message="sweep listing")
@@ -110,7 +111,7 @@ async def test_a_container_created_during_a_sweep_is_kept() -> None:
 
 async def test_a_container_gone_from_the_list_is_forgotten() -> None:
     engine, observed = ScriptedEngine(), ObservedState()
-    monitor = ContainerMonitor(engine, observed)
+    monitor = ContainerMonitor(engine, observed, Bus())
     engine.listing = [list_entry("c3", "running")]
     engine.states["c3"] = "running"
     await monitor.sweep()
@@ -122,7 +123,7 @@ async def test_a_container_gone_from_the_list_is_forgotten() -> None:
 
 async def test_one_sweep_at_a_time() -> None:
     engine, observed = ScriptedEngine(), ObservedState()
-    monitor = ContainerMonitor(engine, observed)
+    monitor = ContainerMonitor(engine, observed, Bus())
     listed = engine.hold("list")
     sweeps = [asyncio.create_task(monitor.sweep()) for _ in range(3)]
     await async_wait_until(lambda: engine.waiting == ["list"], 5, message="first sweep")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from health.factories import container, deployment
+from health.factories import connected, container, deployment, lost
 from stackmedic.bus import Bus
 from stackmedic.deployments.actions import DeploymentActions
 from stackmedic.deployments.catalog import Catalog
@@ -19,7 +19,7 @@ from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionSt
 from stackmedic.engine.client import EngineClient, measured_offset
 from stackmedic.health.activity import Activity
 from stackmedic.intent.events import IntentDecided, StopPendingChanged
-from stackmedic.intent.tracker import IntentTracker
+from stackmedic.intent.tracker import EngineLink, IntentTracker
 from stackmedic.observe.containers import LABEL_PROJECT, LABEL_SERVICE
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.db import Database
@@ -70,7 +70,6 @@ class Rig:
         self.bus = Bus()
         self.host = host
         self.ahead = ahead  # how far the daemon's clock is ahead of the agent's
-        self.connected, self.number, self.since = True, 1, 0.0
         self.decided: list[IntentDecided] = []
         self.pending_changes: list[bool] = []
         self.bus.subscribe(IntentDecided, self._decided)
@@ -83,8 +82,8 @@ class Rig:
         return IntentTracker(
             self.desired, self.events, self.catalog, self.observed,
             stop_settle_seconds=settle, start_settle_seconds=0.1,
-            connection=lambda: (self.connected, self.number, self.since),
-            bus=self.bus, docker_host=self.host, to_engine=lambda local: local + self.ahead,
+            bus=self.bus, docker_host=self.host, link=EngineLink(True, 1, 0.0),
+            to_engine=lambda local: local + self.ahead,
         )
 
     async def _decided(self, event: IntentDecided) -> None:
@@ -140,8 +139,7 @@ async def test_a_stop_before_the_shutdown_is_intent_and_the_shutdown_is_not(
     await daemon.refuse()
     for service in ("db", "cache"):
         await rig.stop(service, now + 0.1)  # the shutdown burst, 0.1 s later
-    rig.connected = False
-    await rig.tracker.on_disconnected()
+    await rig.tracker.on_engine_lost(lost())
     assert rig.state("web") is DesiredState.STOPPED
     assert rig.state() is DesiredState.RUNNING and rig.state("db") is None
     assert [(d.service, d.intent, d.uncertain) for d in rig.decided] == [
@@ -159,7 +157,7 @@ async def test_without_probes_the_burst_alone_decides(tmp_path: Path) -> None:
     await rig.stop("web", now)
     for n, service in enumerate(("db", "cache", "queue")):
         await rig.stop(service, now + 1.0 + n * 0.01)  # one burst (measured spread 0.019 s)
-    await rig.tracker.on_disconnected()
+    await rig.tracker.on_engine_lost(lost())
     assert [(d.service, d.intent, d.uncertain) for d in rig.decided] == [
         ("web", True, False), ("db", False, False), ("cache", False, False),
         ("queue", False, False)]
@@ -171,7 +169,7 @@ async def test_a_close_call_is_recorded_as_uncertain(tmp_path: Path) -> None:
     now = time.time()
     await rig.stop("web", now)
     await rig.stop("db", now + 0.3)
-    await rig.tracker.on_disconnected()
+    await rig.tracker.on_engine_lost(lost())
     assert [(d.service, d.intent, d.uncertain) for d in rig.decided] == [
         ("web", True, True), ("db", False, True)]  # a burst of one, without probes
     changed = rig.logged("intent-changed")[0]
@@ -204,13 +202,13 @@ async def test_agent_stopped_with_a_shutting_down_daemon_applies_the_burst_rule(
 
 async def test_a_pending_stop_survives_an_agent_kill(tmp_path: Path, daemon: Daemon) -> None:
     rig = Rig(tmp_path, "web", host=f"unix://{daemon.path}")
-    await rig.tracker.on_connected()
+    await rig.tracker.on_engine_connected(connected())
     now = time.time()
     await rig.stop("web", now)
     await rig.stop("web", now)  # a replay of the same stop is stored once
     rig.tracker = rig.build()  # killed: nothing was closed
     assert rig.tracker.stop_pending("shop") and len(rig.tracker.pending) == 1
-    await rig.tracker.on_connected()  # the same daemon process still runs
+    await rig.tracker.on_engine_connected(connected())  # the same daemon process still runs
     assert rig.state() is DesiredState.STOPPED
     assert "is still up" in rig.decided[0].evidence
 
@@ -225,7 +223,7 @@ async def test_stops_left_pending_before_a_daemon_restart(
     PendingStopStore(rig.db).add(StoredStop(
         "shop-web-1", 1.02, "shop", "web", kill_at=1.0, daemon="1:99.00", **evidence))
     rig.tracker = rig.build()
-    await rig.tracker.on_connected()
+    await rig.tracker.on_engine_connected(connected())
     assert rig.state() is (DesiredState.STOPPED if intent else DesiredState.RUNNING)
     assert [(d.intent, d.uncertain) for d in rig.decided] == [(intent, evidence == {})]
     assert not rig.tracker.stop_pending("shop")
@@ -310,7 +308,7 @@ async def test_a_shutdown_slower_than_the_settle_is_left_to_the_stream_end(
     await rig.stop("web", time.time())
     await async_assert_holds(lambda: rig.tracker.stop_pending("shop"), 0.5,
                              message="still pending after the settle")
-    await rig.tracker.on_disconnected()
+    await rig.tracker.on_engine_lost(lost())
     assert rig.state() is DesiredState.RUNNING
     assert [(d.intent, d.uncertain) for d in rig.decided] == [(False, False)]
 

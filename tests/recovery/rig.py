@@ -15,16 +15,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from health.factories import container, deployment
+from health.factories import connected, container, deployment
 from stackmedic.bus import Bus
 from stackmedic.deployments.actions import DeploymentActions
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.deployments.model import Deployment
 from stackmedic.engine.client import EngineClient
-from stackmedic.health import EngineView, HealthEngine
+from stackmedic.health import HealthEngine
 from stackmedic.health.config import HealthConfig
-from stackmedic.intent.tracker import IntentTracker
+from stackmedic.intent.tracker import EngineLink, IntentTracker
 from stackmedic.observe.containers import ContainerState
+from stackmedic.observe.events import ContainerChanged
 from stackmedic.observe.state import ObservedState
 from stackmedic.recovery.config import RecoveryConfig
 from stackmedic.recovery.events import RecoveryEvent
@@ -90,12 +91,12 @@ class Rig:
         self.health = HealthEngine(
             catalog=self.catalog, observed=self.observed, desired=self.desired,
             events=self.events, db=self.db, bus=self.bus, config=HealthConfig(),
-            view=lambda: EngineView(reachable=True, synced=True),
+            engine=self.engine.status,
         )
         self.intent = IntentTracker(
             self.desired, self.events, self.catalog, self.observed,
-            stop_settle_seconds=60, start_settle_seconds=0.1,
-            connection=lambda: (True, 1, 0.0), bus=self.bus,
+            stop_settle_seconds=60, start_settle_seconds=0.1, bus=self.bus,
+            link=EngineLink(True, 1, 0.0),
         )
         self.actions = DeploymentActions(self.catalog, None, self.desired, self.events,
                                          self.intent, self.observed, bus=self.bus)
@@ -114,6 +115,11 @@ class Rig:
             containers=self.observed.for_project, supervisor=self.supervisor, clock=clock,
         )
 
+    async def start(self) -> None:
+        """Start the service with the containers read (as after the agent's resync)."""
+        await self.health.on_engine_connected(connected())
+        self.service.start()
+
     def add(self, name: str, *services: str, wanted: DesiredState = DesiredState.RUNNING
             ) -> None:
         """Another deployment, with its desired state."""
@@ -127,7 +133,7 @@ class Rig:
         """Apply container states, then tell the health engine about each."""
         previous = [self.observed.upsert(state) for state in states]
         for before, state in zip(previous, states, strict=True):
-            await self.health.on_container_change(before, state, None)
+            await self.health.on_container_change(ContainerChanged(before, state))
 
     async def crash(self, service: str, code: int = 3, project: str = "shop") -> None:
         """A container of ``service`` exits by itself with ``code`` (how long it had run is

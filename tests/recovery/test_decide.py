@@ -12,8 +12,8 @@ from stackmedic.deployments.model import Deployment, DeploymentKind, ServiceSpec
 from stackmedic.health.crashloop import CrashLoopTracker
 from stackmedic.health.model import ServiceStatus, Verdict
 from stackmedic.health.verdict import HealthInputs, evaluate
+from stackmedic.observe.boot import RestartKind
 from stackmedic.observe.containers import ContainerState
-from stackmedic.recovery.boot import RestartKind
 from stackmedic.recovery.dependents import with_dependents
 from stackmedic.recovery.escalate import escalate
 from stackmedic.recovery.evidence import Evidence, ServiceEvidence

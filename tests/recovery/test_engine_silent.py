@@ -17,13 +17,11 @@ from .rig import Rig
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     rig = Rig(tmp_path, attempt_budget=2)
-    rig.service.start()
+    await rig.start()
     try:
         yield rig
     finally:
-        await rig.service.close()
-        await rig.supervisor.close(timeout=2)
-        rig.db.close()
+        await rig.close()
 
 
 async def test_actions_failing_while_the_engine_is_silent_spend_no_attempt(rig: Rig) -> None:

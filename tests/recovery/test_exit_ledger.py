@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from health.factories import reached
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.deployments.model import Deployment, DeploymentKind, ServiceSpec
 from stackmedic.observe.containers import ContainerState
+from stackmedic.observe.events import ContainerChanged
 from stackmedic.recovery.exits import ExitLedger
 from stackmedic.recovery.runs import RecoveryRuns
 from stackmedic.store.db import Database
@@ -27,6 +29,12 @@ def box(service: str = "app", status: str = "running", cid: str = "c1",
                           status=status, **fields)
 
 
+async def feed(exits: ExitLedger, previous: ContainerState | None,
+               current: ContainerState | None, event: dict[str, Any] | None) -> None:
+    """Tell the ledger of one change, as the container monitor does on the bus."""
+    await exits.on_container_change(ContainerChanged(previous, current, event))
+
+
 def ledger(tmp_path: Path, daemon_started_at: float | None = None) -> ExitLedger:
     db = Database(tmp_path / "state.db")
     catalog = Catalog(tmp_path, None, Facts(db))
@@ -36,30 +44,31 @@ def ledger(tmp_path: Path, daemon_started_at: float | None = None) -> ExitLedger
             "app": ServiceSpec("app", depends_conditions={
                 "migrate": "service_completed_successfully"}),
         })
-    return ExitLedger(db, catalog, daemon_started_at=lambda: daemon_started_at,
+    return ExitLedger(db, catalog, daemon_started_at=daemon_started_at,
                       clock=lambda: T + 100)
 
 
 async def test_a_stop_and_an_own_exit_are_told_apart(tmp_path: Path) -> None:
     exits = ledger(tmp_path)
-    await exits.on_container_change(None, box(started_at=T), None)
-    await exits.on_container_change(None, box(started_at=T), event("kill", T + 10))
+    await feed(exits, None, box(started_at=T), None)
+    await feed(exits, None, box(started_at=T), event("kill", T + 10))
     stopped = box(status="exited", exit_code=0, started_at=T, finished_at=T + 11)
-    await exits.on_container_change(None, stopped, event("die", T + 11))
+    await feed(exits, None, stopped, event("die", T + 11))
     assert stopped.exit_cause == "stop" and not stopped.completed
-    await exits.on_container_change(None, box(started_at=T + 20), event("start", T + 20))
+    await feed(exits, None, box(started_at=T + 20), event("start", T + 20))
     ended = box(status="exited", exit_code=0, started_at=T + 20, finished_at=T + 30)
-    await exits.on_container_change(None, ended, event("die", T + 30))
+    await feed(exits, None, ended, event("die", T + 30))
     assert ended.exit_cause == "own" and ended.completed
 
 
 async def test_running_when_the_daemon_went_down_survives_an_agent_restart(
         tmp_path: Path) -> None:
     before = ledger(tmp_path)
-    await before.on_container_change(None, box(started_at=T), None)  # seen running, saved
-    after = ledger(tmp_path, daemon_started_at=T + 60)  # a new agent, a new daemon
+    await feed(before, None, box(started_at=T), None)  # seen running, saved
+    after = ledger(tmp_path)  # a new agent, and the session finds a new daemon
+    await after.on_engine_reached(reached(daemon_started_at=T + 60))
     found = box(status="exited", exit_code=0, started_at=T, finished_at=T + 50)
-    await after.on_container_change(None, found, None)  # the first sweep
+    await feed(after, None, found, None)  # the first sweep
     assert found.exit_cause == "stop" and not found.completed
 
 
@@ -67,22 +76,22 @@ async def test_a_job_others_wait_for_is_marked_and_completes(tmp_path: Path) -> 
     exits = ledger(tmp_path)
     job = box("migrate", "exited", cid="m1", exit_code=0, restart_policy="always",
               started_at=T, finished_at=T + 1)
-    await exits.on_container_change(None, job, event("die", T + 1))
+    await feed(exits, None, job, event("die", T + 1))
     assert job.job and job.completed
 
 
 async def test_oom_kills_are_counted_once_per_kill_across_recreation(tmp_path: Path) -> None:
     exits = ledger(tmp_path)
-    await exits.on_container_change(None, box(started_at=T), event("oom", T + 5))
+    await feed(exits, None, box(started_at=T), event("oom", T + 5))
     killed = box(status="exited", exit_code=137, oom_killed=True, started_at=T,
                  finished_at=T + 5)
-    await exits.on_container_change(None, killed, event("die", T + 5))
-    await exits.on_container_change(None, killed, None)  # a sweep sees the flag again
+    await feed(exits, None, killed, event("die", T + 5))
+    await feed(exits, None, killed, None)  # a sweep sees the flag again
     assert exits.oom_kills("shop", "app") == 1
-    await exits.on_container_change(killed, None, event("destroy", T + 6))
+    await feed(exits, killed, None, event("destroy", T + 6))
     again = box(status="exited", cid="c2", exit_code=137, oom_killed=True, started_at=T + 7,
                 finished_at=T + 9)
-    await exits.on_container_change(None, again, None)  # its oom event was missed
+    await feed(exits, None, again, None)  # its oom event was missed
     assert exits.oom_kills("shop", "app") == 2
 
 
@@ -116,9 +125,13 @@ async def test_a_reconcile_is_announced_before_it_starts_and_ends_with_its_summa
     from types import SimpleNamespace
 
     from stackmedic.bus import Bus
-    from stackmedic.recovery.boot import RestartKind
+    from stackmedic.observe.boot import RestartKind
     from stackmedic.recovery.config import RecoveryConfig
-    from stackmedic.recovery.events import RecoveryEvent, RestartReconcileStarted
+    from stackmedic.recovery.events import (
+        RecoveryEvent,
+        RestartReconcileFinished,
+        RestartReconcileStarted,
+    )
     from stackmedic.recovery.reconcile import RestartReconciler
     from stackmedic.store.desired import DesiredStateStore
     from stackmedic.store.events import EventLog
@@ -131,16 +144,19 @@ async def test_a_reconcile_is_announced_before_it_starts_and_ends_with_its_summa
         seen.append(event)
 
     bus.subscribe(RestartReconcileStarted, remember)
+    bus.subscribe(RestartReconcileFinished, remember)
     bus.subscribe(RecoveryEvent, remember)
-    recovery = SimpleNamespace(config=RecoveryConfig(settle_seconds=0.01), reconciling=False)
+    recovery = SimpleNamespace(config=RecoveryConfig(settle_seconds=0.01))
     reconciler = RestartReconciler(
         recovery, catalog=Catalog(tmp_path, None, Facts(db)),  # type: ignore[arg-type]
         desired=DesiredStateStore(db), health=None, engine=None,  # type: ignore[arg-type]
         events=EventLog(db), bus=bus)
     await reconciler.run(RestartKind.HOST)
+    assert [type(e).__name__ for e in seen] == [
+        "RestartReconcileStarted", "RestartReconcileFinished", "RecoveryEvent"]
     assert isinstance(seen[0], RestartReconcileStarted) and seen[0].kind == "host"
+    assert isinstance(seen[1], RestartReconcileFinished) and seen[1].ok
     assert isinstance(seen[-1], RecoveryEvent) and seen[-1].kind == "restart-summary"
-    assert recovery.reconciling is False
 
 
 async def test_the_summary_names_stops_judged_on_thin_evidence_with_the_fix(
@@ -149,7 +165,7 @@ async def test_the_summary_names_stops_judged_on_thin_evidence_with_the_fix(
 
     from stackmedic.bus import Bus
     from stackmedic.intent.events import IntentDecided
-    from stackmedic.recovery.boot import RestartKind
+    from stackmedic.observe.boot import RestartKind
     from stackmedic.recovery.config import RecoveryConfig
     from stackmedic.recovery.reconcile import RestartReconciler
     from stackmedic.store.desired import DesiredStateStore
@@ -158,7 +174,7 @@ async def test_the_summary_names_stops_judged_on_thin_evidence_with_the_fix(
 
     db = Database(tmp_path / "state.db")
     bus = Bus()
-    recovery = SimpleNamespace(config=RecoveryConfig(settle_seconds=0.01), reconciling=False)
+    recovery = SimpleNamespace(config=RecoveryConfig(settle_seconds=0.01))
     reconciler = RestartReconciler(
         recovery, catalog=Catalog(tmp_path, None, Facts(db)),  # type: ignore[arg-type]
         desired=DesiredStateStore(db), health=None, engine=None,  # type: ignore[arg-type]
@@ -188,47 +204,47 @@ def sample(cid: str, kills: int, at: float) -> Any:
 async def test_one_kill_seen_by_event_and_cgroup_counter_counts_once(tmp_path: Path) -> None:
     exits = ledger(tmp_path)
     running = box(started_at=T)
-    await exits.on_container_change(None, running, event("start", T))
+    await feed(exits, None, running, event("start", T))
     # A child process is OOM-killed; the container keeps running.
     await exits.on_oom_kill(sample("c1", 1, T + 3), [])  # the sampler saw it first
-    await exits.on_container_change(None, box(started_at=T), event("oom", T + 2))
+    await feed(exits, None, box(started_at=T), event("oom", T + 2))
     assert exits.oom_kills("shop", "app") == 1
-    await exits.on_container_change(None, box(started_at=T), event("oom", T + 8))
+    await feed(exits, None, box(started_at=T), event("oom", T + 8))
     await exits.on_oom_kill(sample("c1", 2, T + 9), [])
     assert exits.oom_kills("shop", "app") == 2
     # The kernel counted a third the engine did not report: the counter says so.
     await exits.on_oom_kill(sample("c1", 3, T + 12), [])
     seen = box(started_at=T)
-    await exits.on_container_change(None, seen, None)
+    await feed(exits, None, seen, None)
     assert exits.oom_kills("shop", "app") == 3 and seen.oom_kills == 3
 
 
 async def test_a_replayed_oom_event_is_not_counted_again(tmp_path: Path) -> None:
     exits = ledger(tmp_path)
-    await exits.on_container_change(None, box(started_at=T), event("oom", T + 5))
+    await feed(exits, None, box(started_at=T), event("oom", T + 5))
     again = ledger(tmp_path)  # an agent restart replays events since its saved cursor
-    await again.on_container_change(None, box(started_at=T), event("oom", T + 5))
+    await feed(again, None, box(started_at=T), event("oom", T + 5))
     assert again.oom_kills("shop", "app") == 1
-    await again.on_container_change(None, box(started_at=T), event("oom", T + 6))
+    await feed(again, None, box(started_at=T), event("oom", T + 6))
     assert again.oom_kills("shop", "app") == 2
 
 
 async def test_a_kill_inspected_after_the_restart_policy_acted_counts_once(
         tmp_path: Path) -> None:
     exits = ledger(tmp_path)
-    await exits.on_container_change(None, box(started_at=T), event("start", T))
+    await feed(exits, None, box(started_at=T), event("start", T))
     # The oom and die events are inspected only once the container runs again.
     restarted = box(started_at=T + 6, finished_at=T + 5, exit_code=137)
-    await exits.on_container_change(None, restarted, event("oom", T + 5))
-    await exits.on_container_change(None, restarted, event("die", T + 5))
-    await exits.on_container_change(None, restarted, event("start", T + 6))
+    await feed(exits, None, restarted, event("oom", T + 5))
+    await feed(exits, None, restarted, event("die", T + 5))
+    await feed(exits, None, restarted, event("start", T + 6))
     await exits.on_oom_kill(sample("c1", 0, T + 7), [])
     assert exits.oom_kills("shop", "app") == 1
     # The next run is killed too, and this time the exit is inspected in time.
-    await exits.on_container_change(None, restarted, event("oom", T + 9))
+    await feed(exits, None, restarted, event("oom", T + 9))
     dead = box(status="exited", exit_code=137, oom_killed=True, started_at=T + 6,
                finished_at=T + 9)
-    await exits.on_container_change(None, dead, event("die", T + 9))
+    await feed(exits, None, dead, event("die", T + 9))
     assert exits.oom_kills("shop", "app") == 2 and dead.oom_kills == 2
     assert ledger(tmp_path).oom_counts() == [
         {"project": "shop", "service": "app", "kills": 2, "last_at": T + 9}]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from health.factories import container
-from stackmedic.recovery.boot import RestartKind
+from health.factories import container, reached
+from stackmedic.observe.boot import RestartKind
 from stackmedic.recovery.reconcile import RestartReconciler
 from stackmedic.types import DesiredState
 from support.wait import async_wait_until
@@ -31,8 +31,9 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     made = Rig(tmp_path, run_timeout_seconds=2)
     made.add("blog", "app")
     made.add("old", "app", wanted=DesiredState.STOPPED)
-    made.service.start()
-    made.service.reconciling = True  # as the agent does once it detects the restart
+    await made.start()
+    # As the engine session tells once it finds the restart, before the resync.
+    await made.service.on_engine_reached(reached(restart=RestartKind.DAEMON))
     await made.put(container("web"), container("app", project="blog"))
     await made.crash("db")
     try:

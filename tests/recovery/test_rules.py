@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackmedic.recovery.boot import RestartKind, classify
+from stackmedic.observe.boot import RestartKind, classify
 from stackmedic.recovery.config import RecoveryConfig
 from stackmedic.recovery.evidence import Evidence, ServiceEvidence, dependency_order
 from stackmedic.recovery.policy import Phase, RecoveryPolicy, RecoveryState

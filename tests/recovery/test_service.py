@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import structlog
 
-from health.factories import container
+from health.factories import container, reached
 from stackmedic.deployments.actions import Action
-from stackmedic.recovery.events import RecoveryEvent
+from stackmedic.observe.boot import RestartKind
+from stackmedic.recovery.events import (
+    RecoveryEvent,
+    RestartReconcileFinished,
+    RestartReconcileStarted,
+)
 from stackmedic.supervise.heartbeat import Heartbeats
 from stackmedic.watch import recovery_check
 from support.clock import SteppedClock
-from support.wait import async_wait_until
+from support.wait import async_assert_holds, async_wait_until
 
 from .rig import Rig
 
@@ -23,7 +29,7 @@ from .rig import Rig
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     made = Rig(tmp_path)
-    made.service.start()
+    await made.start()
     try:
         yield made
     finally:
@@ -78,7 +84,7 @@ async def test_a_run_past_its_deadline_ends_timed_out_and_the_next_follows_backo
     tmp_path: Path,
 ) -> None:
     rig = Rig(tmp_path, run_timeout_seconds=0.5)
-    rig.service.start()
+    await rig.start()
     try:
         rig.executor.hold = asyncio.Event()  # the engine never answers
         await rig.put(container("web"), container("db"))
@@ -128,10 +134,29 @@ async def test_one_due_run_per_deployment(rig: Rig) -> None:
 
 
 async def test_while_a_restart_reconcile_runs_ill_health_schedules_nothing(rig: Rig) -> None:
-    rig.service.reconciling = True
+    await rig.bus.publish(RestartReconcileStarted("daemon", time.time()))
     await rig.put(container("web"), container("db"))
     await rig.crash("db")
     assert rig.service.state("shop")["scheduled"] is False
+
+
+async def test_a_restart_found_on_connect_holds_runs_until_its_reconcile_ends(
+        rig: Rig) -> None:
+    await rig.service.on_engine_reached(reached())  # no restart: nothing held
+    assert rig.service.schedule("shop", "ill-health", 30) is True
+    await rig.service.on_engine_reached(reached(restart=RestartKind.DAEMON))
+    await async_wait_until(lambda: rig.service.state("shop")["scheduled"] is False, 5,
+                           message="the due run is dropped: the reconcile owns it")
+    await rig.put(container("web"), container("db"))
+    await rig.crash("db")  # what the resync finds is the reconcile's to recover
+    await async_assert_holds(lambda: rig.service.state("shop")["scheduled"] is False, 0.3,
+                             message="nothing scheduled while the reconcile owns it")
+    await rig.bus.publish(RestartReconcileFinished("daemon", time.time()))
+    assert not rig.service.reconciling
+    await rig.put(container("db"))
+    await rig.crash("db")
+    await async_wait_until(lambda: rig.service.state("shop")["scheduled"] is True, 5,
+                           message="ill health schedules a run again")
 
 
 async def test_a_run_scheduled_right_after_a_cancel_still_happens(rig: Rig) -> None:
@@ -156,7 +181,7 @@ async def test_the_wall_clock_set_back_an_hour_after_a_failed_attempt_delays_not
             clock.step(-3600)
 
     rig.bus.subscribe(RecoveryEvent, set_back)
-    rig.service.start()
+    await rig.start()
     try:
         rig.executor.hold = asyncio.Event()  # each attempt runs out of time
         await rig.put(container("web"), container("db"))

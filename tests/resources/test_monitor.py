@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.deployments.model import Deployment, DeploymentKind, ServiceSpec
 from stackmedic.observe.containers import ContainerState
+from stackmedic.observe.events import ContainerChanged
 from stackmedic.recovery.exits import ExitLedger
 from stackmedic.resources import (
     ContainerRef,
@@ -260,7 +261,8 @@ async def test_an_oom_kill_seen_by_the_cgroup_counter_reaches_the_exit_ledger(
     try:
         running = ContainerState(id=IDS["db"], name="shop-db-1", project="shop", service="db",
                                  status="running", started_at=h.clocks.now - 60)
-        await exits.on_container_change(None, running, None)  # the first sweep saw it run
+        # The first sweep saw it run.
+        await exits.on_container_change(ContainerChanged(None, running))
         await h.tick()
         # A process inside is OOM-killed and the container keeps running: no exit, and
         # here no engine event either; only the cgroup counter tells.

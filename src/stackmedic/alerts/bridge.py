@@ -1,4 +1,9 @@
-"""Subscribes to the bus and hands notification events to the notifier."""
+"""Subscribes to the bus and hands notification events to the notifier.
+
+From the engine session it hears when Docker is back (``EngineReached``), when what the
+connection set off has begun (``ConnectionSettled``: held notices are released unless a
+restart reconcile began, whose summary tells them) and when it is lost (``EngineLost``).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from stackmedic.health.model import HealthTransition
 from stackmedic.notify.models import NotificationEvent
 from stackmedic.notify.service import Notifier
 from stackmedic.notify.types import NotificationKind
+from stackmedic.observe.events import ConnectionSettled, EngineLost, EngineReached
 from stackmedic.recovery.config import RecoveryConfig
 from stackmedic.recovery.events import RecoveryEvent, RestartReconcileStarted
 from stackmedic.resources import SpikeAlert
@@ -85,8 +91,13 @@ class NotificationBridge:
         await self._send(self.episodes.on_recovery(event))
 
     async def on_reconcile(self, event: RestartReconcileStarted) -> None:
-        """A restart reconcile began: fold per-deployment notices into its summary."""
+        """A restart reconcile began: fold per-deployment notices into its summary.
+
+        It begins on a connection, so the stream is back: from here the summary, not the
+        stream, ends the hold.
+        """
         self.episodes.reconcile_started()
+        self.episodes.stream_down = False
         self._cancel_release()
         self._release_timer = asyncio.create_task(self._release_later(self._fold_timeout))
 
@@ -115,6 +126,18 @@ class NotificationBridge:
         notification = from_spike(alert)
         if notification is not None:
             await self.submit(notification)
+
+    async def on_engine_reached(self, event: EngineReached) -> None:
+        """The event stream is back (see ``docker_back``)."""
+        await self.docker_back(event.host)
+
+    async def on_connection_settled(self, event: ConnectionSettled) -> None:
+        """The resync and what it set off have begun (see ``connection_settled``)."""
+        self.connection_settled()
+
+    async def on_engine_lost(self, event: EngineLost) -> None:
+        """The event stream ended (see ``docker_lost``)."""
+        self.docker_lost(event.host)
 
     def docker_lost(self, host: str) -> None:
         """Docker stopped answering: hold notices, alert if it stays away for a while."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from stackmedic.engine.config import DockerConfig
 from stackmedic.health.config import HealthConfig
 from stackmedic.metrics.config import MetricsConfig
 from stackmedic.notify.config import NotifyConfig
@@ -47,26 +48,6 @@ class ApiConfig(Section):
     per login_window_seconds before 429; a right API token always passes."""
     login_window_seconds: PositiveSeconds = 60
     """The window of login_attempts."""
-
-
-class DockerConfig(Section):
-    """How the agent reaches the Docker Engine."""
-
-    host: str | None = None
-    """Docker Engine address (default: $DOCKER_HOST, else unix:///var/run/docker.sock)."""
-    request_timeout_seconds: PositiveSeconds = 30
-    """Timeout of one Engine API request."""
-    reconnect_initial_seconds: PositiveSeconds = 0.5
-    """First wait before reconnecting to an unreachable engine; doubles each time."""
-    reconnect_max_seconds: PositiveSeconds = 30
-    """Longest wait between reconnect attempts."""
-
-    @field_validator("host")
-    @classmethod
-    def _known_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("unix://", "tcp://", "http://", "https://")):
-            raise ValueError("must start with unix://, tcp://, http:// or https://")
-        return value
 
 
 class ComposeConfig(Section):

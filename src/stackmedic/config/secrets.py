@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, SecretStr
+
+from stackmedic.auth import load_or_create_token
+
+if TYPE_CHECKING:
+    from stackmedic.config.model import Settings
 
 
 def secret_values(model: object) -> list[str]:
@@ -20,3 +27,19 @@ def secret_values(model: object) -> list[str]:
         for value in model:
             found += secret_values(value)
     return found
+
+
+def known_secrets(settings: BaseModel, *tokens: str | None) -> list[str]:
+    """The API tokens and every secret of the settings: values never to be shown anywhere."""
+    return [value for value in (*tokens, *secret_values(settings)) if value]
+
+
+def api_tokens(settings: Settings) -> tuple[str, str]:
+    """The operator and the read-only token: as configured, else kept in their files."""
+    api = settings.api
+    return (
+        load_or_create_token(api.token.get_secret_value() if api.token else None,
+                             settings.resolved_token_file),
+        load_or_create_token(api.read_token.get_secret_value() if api.read_token else None,
+                             settings.resolved_read_token_file),
+    )

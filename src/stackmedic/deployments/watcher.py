@@ -1,10 +1,15 @@
-"""Keeps the catalog current: rescans, logs what changed, records first sight of each one."""
+"""Keeps the catalog current: rescans, logs what changed, records first sight of each one.
+
+First sight records what is observed, so only while the engine session says the
+containers were read in full since the stream (re)connected; each connection rescans.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
 from stackmedic.deployments.catalog import Catalog, CatalogChange
+from stackmedic.observe.events import EngineConnected, EngineLost, EngineSynced
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
@@ -24,7 +29,6 @@ class CatalogWatcher:
         desired: DesiredStateStore,
         events: EventLog,
         *,
-        can_see: Callable[[], bool],
         after: Refresh,
         on_removed: Removed,
     ) -> None:
@@ -32,9 +36,22 @@ class CatalogWatcher:
         self._observed = observed
         self._desired = desired
         self._events = events
-        self._can_see = can_see
+        self._synced = False  # as the engine session last told
         self._after = after
         self._on_removed = on_removed
+
+    async def on_engine_connected(self, event: EngineConnected) -> None:
+        """A (re)connection: rescan with what the resync found."""
+        self._synced = event.synced
+        await self.refresh()
+
+    async def on_engine_synced(self, event: EngineSynced) -> None:
+        """The containers were read after a failed resync: first sight may be recorded."""
+        self._synced = True
+
+    async def on_engine_lost(self, event: EngineLost) -> None:
+        """The stream ended: what is observed is not current."""
+        self._synced = False
 
     async def refresh(self) -> CatalogChange:
         """Rescan deployments, record first sight of new ones and log what changed."""
@@ -64,7 +81,7 @@ class CatalogWatcher:
 
     def record_first_sight(self) -> None:
         """Give every deployment without a desired state the state it is observed in."""
-        if not self._can_see():
+        if not self._synced:
             return  # never invent intent from a blind view
         for name, deployment in self._catalog.deployments.items():
             containers = self._observed.for_project(deployment.project)

@@ -195,3 +195,22 @@ class ComposeRunner:
                 returncode=result.returncode,
             )
         return result
+
+
+def discover_compose(configured: list[str] | None) -> list[str] | ComposeNotFound:
+    """The Compose v2 command, or why there is none (runs subprocesses: keep off the loop)."""
+    try:
+        return find_compose(configured)
+    except ComposeNotFound as exc:
+        return exc
+
+
+def compose_runner(found: list[str] | ComposeNotFound, *, docker_host: str, timeout: float,
+                   config_timeout: float) -> tuple[ComposeRunner | None, str | None]:
+    """A runner of the command found, or None and why Compose is unavailable."""
+    if isinstance(found, ComposeNotFound):
+        log.error("compose unavailable", error=str(found))
+        return None, str(found)
+    runner = ComposeRunner(found, docker_host=docker_host, timeout=timeout,
+                           config_timeout=config_timeout)
+    return runner, None

@@ -19,13 +19,10 @@ class EngineView:
     error: str | None = None
 
 
-def engine_view(
-    status: EngineStatus, connected: bool, synced_at: float | None, connected_since: float
-) -> EngineView:
-    """Read the engine's status and the stream's connection into an ``EngineView``."""
+def engine_view(status: EngineStatus, synced: bool) -> EngineView:
+    """Read the engine's status and whether the containers were read into an ``EngineView``."""
     if not status.reachable and status.since == 0.0:
         return EngineView(reachable=True, synced=False)  # not asked yet: wait, do not alarm
-    synced = connected and synced_at is not None and synced_at >= connected_since
     return EngineView(status.reachable, synced, status.error)
 
 

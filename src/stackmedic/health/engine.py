@@ -1,10 +1,12 @@
 """HealthEngine: keeps every deployment's verdict current and reports each real change.
 
-It listens to the container monitor (events and sweeps), recomputes the verdict of the
-deployment a change belongs to, and when the verdict or a service's status differs from
-the last one reported it writes a history row and an event-log row and publishes a
-``HealthTransition`` on the bus. Time alone can change a verdict (a start grace period or
-a crash-loop window ending), so a timer per deployment rechecks it then.
+It hears each container change on the bus (engine events and sweeps), recomputes the
+verdict of the deployment a change belongs to, and when the verdict or a service's status
+differs from the last one reported it writes a history row and an event-log row and
+publishes a ``HealthTransition`` on the bus. Time alone can change a verdict (a start
+grace period or a crash-loop window ending), so a timer per deployment rechecks it then.
+Until the engine session says the containers were read since the stream (re)connected,
+nothing is reported: the view is not current.
 
 Grace periods and marks of stops in progress are waits, kept on the monotonic clock; the
 verdict compares wall times with the containers' (the engine's) times, so they are handed
@@ -14,7 +16,6 @@ to it as wall times read at the same moment.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -22,17 +23,28 @@ import structlog
 from stackmedic.bus import Bus
 from stackmedic.deployments.actions import Action
 from stackmedic.deployments.catalog import Catalog
-from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionStarted
+from stackmedic.deployments.events import (
+    ActionFinished,
+    ActionOrigin,
+    ActionRequested,
+    ActionStarted,
+)
+from stackmedic.engine.client import EngineStatus
 from stackmedic.engine.events import event_time
 from stackmedic.health.activity import Activity
-from stackmedic.health.answers import EngineView, container_detail, summary
+from stackmedic.health.answers import EngineView, container_detail, engine_view, summary
 from stackmedic.health.config import HealthConfig
 from stackmedic.health.crashloop import CrashLoopTracker
 from stackmedic.health.history import HealthHistory, LastKnown
 from stackmedic.health.model import DeploymentHealth, HealthTransition, Verdict
 from stackmedic.health.verdict import HealthInputs, evaluate
 from stackmedic.intent.events import StopPendingChanged
-from stackmedic.observe.containers import ContainerState
+from stackmedic.observe.events import (
+    ContainerChanged,
+    EngineConnected,
+    EngineLost,
+    EngineSynced,
+)
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
@@ -55,9 +67,8 @@ class HealthEngine:
         db: Database,
         bus: Bus,
         config: HealthConfig,
-        view: Callable[[], EngineView],
+        engine: EngineStatus,
         clock: Clock = SYSTEM_CLOCK,
-        stop_pending: Callable[[str], bool] = lambda name: False,
     ) -> None:
         self._catalog = catalog
         self._observed = observed
@@ -65,7 +76,9 @@ class HealthEngine:
         self._events = events
         self._bus = bus
         self._config = config
-        self._view = view
+        self._engine = engine
+        self._synced = False  # as the engine session last told
+        self._stops_pending: set[str] = set()  # deployments whose stops intent judges
         self._clock = clock
         self.history_store = HealthHistory(db)
         self.crashes = CrashLoopTracker(
@@ -78,21 +91,29 @@ class HealthEngine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._publish_lock = asyncio.Lock()
         self.transitions = 0
-        self._stop_pending = stop_pending
         self.activity = Activity(start_grace=config.start_grace_seconds)
         bus.subscribe(ActionStarted, self._on_action_started, name="health-actions")
         bus.subscribe(ActionFinished, self._on_action_finished, name="health-actions")
+        bus.subscribe(ActionRequested, self._on_action_requested, name="health-requests")
         bus.subscribe(StopPendingChanged, self._on_stop_pending, name="health-stops")
 
     # -- inputs -----------------------------------------------------------------------
 
-    async def on_container_change(
-        self,
-        previous: ContainerState | None,
-        current: ContainerState | None,
-        event: dict[str, Any] | None,
-    ) -> None:
-        """Monitor listener: account for crashes, then recompute the owning deployment."""
+    async def on_engine_connected(self, event: EngineConnected) -> None:
+        """The resync after connecting is done: report from now on if it read everything."""
+        self._synced = event.synced
+
+    async def on_engine_synced(self, event: EngineSynced) -> None:
+        """A later sweep read everything: report from now on."""
+        self._synced = True
+
+    async def on_engine_lost(self, event: EngineLost) -> None:
+        """The stream ended: report nothing until the next resync."""
+        self._synced = False
+
+    async def on_container_change(self, change: ContainerChanged) -> None:
+        """Account for crashes, then recompute the deployment the container belongs to."""
+        previous, current, event = change.previous, change.current, change.event
         state = current or previous
         if state is None:
             return
@@ -120,8 +141,15 @@ class HealthEngine:
         await self._recompute(event.deployment)
 
     async def _on_stop_pending(self, event: StopPendingChanged) -> None:
+        if event.pending:
+            self._stops_pending.add(event.deployment)
+        else:
+            self._stops_pending.discard(event.deployment)
         self.activity.pending_changed(event.deployment, event.pending)
         await self._recompute(event.deployment)
+
+    async def _on_action_requested(self, event: ActionRequested) -> None:
+        await self.on_action(event.deployment, Action(event.action))
 
     async def on_action(self, name: str, action: Action) -> None:
         """A desired state was recorded through the agent: starts get the grace period."""
@@ -148,6 +176,9 @@ class HealthEngine:
 
     # -- computing --------------------------------------------------------------------
 
+    def _view(self) -> EngineView:
+        return engine_view(self._engine, self._synced)
+
     def evaluate(self, name: str, view: EngineView | None = None) -> DeploymentHealth | None:
         """Compute the verdict of one deployment now, without reporting anything."""
         deployment = self._catalog.get(name)
@@ -172,7 +203,7 @@ class HealthEngine:
                 engine_error=view.error,
                 starting_until=on_wall(self._starting_until.get(name)),
                 crash_loops=self.crashes.loops(deployment.project, now),
-                stopping=self.activity.stopping(name, mono, self._stop_pending(name)),
+                stopping=self.activity.stopping(name, mono, name in self._stops_pending),
                 deploying_until=on_wall(self.activity.deploying_until(name, mono)),
             )
         )
@@ -187,7 +218,7 @@ class HealthEngine:
         if health.verdict.fine:
             self.activity.settled(name)
         now, mono = self._clock.wall(), self._clock.monotonic()
-        check = self.activity.next_check(name, mono, self._stop_pending(name))
+        check = self.activity.next_check(name, mono, name in self._stops_pending)
         later = [t for t in (None if health.recheck_at is None else health.recheck_at - now,
                              None if check is None else check - mono) if t is not None]
         self._schedule(name, min(later) if later else None)

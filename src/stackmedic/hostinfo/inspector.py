@@ -20,6 +20,7 @@ from stackmedic.hostinfo.checks import (
 )
 from stackmedic.hostinfo.compose import describe_compose
 from stackmedic.hostinfo.model import ComposeFacts, EngineFacts, HostReport, Problem
+from stackmedic.observe.events import EngineConnected
 from stackmedic.resources import ResourceMonitor, ResourcesConfig
 from stackmedic.resources.cgroup_paths import rootless_uid
 from stackmedic.resources.cgroups import CgroupLayout
@@ -53,6 +54,10 @@ class HostInspector:
         self._compose: ComposeFacts | None = None
         self._checked_at = 0.0
         self._warned: set[str] = set()
+
+    async def on_engine_connected(self, event: EngineConnected) -> None:
+        """The engine may have come back another: look again."""
+        await self.refresh()
 
     async def refresh(self) -> HostReport:
         """Ask the engine who it is again and look at the cgroup tree (start, reconnect)."""

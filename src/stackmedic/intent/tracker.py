@@ -8,6 +8,8 @@ up, when the event stream ends, when the agent is stopped, or when it starts aga
 finds stops left pending by an earlier run. Events of the agent's own actions are not
 intent either (``intent.windows``). Times are the engine's: the agent's own moments (its
 actions, its probes, the stream's end) are put on the daemon's clock with ``to_engine``.
+What it knows of the engine connection, it hears from the engine session on the bus
+(``observe.events``).
 """
 
 from __future__ import annotations
@@ -26,15 +28,25 @@ from stackmedic.intent.evidence import Answer, StopEvidence
 from stackmedic.intent.probe import accepts_connections
 from stackmedic.intent.record import Decision, DecisionLog
 from stackmedic.intent.windows import ActionWindow, ActionWindows
+from stackmedic.observe.boot import daemon_identity
 from stackmedic.observe.containers import LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE
+from stackmedic.observe.events import EngineConnected, EngineEvent, EngineLost
 from stackmedic.observe.state import ObservedState
-from stackmedic.recovery.boot import daemon_identity
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.store.pending import PendingStopStore, StoredStop
 from stackmedic.types import DesiredState, IntentSource
 
 RESTORED = 0  # the connection number of stops left pending by an earlier agent run
+
+
+@dataclass(frozen=True)
+class EngineLink:
+    """The engine connection as last told: up or not, its number, since when the daemon is."""
+
+    connected: bool = False
+    number: int = RESTORED  # connections since the agent started
+    up_since: float = 0.0
 
 
 @dataclass
@@ -61,9 +73,9 @@ class IntentTracker:
         *,
         stop_settle_seconds: float,
         start_settle_seconds: float,
-        connection: Callable[[], tuple[bool, int, float]],
         bus: Bus | None = None,
         docker_host: str | None = None,
+        link: EngineLink | None = None,
         to_engine: Callable[[float], float] = lambda local: local,
     ) -> None:
         self._desired = desired
@@ -71,8 +83,7 @@ class IntentTracker:
         self._observed = observed
         self._stop_settle = stop_settle_seconds
         self._start_settle = start_settle_seconds
-        # (connected, connection number, since when the daemon is known to be up)
-        self._connection = connection
+        self.link = link or EngineLink()
         self._host = docker_host
         self._store = PendingStopStore(desired.db)
         self._log = DecisionLog(events, bus)
@@ -123,7 +134,16 @@ class IntentTracker:
         """Stops waiting for confirmation."""
         return list(self._pending.values())
 
+    async def start(self) -> None:
+        """Tell the bus of the stops an earlier agent run left pending (health shows them)."""
+        for deployment in sorted({p.deployment for p in self._pending.values()}):
+            await self._log.pending_changed(deployment, True)
+
     # -- engine events ----------------------------------------------------------------
+
+    async def on_engine_event(self, event: EngineEvent) -> None:
+        """One engine event, before the observed state applies it."""
+        await self.on_event(event.raw)
 
     async def on_event(self, event: dict[str, Any]) -> None:
         """Feed one engine event."""
@@ -164,7 +184,7 @@ class IntentTracker:
             return
         died, code = self._evidence.died(container_id)
         answered, refused = self._evidence.answer(container_id)
-        _, number, _ = self._connection()
+        number = self.link.number
         evidence = StoredStop(
             container_id, at, deployment, service, kill_at=self._evidence.began(container_id),
             die_at=died, exit_code=code, daemon=self._identity, answered_at=answered,
@@ -195,8 +215,7 @@ class IntentTracker:
         pending = self._pending.get(key)
         if pending is None or pending.evidence is None:
             return
-        connected, number, _ = self._connection()
-        if not connected or number != pending.connection:
+        if not self.link.connected or self.link.number != pending.connection:
             return  # the stream ended meanwhile and decided it
         evidence = pending.evidence
         if evidence.answered_at is None and evidence.refused_at is not None and self._host \
@@ -208,8 +227,9 @@ class IntentTracker:
 
     # -- the moments that decide ------------------------------------------------------
 
-    async def on_connected(self) -> None:
+    async def on_engine_connected(self, event: EngineConnected) -> None:
         """A (re)connection: decide the stops an earlier agent run left pending."""
+        self.link = EngineLink(True, self.link.number + 1, event.up_since)
         if self._host is not None:
             self._identity = await asyncio.to_thread(daemon_identity, self._host)
         restored = [p.evidence for p in self._pending.values()
@@ -231,8 +251,9 @@ class IntentTracker:
                 decisions.append(Decision(stop, judge(stop, None, None), "agent-start"))
         await self._decide(decisions)
 
-    async def on_disconnected(self) -> None:
+    async def on_engine_lost(self, event: EngineLost) -> None:
         """The stream ended: stops before the shutdown burst are intent, those in it not."""
+        self.link = replace(self.link, connected=False)
         end = self._engine_now()
         await self.probed()
         burst = self._evidence.burst(end)
@@ -258,9 +279,8 @@ class IntentTracker:
                  if p.connection != RESTORED and p.evidence is not None]
         if not stops:
             return
-        connected = self._connection()[0]
         accepts = await accepts_connections(self._host) if self._host else None
-        if connected and accepts:
+        if self.link.connected and accepts:
             judgement = Judgement(True, False, (
                 "stackmedic was stopped while the daemon still accepted connections"))
             await self._decide([Decision(s, judgement, "agent-stop") for s in stops])
@@ -318,10 +338,10 @@ class IntentTracker:
         return f"service {stop.service}", changed
 
     async def _on_start(self, deployment: str, service: str, at: float) -> None:
-        connected, _, since = self._connection()
         # Starts in the first moments after the daemon came up may be its own restart
         # policies bringing containers back at boot, not a person.
-        if not connected or at < self._to_engine(since) + self._start_settle:
+        if not self.link.connected or \
+                at < self._to_engine(self.link.up_since) + self._start_settle:
             return
         was_pending = self.stop_pending(deployment)
         for key, pending in list(self._pending.items()):

@@ -65,8 +65,8 @@ class RecordEvent(Protocol):
         deployment: str | None,
         severity: Severity,
         data: dict[str, Any] | None,
-    ) -> None:
-        """Record the entry."""
+    ) -> object:
+        """Record the entry (what it returns is not used)."""
 
 
 def max_severity(severities: list[Severity], default: Severity = Severity.INFO) -> Severity:

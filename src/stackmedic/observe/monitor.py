@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiodocker
 import aiohttp
 import structlog
 
+from stackmedic.bus import Bus
 from stackmedic.engine.client import EngineClient
 from stackmedic.observe.containers import (
     LABEL_PROJECT,
@@ -25,6 +25,7 @@ from stackmedic.observe.containers import (
     parse_inspect,
     summary_of_list_entry,
 )
+from stackmedic.observe.events import ContainerChanged
 from stackmedic.observe.state import ObservedState
 
 log = structlog.get_logger(__name__)
@@ -35,27 +36,23 @@ STATE_ACTIONS = {
     "destroy", "rename", "update",
 }
 
-ChangeListener = Callable[
-    [ContainerState | None, ContainerState | None, dict[str, Any] | None], Awaitable[None]
-]
-
 
 class ContainerMonitor:
-    """Applies engine events and sweeps to the observed state and reports each change."""
+    """Applies engine events and sweeps to the observed state; publishes each change.
 
-    def __init__(self, client: EngineClient, observed: ObservedState) -> None:
+    Each change is a ``ContainerChanged`` on the bus, delivered to its subscribers in the
+    order they subscribed (the exit ledger annotates the state before health reads it).
+    """
+
+    def __init__(self, client: EngineClient, observed: ObservedState, bus: Bus) -> None:
         self._client = client
         self.observed = observed
-        self._listeners: list[ChangeListener] = []
+        self._bus = bus
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._generation: defaultdict[str, int] = defaultdict(int)
         self._sweep_lock = asyncio.Lock()
         self.last_sweep: float | None = None
         self.sweeps = 0
-
-    def subscribe(self, listener: ChangeListener) -> None:
-        """Call ``listener(previous, current, event)`` for each change of a container."""
-        self._listeners.append(listener)
 
     async def on_event(self, event: dict[str, Any]) -> None:
         """Apply one engine event."""
@@ -157,8 +154,4 @@ class ContainerMonitor:
         current: ContainerState | None,
         event: dict[str, Any] | None,
     ) -> None:
-        for listener in self._listeners:
-            try:
-                await listener(previous, current, event)
-            except Exception:
-                log.exception("container change listener failed")
+        await self._bus.publish(ContainerChanged(previous, current, event))

@@ -34,3 +34,12 @@ class RestartReconcileStarted:
 
     kind: str  # "host" or "daemon"
     at: float
+
+
+@dataclass(frozen=True)
+class RestartReconcileFinished:
+    """The restart reconcile's runs are over (its summary follows); ``ok`` unless it raised."""
+
+    kind: str
+    at: float
+    ok: bool = True

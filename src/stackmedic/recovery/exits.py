@@ -30,7 +30,8 @@ from typing import Any
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.engine.events import event_time
 from stackmedic.observe.containers import LABEL_ONESHOT, ContainerState
-from stackmedic.resources.models import ContainerSample
+from stackmedic.observe.events import ContainerChanged, EngineReached
+from stackmedic.resources.models import ContainerRef, ContainerSample
 from stackmedic.store.db import Database
 
 COMPLETED_CONDITION = "service_completed_successfully"
@@ -115,10 +116,10 @@ def exit_cause(record: ExitRecord, state: ContainerState, *, seen_die: bool,
 
 
 class ExitLedger:
-    """Monitor listener that records exits and annotates container states."""
+    """Records exits from each container change and annotates the container's state."""
 
     def __init__(self, db: Database, catalog: Catalog, *,
-                 daemon_started_at: Callable[[], float | None] = lambda: None,
+                 daemon_started_at: float | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._db = db
         self._catalog = catalog
@@ -139,11 +140,14 @@ class ExitLedger:
             for row in db.fetchall("SELECT * FROM service_ooms")
         }
 
-    async def on_container_change(self, previous: ContainerState | None,
-                                  current: ContainerState | None,
-                                  event: dict[str, Any] | None) -> None:
-        """Record what the change says, then annotate ``current``."""
-        state = current or previous
+    async def on_engine_reached(self, event: EngineReached) -> None:
+        """A (re)connection: the resync that follows is judged against this daemon."""
+        self._daemon_started_at = event.daemon_started_at
+
+    async def on_container_change(self, change: ContainerChanged) -> None:
+        """Record what the change says, then annotate its current state."""
+        current, event = change.current, change.event
+        state = current or change.previous
         if state is None or state.oneoff:
             return
         action = str((event or {}).get("Action") or "").split(":", 1)[0]
@@ -165,7 +169,7 @@ class ExitLedger:
             # A new exit; a restart policy may have started the container again already.
             record.exit_cause = exit_cause(
                 record, current, seen_die=action == "die",
-                daemon_started_at=self._daemon_started_at())
+                daemon_started_at=self._daemon_started_at)
             record.finished_at = current.finished_at
             record.stop_requested_at = None  # a request explains one exit at most
             if _exited(current):
@@ -197,6 +201,11 @@ class ExitLedger:
     def oom_kills(self, project: str, service: str) -> int:
         """OOM kills of a service's containers so far, each counted once."""
         return self._ooms.get((project, service), (0, 0.0))[0]
+
+    def oom_kills_of(self, ref: ContainerRef) -> int:
+        """OOM kills of a sampled container's service (the resource monitor's count)."""
+        deployment = self._catalog.deployments.get(ref.deployment)
+        return self.oom_kills(deployment.project, ref.service) if deployment else 0
 
     def oom_counts(self) -> list[dict[str, Any]]:
         """Every service with OOM kills: project, service, kills and the last one's time."""

@@ -16,11 +16,14 @@ import structlog
 from stackmedic.bus import Bus
 from stackmedic.deployments.actions import Action, DeploymentActions
 from stackmedic.deployments.catalog import Catalog
+from stackmedic.deployments.events import ActionRequested
 from stackmedic.health.engine import HealthEngine
 from stackmedic.health.model import HealthTransition, Verdict
 from stackmedic.observe.containers import ContainerState
+from stackmedic.observe.events import EngineReached
 from stackmedic.recovery.acting import Actor
 from stackmedic.recovery.config import RecoveryConfig
+from stackmedic.recovery.events import RestartReconcileFinished, RestartReconcileStarted
 from stackmedic.recovery.evidence import Evidence
 from stackmedic.recovery.evidence_gather import EvidenceCollector
 from stackmedic.recovery.executor import ActionExecutor
@@ -87,16 +90,41 @@ class RecoveryService:
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._healthy_token: dict[str, object] = {}
-        self.reconciling = False
+        self._reconciling = False
+
+    @property
+    def reconciling(self) -> bool:
+        """Whether a restart reconcile owns every deployment (from its detection to its end)."""
+        return self._reconciling
 
     def start(self) -> None:
-        """Close runs a previous agent left open, then listen for health transitions."""
+        """Close runs a previous agent left open, then listen for what triggers a run."""
         left = self.runs.interrupt_leftovers()
         if left:
             log.info("recovery runs left open by the previous agent closed", runs=left)
-        self._bus.subscribe(HealthTransition, self.on_health, name="recovery")
+        subscribe = self._bus.subscribe
+        subscribe(HealthTransition, self.on_health, name="recovery")
+        subscribe(ActionRequested, self._on_action_requested, name="recovery-requests")
+        subscribe(RestartReconcileStarted, self._on_reconcile_started, name="recovery")
+        subscribe(RestartReconcileFinished, self._on_reconcile_finished, name="recovery")
 
     # -- triggers ---------------------------------------------------------------------
+
+    async def on_engine_reached(self, event: EngineReached) -> None:
+        """After a host or daemon restart the reconcile owns every deployment: no piecemeal
+        runs from what the resync finds, and none left due from before."""
+        if event.restarted:
+            self._reconciling = True
+            self.cancel_all()
+
+    async def _on_reconcile_started(self, event: RestartReconcileStarted) -> None:
+        self._reconciling = True
+
+    async def _on_reconcile_finished(self, event: RestartReconcileFinished) -> None:
+        self._reconciling = False
+
+    async def _on_action_requested(self, event: ActionRequested) -> None:
+        await self.on_action(event.deployment, Action(event.action))
 
     async def on_health(self, transition: HealthTransition) -> None:
         """Schedule a recovery when a deployment wanted running turns ill; clear on health."""
@@ -107,7 +135,7 @@ class RecoveryService:
             self._spawn(self._after_healthy(name, token))
             return
         self._healthy_token.pop(name, None)
-        if transition.verdict in ILL and self._wants_running(name) and not self.reconciling:
+        if transition.verdict in ILL and self._wants_running(name) and not self._reconciling:
             self.schedule(name, "ill-health", self.config.settle_seconds)
 
     async def _after_healthy(self, name: str, token: object) -> None:

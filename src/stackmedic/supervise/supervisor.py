@@ -213,3 +213,11 @@ def every(seconds: float, job: TaskFactory, *, beat: Callable[[], None] | None =
                 beat()
 
     return loop
+
+
+async def best_effort(what: str, step: Callable[..., Awaitable[object]], *args: Any) -> None:
+    """Await ``step(*args)``; an error is logged with its traceback, never raised."""
+    try:
+        await step(*args)
+    except Exception:
+        log.exception(f"{what} failed")

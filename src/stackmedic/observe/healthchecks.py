@@ -8,22 +8,30 @@ runner waits for a first result from the timer (two intervals after the start, o
 after the start period when longer); when none came, it says so once and from then on
 runs the checks itself through the libpod API at each container's interval. Podman
 records the result as its timer would have, so inspect, the ``health_status`` event and
-the verdicts follow unchanged.
+the verdicts follow unchanged. It looks only while the engine is Podman and the event
+stream is connected (as the engine session tells on the bus).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiodocker
 import aiohttp
 import structlog
 
 from stackmedic.engine.client import EngineClient, engine_time
+from stackmedic.engine.identity import EngineKind
 from stackmedic.observe.containers import ContainerState
+from stackmedic.types import EventKind, Severity
+
+if TYPE_CHECKING:
+    from stackmedic.observe.events import EngineConnected, EngineLost
+    from stackmedic.store.events import EventLog
 
 log = structlog.get_logger(__name__)
 
@@ -45,10 +53,11 @@ class HealthcheckRunner:
 
     def __init__(self, client: EngineClient,
                  containers: Callable[[], list[ContainerState]],
-                 on_decided: Callable[[bool, str], None] | None = None) -> None:
+                 events: EventLog | None = None) -> None:
         self._client = client
         self._containers = containers
-        self._on_decided = on_decided or (lambda missing, reason: None)
+        self._events = events
+        self._connected = False
         self._checks: dict[str, _Check] = {}
         self.timers_missing: bool | None = None  # None: not known yet
         self.checks_run = 0
@@ -60,10 +69,19 @@ class HealthcheckRunner:
         """Whether stackmedic runs the healthchecks itself."""
         return bool(self.timers_missing)
 
+    async def on_engine_connected(self, event: EngineConnected) -> None:
+        """The stream is connected: the observed containers are current."""
+        self._connected = True
+
+    async def on_engine_lost(self, event: EngineLost) -> None:
+        """The stream ended: nothing to check until it is back."""
+        self._connected = False
+
     async def tick(self, now: float | None = None) -> None:
         """Run every check that is due; call about once a second."""
         now = time.time() if now is None else now
-        live = {c.id: c for c in self._containers()
+        watching = self._connected and self._client.kind is EngineKind.PODMAN
+        live = {c.id: c for c in (self._containers() if watching else [])
                 if c.running and c.health != "none" and c.started_at is not None}
         for gone in set(self._checks) - set(live):
             del self._checks[gone]
@@ -97,7 +115,7 @@ class HealthcheckRunner:
                 self.timers_missing = False
                 self.reason = "Podman's healthcheck timers run the checks"
                 log.info("podman healthcheck timers are running", container=container.name)
-                self._on_decided(False, self.reason)
+                self._decided(missing=False)
                 return
             self.timers_missing = True
             self.reason = (
@@ -106,11 +124,23 @@ class HealthcheckRunner:
                 "stackmedic runs them through the libpod API at each container's interval")
             log.warning("podman healthchecks not run by systemd; stackmedic runs them",
                         container=container.name)
-            self._on_decided(True, self.reason)
+            self._decided(missing=True)
         if not self.timers_missing:
             return
         check.next_due = now + check.interval
         await self._run(container)
+
+    def _decided(self, *, missing: bool) -> None:
+        """Say once in the event log who runs the checks; a store failure is only logged."""
+        if self._events is None or self.reason is None:
+            return
+        kind = (EventKind.HEALTHCHECKS_RUN_BY_STACKMEDIC if missing
+                else EventKind.HEALTHCHECKS_RUN_BY_PODMAN)
+        try:
+            self._events.record(kind, self.reason,
+                                severity=Severity.WARNING if missing else Severity.INFO)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("event log write failed", kind=kind, error=str(exc))
 
     async def _run(self, container: ContainerState) -> None:
         try:
