@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from stackmedic.resources import RuleEngine, SpikeAlert, SpikeRule
 
 from .samples import container, host, snapshot
@@ -161,3 +165,35 @@ def test_restored_firing_alert_is_not_reported_again() -> None:
     restarted.restore([firing])
     assert run(restarted, [(10, 96)]) == []
     assert [e.state for e in run(restarted, [(11, 5)])] == ["resolved"]
+
+
+def run_stepped(engine: RuleEngine, values: list[tuple[float, float, float]]) -> list[SpikeAlert]:
+    """Feed CPU values as (monotonic seconds, wall-clock step so far, value)."""
+    events: list[SpikeAlert] = []
+    for mono, step, value in values:
+        ts = 1_800_000_000.0 + mono + step
+        shot = snapshot(ts, container(ts, cpu=value))
+        events += engine.evaluate(replace(shot, mono=mono))
+    return events
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0], ids=["back", "forward"])
+def test_a_wall_clock_step_neither_delays_nor_hastens_a_spike(step: float) -> None:
+    # NTP sets the clock an hour back or forward while a spike is pending.
+    engine = RuleEngine([cpu_rule(for_seconds=60)])
+    events = run_stepped(engine, [(0, 0, 95), (10, step, 96), (59, step, 97)])
+    assert events == []  # not yet: 59 s of the 60 have passed
+    [fired] = run_stepped(engine, [(60, step, 98)])
+    assert fired.state == "firing"
+    assert fired.ts == 1_800_000_000.0 + 60 + step  # shown in the wall time of the moment
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0], ids=["back", "forward"])
+def test_a_wall_clock_step_does_not_stretch_or_cut_the_cooldown(step: float) -> None:
+    engine = RuleEngine([cpu_rule(for_seconds=0, cooldown_seconds=30)])
+    [fired, resolved] = run_stepped(engine, [(0, 0, 95), (1, 0, 10)])
+    assert (fired.state, resolved.state) == ("firing", "resolved")
+    assert run_stepped(engine, [(20, step, 95)]) == []  # still cooling down
+    assert run_stepped(engine, [(25, step, 10)]) == []
+    [again] = run_stepped(engine, [(32, step, 95)])
+    assert again.state == "firing"

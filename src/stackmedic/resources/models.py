@@ -130,6 +130,12 @@ class Snapshot:
     host: HostSample | None
     containers: tuple[ContainerSample, ...] = ()
     duration_seconds: float = 0.0
+    mono: float | None = None  # monotonic seconds at the tick: what durations are measured on
+
+    @property
+    def tick(self) -> float:
+        """The time rule durations are measured on: monotonic when known, else ``ts``."""
+        return self.ts if self.mono is None else self.mono
 
     def container(self, container_id: str) -> ContainerSample | None:
         """Return the sample of one container, if it was sampled."""

@@ -1,6 +1,8 @@
 """The spike-rule state machine: inactive -> pending -> firing -> resolved, driven by snapshots.
 
-Pure: time comes from each snapshot's timestamp, so tests drive it with any clock.
+Pure: time comes from each snapshot, so tests drive it with any clock. Durations (a rule's
+``for``, its cooldown) are measured on the snapshot's monotonic tick, so a wall-clock step
+neither delays nor hastens an alert; the wall time is only what alerts show.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ class RuleEngine:
         self._rules = {rule.name: rule for rule in rules}
         self._top_n = top_n
         self._active: dict[tuple[str, str], SpikeAlert] = {}
-        self._resolved_at: dict[tuple[str, str], float] = {}
+        self._pending_since: dict[tuple[str, str], float] = {}  # on the monotonic tick
+        self._resolved_at: dict[tuple[str, str], float] = {}  # on the monotonic tick
 
     @property
     def rules(self) -> list[SpikeRule]:
@@ -55,7 +58,7 @@ class RuleEngine:
 
     def evaluate(self, snapshot: Snapshot) -> list[SpikeAlert]:
         """Advance every rule with one snapshot; return the transitions to report."""
-        now = snapshot.ts
+        now, tick = snapshot.ts, snapshot.tick
         events: list[SpikeAlert] = []
         for rule in self._rules.values():
             seen: set[str] = set()
@@ -63,22 +66,22 @@ class RuleEngine:
                 seen.add(obs.subject)
                 if obs.value is None:
                     continue
-                event = self._step(rule, obs, now, snapshot)
+                event = self._step(rule, obs, now, tick, snapshot)
                 if event is not None:
                     events.append(event)
             if rule.metric in CONTAINER_METRICS:
-                events.extend(self._drop_gone(rule, seen, now))
-        self._expire_cooldowns(now)
+                events.extend(self._drop_gone(rule, seen, now, tick))
+        self._expire_cooldowns(tick)
         return events
 
     def _step(
-        self, rule: SpikeRule, obs: _Observation, now: float, snapshot: Snapshot
+        self, rule: SpikeRule, obs: _Observation, now: float, tick: float, snapshot: Snapshot
     ) -> SpikeAlert | None:
         key = (rule.name, obs.subject)
         value = float(obs.value or 0.0)
         current = self._active.get(key)
         if current is None:
-            if value <= rule.threshold or self._cooling(rule, key, now):
+            if value <= rule.threshold or self._cooling(rule, key, tick):
                 return None
             pending = SpikeAlert(
                 rule=rule.name,
@@ -95,13 +98,15 @@ class RuleEngine:
             )
             if rule.for_seconds > 0:
                 self._active[key] = pending
+                self._pending_since[key] = tick
                 return None
             current = pending
         if current.state == "pending":
             if value <= rule.threshold:
                 del self._active[key]
+                self._pending_since.pop(key, None)
                 return None
-            if now - current.since < rule.for_seconds:
+            if tick - self._pending_since.get(key, tick) < rule.for_seconds:
                 self._active[key] = dataclasses.replace(current, value=value, ts=now)
                 return None
             firing = dataclasses.replace(
@@ -112,41 +117,46 @@ class RuleEngine:
                 fired_at=now,
                 top_consumers=top_consumers(rule.metric, snapshot.containers, self._top_n),
             )
+            self._pending_since.pop(key, None)
             self._active[key] = firing
             return firing
         if value < rule.clear_threshold:
-            return self._resolve(key, current, value, now, "below clear threshold")
+            return self._resolve(key, current, value, now, tick, "below clear threshold")
         self._active[key] = dataclasses.replace(current, value=value, ts=now)
         return None
 
-    def _drop_gone(self, rule: SpikeRule, seen: set[str], now: float) -> list[SpikeAlert]:
+    def _drop_gone(self, rule: SpikeRule, seen: set[str], now: float,
+                   tick: float) -> list[SpikeAlert]:
         events = []
         for key, alert in list(self._active.items()):
             if key[0] != rule.name or key[1] in seen:
                 continue
             if alert.state == "pending":
                 del self._active[key]
+                self._pending_since.pop(key, None)
             else:
-                events.append(self._resolve(key, alert, alert.value, now, "container gone"))
+                events.append(self._resolve(key, alert, alert.value, now, tick,
+                                            "container gone"))
         return events
 
     def _resolve(
-        self, key: tuple[str, str], alert: SpikeAlert, value: float, now: float, reason: str
+        self, key: tuple[str, str], alert: SpikeAlert, value: float, now: float, tick: float,
+        reason: str,
     ) -> SpikeAlert:
         del self._active[key]
-        self._resolved_at[key] = now
+        self._resolved_at[key] = tick
         return dataclasses.replace(
             alert, state="resolved", value=value, ts=now, resolved_at=now, reason=reason
         )
 
-    def _cooling(self, rule: SpikeRule, key: tuple[str, str], now: float) -> bool:
+    def _cooling(self, rule: SpikeRule, key: tuple[str, str], tick: float) -> bool:
         resolved = self._resolved_at.get(key)
-        return resolved is not None and now - resolved < rule.cooldown_seconds
+        return resolved is not None and tick - resolved < rule.cooldown_seconds
 
-    def _expire_cooldowns(self, now: float) -> None:
+    def _expire_cooldowns(self, tick: float) -> None:
         for key, resolved in list(self._resolved_at.items()):
             rule = self._rules.get(key[0])
-            if rule is None or now - resolved >= rule.cooldown_seconds:
+            if rule is None or tick - resolved >= rule.cooldown_seconds:
                 del self._resolved_at[key]
 
 

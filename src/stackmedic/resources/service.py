@@ -128,7 +128,8 @@ class ResourceMonitor:
                 host.memory_total_bytes if host else self._host.memory_total_bytes,
             )
             containers = await sampler.sample(targets, ts, shape)
-            snapshot = Snapshot(ts, host, tuple(containers), time.perf_counter() - started)
+            snapshot = Snapshot(ts, host, tuple(containers), time.perf_counter() - started,
+                                mono=self._monotonic_ns() / 1e9)
             self._history.record(snapshot)
             events = self._engine.evaluate(snapshot)
             for event in events:
