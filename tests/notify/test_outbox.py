@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
@@ -20,6 +22,8 @@ from stackmedic.notify import (
 from stackmedic.notify.outbox import Outbox
 from stackmedic.notify.sender import ChannelWorker, RetryPolicy
 from stackmedic.store.db import Database
+from support.clock import SteppedClock
+from support.wait import async_wait_until
 
 
 class Clock:
@@ -265,3 +269,42 @@ async def test_removed_channel_deliveries_are_dead_with_an_agent_event(
         assert "channel 'b' is no longer configured" in entry["message"]
     finally:
         await shrunk.close()
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0], ids=["back", "forward"])
+async def test_a_wall_clock_step_neither_delays_nor_hastens_a_delivery(
+    db: Database, step: float
+) -> None:
+    # A host without a real-time clock: NTP sets the time while a notification waits.
+    clock = SteppedClock()
+    notifier = Notifier(
+        NotifyConfig.model_validate({"channels": {"a": {"type": "fake"}}, "host": "h",
+                                     "group_window_seconds": 1.5}),
+        db, clock=clock.wall, channels={"a": FakeChannel("a")},
+    )
+    channel = FakeChannel("a")
+    outbox = Outbox(db)
+    worker = ChannelWorker(
+        channel, outbox, RetryPolicy(initial=1, maximum=4, dead_after=60), clock.wall,
+        render=lambda nid: _render(outbox, nid), on_dead=lambda d, e: None,
+        redact=lambda s: s, monotonic=clock.monotonic,
+    )
+    stopping = asyncio.Event()
+    task = asyncio.create_task(worker.run(stopping))
+    try:
+        await async_wait_until(lambda: worker.clock_offset is not None, 5,
+                               message="the worker saw the clocks")
+        await notifier.submit(make_event())
+        queued = time.monotonic()
+        worker.wake.set()
+        clock.step(step)
+        worker.wake.set()
+        await async_wait_until(lambda: channel.sent, 10, message="delivered")
+        waited = time.monotonic() - queued
+        # Sent once its 1.5 s grouping window passed: not an hour later, nor at once.
+        assert 1.0 <= waited < 10, waited
+        assert [status for status, _, _ in due_deliveries(db)] == ["sent"]
+    finally:
+        stopping.set()
+        worker.wake.set()
+        await task

@@ -208,6 +208,18 @@ class Outbox:
                 (next_at, delivery.channel, delivery.id),
             )
 
+    def shift_due(self, channel: str, seconds: float) -> int:
+        """Move the channel's waiting deliveries by ``seconds`` (the wall clock stepped by
+        that much); return how many moved."""
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE notification_deliveries SET next_attempt_at = next_attempt_at + ?,"
+                " first_due_at = first_due_at + ?"
+                " WHERE channel = ? AND status IN ('pending', 'retrying')",
+                (seconds, seconds, channel),
+            )
+        return cursor.rowcount
+
     def mark_dead(self, delivery_id: int, error: str) -> None:
         """Give up on a delivery."""
         self._db.execute(

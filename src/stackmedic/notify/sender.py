@@ -33,6 +33,8 @@ class RetryPolicy:
         return delay
 
 
+CLOCK_STEP_SECONDS = 1.0  # a jump of the wall clock against the monotonic one this large
+
 Renderer = Callable[[int], RenderedMessage | None]
 DeadHandler = Callable[[Delivery, str], None]
 
@@ -53,7 +55,10 @@ class ChannelWorker:
         render: Renderer,
         on_dead: DeadHandler,
         redact: Callable[[str], str],
+        *,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
+        """``monotonic`` lets the worker see wall-clock steps (None: due times stay put)."""
         self.channel = channel
         self.wake = asyncio.Event()
         self._outbox = outbox
@@ -63,6 +68,8 @@ class ChannelWorker:
         self._on_dead = on_dead
         self._redact = redact
         self._failures = 0
+        self._monotonic = monotonic
+        self._offset: float | None = None  # wall minus monotonic, as last seen
         self._log = structlog.get_logger(__name__).bind(channel=channel.name)
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -71,6 +78,7 @@ class ChannelWorker:
         while not stopping.is_set():
             self.wake.clear()
             try:
+                self._follow_clock_steps()
                 delivery = self._outbox.claim_next(name, self._clock())
                 if delivery is not None:
                     await self.attempt(delivery)
@@ -84,6 +92,25 @@ class ChannelWorker:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self.wake.wait()
+
+    @property
+    def clock_offset(self) -> float | None:
+        """Wall minus monotonic time as the worker last saw it (None before it ran)."""
+        return self._offset
+
+    def _follow_clock_steps(self) -> None:
+        """Move this channel's due times with a wall-clock step (NTP setting the time): the
+        outbox keeps wall times, as they must outlive the process, but a delivery is to wait
+        what it was meant to wait, neither an hour more nor an hour less."""
+        if self._monotonic is None:
+            return
+        offset = self._clock() - self._monotonic()
+        previous, self._offset = self._offset, offset
+        if previous is None or abs(offset - previous) < CLOCK_STEP_SECONDS:
+            return
+        moved = self._outbox.shift_due(self.channel.name, offset - previous)
+        self._log.warning("wall clock stepped; due deliveries moved with it",
+                          seconds=round(offset - previous, 1), deliveries=moved)
 
     async def attempt(self, delivery: Delivery) -> None:
         """Try one delivery and record the outcome."""

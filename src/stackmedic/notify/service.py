@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +46,7 @@ class Notifier:
         *,
         record_event: RecordEvent | None = None,
         clock: Clock = time.time,
+        monotonic: Callable[[], float] | None = time.monotonic,
         registry: ChannelRegistry | None = None,
         channels: dict[str, Channel] | None = None,
         sweep_interval: float = 15.0,
@@ -81,7 +82,8 @@ class Notifier:
         )
         self._workers = {
             name: ChannelWorker(
-                channel, self._outbox, policy, clock, self._render, self._dead, self._redact
+                channel, self._outbox, policy, clock, self._render, self._dead, self._redact,
+                monotonic=monotonic,
             )
             for members in self._members.values()
             for name, channel in members.items()
