@@ -248,3 +248,19 @@ async def test_a_kill_inspected_after_the_restart_policy_acted_counts_once(
     assert exits.oom_kills("shop", "app") == 2 and dead.oom_kills == 2
     assert ledger(tmp_path).oom_counts() == [
         {"project": "shop", "service": "app", "kills": 2, "last_at": T + 9}]
+
+
+async def test_an_oom_event_told_twice_for_one_kill_counts_once(tmp_path: Path) -> None:
+    # Measured on engine 20.10 (cgroup v1): two oom events 5 ms apart, then one die.
+    exits = ledger(tmp_path)
+    await feed(exits, None, box(started_at=T), event("oom", T + 5))
+    await feed(exits, None, box(started_at=T), event("oom", T + 5.005))
+    assert exits.oom_kills("shop", "app") == 1
+    # A later kill in the same run (a worker process, the container kept running) counts,
+    # and so does its echo not.
+    await feed(exits, None, box(started_at=T), event("oom", T + 9))
+    await feed(exits, None, box(started_at=T), event("oom", T + 9.004))
+    killed = box(status="exited", exit_code=137, oom_killed=True, started_at=T,
+                 finished_at=T + 9.05)
+    await feed(exits, None, killed, event("die", T + 9.05))
+    assert exits.oom_kills("shop", "app") == 2 and killed.oom_kills == 2

@@ -37,6 +37,9 @@ from stackmedic.store.db import Database
 COMPLETED_CONDITION = "service_completed_successfully"
 # Clock slack between the engine's times and the daemon process's start time.
 SLACK_SECONDS = 1.0
+# Engine 20.10 on cgroup v1 may send two ``oom`` events for one kill, milliseconds apart
+# (the cgroup's OOM notification fired twice while the victim was exiting).
+OOM_EVENT_ECHO_SECONDS = 0.5
 # A die this long after a kill is the kill's doing (stop timeouts are ~10 s).
 STOP_GRACE_SECONDS = 60.0
 
@@ -213,9 +216,11 @@ class ExitLedger:
                 for (p, s), (kills, last_at) in sorted(self._ooms.items())]
 
     def _oom_event(self, record: ExitRecord, state: ContainerState, at: float) -> None:
-        if record.oom_event_at is not None and at <= record.oom_event_at:
+        last, record.oom_event_at = record.oom_event_at, max(at, record.oom_event_at or at)
+        if last is not None and at <= last:
             return  # an event replayed after a reconnect: counted already
-        record.oom_event_at = at
+        if last is not None and at - last < OOM_EVENT_ECHO_SECONDS:
+            return  # the same kill told again (measured: 5 ms apart, one die)
         started = state.started_at
         if started is not None and started > at + SLACK_SECONDS:
             # A restart policy started it again before it was inspected: the kill belongs
