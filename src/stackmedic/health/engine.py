@@ -231,7 +231,7 @@ class HealthEngine:
             async with self._publish_lock:
                 await self._bus.publish(transition)
 
-    # -- timers -----------------------------------------------------------------------
+    # -- rechecks and forgetting ------------------------------------------------------
 
     def _recheck(self, name: str) -> Coroutine[Any, Any, None]:
         """A recheck fell due: the grace period may be over; recompute (as a task)."""
