@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from stackmedic.cli.main import ConfigOption, agent_client, app
+from stackmedic.cli.app import ConfigOption, app
+from stackmedic.cli.calls import agent_client
 
 EXIT_UNHEALTHY = 1
 EXIT_UNREACHABLE = 3

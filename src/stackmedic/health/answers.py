@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,3 +68,15 @@ def container_detail(c: ContainerState) -> dict[str, Any]:
         "finished_at": c.finished_at,
         "error": c.error,
     }
+
+
+def with_containers(
+    answer: dict[str, Any],
+    containers: Sequence[ContainerState],
+    crashes: Callable[[str], list[tuple[float, int | None]]],
+) -> dict[str, Any]:
+    """A summary plus every container's state and each service's recent crashes."""
+    for service, info in answer["services"].items():
+        info["recent_crashes"] = [{"at": at, "exit_code": code} for at, code in crashes(service)]
+    answer["containers"] = [container_detail(c) for c in containers]
+    return answer

@@ -2,9 +2,10 @@
 
 It hears each container change on the bus (engine events and sweeps), recomputes the
 verdict of the deployment a change belongs to, and when the verdict or a service's status
-differs from the last one reported it writes a history row and an event-log row and
-publishes a ``HealthTransition`` on the bus. Time alone can change a verdict (a start
-grace period or a crash-loop window ending), so a timer per deployment rechecks it then.
+differs from the last one reported it records the change (a history row and an event-log
+row, ``transitions.py``) and publishes a ``HealthTransition`` on the bus. Time alone can
+change a verdict (a start grace period or a crash-loop window ending), so a timer per
+deployment rechecks it then (``recheck.py``).
 Until the engine session says the containers were read since the stream (re)connected,
 nothing is reported: the view is not current.
 
@@ -16,9 +17,8 @@ to it as wall times read at the same moment.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
-
-import structlog
 
 from stackmedic.bus import Bus
 from stackmedic.deployments.actions import Action
@@ -32,11 +32,13 @@ from stackmedic.deployments.events import (
 from stackmedic.engine.client import EngineStatus
 from stackmedic.engine.events import event_time
 from stackmedic.health.activity import Activity
-from stackmedic.health.answers import EngineView, container_detail, engine_view, summary
+from stackmedic.health.answers import EngineView, engine_view, summary, with_containers
 from stackmedic.health.config import HealthConfig
 from stackmedic.health.crashloop import CrashLoopTracker
-from stackmedic.health.history import HealthHistory, LastKnown
-from stackmedic.health.model import DeploymentHealth, HealthTransition, Verdict
+from stackmedic.health.history import HealthHistory
+from stackmedic.health.model import DeploymentHealth, Verdict
+from stackmedic.health.recheck import RecheckTimers
+from stackmedic.health.transitions import TransitionRecorder
 from stackmedic.health.verdict import HealthInputs, evaluate
 from stackmedic.intent.events import StopPendingChanged
 from stackmedic.observe.events import (
@@ -49,9 +51,7 @@ from stackmedic.observe.state import ObservedState
 from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
-from stackmedic.types import SYSTEM_CLOCK, Clock, EventKind
-
-log = structlog.get_logger(__name__)
+from stackmedic.types import SYSTEM_CLOCK, Clock
 
 
 class HealthEngine:
@@ -73,7 +73,6 @@ class HealthEngine:
         self._catalog = catalog
         self._observed = observed
         self._desired = desired
-        self._events = events
         self._bus = bus
         self._config = config
         self._engine = engine
@@ -85,17 +84,20 @@ class HealthEngine:
             threshold=config.crash_loop_restarts, window=config.crash_loop_window_seconds
         )
         self._current: dict[str, DeploymentHealth] = {}
-        self._reported: dict[str, LastKnown] = self.history_store.last_known()
+        self._recorder = TransitionRecorder(self.history_store, events, clock)
         self._starting_until: dict[str, float] = {}  # monotonic
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._rechecks = RecheckTimers(self._recheck)
         self._publish_lock = asyncio.Lock()
-        self.transitions = 0
         self.activity = Activity(start_grace=config.start_grace_seconds)
         bus.subscribe(ActionStarted, self._on_action_started, name="health-actions")
         bus.subscribe(ActionFinished, self._on_action_finished, name="health-actions")
         bus.subscribe(ActionRequested, self._on_action_requested, name="health-requests")
         bus.subscribe(StopPendingChanged, self._on_stop_pending, name="health-stops")
+
+    @property
+    def transitions(self) -> int:
+        """How many transitions were reported since the start."""
+        return self._recorder.count
 
     # -- inputs -----------------------------------------------------------------------
 
@@ -221,89 +223,31 @@ class HealthEngine:
         check = self.activity.next_check(name, mono, name in self._stops_pending)
         later = [t for t in (None if health.recheck_at is None else health.recheck_at - now,
                              None if check is None else check - mono) if t is not None]
-        self._schedule(name, min(later) if later else None)
+        self._rechecks.schedule(name, min(later) if later else None)
         if view.reachable and not view.synced and health.verdict is not Verdict.INVALID:
             return  # not read yet (agent start, reconnect): the resync will tell
-        transition = self._report(name, health)
+        transition = self._recorder.record(name, health)
         if transition is not None:
             async with self._publish_lock:
                 await self._bus.publish(transition)
 
-    def _report(self, name: str, health: DeploymentHealth) -> HealthTransition | None:
-        """Store a transition if ``health`` differs from the last one reported."""
-        signature = health.signature()
-        last = self._reported.get(name)
-        if last is not None and last.signature == signature:
-            return None
-        at = self._clock.wall()
-        previous = last.verdict if last else None
-        since = last.since if last is not None and previous is health.verdict else at
-        self._reported[name] = LastKnown(health.verdict, since, signature)
-        history_id = self.history_store.record(health, previous, at)
-        before = dict(last.signature[1]) if last else {}
-        changed = tuple(n for n, status in signature[1] if before.get(n) != status)
-        arrow = f"{previous.value} -> " if previous else ""
-        self._events.record(
-            EventKind.HEALTH_CHANGED,
-            f"{arrow}{health.verdict.value}: {health.reason}",
-            deployment=name,
-            severity=health.verdict.severity,
-            data={
-                "verdict": health.verdict.value,
-                "previous": previous.value if previous else None,
-                "reason": health.reason,
-                "services": {s.name: s.status.value for s in health.services},
-                "changed_services": list(changed),
-                "history_id": history_id,
-            },
-            at=at,
-        )
-        self.transitions += 1
-        log.info(
-            "health changed",
-            deployment=name,
-            verdict=health.verdict.value,
-            previous=previous.value if previous else None,
-            reason=health.reason,
-        )
-        return HealthTransition(name, previous, health, at, history_id, changed)
+    # -- rechecks and forgetting ------------------------------------------------------
 
-    # -- timers -----------------------------------------------------------------------
-
-    def _schedule(self, name: str, after: float | None) -> None:
-        """Recheck ``name`` in ``after`` seconds (None: no recheck)."""
-        handle = self._timers.pop(name, None)
-        if handle is not None:
-            handle.cancel()
-        if after is None:
-            return
-        loop = asyncio.get_running_loop()
-        self._timers[name] = loop.call_later(max(0.0, after) + 0.01, self._recheck, name)
-
-    def _recheck(self, name: str) -> None:
-        self._timers.pop(name, None)
+    def _recheck(self, name: str) -> Coroutine[Any, Any, None]:
+        """A recheck fell due: the grace period may be over; recompute (as a task)."""
         if self._starting_until.get(name, float("inf")) <= self._clock.monotonic():
             del self._starting_until[name]
-        task = asyncio.ensure_future(self._recompute(name))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        return self._recompute(name)
 
     def _forget(self, name: str) -> None:
         self._current.pop(name, None)
         self.activity.forget(name)
         self._starting_until.pop(name, None)
-        handle = self._timers.pop(name, None)
-        if handle is not None:
-            handle.cancel()
+        self._rechecks.cancel(name)
 
     async def close(self) -> None:
         """Cancel pending rechecks."""
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._rechecks.close()
 
     # -- answers ----------------------------------------------------------------------
 
@@ -313,11 +257,7 @@ class HealthEngine:
 
     def since(self, name: str) -> float | None:
         """When the deployment entered its reported verdict."""
-        last = self._reported.get(name)
-        current = self.verdict(name)
-        if last is None or current is None or last.verdict is not current.verdict:
-            return None
-        return last.since
+        return self._recorder.since(name, self.verdict(name))
 
     def verdict_summary(self, name: str) -> dict[str, Any]:
         """Verdict, reason, since and per-service summary of one deployment."""
@@ -331,13 +271,14 @@ class HealthEngine:
         """The summary plus every container's state and each service's recent crashes."""
         answer = self.verdict_summary(name)
         deployment = self._catalog.get(name)
-        containers = self._observed.for_project(deployment.project) if deployment else []
+        if deployment is None:
+            return with_containers(answer, [], lambda service: [])
         now = self._clock.wall()
-        for service, info in answer["services"].items():
-            crashes = self.crashes.crashes(deployment.project, service, now) if deployment else []
-            info["recent_crashes"] = [{"at": at, "exit_code": code} for at, code in crashes]
-        answer["containers"] = [container_detail(c) for c in containers]
-        return answer
+        return with_containers(
+            answer,
+            self._observed.for_project(deployment.project),
+            lambda service: self.crashes.crashes(deployment.project, service, now),
+        )
 
     def history(
         self, name: str, limit: int = 100, before: int | None = None

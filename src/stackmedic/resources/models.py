@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from stackmedic.types import Severity
 
@@ -21,6 +21,32 @@ class ContainerRef:
     deployment: str = ""
     service: str = ""
     name: str = ""
+
+
+class DetailReading(Protocol):
+    """The memory and throttling figures a reader gives (cgroup files or the stats API)."""
+
+    @property
+    def usage_bytes(self) -> int: ...
+    @property
+    def working_set_bytes(self) -> int: ...
+    @property
+    def rss_bytes(self) -> int: ...
+    @property
+    def cache_bytes(self) -> int: ...
+    @property
+    def throttled_ns(self) -> int | None: ...
+
+
+class DetailLimits(Protocol):
+    """A container's limits as last read, the way a sample's detail shows them."""
+
+    @property
+    def cpu_quota_us(self) -> int | None: ...
+    @property
+    def cpu_period_us(self) -> int | None: ...
+    @property
+    def memory_limit_bytes(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +70,29 @@ class SampleDetail:
     """The cgroup path (``/docker/<id>``) cAdvisor uses as the ``id`` label."""
     read_at: float | None = None
     """When the engine read the figures (stats API); None: at the sample's own time."""
+
+    @classmethod
+    def from_reading(
+        cls,
+        reading: DetailReading,
+        limits: DetailLimits,
+        cgroup_path: str,
+        read_at: float | None = None,
+    ) -> SampleDetail:
+        """The detail of one reading, with the container's limits as last read."""
+        throttled = reading.throttled_ns
+        return cls(
+            usage_bytes=reading.usage_bytes,
+            working_set_bytes=reading.working_set_bytes,
+            rss_bytes=reading.rss_bytes,
+            cache_bytes=reading.cache_bytes,
+            throttled_seconds=None if throttled is None else throttled / 1e9,
+            cpu_quota_us=limits.cpu_quota_us,
+            cpu_period_us=limits.cpu_period_us,
+            memory_limit_bytes=limits.memory_limit_bytes,
+            cgroup_path=cgroup_path,
+            read_at=read_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stackmedic.resources.cgroups import CgroupLayout
 from stackmedic.resources.models import ContainerSample, SampleDetail
-from stackmedic.resources.sample_build import HostShape, build_sample, seconds
+from stackmedic.resources.sample_build import HostShape, build_sample
 from stackmedic.resources.stats_api import StatsApiReader, cpu_core_percent
 from stackmedic.resources.tracked import TrackedContainer
 
@@ -53,17 +53,8 @@ async def read_api(
         memory_bytes=reading.memory_bytes,
         memory_limit=reading.memory_limit_bytes or None,
         oom_kills=None,
-        detail=SampleDetail(
-            usage_bytes=reading.usage_bytes,
-            working_set_bytes=reading.working_set_bytes,
-            rss_bytes=reading.rss_bytes,
-            cache_bytes=reading.cache_bytes,
-            throttled_seconds=seconds(reading.throttled_ns),
-            cpu_quota_us=tracked.cpu_quota_us,
-            cpu_period_us=tracked.cpu_period_us,
-            memory_limit_bytes=tracked.memory_limit_bytes,
-            cgroup_path=cgroup_path,
-            read_at=reading.read_at,
+        detail=SampleDetail.from_reading(
+            reading, tracked, cgroup_path, read_at=reading.read_at
         ),
     )
 

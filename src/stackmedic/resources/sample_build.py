@@ -56,7 +56,3 @@ def build_sample(
         detail=detail,
     )
 
-
-def seconds(ns: int | None) -> float | None:
-    """Nanoseconds as seconds, None kept."""
-    return None if ns is None else ns / 1e9

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stackmedic.resources.models import ContainerSample, SampleDetail
-from stackmedic.resources.sample_build import HostShape, build_sample, seconds
+from stackmedic.resources.sample_build import HostShape, build_sample
 from stackmedic.resources.tracked import TrackedContainer
 
 
@@ -42,15 +42,5 @@ def read_cgroup(
         memory_bytes=counters.memory_bytes,
         memory_limit=tracked.memory_limit_bytes,
         oom_kills=counters.oom_kills,
-        detail=SampleDetail(
-            usage_bytes=counters.usage_bytes,
-            working_set_bytes=counters.working_set_bytes,
-            rss_bytes=counters.rss_bytes,
-            cache_bytes=counters.cache_bytes,
-            throttled_seconds=seconds(counters.throttled_ns),
-            cpu_quota_us=tracked.cpu_quota_us,
-            cpu_period_us=tracked.cpu_period_us,
-            memory_limit_bytes=tracked.memory_limit_bytes,
-            cgroup_path=reader.files.cgroup_path,
-        ),
+        detail=SampleDetail.from_reading(counters, tracked, reader.files.cgroup_path),
     )
