@@ -19,7 +19,8 @@ from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionSt
 from stackmedic.engine.client import EngineClient, measured_offset
 from stackmedic.health.activity import Activity
 from stackmedic.intent.events import IntentDecided, StopPendingChanged
-from stackmedic.intent.tracker import EngineLink, IntentTracker
+from stackmedic.intent.link import EngineLink
+from stackmedic.intent.tracker import IntentTracker
 from stackmedic.observe.containers import LABEL_PROJECT, LABEL_SERVICE
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.db import Database

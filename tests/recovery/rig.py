@@ -23,7 +23,8 @@ from stackmedic.deployments.model import Deployment
 from stackmedic.engine.client import EngineClient
 from stackmedic.health import HealthEngine
 from stackmedic.health.config import HealthConfig
-from stackmedic.intent.tracker import EngineLink, IntentTracker
+from stackmedic.intent.link import EngineLink
+from stackmedic.intent.tracker import IntentTracker
 from stackmedic.observe.containers import ContainerState
 from stackmedic.observe.events import ContainerChanged
 from stackmedic.observe.state import ObservedState

@@ -6,10 +6,11 @@ times, the daemon's identity, whether the daemon still accepted a new connection
 stop began) and decided by ``intent.burst``: when the settle period passes with the daemon
 up, when the event stream ends, when the agent is stopped, or when it starts again and
 finds stops left pending by an earlier run. Events of the agent's own actions are not
-intent either (``intent.windows``). Times are the engine's: the agent's own moments (its
-actions, its probes, the stream's end) are put on the daemon's clock with ``to_engine``.
-What it knows of the engine connection, it hears from the engine session on the bus
-(``observe.events``).
+intent either (``intent.windows``). What each of those moments judges is ``intent.decide``;
+what a judged stop or start makes of the desired state, ``intent.apply``; the stops waiting
+are ``intent.pending``. Times are the engine's: the agent's own moments (its actions, its
+probes, the stream's end) are put on the daemon's clock with ``to_engine``. What it knows of
+the engine connection, it hears from the engine session on the bus (``observe.events``).
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from stackmedic.bus import Bus
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.engine.events import event_time
-from stackmedic.intent.burst import Judgement, find_burst, judge
-from stackmedic.intent.evidence import Answer, StopEvidence
+from stackmedic.intent.apply import DesiredChanges
+from stackmedic.intent.decide import after_settle, at_agent_start, at_agent_stop, at_stream_end
+from stackmedic.intent.evidence import StopEvidence
+from stackmedic.intent.link import EngineLink
+from stackmedic.intent.pending import Key, PendingStop, PendingStops
 from stackmedic.intent.probe import accepts_connections
 from stackmedic.intent.record import Decision, DecisionLog
 from stackmedic.intent.windows import ActionWindow, ActionWindows
@@ -35,30 +39,6 @@ from stackmedic.observe.state import ObservedState
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.store.pending import PendingStopStore, StoredStop
-from stackmedic.types import DesiredState, IntentSource
-
-RESTORED = 0  # the connection number of stops left pending by an earlier agent run
-
-
-@dataclass(frozen=True)
-class EngineLink:
-    """The engine connection as last told: up or not, its number, since when the daemon is."""
-
-    connected: bool = False
-    number: int = RESTORED  # connections since the agent started
-    up_since: float = 0.0
-
-
-@dataclass
-class PendingStop:
-    """A stop seen on the engine, waiting to be confirmed as intent."""
-
-    deployment: str
-    service: str
-    container_id: str
-    seen_at: float
-    connection: int
-    evidence: StoredStop | None = None
 
 
 class IntentTracker:
@@ -78,25 +58,19 @@ class IntentTracker:
         link: EngineLink | None = None,
         to_engine: Callable[[float], float] = lambda local: local,
     ) -> None:
-        self._desired = desired
         self._catalog = catalog
-        self._observed = observed
+        self._changes = DesiredChanges(desired, catalog, observed)
         self._stop_settle = stop_settle_seconds
         self._start_settle = start_settle_seconds
         self.link = link or EngineLink()
         self._host = docker_host
-        self._store = PendingStopStore(desired.db)
         self._log = DecisionLog(events, bus)
         self._to_engine = to_engine
         self._windows = ActionWindows(self._engine_now)
         self._identity: str | None = None
-        self._pending: dict[tuple[str, float], PendingStop] = {
-            (s.container_id, s.stop_at): PendingStop(
-                s.deployment, s.service, s.container_id, s.seen_at, RESTORED, s)
-            for s in self._store.all()
-        }
+        self._pending = PendingStops(PendingStopStore(desired.db))
         self._timers: set[asyncio.Task[None]] = set()
-        self._evidence = StopEvidence(docker_host, self._answered, self._engine_now)
+        self._evidence = StopEvidence(docker_host, self._pending.answered, self._engine_now)
 
     def _engine_now(self) -> float:
         return self._to_engine(time.time())
@@ -113,30 +87,29 @@ class IntentTracker:
         self._windows.end(deployment, window)
         if window is None or window.action != "start":
             return
+
         # A recreate by ``up`` stops the old container and removes it: no one's stop.
-        was_pending = self.stop_pending(deployment)
-        for key, pending in list(self._pending.items()):
+        def recreated(pending: PendingStop) -> bool:
             removed = self._evidence.destroyed_at(pending.container_id)
-            if pending.deployment == deployment and removed is not None \
-                    and window.covers(removed):
-                self._forget(key)
-        if was_pending and not self.stop_pending(deployment):
+            return removed is not None and window.covers(removed)
+
+        if self._pending.drop(deployment, recreated):
             await self._log.pending_changed(deployment, False)
 
     # -- queries ----------------------------------------------------------------------
 
     def stop_pending(self, deployment: str) -> bool:
         """Whether a stop of this deployment awaits confirmation as intent."""
-        return any(p.deployment == deployment for p in self._pending.values())
+        return self._pending.waiting(deployment)
 
     @property
     def pending(self) -> list[PendingStop]:
         """Stops waiting for confirmation."""
-        return list(self._pending.values())
+        return self._pending.all()
 
     async def start(self) -> None:
         """Tell the bus of the stops an earlier agent run left pending (health shows them)."""
-        for deployment in sorted({p.deployment for p in self._pending.values()}):
+        for deployment in self._pending.deployments():
             await self._log.pending_changed(deployment, True)
 
     # -- engine events ----------------------------------------------------------------
@@ -180,21 +153,18 @@ class IntentTracker:
 
     async def _on_stop(self, deployment: str, service: str, container_id: str,
                        at: float) -> None:
-        if self._desired.effective(deployment, service) == DesiredState.STOPPED:
+        if self._changes.wanted_stopped(deployment, service):
             return
         died, code = self._evidence.died(container_id)
         answered, refused = self._evidence.answer(container_id)
-        number = self.link.number
         evidence = StoredStop(
             container_id, at, deployment, service, kill_at=self._evidence.began(container_id),
             die_at=died, exit_code=code, daemon=self._identity, answered_at=answered,
             refused_at=refused, seen_at=time.time(),
         )
-        if not self._store.add(evidence):
-            return  # a replay of a stop already pending
         was_pending = self.stop_pending(deployment)
-        self._pending[(container_id, at)] = PendingStop(
-            deployment, service, container_id, evidence.seen_at, number, evidence)
+        if not self._pending.add(evidence, self.link.number):
+            return  # a replay of a stop already pending
         self._evidence.probe(container_id)  # no kill seen (or replayed): ask now
         if not was_pending:
             await self._log.pending_changed(deployment, True)
@@ -202,15 +172,7 @@ class IntentTracker:
         self._timers.add(timer)
         timer.add_done_callback(self._timers.discard)
 
-    def _answered(self, container_id: str, answer: Answer) -> None:
-        self._store.probed(container_id, answered_at=answer[0], refused_at=answer[1])
-        for pending in self._pending.values():
-            if pending.container_id == container_id and pending.evidence is not None:
-                pending.evidence = replace(
-                    pending.evidence, answered_at=pending.evidence.answered_at or answer[0],
-                    refused_at=pending.evidence.refused_at or answer[1])
-
-    async def _confirm_later(self, key: tuple[str, float]) -> None:
+    async def _confirm_later(self, key: Key) -> None:
         await asyncio.sleep(self._stop_settle)
         pending = self._pending.get(key)
         if pending is None or pending.evidence is None:
@@ -221,9 +183,20 @@ class IntentTracker:
         if evidence.answered_at is None and evidence.refused_at is not None and self._host \
                 and not await accepts_connections(self._host):
             return  # a shutdown slower than the settle: the stream's end will decide
-        await self._decide([Decision(pending.evidence, Judgement(
-            True, False, f"the daemon stayed up {self._stop_settle:g}s after the stop"),
-            "settle")])
+        # The evidence as it is now: a probe may have answered during the check above.
+        await self._decide([after_settle(pending.evidence, self._stop_settle)])
+
+    async def _on_start(self, deployment: str, service: str, at: float) -> None:
+        # Starts in the first moments after the daemon came up may be its own restart
+        # policies bringing containers back at boot, not a person.
+        if not self.link.connected or \
+                at < self._to_engine(self.link.up_since) + self._start_settle:
+            return
+        if self._pending.drop(deployment, lambda pending: pending.service == service):
+            await self._log.pending_changed(deployment, False)
+        target = self._changes.started(deployment, service)
+        if target is not None:
+            await self._log.started(deployment, *target)
 
     # -- the moments that decide ------------------------------------------------------
 
@@ -232,24 +205,9 @@ class IntentTracker:
         self.link = EngineLink(True, self.link.number + 1, event.up_since)
         if self._host is not None:
             self._identity = await asyncio.to_thread(daemon_identity, self._host)
-        restored = [p.evidence for p in self._pending.values()
-                    if p.connection == RESTORED and p.evidence is not None]
-        if not restored:
-            return
-        # Only several stored stops can show a burst; a lone one is judged on its own.
-        burst = find_burst((s.began for s in restored), None)
-        burst = burst if burst is not None and burst.members > 1 else None
-        decisions = []
-        for stop in restored:
-            if stop.daemon and stop.daemon == self._identity:
-                judgement = Judgement(True, False, (
-                    f"the daemon that reported it ({stop.daemon}) is still up"))
-                decisions.append(Decision(stop, judgement, "agent-start"))
-            elif stop.daemon and self._identity:
-                decisions.append(Decision(stop, judge(stop, burst, None), "agent-start", burst))
-            else:
-                decisions.append(Decision(stop, judge(stop, None, None), "agent-start"))
-        await self._decide(decisions)
+        restored = self._pending.evidence(restored=True)
+        if restored:
+            await self._decide(at_agent_start(restored, self._identity))
 
     async def on_engine_lost(self, event: EngineLost) -> None:
         """The stream ended: stops before the shutdown burst are intent, those in it not."""
@@ -257,10 +215,7 @@ class IntentTracker:
         end = self._engine_now()
         await self.probed()
         burst = self._evidence.burst(end)
-        await self._decide([
-            Decision(p.evidence, judge(p.evidence, burst, end), "stream-end", burst, end)
-            for p in self._pending.values() if p.evidence is not None
-        ])
+        await self._decide(at_stream_end(self._pending.evidence(), burst, end))
 
     async def close(self) -> None:
         """Decide pending stops as the agent stops, then cancel their timers.
@@ -275,19 +230,12 @@ class IntentTracker:
         await self.probed()
         # Stops restored from an earlier run wait for the next start, which can compare
         # the daemon's identity with the one that reported them.
-        stops = [p.evidence for p in self._pending.values()
-                 if p.connection != RESTORED and p.evidence is not None]
+        stops = self._pending.evidence(restored=False)
         if not stops:
             return
         accepts = await accepts_connections(self._host) if self._host else None
-        if self.link.connected and accepts:
-            judgement = Judgement(True, False, (
-                "stackmedic was stopped while the daemon still accepted connections"))
-            await self._decide([Decision(s, judgement, "agent-stop") for s in stops])
-            return
-        burst = self._evidence.burst(None)
-        await self._decide([
-            Decision(s, judge(s, burst, None), "agent-stop", burst) for s in stops])
+        daemon_up = bool(self.link.connected and accepts)
+        await self._decide(at_agent_stop(stops, daemon_up, self._evidence.burst(None)))
 
     async def probed(self) -> None:
         """Wait for the connection probes in flight (each bounded by its timeout)."""
@@ -297,75 +245,16 @@ class IntentTracker:
         ignored = []
         for decision in decisions:
             stop = decision.stop
-            self._forget((stop.container_id, stop.stop_at))
+            self._pending.forget((stop.container_id, stop.stop_at))
             if decision.judgement.intent:
-                target, changed = self._confirm(stop)
+                target, changed = self._changes.stopped(stop)
                 await self._log.stopped(decision, target, changed)
             else:
                 ignored.append(decision)
         if ignored:
-            states = {d.stop.deployment: self._desired.effective(d.stop.deployment, "")
-                      or DesiredState.RUNNING for d in ignored}
+            states = {d.stop.deployment: self._changes.kept(d.stop.deployment)
+                      for d in ignored}
             await self._log.ignored(ignored, states)
         for deployment in sorted({d.stop.deployment for d in decisions}):
             if not self.stop_pending(deployment):
                 await self._log.pending_changed(deployment, False)
-
-    def _forget(self, key: tuple[str, float]) -> None:
-        if self._pending.pop(key, None) is not None:
-            self._store.remove(*key)
-
-    def _confirm(self, stop: StoredStop) -> tuple[str | None, bool]:
-        """Record a person's stop; None when it was started again (or replaced) meanwhile."""
-        deployment = self._catalog.get(stop.deployment)
-        if deployment is None:
-            return None, False
-        containers = self._observed.for_project(deployment.project)
-        if any(c.service == stop.service and c.running for c in containers):
-            return None, False  # started again, or recreated, meanwhile
-        # What still ran when the person stopped this: a shutdown since stopped the rest.
-        still_running = {c.service for c in containers if c.running or (
-            c.finished_at is not None and c.finished_at > stop.stop_at)}
-        still_running.discard(stop.service)
-        if not still_running:
-            _, changed = self._desired.set(
-                stop.deployment, DesiredState.STOPPED, IntentSource.OBSERVED_STOP)
-            return "deployment", changed
-        _, changed = self._desired.set(
-            stop.deployment, DesiredState.STOPPED, IntentSource.OBSERVED_STOP,
-            service=stop.service,
-        )
-        return f"service {stop.service}", changed
-
-    async def _on_start(self, deployment: str, service: str, at: float) -> None:
-        # Starts in the first moments after the daemon came up may be its own restart
-        # policies bringing containers back at boot, not a person.
-        if not self.link.connected or \
-                at < self._to_engine(self.link.up_since) + self._start_settle:
-            return
-        was_pending = self.stop_pending(deployment)
-        for key, pending in list(self._pending.items()):
-            if pending.deployment == deployment and pending.service == service:
-                self._forget(key)
-        if was_pending and not self.stop_pending(deployment):
-            await self._log.pending_changed(deployment, False)
-        whole = self._desired.get(deployment)
-        own = self._desired.get(deployment, service)
-        if own is not None and own.state == DesiredState.STOPPED:
-            self._desired.set(
-                deployment, DesiredState.RUNNING, IntentSource.OBSERVED_START, service=service
-            )
-            await self._log.started(deployment, f"service {service}", service)
-        elif whole is not None and whole.state == DesiredState.STOPPED:
-            spec = self._catalog.get(deployment)
-            self._desired.set(deployment, DesiredState.RUNNING, IntentSource.OBSERVED_START)
-            running = {
-                c.service for c in self._observed.for_project(spec.project) if c.running
-            } if spec else set()
-            for other in sorted((spec.services if spec else {}).keys()):
-                if other != service and other not in running:
-                    self._desired.set(
-                        deployment, DesiredState.STOPPED, IntentSource.OBSERVED_START,
-                        service=other,
-                    )
-            await self._log.started(deployment, "deployment", None)

@@ -1,0 +1,79 @@
+"""What a person's stop or start, once judged, makes of the desired state."""
+
+from __future__ import annotations
+
+from stackmedic.deployments.catalog import Catalog
+from stackmedic.observe.state import ObservedState
+from stackmedic.store.desired import DesiredStateStore
+from stackmedic.store.pending import StoredStop
+from stackmedic.types import DesiredState, IntentSource
+
+Target = tuple[str, str | None]  # what changed, for the log ("deployment", "service x"), service
+
+
+class DesiredChanges:
+    """Writes observed intent to the desired state, as far as the containers still show it."""
+
+    def __init__(self, desired: DesiredStateStore, catalog: Catalog,
+                 observed: ObservedState) -> None:
+        self._desired = desired
+        self._catalog = catalog
+        self._observed = observed
+
+    def wanted_stopped(self, deployment: str, service: str) -> bool:
+        """Whether the service is already meant to be stopped (its stop changes nothing)."""
+        return self._desired.effective(deployment, service) == DesiredState.STOPPED
+
+    def kept(self, deployment: str) -> DesiredState:
+        """The deployment's desired state, left as it was by a stop that was not intent."""
+        return self._desired.effective(deployment, "") or DesiredState.RUNNING
+
+    def stopped(self, stop: StoredStop) -> tuple[str | None, bool]:
+        """Record a person's stop; None when it was started again (or replaced) meanwhile."""
+        deployment = self._catalog.get(stop.deployment)
+        if deployment is None:
+            return None, False
+        containers = self._observed.for_project(deployment.project)
+        if any(c.service == stop.service and c.running for c in containers):
+            return None, False  # started again, or recreated, meanwhile
+        # What still ran when the person stopped this: a shutdown since stopped the rest.
+        still_running = {c.service for c in containers if c.running or (
+            c.finished_at is not None and c.finished_at > stop.stop_at)}
+        still_running.discard(stop.service)
+        if not still_running:
+            _, changed = self._desired.set(
+                stop.deployment, DesiredState.STOPPED, IntentSource.OBSERVED_STOP)
+            return "deployment", changed
+        _, changed = self._desired.set(
+            stop.deployment, DesiredState.STOPPED, IntentSource.OBSERVED_STOP,
+            service=stop.service,
+        )
+        return f"service {stop.service}", changed
+
+    def started(self, deployment: str, service: str) -> Target | None:
+        """Record a person's start of a service meant to be stopped; None if it was not.
+
+        A start of one service of a stopped deployment makes the deployment running and
+        keeps stopped the services not running.
+        """
+        whole = self._desired.get(deployment)
+        own = self._desired.get(deployment, service)
+        if own is not None and own.state == DesiredState.STOPPED:
+            self._desired.set(
+                deployment, DesiredState.RUNNING, IntentSource.OBSERVED_START, service=service
+            )
+            return f"service {service}", service
+        if whole is None or whole.state != DesiredState.STOPPED:
+            return None
+        spec = self._catalog.get(deployment)
+        self._desired.set(deployment, DesiredState.RUNNING, IntentSource.OBSERVED_START)
+        running = {
+            c.service for c in self._observed.for_project(spec.project) if c.running
+        } if spec else set()
+        for other in sorted((spec.services if spec else {}).keys()):
+            if other != service and other not in running:
+                self._desired.set(
+                    deployment, DesiredState.STOPPED, IntentSource.OBSERVED_START,
+                    service=other,
+                )
+        return "deployment", None
