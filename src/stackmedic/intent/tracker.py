@@ -183,6 +183,9 @@ class IntentTracker:
         if evidence.answered_at is None and evidence.refused_at is not None and self._host \
                 and not await accepts_connections(self._host):
             return  # a shutdown slower than the settle: the stream's end will decide
+        if self._pending.get(key) is None or self.link.number != pending.connection \
+                or not self.link.connected:
+            return  # the stream ended during the check above, and its end decided the stop
         # The evidence as it is now: a probe may have answered during the check above.
         await self._decide([after_settle(pending.evidence, self._stop_settle)])
 
