@@ -141,8 +141,8 @@ class RecoveryScheduler:
             self._next[name] = ("retry", retry)
             raise  # the supervisor logs it with its traceback
         self._errors.pop(name, None)
-        silent = self._silent.pop(name, 0) + 1 if result.engine_silent else 0
-        if silent:  # the engine stopped answering: wait longer each time it still does not
+        silent = self._silent.pop(name, 0) + 1  # a run that reached the engine ends a streak
+        if result.engine_silent:  # the engine stopped answering: wait longer while it does not
             self._silent[name] = silent
             self._next[name] = ("retry", self._policy.backoff(silent))
         elif result.outcome in (RunOutcome.FAILED, RunOutcome.TIMED_OUT):
