@@ -116,6 +116,7 @@ class ServiceHealth:
     exit_codes: tuple[int, ...] = ()
     desired: str | None = None
     oom_kills: int = 0  # so far, across container recreation
+    stopped_exit: bool = False  # its last exit was a stop's (a person's, ours, a shutdown's)
 
     @property
     def serving(self) -> bool:

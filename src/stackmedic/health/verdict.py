@@ -107,6 +107,7 @@ def service_health(
         exit_codes=exit_codes,
         desired=desired_value,
         oom_kills=max(c.oom_kills for c in containers),
+        stopped_exit=not stopped.running and stopped.exit_cause == "stop",
     )
 
 
@@ -114,7 +115,9 @@ def _hard_failure(service: ServiceHealth) -> bool:
     """A failure that the start grace period must not hide."""
     if service.status in (ServiceStatus.CRASH_LOOPING, ServiceStatus.DEAD):
         return True
-    return service.status is ServiceStatus.EXITED and service.exit_code not in (None, 0)
+    # A stop's exit code (143, 137, ...) says nothing about a start that follows it.
+    return (service.status is ServiceStatus.EXITED and service.exit_code not in (None, 0)
+            and not service.stopped_exit)
 
 
 def _phrase(services: Sequence[ServiceHealth]) -> str:
