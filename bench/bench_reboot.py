@@ -74,6 +74,7 @@ from support.images import ensure_busybox_image  # noqa: E402
 from support.wait import pause, wait_until  # noqa: E402
 
 BLIND_SCRIPT = 'for d in */; do (cd "$d" && "$COMPOSE" up -d) || echo "failed: $d"; done'
+ADDRESS_POOL = "base=10.128.0.0/9,size=24"
 POLL = 0.2
 UP_TIMEOUT = 900.0
 SUMMARY_HOLD = 10.0
@@ -134,7 +135,9 @@ class RebootBench:
 
     def __init__(self, base: Path, count: int) -> None:
         self.base = base
-        self.daemon = PrivateDockerd()
+        # Docker's default pools hold 31 networks; 100 projects need one each (the daemon
+        # lives in its own network namespace, so these addresses collide with nothing).
+        self.daemon = PrivateDockerd(extra_args=[f"--default-address-pool={ADDRESS_POOL}"])
         self.boot_id = base / "boot_id"
         self.boot_id.write_text(f"{uuid.uuid4()}\n")
         self.count = count
@@ -332,8 +335,8 @@ def print_round(number: int, results: list[Figures], bench: RebootBench, events:
         for name, services in fig.parked_started.items():
             print(f"    started although stopped on purpose: {name}: "
                   f"{', '.join(services) or 'seen running, stopped again'}")
-        print(f"    containers with a restart policy all running by "
-              f"+{fmt(fig.seen.policy_running)} s")
+        print(f"    containers with a restart policy (Docker's own start at boot) all running "
+              f"by +{fmt(fig.seen.policy_running)} s")
         if fig.agent is not None:
             print_agent(fig.agent)
         if events and fig.timeline:
@@ -369,7 +372,8 @@ def print_agent(agent: AgentFigures) -> None:
     print(f"    recovery runs: {agent.runs} ({outcomes}); each took median "
           f"{fmt(agent.run_median)} s, max {fmt(agent.run_max)} s")
     at = ", ".join(f"+{s:.1f} s" for s in agent.summaries) or "none"
-    print(f"    restart summaries: {len(agent.summaries)} ({at}); the first says:")
+    exactly = "exactly one" if len(agent.summaries) == 1 else "NOT exactly one"
+    print(f"    restart summaries: {len(agent.summaries)}, {exactly} ({at}); the first says:")
     for line in agent.summary_text.splitlines():
         print(f"      {line}")
 
@@ -402,6 +406,9 @@ def main() -> None:
         print("  stackmedic: shipped defaults; the harness sets only data_dir, "
               "deployments_path, docker.host, api.port, boot_id_path")
         print(f"  that is: {defaults}")
+        version = bench.daemon.docker("version", "--format", "{{.Server.Version}}").stdout
+        print(f"  daemon: Docker {version.strip()}, --default-address-pool {ADDRESS_POOL} "
+              "(one network per project)")
         print(f"  physical floor: slowest start_period of the slow starters {floor:g} s "
               "(they are ready only then)")
         print(f"  set up in {time.monotonic() - started:.0f} s; up = every wanted deployment "

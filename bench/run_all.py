@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 BENCHMARKS = ("bench.bench_resources", "bench.bench_health", "bench.bench_recovery",
-              "bench.bench_cli", "bench.bench_metrics")
+              "bench.bench_reboot", "bench.bench_cli", "bench.bench_metrics")
 
 
 def main() -> int:
