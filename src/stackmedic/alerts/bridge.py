@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from stackmedic.alerts.episodes import Episodes, Outgoing, Submit
+from stackmedic.alerts.episodes import Episodes, Outgoing, ResolveLater, Submit
 from stackmedic.alerts.messages import from_spike
 from stackmedic.bus import Bus
 from stackmedic.health.model import HealthTransition
@@ -45,6 +45,7 @@ class NotificationBridge:
         self._fold_timeout = fold_timeout
         self._settle_timeout = settle_timeout
         self._release_timer: asyncio.Task[None] | None = None
+        self._settle_timers: dict[str, asyncio.Task[None]] = {}  # resolutions waiting to hold
         note = None
         if recovery.enabled:
             note = (f"stackmedic will diagnose and try to recover it after "
@@ -75,10 +76,24 @@ class NotificationBridge:
             if isinstance(item, Submit):
                 await self.submit(item.event)
                 continue
+            if isinstance(item, ResolveLater):
+                self._resolve_later(item)
+                continue
             try:
                 await self._notifier.submit_summary(item.summary, list(item.members))
             except Exception:
                 log.exception("notification not queued", kind=item.summary.kind)
+
+    def _resolve_later(self, item: ResolveLater) -> None:
+        earlier = self._settle_timers.pop(item.deployment, None)
+        if earlier is not None:
+            earlier.cancel()
+        self._settle_timers[item.deployment] = asyncio.create_task(self._resolve_due(item))
+
+    async def _resolve_due(self, item: ResolveLater) -> None:
+        await asyncio.sleep(item.delay)
+        self._settle_timers.pop(item.deployment, None)
+        await self._send(self.episodes.resolve_due(item.deployment, item.since))
 
     async def on_health(self, transition: HealthTransition) -> None:
         """Open, update or end the deployment's ill episode."""
@@ -196,6 +211,8 @@ class NotificationBridge:
     async def close(self) -> None:
         """Cancel a pending Docker alert and pending releases."""
         timers = [t for t in (self._docker_timer, self._release_timer) if t is not None]
+        timers += self._settle_timers.values()
+        self._settle_timers.clear()
         for timer in timers:
             timer.cancel()
         await asyncio.gather(*timers, return_exceptions=True)
