@@ -8,7 +8,7 @@ from support.agent import RECOVERY_ON, merge
 from support.servers import SmtpSink
 
 
-def mail_settings(smtp: SmtpSink, *, recovery: bool = True, **extra: Any) -> dict[str, Any]:
+def mail_settings(smtp: SmtpSink, *, recover: bool = True, **extra: Any) -> dict[str, Any]:
     """Agent settings sending every notice at once to ``smtp`` (recovery on unless told)."""
     settings: dict[str, Any] = {
         "notifications": {
@@ -19,7 +19,7 @@ def mail_settings(smtp: SmtpSink, *, recovery: bool = True, **extra: Any) -> dic
             }},
         },
     }
-    if recovery:
+    if recover:
         settings = merge(settings, RECOVERY_ON)
     return merge(settings, extra)
 

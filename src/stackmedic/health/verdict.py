@@ -211,7 +211,8 @@ def _judge(
     names = ", ".join(s.name for s in paused)
     if not active:
         return verdict(Verdict.PAUSED, f"paused: {names}")
-    judged = _judge_active(inputs, services, active, verdict)
+    others = tuple(s for s in services if s.status is not ServiceStatus.PAUSED)
+    judged = _judge_active(inputs, others, active, verdict)
     if judged.verdict is Verdict.HEALTHY:
         # Paused on purpose: told as paused, not healthy, since those services do not answer.
         return verdict(Verdict.PAUSED, f"paused: {names}; {judged.reason}")
