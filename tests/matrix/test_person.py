@@ -64,7 +64,7 @@ async def docker(host: str, *args: str) -> None:
 
 
 def container_of(site: Deployment, service: str) -> str:
-    return next(c["ID"] for c in site.ps() if c["Service"] == service)
+    return str(next(c["ID"] for c in site.ps() if c["Service"] == service))
 
 
 async def nothing_ill(h: AgentHandle, site: Deployment, smtp: SmtpSink) -> None:
