@@ -83,8 +83,9 @@ async def test_flapping_healthcheck_is_one_episode_and_never_recovered(
     site = await flapping_site(private_deployments, "flap")
     app = await asyncio.to_thread(container_of, site, "app")
     async with agent_on(private_deployments.root, tmp_path, smtp, host) as h:
-        seen: list[str] = await async_wait_until(lambda: spells(h, site.name, 3), 60,
-                                                 message="three unhealthy spells")
+        seen = await async_wait_until(lambda: spells(h, site.name, 3), 60,
+                                      message="three unhealthy spells")
+        assert seen is not None
         assert "healthy" in seen[seen.index("degraded"):], seen  # it did flap
         assert len(problems(smtp, site.name)) == 1, subjects(smtp)
         assert resolved(smtp, site.name) == [], subjects(smtp)
