@@ -248,3 +248,27 @@ async def test_a_flapping_healthcheck_is_one_problem_and_one_resolution_naming_t
     [resolved] = stored.events
     assert "flapping: healthy/unhealthy 8 times in 42 s" in resolved.event.title
     assert rig.firing() == []
+
+
+async def test_an_episode_told_before_a_restart_ends_once_connected_if_fine_now(
+    db: Database,
+) -> None:
+    first = Rig(db, release_after=0.01)
+    await connected(first)
+    await flip(first, Verdict.DEGRADED, 0)
+    await flip(first, Verdict.HEALTHY, 60)  # the agent stops while the resolution waits
+    await first.bridge.close()
+    assert first.notifications() == [[("ill-health", "shop")]]
+
+    fine = DeploymentHealth("shop", Verdict.HEALTHY, "web running", checked_at=NOW)
+    again = Rig(db, release_after=0.01, verdict_of=lambda name: fine)
+    try:
+        await connected(again)
+        for _ in range(50):
+            if len(again.notifications()) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert again.notifications() == [[("ill-health", "shop")], [("recovered", "shop")]]
+        assert again.firing() == []
+    finally:
+        await again.bridge.close()
