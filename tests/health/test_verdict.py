@@ -183,7 +183,7 @@ def test_without_declared_services_the_containers_define_them() -> None:
 def test_a_paused_deployment_is_paused_never_ill() -> None:
     health = judge(("web",), [container("web", "paused", health="unhealthy")])
     assert health.verdict is Verdict.PAUSED
-    assert not health.verdict.ill and not health.verdict.fine
+    assert not health.verdict.ill and health.verdict.fine  # ends an episode, as a stop does
     assert health.reason == "paused: web"
     assert health.service("web").status is ServiceStatus.PAUSED  # type: ignore[union-attr]
 

@@ -243,3 +243,38 @@ async def test_own_restart_shows_as_starting_not_down(
         assert [r["outcome"] for r in done] == ["recovered"], done
         assert len(problems(smtp, site.name)) == 1, subjects(smtp)
         assert not [s for s in subjects(smtp, site.name) if "CRITICAL" in s], subjects(smtp)
+
+
+async def test_recovery_mends_a_failure_beside_a_paused_service_and_leaves_the_pause(
+    tmp_path: Path, private_deployments: DeploymentFactory,
+    private_dockerd: PrivateDockerd, smtp: SmtpSink,
+) -> None:
+    """db paused by a person, app's healthcheck fails: one WARNING problem about app,
+    stackmedic restarts app only, db stays paused, and the problem ends as `paused`."""
+    host = private_dockerd.host
+    site = private_deployments.make("pause-beside", {"app": zoo.checked(), "db": zoo.graceful()})
+    await asyncio.to_thread(site.up, "--wait")
+    async with agent_on(private_deployments.root, tmp_path, smtp, host,
+                        health={"flap_seconds": 3}) as h:
+        await async_wait_until(lambda: verdict_is(h, site.name, "healthy"), 30,
+                               message="healthy")
+        db = container_of(site, "db")
+        await docker(host, "pause", db)
+        await async_wait_until(lambda: verdict_is(h, site.name, "paused"), 15, message="paused")
+        await docker(host, "exec", container_of(site, "app"), "rm", "/tmp/ok")
+        await async_wait_until(lambda: resolved(smtp, site.name), 60,
+                               message="resolved once app is mended")
+        body = await health(h, site.name)
+        assert body["verdict"] == "paused", body
+        assert body["services"]["db"]["status"] == "paused"
+        assert body["services"]["app"]["status"] == "running"
+        [run] = await runs(h, site.name)
+        assert run["outcome"] == "recovered", run
+        assert [a["service"] for a in run["actions"]] == ["app"], run
+        inspected = await asyncio.to_thread(run_docker, "inspect", "-f", "{{.State.Status}}", db,
+                                            docker_host=host)
+        assert inspected.stdout.strip() == "paused"
+        [problem] = problems(smtp, site.name)
+        assert "WARNING" in problem and "app unhealthy" in problem, problem
+        assert "db paused" in problem, problem
+        assert "paused on purpose" in resolved(smtp, site.name)[0]

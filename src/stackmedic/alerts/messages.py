@@ -77,7 +77,8 @@ def resolved_event(transition: HealthTransition) -> NotificationEvent:
     health = transition.current
     name = transition.deployment
     verdict = transition.verdict
-    words = "is healthy again" if verdict is Verdict.HEALTHY else "is stopped as desired"
+    words = {Verdict.HEALTHY: "is healthy again", Verdict.PAUSED: "is paused on purpose"}.get(
+        verdict, "is stopped as desired")
     details: dict[str, DetailValue] = {"reason": health.reason, "verdict": verdict.value}
     flap = ""
     if transition.flap:

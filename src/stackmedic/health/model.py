@@ -30,8 +30,9 @@ class Verdict(StrEnum):
 
     @property
     def fine(self) -> bool:
-        """Whether this verdict ends an ill episode: healthy, or stopped as desired."""
-        return self in (Verdict.HEALTHY, Verdict.STOPPED)
+        """Whether this verdict ends an ill episode: healthy, stopped as desired, or paused
+        on purpose with the rest healthy."""
+        return self in (Verdict.HEALTHY, Verdict.STOPPED, Verdict.PAUSED)
 
     @property
     def severity(self) -> Severity:

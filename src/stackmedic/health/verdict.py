@@ -181,7 +181,7 @@ def evaluate(inputs: HealthInputs) -> DeploymentHealth:
 
     wanted = [s for s in services if s.desired != DesiredState.STOPPED.value]
     judged = _judge(inputs, services, wanted, verdict)
-    if judged.verdict in (Verdict.HEALTHY, Verdict.STOPPED):
+    if judged.verdict.fine:
         return judged
     deploying = inputs.deploying_until
     if deploying is not None and now < deploying:
