@@ -9,6 +9,7 @@ in-process agent mailing a real SMTP sink, recovery on.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -21,7 +22,7 @@ from support.agent import AgentHandle, running_agent
 from support.compose import run_docker
 from support.deployments import Deployment, DeploymentFactory
 from support.dockerd import PrivateDockerd
-from support.mails import mail_settings, problems, resolved, subjects
+from support.mails import mail_settings, problems, resolved, subjects, texts
 from support.servers import SmtpSink
 from support.wait import async_wait_until
 
@@ -174,8 +175,11 @@ async def test_pause_then_daemon_restart_comes_back_running(
                                       message="running again after the daemon restart")
         assert body["services"]["app"]["status"] == "running"
         assert (await h.desired(site.name) or {}).get("state") == "running"
-        await async_wait_until(lambda: [s for s in subjects(smtp) if "SUMMARY" in s], 60,
-                               message="restart summary")
+        [summary] = await async_wait_until(
+            lambda: [t for t in texts(smtp) if "SUMMARY" in t.splitlines()[0]], 60,
+            message="restart summary")
+        line = "brought back by stackmedic" if policy == "no" else "came back by itself"
+        assert re.search(rf"- {line}: .*{site.name}", summary), summary
         assert problems(smtp, site.name) == [], subjects(smtp)
         assert resolved(smtp, site.name) == [], subjects(smtp)
 
