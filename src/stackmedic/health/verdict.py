@@ -188,7 +188,7 @@ def evaluate(inputs: HealthInputs) -> DeploymentHealth:
         return verdict(Verdict.DEPLOYING, f"deploying: {judged.reason}", deploying)
     if inputs.stopping:
         return verdict(Verdict.STOPPING, f"stopping: {inputs.stopping}")
-    if inputs.recovering:
+    if inputs.recovering and judged.verdict.ill:
         return verdict(Verdict.STARTING, f"starting: {inputs.recovering}: {judged.reason}")
     return judged
 
