@@ -23,8 +23,8 @@ from support.mails import mail_settings, problems, resolved, subjects, texts
 from support.servers import SmtpSink
 from support.wait import async_wait_until
 
-FLAP_SECONDS = 15  # longer than a spell of the flap, as the 30 s default is
-SETTLE_SECONDS = 8  # longer than an unhealthy spell, as recovery's 20 s default is
+FLAP_SECONDS = 18  # longer than a spell of the flap, as the 30 s default is
+SETTLE_SECONDS = 12  # twice an unhealthy spell, as recovery's 20 s default is more
 
 
 def agent_on(root: Path, tmp_path: Path, smtp: SmtpSink, host: str,
