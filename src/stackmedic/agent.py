@@ -118,7 +118,8 @@ class Agent:
             bus=self.bus,
         )
         self.notifier = Notifier(settings.notifications, self.db, record_event=self.events.record)
-        self.notifications = NotificationBridge(self.notifier, self.bus, settings.recovery)
+        self.notifications = NotificationBridge(self.notifier, self.bus, settings.recovery,
+                                                verdict_of=self.health.verdict)
         self.resources = ResourceMonitor(
             settings.resources, self.db, self.engine.docker,
             on_alert=self.notifications.on_spike, targets=containers.sampled,

@@ -96,3 +96,53 @@ def test_a_container_created_by_someone_else_is_a_redeploy_for_the_start_grace()
     assert a.deploying_until("shop", NOW + 6) is None
     a.container_event("shop", "c3", "create", None, NOW + 7, NOW + 7)
     assert a.deploying_until("shop", NOW + 7 + GRACE) is None
+
+
+def test_a_judged_stop_of_one_container_keeps_a_slow_stop_of_another() -> None:
+    """`docker compose restart`: app stops at once, db ignores SIGTERM and dies later."""
+    a = activity()
+    a.container_event("shop", "db", "kill", "15", NOW, NOW)
+    for action in ("kill", "die", "stop"):
+        a.container_event("shop", "app", action, "15" if action == "kill" else None, NOW, NOW)
+    a.pending_changed("shop", True)
+    a.pending_changed("shop", False)  # app's stop judged: it runs again
+    assert a.stopping("shop", NOW + 2) is not None  # db is still being stopped
+    a.container_event("shop", "db", "kill", "9", NOW + 2, NOW + 2)  # the grace ran out
+    a.container_event("shop", "db", "die", None, NOW + 2, NOW + 2)
+    assert a.stopping("shop", NOW + 2) is not None
+
+
+def test_a_redeploy_stays_deploying_while_its_old_containers_stop_slowly() -> None:
+    a = Activity(start_grace=2)
+    a.container_event("shop", "new", "create", None, NOW, NOW)
+    a.container_event("shop", "old", "kill", "15", NOW + 1.5, NOW + 1.5)
+    a.container_event("shop", "old", "kill", "9", NOW + 3, NOW + 3)
+    a.container_event("shop", "old", "die", None, NOW + 3, NOW + 3)
+    assert a.deploying_until("shop", NOW + 4.5) == NOW + 5
+
+
+def test_own_recovery_is_told_while_it_acts_and_shortly_after() -> None:
+    a = activity()
+    a.action_started(ActionStarted("shop", "recover", ActionOrigin.RECOVERY, NOW))
+    assert a.recovering("shop", NOW) == "stackmedic is recovering it"
+    a.action_finished(ActionFinished("shop", "recover", ActionOrigin.RECOVERY, True, NOW + 1),
+                      NOW + 1)
+    assert a.recovering("shop", NOW + 2) is not None
+    assert a.next_check("shop", NOW + 2) is not None
+    assert a.recovering("shop", NOW + 10) is None
+
+
+def test_a_persons_action_is_not_recovery() -> None:
+    a = activity()
+    a.action_started(ActionStarted("shop", "start", ActionOrigin.PERSON, NOW))
+    assert a.recovering("shop", NOW) is None
+
+
+def test_an_unpaused_container_waits_for_its_next_healthcheck() -> None:
+    a = activity()
+    a.container_event("shop", "c1", "pause", None, NOW, NOW)
+    assert a.unpaused("shop") == frozenset()
+    a.container_event("shop", "c1", "unpause", None, NOW + 1, NOW + 1)
+    assert a.unpaused("shop") == {"c1"}
+    a.container_event("shop", "c1", "health_status", None, NOW + 2, NOW + 2)
+    assert a.unpaused("shop") == frozenset()

@@ -215,3 +215,60 @@ async def test_an_episode_open_when_the_agent_stopped_ends_after_it_restarts(db:
     assert second.notifications() == [[("ill-health", "shop")], [("recovered", "shop")]]
     assert second.firing() == []
     await second.bridge.close()
+
+
+async def flip(rig: Rig, verdict: Verdict, settle_for: float, flap: str | None = None) -> None:
+    rig.at += 1
+    health = DeploymentHealth("shop", verdict, "web unhealthy", checked_at=rig.at)
+    await rig.bus.publish(HealthTransition("shop", rig.verdicts.get("shop"), health, rig.at,
+                                           settle_for=settle_for, flap=flap))
+    rig.verdicts["shop"] = verdict
+
+
+async def test_a_flapping_healthcheck_is_one_problem_and_one_resolution_naming_the_flap(
+    rig: Rig,
+) -> None:
+    await connected(rig)
+    await flip(rig, Verdict.HEALTHY, 0)
+    for _ in range(3):
+        await flip(rig, Verdict.DEGRADED, 0)
+        await flip(rig, Verdict.HEALTHY, 0.2)  # healthy again, but not for long
+    assert rig.notifications() == [[("ill-health", "shop")]]
+    await flip(rig, Verdict.DEGRADED, 0)
+    await flip(rig, Verdict.HEALTHY, 0.2, flap="flapping: healthy/unhealthy 8 times in 42 s")
+    await asyncio.sleep(0.1)
+    assert rig.notifications() == [[("ill-health", "shop")]]
+    for _ in range(50):
+        if len(rig.notifications()) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert rig.notifications() == [[("ill-health", "shop")], [("recovered", "shop")]]
+    stored = Outbox(rig.db).load(2)
+    assert stored is not None
+    [resolved] = stored.events
+    assert "flapping: healthy/unhealthy 8 times in 42 s" in resolved.event.title
+    assert rig.firing() == []
+
+
+async def test_an_episode_told_before_a_restart_ends_once_connected_if_fine_now(
+    db: Database,
+) -> None:
+    first = Rig(db, release_after=0.01)
+    await connected(first)
+    await flip(first, Verdict.DEGRADED, 0)
+    await flip(first, Verdict.HEALTHY, 60)  # the agent stops while the resolution waits
+    await first.bridge.close()
+    assert first.notifications() == [[("ill-health", "shop")]]
+
+    fine = DeploymentHealth("shop", Verdict.HEALTHY, "web running", checked_at=NOW)
+    again = Rig(db, release_after=0.01, verdict_of=lambda name: fine)
+    try:
+        await connected(again)
+        for _ in range(50):
+            if len(again.notifications()) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert again.notifications() == [[("ill-health", "shop")], [("recovered", "shop")]]
+        assert again.firing() == []
+    finally:
+        await again.bridge.close()

@@ -178,3 +178,40 @@ def test_without_declared_services_the_containers_define_them() -> None:
     health = judge((), [container("a"), container("b", "exited", exit_code=5)])
     assert [s.name for s in health.services] == ["a", "b"]
     assert health.reason == "b exited with code 5"
+
+
+def test_a_paused_deployment_is_paused_never_ill() -> None:
+    health = judge(("web",), [container("web", "paused", health="unhealthy")])
+    assert health.verdict is Verdict.PAUSED
+    assert not health.verdict.ill and health.verdict.fine  # ends an episode, as a stop does
+    assert health.reason == "paused: web"
+    assert health.service("web").status is ServiceStatus.PAUSED  # type: ignore[union-attr]
+
+
+def test_one_paused_service_of_two_makes_the_deployment_paused_naming_what_runs() -> None:
+    health = judge(("web", "db"), [container("web"), container("db", "paused")])
+    assert health.verdict is Verdict.PAUSED
+    assert health.reason == "paused: db; web running"
+
+
+def test_a_paused_service_beside_a_failure_keeps_the_failure_and_names_the_pause() -> None:
+    health = judge(("web", "db"), [container("web", "exited", exit_code=3, restart_policy="no"),
+                                   container("db", "paused")])
+    assert health.verdict is Verdict.DOWN
+    assert health.reason == "web exited with code 3; db paused"
+
+
+def test_unhealthy_after_unpause_is_starting_until_its_next_check() -> None:
+    web = container("web", health="unhealthy")
+    assert judge(("web",), [web]).verdict is Verdict.DEGRADED
+    health = judge(("web",), [web], unpaused=frozenset({web.id}))
+    assert health.verdict is Verdict.STARTING
+
+
+def test_own_recovery_shows_as_starting_with_what_it_mends() -> None:
+    health = judge(("web",), [container("web", "created")],
+                   recovering="stackmedic is recovering it")
+    assert health.verdict is Verdict.STARTING
+    assert health.reason == "starting: stackmedic is recovering it: web created"
+    healthy = judge(("web",), [container("web")], recovering="stackmedic is recovering it")
+    assert healthy.verdict is Verdict.HEALTHY

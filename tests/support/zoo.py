@@ -81,3 +81,29 @@ def memory_hog(limit: str = "24m", **extra: Any) -> dict[str, Any]:
     """Grows without bound inside a small memory limit: the kernel's OOM killer ends it."""
     return _spec("echo starting; tail /dev/zero", mem_limit=limit, memswap_limit=limit,
                  **extra)
+
+
+def checked(interval: str = "1s", **extra: Any) -> dict[str, Any]:
+    """Healthy while /tmp/ok exists (made at start): ``rm /tmp/ok`` makes it unhealthy."""
+    return _spec(
+        f"touch /tmp/ok; trap 'exit 0' TERM; echo serving; {_IDLE}",
+        healthcheck={"test": ["CMD-SHELL", "test -f /tmp/ok"], "interval": interval,
+                     "timeout": "2s", "retries": 1},
+        **extra,
+    )
+
+
+def flapping(period: float = 6, **extra: Any) -> dict[str, Any]:
+    """Its healthcheck passes for ``period`` seconds, then fails for ``period``, over and over.
+
+    ``touch /tmp/steady`` in the container makes it pass from then on; ``touch /tmp/sick``
+    makes it fail from then on.
+    """
+    toggle = (f"while :; do [ -e /tmp/sick ] || touch /tmp/ok; sleep {period}; "
+              f"[ -e /tmp/steady ] || rm -f /tmp/ok; sleep {period}; done")
+    return _spec(
+        f"trap 'exit 0' TERM; ({toggle}) & echo serving; {_IDLE}",
+        healthcheck={"test": ["CMD-SHELL", "test -f /tmp/ok && ! test -e /tmp/sick"],
+                     "interval": "1s", "timeout": "2s", "retries": 1},
+        **extra,
+    )

@@ -8,14 +8,16 @@ restart reconcile began, whose summary tells them) and when it is lost (``Engine
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
 
-from stackmedic.alerts.episodes import Episodes, Outgoing, Submit
+from stackmedic.alerts.episodes import Episodes, Outgoing, ResolveLater, Submit
 from stackmedic.alerts.messages import from_spike
 from stackmedic.bus import Bus
-from stackmedic.health.model import HealthTransition
+from stackmedic.health.model import DeploymentHealth, HealthTransition
 from stackmedic.notify.models import NotificationEvent
 from stackmedic.notify.service import Notifier
 from stackmedic.notify.types import NotificationKind
@@ -35,8 +37,10 @@ class NotificationBridge:
 
     def __init__(self, notifier: Notifier, bus: Bus, recovery: RecoveryConfig, *,
                  docker_alert_after: float = 30.0, release_after: float = 2.0,
-                 fold_timeout: float = 900.0, settle_timeout: float = 60.0) -> None:
+                 fold_timeout: float = 900.0, settle_timeout: float = 60.0,
+                 verdict_of: Callable[[str], DeploymentHealth | None] | None = None) -> None:
         self._notifier = notifier
+        self._verdict_of = verdict_of
         self._bus = bus
         self._recovery = recovery
         self._docker_alert_after = docker_alert_after
@@ -45,6 +49,7 @@ class NotificationBridge:
         self._fold_timeout = fold_timeout
         self._settle_timeout = settle_timeout
         self._release_timer: asyncio.Task[None] | None = None
+        self._settle_timers: dict[str, asyncio.Task[None]] = {}  # resolutions waiting to hold
         note = None
         if recovery.enabled:
             note = (f"stackmedic will diagnose and try to recover it after "
@@ -75,10 +80,24 @@ class NotificationBridge:
             if isinstance(item, Submit):
                 await self.submit(item.event)
                 continue
+            if isinstance(item, ResolveLater):
+                self._resolve_later(item)
+                continue
             try:
                 await self._notifier.submit_summary(item.summary, list(item.members))
             except Exception:
                 log.exception("notification not queued", kind=item.summary.kind)
+
+    def _resolve_later(self, item: ResolveLater) -> None:
+        earlier = self._settle_timers.pop(item.deployment, None)
+        if earlier is not None:
+            earlier.cancel()
+        self._settle_timers[item.deployment] = asyncio.create_task(self._resolve_due(item))
+
+    async def _resolve_due(self, item: ResolveLater) -> None:
+        await asyncio.sleep(item.delay)
+        self._settle_timers.pop(item.deployment, None)
+        await self._send(self.episodes.resolve_due(item.deployment, item.since))
 
     async def on_health(self, transition: HealthTransition) -> None:
         """Open, update or end the deployment's ill episode."""
@@ -192,10 +211,26 @@ class NotificationBridge:
         await asyncio.sleep(delay)
         self._release_timer = None
         await self._send(self.episodes.stream_back())
+        await self._end_fine_episodes()
+
+    async def _end_fine_episodes(self) -> None:
+        """End the episodes told before the agent (re)started whose deployment is fine now.
+
+        Its resolution may have been waiting for the healthcheck to hold (``ResolveLater``)
+        when the agent stopped, and no new transition comes for a verdict already stored.
+        """
+        if self._verdict_of is None or self.episodes.holding:
+            return
+        for name in sorted(set(self.episodes.open) - set(self.episodes.settling)):
+            health = self._verdict_of(name)
+            if health is not None and health.verdict.fine:
+                await self.on_health(HealthTransition(name, None, health, time.time()))
 
     async def close(self) -> None:
         """Cancel a pending Docker alert and pending releases."""
         timers = [t for t in (self._docker_timer, self._release_timer) if t is not None]
+        timers += self._settle_timers.values()
+        self._settle_timers.clear()
         for timer in timers:
             timer.cancel()
         await asyncio.gather(*timers, return_exceptions=True)

@@ -12,6 +12,10 @@ then is *folded*, and told with the restart summary (one notification) if it is 
 when the summary comes; one that ends during the hold is told by the summary alone, and so
 is recovery news. When the stream comes back without a reconcile, what was held is told
 as it would have been, in order.
+
+A fine verdict after a failing healthcheck ends the episode only once it has held for the
+transition's ``settle_for`` (``health.flaps``): a healthcheck that fails again sooner is
+flapping, and the flap stays one episode, its resolved notice naming the flap.
 """
 
 from __future__ import annotations
@@ -57,7 +61,17 @@ class SubmitSummary:
     members: tuple[NotificationEvent, ...]
 
 
-Outgoing = Submit | SubmitSummary
+@dataclass(frozen=True)
+class ResolveLater:
+    """Ask ``resolve_due`` after ``delay`` whether the episode that turned fine at ``since``
+    has ended (a failing healthcheck's problem ends once it has passed for a while)."""
+
+    deployment: str
+    delay: float
+    since: float
+
+
+Outgoing = Submit | SubmitSummary | ResolveLater
 
 
 @dataclass
@@ -71,6 +85,7 @@ class Episodes:
     recovering: set[str] = field(default_factory=set)
     held_resolutions: dict[str, NotificationEvent] = field(default_factory=dict)
     held: list[NotificationEvent] = field(default_factory=list)  # in order, if no summary comes
+    settling: dict[str, HealthTransition] = field(default_factory=dict)  # fine, not yet ended
 
     @property
     def holding(self) -> bool:
@@ -82,7 +97,9 @@ class Episodes:
         name = transition.deployment
         verdict = transition.verdict
         episode = self.open.get(name)
+        settling = self.settling.get(name)
         if verdict.ill:
+            self.settling.pop(name, None)  # ill again before it settled: the same episode
             event = problem_event(transition, recovery_note=self.recovery_note)
             severity = verdict.severity
             if episode is None:
@@ -98,6 +115,27 @@ class Episodes:
             return [Submit(event)] if told_again else []
         if not verdict.fine or episode is None:
             return []
+        if settling is not None:
+            self.settling[name] = replace(transition, at=settling.at)  # told as it is now
+            return []
+        if transition.settle_for > 0 and not self.holding and not episode.folded:
+            self.settling[name] = transition
+            return [ResolveLater(name, transition.settle_for, transition.at)]
+        return self._end(name, episode, transition)
+
+    def resolve_due(self, name: str, since: float) -> list[Outgoing]:
+        """The verdict that turned fine at ``since`` has held: end the episode, unless it
+        turned ill again meanwhile."""
+        transition = self.settling.get(name)
+        episode = self.open.get(name)
+        if transition is None or transition.at != since:
+            return []
+        del self.settling[name]
+        if episode is None:
+            return []
+        return self._end(name, episode, transition)
+
+    def _end(self, name: str, episode: Episode, transition: HealthTransition) -> list[Outgoing]:
         del self.open[name]
         event = resolved_event(transition)
         if episode.folded:
@@ -168,6 +206,7 @@ class Episodes:
     def removed(self, name: str) -> None:
         """The deployment is gone: its episode ends with it."""
         self.open.pop(name, None)
+        self.settling.pop(name, None)
         self.held_resolutions.pop(name, None)
         self.held = [e for e in self.held if e.deployment != name]
         self.recovering.discard(name)

@@ -55,6 +55,8 @@ def problem_event(
         if only.restart_count:
             details["restart_count"] = only.restart_count
     details["since"] = _when(transition.at).isoformat(timespec="seconds")
+    if transition.flap:
+        details["flapping"] = transition.flap
     if recovery_note:
         details["next_action"] = recovery_note
     return NotificationEvent.model_validate(dict(
@@ -75,14 +77,20 @@ def resolved_event(transition: HealthTransition) -> NotificationEvent:
     health = transition.current
     name = transition.deployment
     verdict = transition.verdict
-    words = "is healthy again" if verdict is Verdict.HEALTHY else "is stopped as desired"
+    words = {Verdict.HEALTHY: "is healthy again", Verdict.PAUSED: "is paused on purpose"}.get(
+        verdict, "is stopped as desired")
+    details: dict[str, DetailValue] = {"reason": health.reason, "verdict": verdict.value}
+    flap = ""
+    if transition.flap:
+        details["flapping"] = transition.flap
+        flap = f" after {transition.flap}"
     return NotificationEvent(
         kind=NotificationKind.RECOVERED,
         severity=Severity.INFO,
         deployment=name,
-        title=f"{name} {words}",
-        summary=f"Deployment {name} {words}: {health.reason}.",
-        details={"reason": health.reason, "verdict": verdict.value},
+        title=f"{name} {words}{flap}",
+        summary=f"Deployment {name} {words}{flap}: {health.reason}.",
+        details=details,
         occurred_at=_when(transition.at),
         fingerprint=_fingerprint(name),
     )

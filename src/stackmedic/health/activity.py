@@ -11,7 +11,10 @@ events of stackmedic's own actions and pending stops and from the engine's conta
   and ``stop`` follow at once, then the intent tracker holds the stop as pending until it
   is judged (``StopPendingChanged``);
 - a redeploy: a container created outside stackmedic's own actions starts the start grace
-  (renewed by each create and start of that redeploy).
+  (renewed by each create and start of that redeploy);
+- stackmedic's own recovery: between ``ActionStarted`` and ``ActionFinished``, and for
+  ``RECOVERY_TAIL_SECONDS`` after, while the engine's events of what it did are read;
+- a container unpaused since its last healthcheck (``docker pause`` / ``unpause``).
 
 Pure bookkeeping with explicit times; the health engine asks it and rechecks when it says.
 Event stamps (``at``) and action windows are on the engine's clock; ``now`` and every time
@@ -33,6 +36,11 @@ SIGNAL_TO_DIE_SECONDS = 30.0
 DIE_TO_STOP_SECONDS = 2.0
 # After ``stop`` the intent tracker holds the stop as pending; poll it this often.
 PENDING_POLL_SECONDS = 1.0
+# A redeploy's own steps, each renewing its grace: Compose stops and removes the old
+# container (slowly when its process ignores SIGTERM) before it starts the new one.
+REDEPLOY_ACTIONS = frozenset({"start", "kill", "die", "stop", "destroy", "rename"})
+# After a recovery's action ends, the events it caused are still being read for a moment.
+RECOVERY_TAIL_SECONDS = 2.0
 # Events are matched to actions by their own time, with the intent tracker's rule and
 # window ends (``intent.windows``), so that both agree on which events are stackmedic's.
 
@@ -54,7 +62,10 @@ class DeploymentActivity:
     windows: list[ActionWindow] = field(default_factory=list)
     stop_pending: bool = False
     signalled: dict[str, float] = field(default_factory=dict)  # container id -> until
+    dying: set[str] = field(default_factory=set)  # signalled, their process not ended yet
     deploying_until: float | None = None
+    recovered_until: float | None = None  # the tail of stackmedic's last recovery action
+    unpaused: set[str] = field(default_factory=set)  # not checked since unpaused
 
 
 class Activity:
@@ -76,9 +87,12 @@ class Activity:
         ]
         activity.windows.append(ActionWindow(event.action, event.origin, event.at))
 
-    def action_finished(self, event: ActionFinished) -> None:
-        """stackmedic's action ended."""
-        for window in self._of(event.deployment).windows:
+    def action_finished(self, event: ActionFinished, now: float | None = None) -> None:
+        """stackmedic's action ended (``now``: the monotonic time it is heard)."""
+        activity = self._of(event.deployment)
+        if event.origin is ActionOrigin.RECOVERY and now is not None:
+            activity.recovered_until = now + RECOVERY_TAIL_SECONDS
+        for window in activity.windows:
             if window.end is None and (window.action, window.origin) == (
                 event.action, event.origin
             ):
@@ -104,7 +118,10 @@ class Activity:
         activity = self._of(name)
         activity.stop_pending = pending
         if not pending:
-            activity.signalled.clear()
+            # Only the stops it saw end: a container still waiting for its process to end
+            # (a slow stop of another service) is judged once its own stop comes.
+            activity.signalled = {c: t for c, t in activity.signalled.items()
+                                  if c in activity.dying}
 
     def container_event(self, name: str, container: str, action: str, signal: str | None,
                         at: float, now: float, running: bool = True) -> None:
@@ -114,6 +131,10 @@ class Activity:
         ``start`` may be read once the container was stopped again.
         """
         activity = self._of(name)
+        if action == "unpause":
+            activity.unpaused.add(container)
+        elif action in ("health_status", "pause", "die", "destroy"):
+            activity.unpaused.discard(container)
         window = self._window_at(activity, at)
         ours = window is not None
         if window is not None and not (
@@ -121,8 +142,11 @@ class Activity:
         ):
             return
         marks = activity.signalled
+        if action != "kill":
+            activity.dying.discard(container)
         if action == "kill" and (ours or signal != SIGKILL):
             marks[container] = now + SIGNAL_TO_DIE_SECONDS
+            activity.dying.add(container)
         elif action == "die" and container in marks:
             marks[container] = now + DIE_TO_STOP_SECONDS
         elif action == "stop" and container in marks:
@@ -131,9 +155,9 @@ class Activity:
             marks[container] = now + DIE_TO_STOP_SECONDS
         elif action == "start" and running:
             marks.pop(container, None)
-        if not ours and (
-            action == "create" or (action == "start" and activity.deploying_until is not None)
-        ):
+        if not ours and (action == "create" or (
+            action in REDEPLOY_ACTIONS and activity.deploying_until is not None
+        )):
             activity.deploying_until = now + self._start_grace
 
     @staticmethod
@@ -169,6 +193,22 @@ class Activity:
             return "stopped outside stackmedic, waiting to be confirmed as intent"
         return None
 
+    def recovering(self, name: str, now: float) -> str | None:
+        """What stackmedic's own recovery is doing to the deployment, while it acts."""
+        activity = self._by_name.get(name)
+        if activity is None:
+            return None
+        if any(w.end is None and w.origin is ActionOrigin.RECOVERY for w in activity.windows):
+            return "stackmedic is recovering it"
+        if activity.recovered_until is not None and now < activity.recovered_until:
+            return "stackmedic has just acted on it"
+        return None
+
+    def unpaused(self, name: str) -> frozenset[str]:
+        """Containers unpaused since their last healthcheck."""
+        activity = self._by_name.get(name)
+        return frozenset(activity.unpaused) if activity is not None else frozenset()
+
     def deploying_until(self, name: str, now: float) -> float | None:
         """When the grace of a redeploy in progress ends (None: no redeploy)."""
         activity = self._by_name.get(name)
@@ -183,8 +223,14 @@ class Activity:
         """When time alone may change what this says about the deployment."""
         activity = self._by_name.get(name)
         times = [t for t in (activity.signalled.values() if activity else ()) if t > now]
+        if activity is not None and activity.recovered_until is not None:
+            if activity.recovered_until > now:
+                times.append(activity.recovered_until)
+            else:
+                activity.recovered_until = None
         if activity is not None:
             activity.signalled = {c: t for c, t in activity.signalled.items() if t > now}
+            activity.dying &= set(activity.signalled)
         if pending:
             times.append(now + PENDING_POLL_SECONDS)
         return min(times) if times else None

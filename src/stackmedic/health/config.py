@@ -22,3 +22,7 @@ class HealthConfig(BaseModel):
     """Restarts within the window that make a service crash-looping."""
     crash_loop_window_seconds: PositiveSeconds = 300
     """The crash-loop window."""
+    flap_seconds: PositiveSeconds = 30
+    """A failing healthcheck's problem ends once it has passed this long: if it fails again
+    sooner it is flapping, one problem; recovery acts on a flapping deployment only once
+    it stayed ill this long."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from stackmedic.bus import Bus
@@ -35,6 +36,7 @@ from stackmedic.health.activity import Activity
 from stackmedic.health.answers import EngineView, engine_view, summary, with_containers
 from stackmedic.health.config import HealthConfig
 from stackmedic.health.crashloop import CrashLoopTracker
+from stackmedic.health.flaps import FlapTracker
 from stackmedic.health.history import HealthHistory
 from stackmedic.health.model import DeploymentHealth, Verdict
 from stackmedic.health.recheck import RecheckTimers
@@ -84,6 +86,7 @@ class HealthEngine:
             threshold=config.crash_loop_restarts, window=config.crash_loop_window_seconds
         )
         self._current: dict[str, DeploymentHealth] = {}
+        self.flaps = FlapTracker(hold=config.flap_seconds)
         self._recorder = TransitionRecorder(self.history_store, events, clock)
         self._starting_until: dict[str, float] = {}  # monotonic
         self._rechecks = RecheckTimers(self._recheck)
@@ -137,7 +140,7 @@ class HealthEngine:
         await self._recompute(event.deployment)
 
     async def _on_action_finished(self, event: ActionFinished) -> None:
-        self.activity.action_finished(event)
+        self.activity.action_finished(event, self._clock.monotonic())
         if event.origin is ActionOrigin.PERSON and event.action in ("start", "restart"):
             self.mark_starting(event.deployment)
         await self._recompute(event.deployment)
@@ -181,8 +184,13 @@ class HealthEngine:
     def _view(self) -> EngineView:
         return engine_view(self._engine, self._synced)
 
-    def evaluate(self, name: str, view: EngineView | None = None) -> DeploymentHealth | None:
-        """Compute the verdict of one deployment now, without reporting anything."""
+    def evaluate(self, name: str, view: EngineView | None = None, *,
+                 shown: bool = False) -> DeploymentHealth | None:
+        """Compute the verdict of one deployment now, without reporting anything.
+
+        Recovery reads it as it is; what people are ``shown`` also says when stackmedic's
+        own recovery is acting (``starting``, not the outage it is causing or mending).
+        """
         deployment = self._catalog.get(name)
         if deployment is None:
             return None
@@ -207,19 +215,22 @@ class HealthEngine:
                 crash_loops=self.crashes.loops(deployment.project, now),
                 stopping=self.activity.stopping(name, mono, name in self._stops_pending),
                 deploying_until=on_wall(self.activity.deploying_until(name, mono)),
+                recovering=self.activity.recovering(name, mono) if shown else None,
+                unpaused=self.activity.unpaused(name),
             )
         )
 
     async def _recompute(self, name: str) -> None:
         view = self._view()
-        health = self.evaluate(name, view)
+        health = self.evaluate(name, view, shown=True)
         if health is None:
             self._forget(name)
             return
         self._current[name] = health
+        now, mono = self._clock.wall(), self._clock.monotonic()
+        self.flaps.observe(name, health, mono)
         if health.verdict.fine:
             self.activity.settled(name)
-        now, mono = self._clock.wall(), self._clock.monotonic()
         check = self.activity.next_check(name, mono, name in self._stops_pending)
         later = [t for t in (None if health.recheck_at is None else health.recheck_at - now,
                              None if check is None else check - mono) if t is not None]
@@ -228,6 +239,10 @@ class HealthEngine:
             return  # not read yet (agent start, reconnect): the resync will tell
         transition = self._recorder.record(name, health)
         if transition is not None:
+            flap = self.flaps.flap(name)
+            transition = replace(
+                transition, settle_for=self.flaps.settle_for(name, health.verdict),
+                flap=flap.describe() if flap is not None else None)
             async with self._publish_lock:
                 await self._bus.publish(transition)
 
@@ -241,6 +256,7 @@ class HealthEngine:
 
     def _forget(self, name: str) -> None:
         self._current.pop(name, None)
+        self.flaps.forget(name)
         self.activity.forget(name)
         self._starting_until.pop(name, None)
         self._rechecks.cancel(name)
@@ -253,7 +269,12 @@ class HealthEngine:
 
     def verdict(self, name: str) -> DeploymentHealth | None:
         """The current verdict of a deployment (None when there is no such deployment)."""
-        return self._current.get(name) or self.evaluate(name)
+        return self._current.get(name) or self.evaluate(name, shown=True)
+
+    def sustained_in(self, name: str, settle: float) -> float:
+        """Seconds until the deployment's ill-health counts as sustained (0: it does now):
+        ill without a break for ``settle``, or for ``health.flap_seconds`` when flapping."""
+        return self.flaps.sustained(name, settle, self._clock.monotonic())
 
     def since(self, name: str) -> float | None:
         """When the deployment entered its reported verdict."""

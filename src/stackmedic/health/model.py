@@ -21,6 +21,7 @@ class Verdict(StrEnum):
     INVALID = "invalid"
     STOPPING = "stopping"  # stopped on purpose, or waiting to be judged so: never an alarm
     DEPLOYING = "deploying"  # someone else's Compose command is (re)creating its containers
+    PAUSED = "paused"  # a person paused some of its services (``docker pause``): never an alarm
 
     @property
     def ill(self) -> bool:
@@ -29,8 +30,9 @@ class Verdict(StrEnum):
 
     @property
     def fine(self) -> bool:
-        """Whether this verdict ends an ill episode: healthy, or stopped as desired."""
-        return self in (Verdict.HEALTHY, Verdict.STOPPED)
+        """Whether this verdict ends an ill episode: healthy, stopped as desired, or paused
+        on purpose with the rest healthy."""
+        return self in (Verdict.HEALTHY, Verdict.STOPPED, Verdict.PAUSED)
 
     @property
     def severity(self) -> Severity:
@@ -53,7 +55,7 @@ class ServiceStatus(StrEnum):
     EXITED = "exited"
     COMPLETED = "completed"  # exited with code 0 and no restart policy: a one-shot job
     CREATED = "created"
-    PAUSED = "paused"
+    PAUSED = "paused"  # frozen by ``docker pause``: on purpose, never a problem
     DEAD = "dead"
     MISSING = "missing"  # declared in the compose file, no container at all
     STOPPED = "stopped"  # desired stopped
@@ -71,6 +73,7 @@ class ServiceStatus(StrEnum):
             ServiceStatus.STARTING,
             ServiceStatus.COMPLETED,
             ServiceStatus.STOPPED,
+            ServiceStatus.PAUSED,
         )
 
 
@@ -200,6 +203,10 @@ class HealthTransition:
     at: float
     history_id: int = 0
     changed_services: tuple[str, ...] = field(default=())
+    # How long a fine verdict must hold before it ends an ill episode (``flaps.py``), and
+    # the healthcheck's flap so far: "flapping: healthy/unhealthy 5 times in 48 s".
+    settle_for: float = 0.0
+    flap: str | None = None
 
     @property
     def verdict(self) -> Verdict:

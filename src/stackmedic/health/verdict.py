@@ -6,7 +6,7 @@ Pure: everything it needs comes in a ``HealthInputs``; nothing is read from else
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from stackmedic.deployments.model import Deployment
 from stackmedic.health.model import (
@@ -40,12 +40,21 @@ class HealthInputs:
     crash_loops: Mapping[str, CrashLoop] = field(default_factory=dict)
     stopping: str | None = None  # why its containers are being stopped on purpose, if they are
     deploying_until: float | None = None  # end of the grace of someone else's redeploy
+    recovering: str | None = None  # what stackmedic's own recovery is doing, while it acts
+    # Containers unpaused since their last healthcheck: engine 20.10 marks a paused
+    # container ``unhealthy`` (with no failing check) and keeps that mark after ``unpause``
+    # until its next check runs, up to one healthcheck interval later.
+    unpaused: frozenset[str] = frozenset()
 
 
-def container_status(container: ContainerState) -> ServiceStatus:
+def container_status(
+    container: ContainerState, unpaused: frozenset[str] = frozenset()
+) -> ServiceStatus:
     """What one container says about its service."""
     status = container.status
     if status == "running":
+        if container.health == "unhealthy" and container.id in unpaused:
+            return ServiceStatus.STARTING  # not checked since its pause: no check failed
         if container.health == "unhealthy":
             return ServiceStatus.UNHEALTHY
         if container.health == "starting":
@@ -69,6 +78,7 @@ def service_health(
     containers: Sequence[ContainerState],
     desired: DesiredState | None,
     crash_loop: CrashLoop | None,
+    unpaused: frozenset[str] = frozenset(),
 ) -> ServiceHealth:
     """Roll one service's containers up into its status (the worst container decides)."""
     running = sum(1 for c in containers if c.running)
@@ -85,16 +95,17 @@ def service_health(
         )
     if not containers:
         return ServiceHealth(name, ServiceStatus.MISSING, desired=desired_value)
-    ranked = sorted(containers, key=lambda c: _RANK[container_status(c)])
+    ranked = sorted(containers, key=lambda c: _RANK[container_status(c, unpaused)])
     worst = ranked[0]
-    status = container_status(worst)
+    status = container_status(worst, unpaused)
     exit_codes: tuple[int, ...] = ()
     if crash_loop is not None and desired is not DesiredState.STOPPED:
         status = ServiceStatus.CRASH_LOOPING
         exit_codes = crash_loop.exit_codes
     latest = max(containers, key=lambda c: c.finished_at or 0.0)
     stopped = worst if not worst.running else latest
-    unhealthy = next((c for c in ranked if c.health == "unhealthy"), None)
+    unhealthy = next((c for c in ranked
+                      if container_status(c, unpaused) is ServiceStatus.UNHEALTHY), None)
     return ServiceHealth(
         name=name,
         status=status,
@@ -161,6 +172,7 @@ def evaluate(inputs: HealthInputs) -> DeploymentHealth:
             by_service.get(s, []),
             inputs.service_desired.get(s, desired),
             inputs.crash_loops.get(s),
+            inputs.unpaused,
         )
         for s in names
     )
@@ -172,13 +184,15 @@ def evaluate(inputs: HealthInputs) -> DeploymentHealth:
 
     wanted = [s for s in services if s.desired != DesiredState.STOPPED.value]
     judged = _judge(inputs, services, wanted, verdict)
-    if judged.verdict in (Verdict.HEALTHY, Verdict.STOPPED):
+    if judged.verdict.fine:
         return judged
     deploying = inputs.deploying_until
     if deploying is not None and now < deploying:
         return verdict(Verdict.DEPLOYING, f"deploying: {judged.reason}", deploying)
     if inputs.stopping:
         return verdict(Verdict.STOPPING, f"stopping: {inputs.stopping}")
+    if inputs.recovering and judged.verdict.ill:
+        return verdict(Verdict.STARTING, f"starting: {inputs.recovering}: {judged.reason}")
     return judged
 
 
@@ -189,11 +203,33 @@ def _judge(
     verdict: Callable[..., DeploymentHealth],
 ) -> DeploymentHealth:
     """The verdict from the containers alone, before redeploys and stops on purpose."""
-    now = inputs.now
     if not wanted:
         serving = [s.name for s in services if s.serving]
         note = f" ({', '.join(serving)} still running)" if serving else ""
         return verdict(Verdict.STOPPED, f"stopped as desired{note}")
+    paused = [s for s in wanted if s.status is ServiceStatus.PAUSED]
+    active = [s for s in wanted if s.status is not ServiceStatus.PAUSED]
+    if not paused:
+        return _judge_active(inputs, services, active, verdict)
+    names = ", ".join(s.name for s in paused)
+    if not active:
+        return verdict(Verdict.PAUSED, f"paused: {names}")
+    others = tuple(s for s in services if s.status is not ServiceStatus.PAUSED)
+    judged = _judge_active(inputs, others, active, verdict)
+    if judged.verdict is Verdict.HEALTHY:
+        # Paused on purpose: told as paused, not healthy, since those services do not answer.
+        return verdict(Verdict.PAUSED, f"paused: {names}; {judged.reason}")
+    return replace(judged, reason=f"{judged.reason}; {names} paused")
+
+
+def _judge_active(
+    inputs: HealthInputs,
+    services: tuple[ServiceHealth, ...],
+    wanted: list[ServiceHealth],
+    verdict: Callable[..., DeploymentHealth],
+) -> DeploymentHealth:
+    """The verdict from the services wanted running that are not paused."""
+    now = inputs.now
     problems = [s for s in wanted if s.problem]
     waiting = [s for s in wanted if s.status is ServiceStatus.STARTING]
     in_grace = inputs.starting_until is not None and now < inputs.starting_until

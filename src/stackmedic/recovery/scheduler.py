@@ -26,6 +26,7 @@ log = structlog.get_logger(__name__)
 
 RunFn = Callable[[str, str], Awaitable[RunResult]]
 TASK_PREFIX = "recovery:"
+ILL_HEALTH = "ill-health"  # the trigger of a run scheduled by an ill verdict
 
 
 def task_name(deployment: str) -> str:
@@ -121,6 +122,14 @@ class RecoveryScheduler:
         """Wait, run once, and book what follows; the task stays registered while it runs
         so that no second run of the same deployment can start meanwhile."""
         await asyncio.sleep(delay)
+        if trigger == ILL_HEALTH:  # act on sustained ill-health only, not on a flap's spell
+            health = self._health.evaluate(name)
+            if health is None or health.verdict not in ILL:
+                return  # no longer ill: its next ill verdict schedules a run again
+            later = self._health.sustained_in(name, self.config.settle_seconds)
+            if later > 0:
+                self._next[name] = (trigger, later)
+                return
         state = self._states.load(name)
         wait = self._policy.wait_before_next(state, self._clock.monotonic())
         if wait is None:

@@ -70,7 +70,8 @@ async def verify_recovered(
             if dead is not None:
                 return False, _died_again_reason(dead)
         last = health.evaluate(name)
-        if last is not None and last.verdict is Verdict.HEALTHY:
+        # paused: what it acted on is healthy, and a person paused some other service
+        if last is not None and last.verdict in (Verdict.HEALTHY, Verdict.PAUSED):
             stable_since = stable_since or time.monotonic()
             if time.monotonic() - stable_since >= stable:
                 return True, ""

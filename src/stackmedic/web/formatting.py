@@ -11,6 +11,7 @@ VERDICT_COLOURS = {
     "stopping": "info",
     "deploying": "info",
     "stopped": "muted",
+    "paused": "muted",  # paused on purpose: never an alarm
     "degraded": "warn",
     "unknown": "warn",
     "invalid": "warn",

@@ -20,7 +20,7 @@ SERVICE_TONES = {
     "completed": "muted",
     "stopped": "muted",
     "created": "warn",
-    "paused": "warn",
+    "paused": "muted",
     "restarting": "warn",
 }
 RUN_TONES: dict[str, str] = {
