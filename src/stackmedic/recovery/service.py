@@ -8,7 +8,7 @@ actions); ``Recoverer`` (``recover.py``) carries out one run, ``RecoverySchedule
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -101,7 +101,7 @@ class RecoveryService:
         """Close runs a previous agent left open, then listen for what triggers a run."""
         left = self.runs.interrupt_leftovers()
         if left:
-            log.info("recovery runs left open by the previous agent closed", runs=left)
+            log.info("recovery runs left open by the previous agent closed", runs=len(left))
         subscribe = self._bus.subscribe
         subscribe(HealthTransition, self.on_health, name="recovery")
         subscribe(ActionRequested, self._on_action_requested, name="recovery-requests")
@@ -112,7 +112,13 @@ class RecoveryService:
 
     async def on_engine_reached(self, event: EngineReached) -> None:
         """After a host or daemon restart the reconcile owns every deployment: no piecemeal
-        runs from what the resync finds, and none left due from before."""
+        runs from what the resync finds, and none left due from before. Every connection
+        tells when the daemon started: runs that ended before then are not compared with
+        the next (``escalate``)."""
+        if event.daemon_started_at is not None:
+            self._recoverer.daemon_started = event.daemon_started_at
+        elif event.restarted:
+            self._recoverer.daemon_started = event.at
         if event.restarted:
             self._reconciling = True
             self.cancel_all()
@@ -163,6 +169,18 @@ class RecoveryService:
                 await self._clear(state, f"{action.value} requested by a person")
         if action in (Action.STOP, Action.DOWN):
             self._scheduler.cancel(name, person=True)
+
+    async def rearm_after_restart(self, names: Iterable[str], why: str) -> list[str]:
+        """A host or daemon restart: forget each deployment's attempts, backoff and give-up,
+        which were about the deployment as it was; return those that had given up."""
+        rearmed = []
+        for name in sorted(names):
+            state = self._states.load(name)
+            if state.phase == Phase.GAVE_UP:
+                rearmed.append(name)
+            if state.phase != Phase.IDLE or state.attempts or state.failures:
+                await self._clear(state, why)
+        return rearmed
 
     async def _clear(self, state: RecoveryState, why: str) -> None:
         was_gave_up = state.phase == Phase.GAVE_UP
