@@ -91,6 +91,7 @@ class RecoveryService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._healthy_token: dict[str, object] = {}
         self._reconciling = False
+        self._cut_short: dict[str, dict[str, Any]] = {}
 
     @property
     def reconciling(self) -> bool:
@@ -102,6 +103,9 @@ class RecoveryService:
         left = self.runs.interrupt_leftovers()
         if left:
             log.info("recovery runs left open by the previous agent closed", runs=len(left))
+        # Runs cut short after acting: if their deployment is found healthy, say who did it.
+        self._cut_short = {r["deployment"]: r for r in left
+                           if any(a.get("ok") for a in r["actions"])}
         subscribe = self._bus.subscribe
         subscribe(HealthTransition, self.on_health, name="recovery")
         subscribe(ActionRequested, self._on_action_requested, name="recovery-requests")
@@ -135,6 +139,8 @@ class RecoveryService:
     async def on_health(self, transition: HealthTransition) -> None:
         """Schedule a recovery when a deployment wanted running turns ill; clear on health."""
         name = transition.deployment
+        if transition.verdict is Verdict.HEALTHY and name in self._cut_short:
+            await self._recovered_by_cut_short_run(self._cut_short.pop(name))
         if transition.verdict is Verdict.HEALTHY:
             token = object()
             self._healthy_token[name] = token
@@ -143,6 +149,17 @@ class RecoveryService:
         self._healthy_token.pop(name, None)
         if transition.verdict in ILL and self._wants_running(name) and not self._reconciling:
             self.schedule(name, "ill-health", self.config.settle_seconds)
+
+    async def _recovered_by_cut_short_run(self, run: dict[str, Any]) -> None:
+        """A run the previous agent's stop cut short had acted, and its deployment is
+        healthy now: the resolution says stackmedic's action brought it back."""
+        done = [f"{a.get('action')} {a.get('service')}" for a in run["actions"] if a.get("ok")]
+        await self._recoverer.announce(
+            EventKind.RECOVERY_SUCCEEDED, run["deployment"],
+            f"recovered: {', '.join(done)} (run {run['id']} was cut short when the agent "
+            "stopped; the deployment was healthy when it started again)",
+            details={"actions": done, "run_id": run["id"], "cut_short": True},
+        )
 
     async def _after_healthy(self, name: str, token: object) -> None:
         """Once healthy long enough: re-arm a give-up, later forget past attempts."""
@@ -221,6 +238,7 @@ class RecoveryService:
                       recreated_networks: set[str] | None = None,
                       act_slots: asyncio.Semaphore | None = None) -> RunResult:
         """One recovery run (see ``Recoverer.recover``); a give-up drops any due run."""
+        self._cut_short.pop(name, None)  # a new run speaks for itself
         result = await self._recoverer.recover(name, trigger,
                                                recreated_networks=recreated_networks,
                                                act_slots=act_slots)
