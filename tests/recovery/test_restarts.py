@@ -300,3 +300,28 @@ def test_a_verdict_of_an_ill_deployment_is_still_down_with_what_comes_next() -> 
     assert summary.still_down[0]["next"] == \
         "needs a person: stackmedic start shop once it is fixed"
     assert _down_health().verdict is Verdict.DOWN
+
+
+def test_the_summary_notices_details_word_each_deployment_as_its_lines_do() -> None:
+    from stackmedic.alerts.messages import from_recovery
+
+    summary = RestartSummary(RestartKind.HOST)
+    summary.brought_back = [{"deployment": "shop", "how": "start app", "acted_at": NOW}]
+    summary.still_down = [{"deployment": "blog", "why": "gave up: recreate app failed",
+                           "next": "needs a person: stackmedic start blog once it is fixed"}]
+    summary.not_found = [{"deployment": "old", "why": "its compose folder is gone"}]
+    summary.rearmed = ["shop"]
+    event = RecoveryEvent(EventKind.RESTART_SUMMARY, None, summary.message(),
+                          Severity.WARNING, NOW, summary.as_dict())
+    notice = from_recovery(event)
+    assert notice is not None
+    details = notice.details
+    assert details["brought back by stackmedic"] == \
+        "shop (start app; it had given up before the restart)"
+    assert details["still down"] == ("blog (gave up: recreate app failed; needs a person: "
+                                     "stackmedic start blog once it is fixed)")
+    assert details["no longer found"] == "old (its compose folder is gone)"
+    for line in summary.message().splitlines()[1:]:
+        label, _, items = line[2:].partition(": ")
+        if items != "none" and label in details:
+            assert items == str(details[label]).replace("\n", ", "), label
