@@ -67,8 +67,13 @@ class Host:
         text = wait_until(lambda: self.summaries()[count - 1] if len(self.summaries()) >= count
                           else None, timeout, message=f"restart summary mail {count}")
         sent = self.sink.count()
-        assert_holds(lambda: self.sink.count() == sent, QUIET_SECONDS,
-                     message="no mail besides the summary")
+        try:
+            assert_holds(lambda: self.sink.count() == sent, QUIET_SECONDS,
+                         message="no mail besides the summary")
+        except AssertionError:
+            with self.sink.lock:
+                extra = [m.text()[:600] for m in self.sink.mails[sent:]]
+            raise AssertionError(f"mail after the summary: {extra}") from None
         assert sent >= before
         return str(text)
 
@@ -94,7 +99,8 @@ class Host:
 
     def lines(self, text: str) -> dict[str, str]:
         """The summary's lines by their label (its first line under ``head``)."""
-        head = next(line for line in text.splitlines() if line.startswith("recovered after"))
+        head = next(line for line in text.splitlines()
+                    if line.startswith("recovered after") and line.endswith(":"))
         found = {"head": self.short(head)}
         for line in text.splitlines():
             if line.startswith("- ") and ": " in line:

@@ -220,6 +220,22 @@ async def test_the_next_agent_tells_who_brought_back_a_deployment_a_killed_run_a
         await rig.close()
 
 
+async def test_after_a_reboot_a_killed_runs_action_is_not_what_brought_it_back(
+        tmp_path: Path) -> None:
+    first = Rig(tmp_path)
+    run_id = first.runs.begin("shop", "ill-health", 1)
+    first.runs.progress(run_id, [{"service": "db", "action": "start", "ok": True}])
+    first.db.close()
+    rig = Rig(tmp_path)
+    await rig.start()
+    try:
+        await rig.service.on_engine_reached(reached(restart=RestartKind.HOST))
+        await rig.put(container("web"), container("db"))  # started by their restart policy
+        assert [e for e in rig.announced if e.kind == EventKind.RECOVERY_SUCCEEDED] == []
+    finally:
+        await rig.close()
+
+
 # -- every deployment in exactly one line ---------------------------------------------------
 
 def _invalid() -> DeploymentHealth:

@@ -125,6 +125,7 @@ class RecoveryService:
             self._recoverer.daemon_started = event.at
         if event.restarted:
             self._reconciling = True
+            self._cut_short.clear()  # the shutdown stopped what those runs had started
             self.cancel_all()
 
     async def _on_reconcile_started(self, event: RestartReconcileStarted) -> None:
