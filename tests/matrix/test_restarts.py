@@ -99,8 +99,10 @@ class Host:
 
     def lines(self, text: str) -> dict[str, str]:
         """The summary's lines by their label (its first line under ``head``)."""
-        head = next(line for line in text.splitlines()
-                    if line.startswith("recovered after") and line.endswith(":"))
+        head = next((line.strip() for line in text.splitlines()
+                     if line.strip().startswith("recovered after") and line.endswith(":")),
+                    None)
+        assert head is not None, text
         found = {"head": self.short(head)}
         for line in text.splitlines():
             if line.startswith("- ") and ": " in line:
@@ -253,9 +255,13 @@ def test_a_second_reboot_during_the_first_reconcile_is_one_summary_and_no_failur
         row.agent.start()
         _healthy(row, *every)
         first_down = row.reboot()
-        # The reconcile has started slow and waits for it to be ready: reboot again now.
-        wait_until(lambda: [e for e in row.events("recovery-action", first_down)
-                            if e["deployment"] == slow.name], 60, message="slow started")
+        # The reconcile has acted and waits for slow to be ready: reboot again now.
+        def acted() -> bool:
+            done = [e["deployment"] for e in row.events("recovery-action", first_down)]
+            return done.count(slow.name) == 1 and done.count(plain.name) == 1 \
+                and done.count(pair.name) == 2
+
+        wait_until(acted, 60, message="the first reconcile acted on everything")
         assert row.summaries() == []
         second_down = row.reboot()
         text = row.wait_summary(1, timeout=240)
