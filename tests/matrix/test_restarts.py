@@ -286,6 +286,43 @@ def test_a_second_reboot_during_the_first_reconcile_is_one_summary_and_no_failur
         assert len(row.summaries()) == 1
 
 
+def test_a_daemon_restart_during_the_reconcile_after_a_reboot_is_one_summary(
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory,
+) -> None:
+    factory = private_deployments
+    plain = factory.make("plain", {"app": zoo.graceful()})
+    slow = factory.make("slow", {"app": zoo.slow_starter(delay=20)})
+    policy = factory.make("policy", {"app": zoo.graceful(restart="unless-stopped")})
+    every = (plain, slow, policy)
+    for deployment in every:
+        deployment.up()
+    with host(tmp_path, private_dockerd, factory, verify_timeout_seconds=60) as row:
+        row.agent.start()
+        _healthy(row, *every)
+        first_down = row.reboot()
+
+        def acted() -> bool:
+            done = [e["deployment"] for e in row.events("recovery-action", first_down)]
+            return done.count(slow.name) == 1 and done.count(plain.name) == 1
+
+        wait_until(acted, 60, message="the first reconcile acted on everything")
+        restarted_at = time.time()
+        private_dockerd.restart()  # the agent keeps running: its reconcile is cut short
+        lines = row.lines(row.wait_summary(1, timeout=240))
+        assert lines["head"].startswith("recovered after daemon restart (")
+        assert "(it came before the reconcile after the host restart at " in lines["head"]
+        assert lines["came back by itself"] == "policy"
+        assert lines["brought back by stackmedic"] == "plain (start app), slow (start app)"
+        assert lines["still down"] == "none"
+        _all_running(*every)
+        assert row.events("recovery-gave-up", first_down) == []
+        runs = row.api(f"/api/recoveries?deployment={slow.name}")["items"]
+        cut = [r for r in runs if restarted_at > r["started_at"] >= first_down]
+        assert [r["outcome"] for r in cut] == ["interrupted"]
+        assert [(a["action"], a["ok"]) for a in cut[0]["actions"]] == [("start", True)]
+        assert len(row.summaries()) == 1
+
+
 def test_a_daemon_restart_after_a_host_reboot_is_no_relapse(
     tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory,
 ) -> None:
