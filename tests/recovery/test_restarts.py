@@ -20,6 +20,7 @@ from stackmedic.observe.boot import RestartKind
 from stackmedic.recovery.escalate import escalate
 from stackmedic.recovery.events import RecoveryEvent
 from stackmedic.recovery.evidence import Evidence, ServiceEvidence
+from stackmedic.recovery.executor import ActionFailed
 from stackmedic.recovery.policy import Phase
 from stackmedic.recovery.reconcile import RestartReconciler
 from stackmedic.recovery.rules import diagnose
@@ -144,6 +145,26 @@ async def test_a_restart_gives_every_given_up_deployment_one_fresh_verified_atte
     cleared = rig.logged(EventKind.RECOVERY_CLEARED)
     assert [e["deployment"] for e in cleared] == ["shop"]
     assert cleared[0]["message"] == "recovery re-armed: host restart"
+
+
+async def test_a_given_up_deployment_whose_fresh_attempt_fails_gives_up_again_at_once(
+        rig: Rig) -> None:
+    await _give_up_and_spend(rig)
+    await rig.service.on_engine_reached(reached(restart=RestartKind.HOST))
+    await rig.crash("web")
+    await rig.crash("db")
+    await rig.put(container("app", project="blog"))
+    rig.executor.fail = [ActionFailed("no such image"), ActionFailed("no such image")]
+
+    summary = await reconciler(rig).run(RestartKind.HOST)
+
+    assert rig.outcomes("shop") == ["gave-up"]  # one attempt, not the whole ladder again
+    [down] = summary.still_down
+    assert down["deployment"] == "shop"
+    assert down["why"].startswith("gave up: the one fresh attempt after the restart did not "
+                                  "help either: start db failed: no such image")
+    assert down["next"] == "needs a person: stackmedic start shop once it is fixed"
+    assert "it had given up before the restart" in summary.message()
 
 
 async def test_a_second_restart_cuts_the_first_reconcile_short_and_its_runs_are_no_failure(

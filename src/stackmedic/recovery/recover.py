@@ -79,6 +79,8 @@ class Recoverer:
         # When the Docker daemon last started (wall time): a run that ended before then
         # is from before a host or daemon restart, which gives every deployment a fresh start.
         self.daemon_started: float | None = None
+        # Deployments a restart re-armed after a give-up: they get one fresh attempt.
+        self.rearmed: set[str] = set()
 
     def wants_running(self, name: str) -> bool:
         """Whether ``name``'s desired state is running."""
@@ -206,6 +208,8 @@ class Recoverer:
             silent = "the Docker daemon restarted during the run"
         if not verified and silent is not None:
             return await self._engine_silent(name, run_id, attempt, outcomes, silent, acted_at)
+        fresh = name in self.rearmed
+        self.rearmed.discard(name)
         now = self._clock.monotonic()
         self.policy.attempted(state, now, succeeded=verified)
         actions = [o.as_dict() for o in outcomes]
@@ -225,6 +229,10 @@ class Recoverer:
             diagnosis.needs_human = unavailable
             diagnosis.summary = unavailable
             self.runs.diagnosed(run_id, evidence.as_dict(), diagnosis.as_dict())
+            return await self._give_up(state, run_id, diagnosis, outcomes, acted_at)
+        if fresh:
+            diagnosis.needs_human = ("the one fresh attempt after the restart did not help "
+                                     f"either: {problem}")
             return await self._give_up(state, run_id, diagnosis, outcomes, acted_at)
         if self.policy.budget_spent(state, now):
             diagnosis.needs_human = (f"{attempt} attempts in "

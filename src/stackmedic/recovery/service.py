@@ -143,6 +143,7 @@ class RecoveryService:
         if transition.verdict is Verdict.HEALTHY and name in self._cut_short:
             await self._recovered_by_cut_short_run(self._cut_short.pop(name))
         if transition.verdict is Verdict.HEALTHY:
+            self._recoverer.rearmed.discard(name)
             token = object()
             self._healthy_token[name] = token
             self._spawn(self._after_healthy(name, token))
@@ -182,6 +183,7 @@ class RecoveryService:
     async def on_action(self, name: str, action: Action) -> None:
         """A person started or restarted the deployment: forget a give-up and past failures."""
         if action in (Action.START, Action.RESTART):
+            self._recoverer.rearmed.discard(name)
             state = self._states.load(name)
             if state.phase != Phase.IDLE or state.attempts:
                 await self._clear(state, f"{action.value} requested by a person")
@@ -190,7 +192,8 @@ class RecoveryService:
 
     async def rearm_after_restart(self, names: Iterable[str], why: str) -> list[str]:
         """A host or daemon restart: forget each deployment's attempts, backoff and give-up,
-        which were about the deployment as it was; return those that had given up."""
+        which were about the deployment as it was; return those that had given up. Each of
+        those gets one fresh attempt: if it is not verified, recovery gives up again."""
         rearmed = []
         for name in sorted(names):
             state = self._states.load(name)
@@ -198,6 +201,7 @@ class RecoveryService:
                 rearmed.append(name)
             if state.phase != Phase.IDLE or state.attempts or state.failures:
                 await self._clear(state, why)
+        self._recoverer.rearmed = set(rearmed)
         return rearmed
 
     async def _clear(self, state: RecoveryState, why: str) -> None:
