@@ -56,10 +56,14 @@ class Host:
         self.agent.start()
         return down_at
 
+    def mail_texts(self) -> list[str]:
+        """Every mail's text so far, oldest first."""
+        with self.sink.lock:
+            return [m.text() for m in self.sink.mails]
+
     def summaries(self) -> list[str]:
         """The restart summary mails so far, oldest first."""
-        with self.sink.lock:
-            return [m.text() for m in self.sink.mails if "recovered after" in m.text()]
+        return [text for text in self.mail_texts() if "recovered after" in text]
 
     def wait_summary(self, count: int, timeout: float = 180) -> str:
         """The ``count``-th summary mail, once it came; then no other mail for a while."""
@@ -351,3 +355,52 @@ def test_a_daemon_restart_after_a_host_reboot_is_no_relapse(
         _all_running(*every)
         assert row.events("recovery-gave-up", first_down) == []
         assert len(row.summaries()) == 2
+
+
+def test_a_run_cut_short_by_an_agent_kill_keeps_its_action_and_the_resolution_names_it(
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory,
+) -> None:
+    factory = private_deployments
+    # Ready 8 s after each start; exits 3 by itself once cfg/crash appears.
+    site = factory.make("crashy", {"app": zoo._spec(
+        "rm -f /tmp/ready; (sleep 8; touch /tmp/ready) & "
+        "while ! test -f /cfg/crash; do sleep 0.3; done; rm -f /cfg/crash; exit 3",
+        volumes=["./cfg:/cfg"],
+        healthcheck={"test": ["CMD-SHELL", "test -f /tmp/ready"], "interval": "1s",
+                     "timeout": "2s", "retries": 3, "start_period": "30s"})},
+        files={"cfg/.keep": ""})
+    site.up()
+    with host(tmp_path, private_dockerd, factory, verify_timeout_seconds=60) as row:
+        row.agent.start()
+        _healthy(row, site)
+        (site.path / "cfg" / "crash").write_text("now")
+        crashed = time.time()
+        # stackmedic starts it and waits for it to be ready: the agent is killed meanwhile.
+        wait_until(lambda: row.events("recovery-action", crashed), 60, message="started")
+        row.agent.kill()
+        wait_until(lambda: _engine_health(private_dockerd, site) == "healthy", 60,
+                   message="ready after stackmedic's start")
+        mails = row.sink.count()
+        back = time.time()
+        row.agent.start()
+        runs = [r for r in row.api(f"/api/recoveries?deployment={site.name}")["items"]
+                if r["started_at"] >= crashed]
+        assert [r["outcome"] for r in runs] == ["interrupted"]
+        assert [(a["action"], a["service"], a["ok"]) for a in runs[0]["actions"]] == [
+            ("start", "app", True)]
+        news = wait_until(lambda: [m for m in row.mail_texts()[mails:]
+                                   if "recovered by stackmedic" in m], 60,
+                          message="the resolution")
+        assert "recovered: start app (run " in news[0]
+        assert "cut short when the agent stopped" in news[0]
+        assert "is healthy again" in news[0]  # one notice: the problem's end, and who did it
+        assert_holds(lambda: row.sink.count() == mails + 1, QUIET_SECONDS,
+                     message="one mail after the agent came back")
+        assert site.states() == {"app": "running"}
+        assert row.events("recovery-started", back) == []  # nothing acted again
+
+
+def _engine_health(dockerd: PrivateDockerd, site: Deployment) -> str:
+    [cid] = site.container_ids()
+    return dockerd.docker("inspect", "--format", "{{.State.Health.Status}}",
+                          cid).stdout.strip()
