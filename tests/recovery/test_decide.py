@@ -156,16 +156,17 @@ def test_summary_states_only_what_was_verified() -> None:
     place(summary, "before", up, [box(started_at=NOW + 1)],
           _result("recovered", NOW + 5, ("app", ServiceAction.START)))
     # "nothing to do" on a deployment that is down is never "came back by itself"
-    place(summary, "nothing", down, [], _result("nothing-to-do", None, message="no rule"))
-    place(summary, "failed", down, [], _result("gave-up", NOW, message="image unavailable"))
+    place(summary, "nothing", down, [], _result("nothing-to-do", None, message="no rule"), 0.5)
+    place(summary, "failed", down, [], _result("gave-up", NOW, message="image unavailable"), 0.5)
     summary.sort()
     summary.account(["itself", "ours", "before", "nothing", "failed", "lost"])
     assert summary.came_back == ["before", "itself"]
     assert summary.brought_back == [{"deployment": "ours", "how": "start app",
                                      "acted_at": NOW + 5}]
     assert summary.still_down == [
-        {"deployment": "failed", "why": "gave up: image unavailable"},
-        {"deployment": "nothing", "why": "no rule"},
+        {"deployment": "failed", "why": "gave up: image unavailable",
+         "next": "needs a person: stackmedic start failed once it is fixed"},
+        {"deployment": "nothing", "why": "no rule", "next": "stackmedic tries again in 0.5s"},
     ]
     assert summary.unaccounted == ["lost"]
     assert "- not accounted for (a bug in stackmedic, please report): lost" in summary.message()

@@ -100,7 +100,7 @@ def test_runs_left_open_by_a_previous_agent_end_as_interrupted(tmp_path: Path) -
     open_id = runs.begin("shop", "ill-health", 1)
     done_id = runs.begin("shop", "ill-health", 2)
     runs.finish(done_id, "recovered", [])
-    assert RecoveryRuns(Database(tmp_path / "state.db")).interrupt_leftovers() == 1
+    assert len(RecoveryRuns(Database(tmp_path / "state.db")).interrupt_leftovers()) == 1
     left = runs.get(open_id)
     assert left is not None and left["outcome"] == "interrupted"
     assert left["finished_at"] is not None
@@ -118,6 +118,10 @@ def test_a_service_labelled_oneshot_is_a_job() -> None:
                                      "FinishedAt": "2026-01-01T00:00:00Z"},
                            "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}}})
     assert state is not None and state.job and state.completed
+
+
+async def _nothing_rearmed(names: object, why: str) -> list[str]:
+    return []
 
 
 async def test_a_reconcile_is_announced_before_it_starts_and_ends_with_its_summary(
@@ -146,7 +150,8 @@ async def test_a_reconcile_is_announced_before_it_starts_and_ends_with_its_summa
     bus.subscribe(RestartReconcileStarted, remember)
     bus.subscribe(RestartReconcileFinished, remember)
     bus.subscribe(RecoveryEvent, remember)
-    recovery = SimpleNamespace(config=RecoveryConfig(settle_seconds=0.01))
+    recovery = SimpleNamespace(config=RecoveryConfig(settle_seconds=0.01),
+                               rearm_after_restart=_nothing_rearmed)
     reconciler = RestartReconciler(
         recovery, catalog=Catalog(tmp_path, None, Facts(db)),  # type: ignore[arg-type]
         desired=DesiredStateStore(db), health=None, engine=None,  # type: ignore[arg-type]
@@ -174,7 +179,8 @@ async def test_the_summary_names_stops_judged_on_thin_evidence_with_the_fix(
 
     db = Database(tmp_path / "state.db")
     bus = Bus()
-    recovery = SimpleNamespace(config=RecoveryConfig(settle_seconds=0.01))
+    recovery = SimpleNamespace(config=RecoveryConfig(settle_seconds=0.01),
+                               rearm_after_restart=_nothing_rearmed)
     reconciler = RestartReconciler(
         recovery, catalog=Catalog(tmp_path, None, Facts(db)),  # type: ignore[arg-type]
         desired=DesiredStateStore(db), health=None, engine=None,  # type: ignore[arg-type]

@@ -63,7 +63,8 @@ async def test_a_run_past_its_deadline_is_still_down_and_retried_after(rig: Rig)
     summary = await reconciler(rig).run(RestartKind.HOST)
 
     assert summary.still_down == [
-        {"deployment": "shop", "why": "the run did not end within 2s"}]
+        {"deployment": "shop", "why": "the run did not end within 2s",
+         "next": f"stackmedic tries again in {rig.config.backoff_initial_seconds:g}s"}]
     assert summary.came_back == ["blog"]
     assert rig.outcomes() == ["timed-out"]
     assert rig.service.state("shop")["scheduled"] is True  # the retry, after the backoff

@@ -159,7 +159,7 @@ class Episodes:
         notification = from_recovery(event)
         if event.kind == EventKind.RESTART_SUMMARY:
             self.reconciling = False
-            members = self._fold()
+            members = self._fold(_next_steps(event))
             if notification is None:
                 return [Submit(m) for m in members]
             return [SubmitSummary(notification, tuple(members))]
@@ -211,13 +211,32 @@ class Episodes:
         self.held = [e for e in self.held if e.deployment != name]
         self.recovering.discard(name)
 
-    def _fold(self) -> list[NotificationEvent]:
-        """What a summary must carry: ends of told episodes, episodes still open."""
+    def _fold(self, next_steps: dict[str, str]) -> list[NotificationEvent]:
+        """What a summary must carry: ends of told episodes, episodes still open, each
+        open one saying what comes next as the summary does (never a promise to recover
+        what the summary says gave up)."""
         members = sorted(self.held_resolutions.values(), key=lambda e: e.occurred_at)
         self.held_resolutions.clear()
         self.held.clear()
         for name, episode in sorted(self.open.items()):
             if episode.folded:
-                members.append(episode.event)
+                members.append(_with_next(episode.event, next_steps.get(name)))
                 self.open[name] = replace(episode, folded=False)
         return members
+
+
+def _next_steps(summary: RecoveryEvent) -> dict[str, str]:
+    """What the summary says comes next for each deployment still down."""
+    items = summary.details.get("still_down") or []
+    return {str(i["deployment"]): str(i["next"]) for i in items
+            if isinstance(i, dict) and i.get("next")}
+
+
+def _with_next(event: NotificationEvent, step: str | None) -> NotificationEvent:
+    """``event`` with its next action replaced by ``step`` (dropped when None)."""
+    if "next_action" not in event.details and step is None:
+        return event
+    details = {k: v for k, v in event.details.items() if k != "next_action"}
+    if step is not None:
+        details["next_action"] = step
+    return event.model_copy(update={"details": details})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from stackmedic.health.model import HealthTransition, Verdict
@@ -114,14 +115,18 @@ def from_recovery(event: RecoveryEvent) -> NotificationEvent | None:
     if kind == NotificationKind.RESTART_SUMMARY:
         restart = str(event.details.get("restart", "host"))
         title = f"recovered after {restart} restart"
+        rearmed = set(event.details.get("rearmed_after_give_up") or [])
         for key, label in (("came_back_by_itself", "came back by itself"),
                            ("brought_back", "brought back by stackmedic"),
                            ("still_down", "still down"),
                            ("jobs_completed", "jobs completed"),
                            ("left_stopped", "left stopped on purpose"),
+                           ("not_found", "no longer found"),
                            ("networks_created", "networks recreated")):
             items = event.details.get(key) or []
-            details[label] = "\n".join(_item(i) for i in items) if items else "none"
+            if key == "not_found" and not items:
+                continue
+            details[label] = "\n".join(_item(i, rearmed) for i in items) if items else "none"
         if event.details.get("still_down"):
             title += f" ({len(event.details['still_down'])} still down)"
         return NotificationEvent.model_validate(dict(
@@ -152,12 +157,19 @@ def from_recovery(event: RecoveryEvent) -> NotificationEvent | None:
     ))
 
 
-def _item(item: object) -> str:
+def _item(item: object, rearmed: Collection[str] = ()) -> str:
+    """One deployment of a summary's group, worded as the summary's own line words it."""
+    name = str(item.get("deployment", "?")) if isinstance(item, dict) else str(item)
+    parts = []
     if isinstance(item, dict):
-        name = item.get("deployment", "?")
         extra = item.get("how") or item.get("why") or item.get("services")
-        return f"{name} ({extra})" if extra else str(name)
-    return str(item)
+        if extra:
+            parts.append(str(extra))
+    if name in rearmed:
+        parts.append("it had given up before the restart")
+    if isinstance(item, dict) and item.get("next"):
+        parts.append(str(item["next"]))
+    return f"{name} ({'; '.join(parts)})" if parts else name
 
 
 def from_spike(alert: SpikeAlert) -> NotificationEvent | None:

@@ -30,10 +30,14 @@ class Actor:
         self._wants_running = wants_running
         self._stop_pending = stop_pending
 
-    async def act(self, name: str, diagnosis: Diagnosis,
-                  evidence: Evidence) -> list[ActionOutcome] | None:
+    async def act(self, name: str, diagnosis: Diagnosis, evidence: Evidence,
+                  done: Callable[[ActionOutcome], None] = lambda outcome: None
+                  ) -> list[ActionOutcome] | None:
         """Carry out the diagnosis's actions under the deployment's lock; None when the
-        desired state changed meanwhile. Never restarts a running, healthy container."""
+        desired state changed meanwhile. Never restarts a running, healthy container.
+
+        ``done`` hears of each action as it ends, so a run cut short still knows what it did.
+        """
         deployment = self._catalog.get(name)
         assert deployment is not None
         outcomes: list[ActionOutcome] = []
@@ -52,6 +56,7 @@ class Actor:
                     continue  # never restart a running, healthy container
                 outcome = await self._executor.execute(deployment, suggestion)
                 outcomes.append(outcome)
+                done(outcome)
                 self._events.record(
                     EventKind.RECOVERY_ACTION,
                     f"{suggestion.describe()}: {'done' if outcome.ok else outcome.error}",

@@ -26,6 +26,7 @@ from stackmedic.resources import ResourceMonitor
 from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
+from stackmedic.store.facts import Facts
 from stackmedic.supervise.supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -86,5 +87,6 @@ def build_recovery(
     reconciler = RestartReconciler(
         service, catalog=catalog, desired=desired, health=health, engine=engine,
         events=events, bus=bus, containers=observed.for_project, supervisor=supervisor,
+        facts=Facts(db),
     )
     return Recovery(service, reconciler, adviser)

@@ -18,15 +18,19 @@ def _signature(actions: list[dict[str, Any]]) -> set[tuple[str, str]]:
 
 
 def escalate(diagnosis: Diagnosis, previous: dict[str, Any] | None,
-             now: float | None = None) -> None:
+             now: float | None = None, *, daemon_started: float | None = None) -> None:
     """Change ``diagnosis`` when the previous run tried the same and failed (in place).
 
     A start or restart that failed goes one step further, to a recreate; anything else
     that failed twice the same way needs a person, told with the last log lines. A run
     that recovered the deployment only for it to fall ill again within ``RELAPSE_SECONDS``
-    counts as failed.
+    counts as failed. A run that ended before the Docker daemon last started (a host
+    reboot or daemon restart since) is not compared: the shutdown stopped what it
+    brought back, and a restart gives a deployment a fresh start.
     """
     if previous is None or not diagnosis.suggestions:
+        return
+    if before_restart(previous, daemon_started):
         return
     outcome = previous.get("outcome")
     finished = previous.get("finished_at")
@@ -58,6 +62,14 @@ def escalate(diagnosis: Diagnosis, previous: dict[str, Any] | None,
     diagnosis.needs_human = f"{done} failed twice the same way: {why}" + log_lines(diagnosis)
     diagnosis.summary = diagnosis.needs_human
     diagnosis.suggestions = []
+
+
+def before_restart(run: dict[str, Any], daemon_started: float | None) -> bool:
+    """Whether ``run`` ended (or began, when it never ended) before the daemon's start."""
+    if daemon_started is None:
+        return False
+    ended = run.get("finished_at") or run.get("started_at")
+    return ended is not None and float(ended) < daemon_started
 
 
 def log_lines(diagnosis: Diagnosis) -> str:

@@ -114,7 +114,10 @@ def service_evidence(
         spec = deployment.services.get(name)
         mine = [c for c in containers if c.service == name]
         verdict = health.service(name) if health else None
-        image = spec.image if spec else (mine[0].image if mine else None)
+        # A build-only service has no image in its definition: its containers name the one
+        # Compose built (``project-service``), which Compose rebuilds when it is missing.
+        image = (spec.image if spec else None) or (mine[0].image if mine else None) or (
+            f"{deployment.project}-{name}" if spec and spec.has_build else None)
         expected = expected_hashes.get(name)
         drifted = bool(expected) and any(
             c.config_hash and c.config_hash != expected for c in mine

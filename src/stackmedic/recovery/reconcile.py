@@ -4,14 +4,19 @@ The reconciler hears from the engine session what each connection found
 (``EngineConnected``): after a host or daemon restart it reconciles every deployment; on
 the agent's first connection without one, the ill deployments get a recovery run. It
 tells the rest of the agent ``RestartReconcileStarted`` and ``RestartReconcileFinished``
-around its runs, then the summary (``recovery.summary``).
+around its runs, then the summary (``recovery.summary``). A restart found while the
+reconcile of an earlier one still runs (a second reboot minutes after the first) cuts that
+one short: its runs end ``interrupted`` (never a failure), and the next summary covers
+both; a durable marker tells the same to an agent started after a host reboot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import aiodocker
 import structlog
@@ -34,7 +39,8 @@ from stackmedic.recovery.outcome import RunResult
 from stackmedic.recovery.service import ILL, RecoveryService
 from stackmedic.recovery.summary import RestartSummary, place
 from stackmedic.store.desired import DesiredStateStore
-from stackmedic.store.events import EventLog
+from stackmedic.store.events import EventLog, EventQuery
+from stackmedic.store.facts import Facts
 from stackmedic.supervise.supervisor import Supervisor
 from stackmedic.types import DesiredState, EventKind, Severity
 
@@ -44,6 +50,9 @@ log = structlog.get_logger(__name__)
 
 WAIT_POLL_SECONDS = 0.25
 TASK = "restart-reconcile"
+PENDING_FACT = "restart-reconcile-pending"  # the restart whose reconcile has not ended
+STOP_TIMEOUT = 30.0
+NOT_FOUND = "its compose folder is gone (or not mounted); stackmedic no longer watches it"
 
 
 class RestartReconciler:
@@ -61,6 +70,7 @@ class RestartReconciler:
         bus: Bus,
         containers: Callable[[str], list[ContainerState]] = lambda project: [],
         supervisor: Supervisor | None = None,
+        facts: Facts | None = None,
     ) -> None:
         self._recovery = recovery
         self._supervisor = supervisor or Supervisor()
@@ -71,6 +81,7 @@ class RestartReconciler:
         self._events = events
         self._bus = bus
         self._containers = containers
+        self._facts = facts
         self.last: RestartSummary | None = None
         self._uncertain: dict[str, IntentDecided] = {}
         bus.subscribe(IntentDecided, self._on_intent, name="reconcile-intent")
@@ -85,11 +96,17 @@ class RestartReconciler:
                 f"{kind.value} restart detected; reconciling every deployment",
                 severity=Severity.WARNING, data={"restart": kind.value},
             )
-            if self._recovery.config.enabled and not self._supervisor.running(TASK):
-                self._supervisor.spawn(TASK, lambda: self.run(kind), restart=False)
+            if not self._recovery.config.enabled:
+                return
+            if self._supervisor.running(TASK):
+                # Cut the earlier reconcile short (its marker stays, so this one's summary
+                # names it): what it verified is stale now that the daemon went down again.
+                await self._supervisor.stop((TASK,), timeout=STOP_TIMEOUT)
+            self._supervisor.spawn(TASK, lambda: self.run(kind), restart=False)
             return
         if not event.first:
             return
+        self._set_pending(None)  # a reconcile the agent's own stop cut short: not a restart
         self._events.record(
             EventKind.RESTART_DETECTED,
             "first start of the agent on this host" if event.restart == RestartKind.FIRST_RUN
@@ -124,13 +141,18 @@ class RestartReconciler:
         config = self._recovery.config
         started = time.monotonic()
         summary = RestartSummary(kind)
+        summary.cut_short = self._take_pending(kind)
         await self._bus.publish(RestartReconcileStarted(kind.value, time.time()))
         running: list[str] = []
         ok = False
         try:
+            # A give-up was about the deployment as it was: each gets one fresh attempt.
+            summary.rearmed = await self._recovery.rearm_after_restart(
+                self._catalog.deployments, f"{kind.value} restart")
             await asyncio.sleep(config.settle_seconds)
             running, stopped = self._split()
             summary.left_stopped = stopped
+            summary.not_found = self._not_found()
             summary.networks_created = await self._create_networks(running)
             recreated = set(summary.networks_created)
             limit = asyncio.Semaphore(config.boot_parallelism)
@@ -148,6 +170,7 @@ class RestartReconciler:
             await self._bus.publish(RestartReconcileFinished(kind.value, time.time(), ok))
         summary.account(running)
         summary.uncertain = self._take_uncertain()
+        self._set_pending(None)
         summary.seconds = time.monotonic() - started
         self.last = summary
         message = summary.message()
@@ -162,15 +185,55 @@ class RestartReconciler:
             self._recovery.schedule(item["deployment"], "retry", config.backoff_initial_seconds)
         return summary
 
+    def _take_pending(self, kind: RestartKind) -> list[dict[str, object]]:
+        """The earlier restart whose reconcile never ended, if any; mark this one pending."""
+        earlier: list[dict[str, object]] = []
+        raw = self._facts.get(PENDING_FACT) if self._facts is not None else None
+        if raw:
+            try:
+                item = json.loads(raw)
+                at = float(item["at"])
+                earlier.append({"restart": str(item["restart"]), "at": at,
+                                "at_text": datetime.fromtimestamp(at, UTC).strftime(
+                                    "%H:%M:%S UTC")})
+            except (ValueError, KeyError, TypeError):
+                log.warning("unreadable pending reconcile marker", marker=raw)
+        self._set_pending({"restart": kind.value, "at": time.time()})
+        return earlier
+
+    def _set_pending(self, item: dict[str, object] | None) -> None:
+        if self._facts is not None:
+            self._facts.set(PENDING_FACT, json.dumps(item) if item else "")
+
     def _split(self) -> tuple[list[str], list[str]]:
+        """Deployments wanted running (and those with an invalid compose file, which
+        cannot run whatever was wanted), and those left stopped on purpose."""
         running: list[str] = []
         stopped: list[str] = []
-        for name in sorted(self._catalog.deployments):
+        for name, deployment in sorted(self._catalog.deployments.items()):
             record = self._desired.get(name)
             if record is None:
+                if not deployment.valid:
+                    running.append(name)
                 continue
             (running if record.state == DesiredState.RUNNING else stopped).append(name)
         return running, stopped
+
+    def _not_found(self) -> list[dict[str, str]]:
+        """Deployments with a desired state whose folder vanished since they were last
+        seen (told once: the event log then records them as gone)."""
+        gone = []
+        for name, record in sorted(self._desired.all().items()):
+            if name in self._catalog.deployments:
+                continue
+            told = self._events.query(EventQuery(deployment=name, kind=EventKind.DEPLOYMENT_GONE,
+                                                 since=record.changed_at, limit=1))
+            if told:
+                continue
+            self._events.record(EventKind.DEPLOYMENT_GONE,
+                                f"deployment no longer found: {NOT_FOUND}", deployment=name)
+            gone.append({"deployment": name, "why": NOT_FOUND})
+        return gone
 
     async def _create_networks(self, names: list[str]) -> list[str]:
         wanted = sorted({net for name in names
@@ -207,7 +270,9 @@ class RestartReconciler:
         if health is None or deployment is None:
             summary.still_down.append({"deployment": name, "why": "no longer known"})
             return
-        place(summary, name, health, self._containers(deployment.project), result)
+        retry = self._recovery.config.backoff_initial_seconds \
+            if self._recovery.config.enabled else None
+        place(summary, name, health, self._containers(deployment.project), result, retry)
 
     async def _settled_verdict(self, name: str) -> Verdict:
         """The verdict once a deployment is no longer ``starting`` (bounded wait)."""

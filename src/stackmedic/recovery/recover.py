@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stackmedic.bus import Bus
@@ -37,6 +37,7 @@ class _Opened:
 
     run_id: int | None = None
     attempt: int = 0
+    actions: list[ActionOutcome] = field(default_factory=list)  # done so far
 
 
 class Recoverer:
@@ -75,6 +76,11 @@ class Recoverer:
         self._containers = containers
         self._clock = clock
         self._run_locks: dict[str, asyncio.Lock] = {}
+        # When the Docker daemon last started (wall time): a run that ended before then
+        # is from before a host or daemon restart, which gives every deployment a fresh start.
+        self.daemon_started: float | None = None
+        # Deployments a restart re-armed after a give-up: they get one fresh attempt.
+        self.rearmed: set[str] = set()
 
     def wants_running(self, name: str) -> bool:
         """Whether ``name``'s desired state is running."""
@@ -149,7 +155,8 @@ class Recoverer:
         run_id = self.runs.begin(name, trigger, attempt)
         opened.run_id, opened.attempt = run_id, attempt
         evidence, diagnosis = await self.planner.plan(name, recreated_networks=recreated)
-        escalate(diagnosis, self.runs.previous(name, run_id), self._clock.wall())
+        escalate(diagnosis, self.runs.previous(name, run_id), self._clock.wall(),
+                 daemon_started=self.daemon_started)
         self.runs.diagnosed(run_id, evidence.as_dict(), diagnosis.as_dict())
         if not diagnosis.suggestions:
             if diagnosis.needs_human:
@@ -172,7 +179,12 @@ class Recoverer:
             stable = stable_period(read(project), {s.service for s in diagnosis.suggestions},
                                    stable, timeout)
         acted_at = self._clock.wall()
-        outcomes = await self._actor.act(name, diagnosis, evidence)
+
+        def done(outcome: ActionOutcome) -> None:
+            opened.actions.append(outcome)
+            self.runs.progress(run_id, [o.as_dict() for o in opened.actions])
+
+        outcomes = await self._actor.act(name, diagnosis, evidence, done)
         slot.release()
         if outcomes is None:
             self.runs.finish(run_id, RunOutcome.CANCELLED, [], "desired state changed")
@@ -191,8 +203,13 @@ class Recoverer:
         """Record what the verification found, and what comes next."""
         name = state.deployment
         silent = next((o.engine_silent for o in outcomes if o.engine_silent), None)
+        if not verified and silent is None and self.daemon_started is not None \
+                and self.daemon_started > acted_at:
+            silent = "the Docker daemon restarted during the run"
         if not verified and silent is not None:
             return await self._engine_silent(name, run_id, attempt, outcomes, silent, acted_at)
+        fresh = name in self.rearmed
+        self.rearmed.discard(name)
         now = self._clock.monotonic()
         self.policy.attempted(state, now, succeeded=verified)
         actions = [o.as_dict() for o in outcomes]
@@ -212,6 +229,10 @@ class Recoverer:
             diagnosis.needs_human = unavailable
             diagnosis.summary = unavailable
             self.runs.diagnosed(run_id, evidence.as_dict(), diagnosis.as_dict())
+            return await self._give_up(state, run_id, diagnosis, outcomes, acted_at)
+        if fresh:
+            diagnosis.needs_human = ("the one fresh attempt after the restart did not help "
+                                     f"either: {problem}")
             return await self._give_up(state, run_id, diagnosis, outcomes, acted_at)
         if self.policy.budget_spent(state, now):
             diagnosis.needs_human = (f"{attempt} attempts in "

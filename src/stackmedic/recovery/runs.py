@@ -42,8 +42,16 @@ class RecoveryRuns:
             (time.time(), outcome, json.dumps(actions, default=str), error, run_id),
         )
 
+    def progress(self, run_id: int, actions: list[dict[str, Any]]) -> None:
+        """Store the actions an open run has done so far (kept should the run be cut short)."""
+        self._db.execute(
+            "UPDATE recovery_runs SET actions = ? WHERE id = ? AND outcome = ?",
+            (json.dumps(actions, default=str), run_id, RunOutcome.RUNNING),
+        )
+
     def interrupt(self, run_id: int, why: str) -> None:
-        """Close a run that is still open as ``interrupted`` (cancelled or failed midway)."""
+        """Close a run that is still open as ``interrupted`` (cancelled or failed midway);
+        the actions it had done stay recorded."""
         self.end(run_id, RunOutcome.INTERRUPTED, why)
 
     def end(self, run_id: int, outcome: RunOutcome, why: str) -> bool:
@@ -55,13 +63,17 @@ class RecoveryRuns:
         )
         return changed > 0
 
-    def interrupt_leftovers(self) -> int:
-        """Close the runs a previous agent left open; return how many."""
+    def interrupt_leftovers(self) -> list[dict[str, Any]]:
+        """Close the runs a previous agent left open; return them as closed."""
         rows = self._db.fetchall("SELECT id FROM recovery_runs WHERE outcome = ?",
                                  (RunOutcome.RUNNING,))
+        closed = []
         for row in rows:
             self.interrupt(int(row["id"]), "the agent stopped during the run")
-        return len(rows)
+            run = self.get(int(row["id"]))
+            if run is not None:
+                closed.append(run)
+        return closed
 
     def previous(self, deployment: str, before_id: int) -> dict[str, Any] | None:
         """The last run of ``deployment`` before ``before_id`` that acted, if any."""

@@ -8,7 +8,7 @@ actions); ``Recoverer`` (``recover.py``) carries out one run, ``RecoverySchedule
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -91,6 +91,7 @@ class RecoveryService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._healthy_token: dict[str, object] = {}
         self._reconciling = False
+        self._cut_short: dict[str, dict[str, Any]] = {}
 
     @property
     def reconciling(self) -> bool:
@@ -101,7 +102,10 @@ class RecoveryService:
         """Close runs a previous agent left open, then listen for what triggers a run."""
         left = self.runs.interrupt_leftovers()
         if left:
-            log.info("recovery runs left open by the previous agent closed", runs=left)
+            log.info("recovery runs left open by the previous agent closed", runs=len(left))
+        # Runs cut short after acting: if their deployment is found healthy, say who did it.
+        self._cut_short = {r["deployment"]: r for r in left
+                           if any(a.get("ok") for a in r["actions"])}
         subscribe = self._bus.subscribe
         subscribe(HealthTransition, self.on_health, name="recovery")
         subscribe(ActionRequested, self._on_action_requested, name="recovery-requests")
@@ -112,9 +116,16 @@ class RecoveryService:
 
     async def on_engine_reached(self, event: EngineReached) -> None:
         """After a host or daemon restart the reconcile owns every deployment: no piecemeal
-        runs from what the resync finds, and none left due from before."""
+        runs from what the resync finds, and none left due from before. Every connection
+        tells when the daemon started: runs that ended before then are not compared with
+        the next (``escalate``)."""
+        if event.daemon_started_at is not None:
+            self._recoverer.daemon_started = event.daemon_started_at
+        elif event.restarted:
+            self._recoverer.daemon_started = event.at
         if event.restarted:
             self._reconciling = True
+            self._cut_short.clear()  # the shutdown stopped what those runs had started
             self.cancel_all()
 
     async def _on_reconcile_started(self, event: RestartReconcileStarted) -> None:
@@ -129,7 +140,10 @@ class RecoveryService:
     async def on_health(self, transition: HealthTransition) -> None:
         """Schedule a recovery when a deployment wanted running turns ill; clear on health."""
         name = transition.deployment
+        if transition.verdict is Verdict.HEALTHY and name in self._cut_short:
+            await self._recovered_by_cut_short_run(self._cut_short.pop(name))
         if transition.verdict is Verdict.HEALTHY:
+            self._recoverer.rearmed.discard(name)
             token = object()
             self._healthy_token[name] = token
             self._spawn(self._after_healthy(name, token))
@@ -137,6 +151,17 @@ class RecoveryService:
         self._healthy_token.pop(name, None)
         if transition.verdict in ILL and self._wants_running(name) and not self._reconciling:
             self.schedule(name, "ill-health", self.config.settle_seconds)
+
+    async def _recovered_by_cut_short_run(self, run: dict[str, Any]) -> None:
+        """A run the previous agent's stop cut short had acted, and its deployment is
+        healthy now: the resolution says stackmedic's action brought it back."""
+        done = [f"{a.get('action')} {a.get('service')}" for a in run["actions"] if a.get("ok")]
+        await self._recoverer.announce(
+            EventKind.RECOVERY_SUCCEEDED, run["deployment"],
+            f"recovered: {', '.join(done)} (run {run['id']} was cut short when the agent "
+            "stopped; the deployment was healthy when it started again)",
+            details={"actions": done, "run_id": run["id"], "cut_short": True},
+        )
 
     async def _after_healthy(self, name: str, token: object) -> None:
         """Once healthy long enough: re-arm a give-up, later forget past attempts."""
@@ -158,11 +183,26 @@ class RecoveryService:
     async def on_action(self, name: str, action: Action) -> None:
         """A person started or restarted the deployment: forget a give-up and past failures."""
         if action in (Action.START, Action.RESTART):
+            self._recoverer.rearmed.discard(name)
             state = self._states.load(name)
             if state.phase != Phase.IDLE or state.attempts:
                 await self._clear(state, f"{action.value} requested by a person")
         if action in (Action.STOP, Action.DOWN):
             self._scheduler.cancel(name, person=True)
+
+    async def rearm_after_restart(self, names: Iterable[str], why: str) -> list[str]:
+        """A host or daemon restart: forget each deployment's attempts, backoff and give-up,
+        which were about the deployment as it was; return those that had given up. Each of
+        those gets one fresh attempt: if it is not verified, recovery gives up again."""
+        rearmed = []
+        for name in sorted(names):
+            state = self._states.load(name)
+            if state.phase == Phase.GAVE_UP:
+                rearmed.append(name)
+            if state.phase != Phase.IDLE or state.attempts or state.failures:
+                await self._clear(state, why)
+        self._recoverer.rearmed = set(rearmed)
+        return rearmed
 
     async def _clear(self, state: RecoveryState, why: str) -> None:
         was_gave_up = state.phase == Phase.GAVE_UP
@@ -203,6 +243,7 @@ class RecoveryService:
                       recreated_networks: set[str] | None = None,
                       act_slots: asyncio.Semaphore | None = None) -> RunResult:
         """One recovery run (see ``Recoverer.recover``); a give-up drops any due run."""
+        self._cut_short.pop(name, None)  # a new run speaks for itself
         result = await self._recoverer.recover(name, trigger,
                                                recreated_networks=recreated_networks,
                                                act_slots=act_slots)

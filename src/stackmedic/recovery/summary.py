@@ -20,9 +20,12 @@ class RestartSummary:
 
     ``came_back``: running (healthy where it has a healthcheck) before stackmedic acted on
     it, per the engine's start times. ``brought_back``: running after stackmedic's action.
-    ``still_down``: everything else, with the reason. ``completed``: one-shot jobs that ran
-    to completion. A deployment wanted running in none of the first three is a bug, and
-    ``unaccounted`` says so.
+    ``still_down``: everything else, with the reason (an invalid compose file with
+    Compose's error) and what comes next. ``completed``: one-shot jobs that ran to
+    completion. ``not_found``: deployments stackmedic knew whose compose folder is gone. A
+    deployment wanted running in none of these is a bug, and ``unaccounted`` says so.
+    ``rearmed``: those whose recovery had given up before the restart (each had one fresh
+    attempt). ``cut_short``: earlier restarts whose reconcile this one interrupted.
     """
 
     kind: RestartKind
@@ -33,6 +36,9 @@ class RestartSummary:
     left_stopped: list[str] = field(default_factory=list)
     networks_created: list[str] = field(default_factory=list)
     unaccounted: list[str] = field(default_factory=list)
+    not_found: list[dict[str, str]] = field(default_factory=list)
+    rearmed: list[str] = field(default_factory=list)
+    cut_short: list[dict[str, Any]] = field(default_factory=list)
     uncertain: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -42,11 +48,13 @@ class RestartSummary:
         self.brought_back.sort(key=lambda item: item["deployment"])
         self.still_down.sort(key=lambda item: item["deployment"])
         self.completed.sort(key=lambda item: item["deployment"])
+        self.not_found.sort(key=lambda item: item["deployment"])
 
     def account(self, wanted: list[str]) -> None:
         """Name every deployment wanted running that landed in no bucket (a bug)."""
         placed = {*self.came_back, *(b["deployment"] for b in self.brought_back),
-                  *(d["deployment"] for d in self.still_down)}
+                  *(d["deployment"] for d in self.still_down),
+                  *(d["deployment"] for d in self.not_found)}
         only_jobs = {c["deployment"] for c in self.completed if c.get("only_jobs")}
         self.unaccounted = sorted(set(wanted) - placed - only_jobs)
 
@@ -61,6 +69,9 @@ class RestartSummary:
             "left_stopped": self.left_stopped,
             "networks_created": self.networks_created,
             "unaccounted": self.unaccounted,
+            "not_found": self.not_found,
+            "rearmed_after_give_up": self.rearmed,
+            "cut_short": self.cut_short,
             "uncertain_intent": self.uncertain,
             "seconds": round(self.seconds, 1),
         }
@@ -70,18 +81,33 @@ class RestartSummary:
         def names(items: list[str]) -> str:
             return ", ".join(items) if items else "none"
 
+        def gave_up(name: str) -> str:
+            return "; it had given up before the restart" if name in self.rearmed else ""
+
+        head = f"recovered after {self.kind.value} restart ({self.seconds:.0f}s)"
+        if self.cut_short:
+            head += " (it came before the reconcile after the " + ", ".join(
+                f"{c['restart']} restart at {c['at_text']}" for c in self.cut_short
+            ) + " had finished; this summary covers both)"
         lines = [
-            f"recovered after {self.kind.value} restart ({self.seconds:.0f}s):",
-            f"- came back by itself: {names(self.came_back)}",
+            head + ":",
+            "- came back by itself: " + names(
+                [f"{n} ({gave_up(n)[2:]})" if gave_up(n) else n for n in self.came_back]),
             "- brought back by stackmedic: " + names(
-                [f"{b['deployment']} ({b['how']})" for b in self.brought_back]),
+                [f"{b['deployment']} ({b['how']}{gave_up(b['deployment'])})"
+                 for b in self.brought_back]),
             "- still down: " + names(
-                [f"{d['deployment']} ({d['why']})" for d in self.still_down]),
+                [f"{d['deployment']} ({d['why']}{gave_up(d['deployment'])}; {d['next']})"
+                 if d.get("next") else f"{d['deployment']} ({d['why']})"
+                 for d in self.still_down]),
         ]
         if self.completed:
             lines.append("- jobs completed: " + names(
                 [f"{c['deployment']} ({c['services']})" for c in self.completed]))
         lines.append(f"- left stopped on purpose: {names(self.left_stopped)}")
+        if self.not_found:
+            lines.append("- no longer found: " + names(
+                [f"{d['deployment']} ({d['why']})" for d in self.not_found]))
         if self.networks_created:
             lines.append(f"- networks recreated: {names(self.networks_created)}")
         if self.uncertain:
@@ -95,8 +121,17 @@ class RestartSummary:
 
 
 def place(summary: RestartSummary, name: str, health: DeploymentHealth,
-          containers: list[ContainerState], result: RunResult | None) -> None:
-    """Put one deployment in the bucket its verified state earns (pure but for ``summary``)."""
+          containers: list[ContainerState], result: RunResult | None,
+          retry_in: float | None = None) -> None:
+    """Put one deployment in the bucket its verified state earns (pure but for ``summary``).
+
+    ``retry_in``: when recovery tries a deployment still down again (None: it will not).
+    """
+    if health.verdict is Verdict.INVALID:
+        summary.still_down.append({
+            "deployment": name, "why": health.reason.splitlines()[0],
+            "next": "stackmedic acts once the compose file is valid again"})
+        return
     completed = [s.name for s in health.services if s.status is ServiceStatus.COMPLETED]
     wanted = [s for s in health.services
               if s.desired != DesiredState.STOPPED.value and s.status is not ServiceStatus.COMPLETED
@@ -110,9 +145,15 @@ def place(summary: RestartSummary, name: str, health: DeploymentHealth,
         s.status is ServiceStatus.RUNNING for s in wanted)
     if not up:
         why = (result.message if result is not None and result.message else "") or health.reason
-        if result is not None and result.outcome == RunOutcome.GAVE_UP:
+        gave_up = result is not None and result.outcome == RunOutcome.GAVE_UP
+        if gave_up:
             why = f"gave up: {why}"
-        summary.still_down.append({"deployment": name, "why": why.splitlines()[0]})
+        if gave_up or retry_in is None:
+            then = f"needs a person: stackmedic start {name} once it is fixed"
+        else:
+            then = f"stackmedic tries again in {retry_in:g}s"
+        summary.still_down.append({"deployment": name, "why": why.splitlines()[0],
+                                   "next": then})
         return
     acted_at = result.acted_at if result is not None else None
     done = [o for o in (result.actions if result is not None else []) if o.ok]
