@@ -186,6 +186,23 @@ class DeploymentActions:
         )
         return result
 
+    async def keep_stopped(self, name: str, services: Collection[str]) -> ComposeResult:
+        """Stop ``services`` again, as their desired state says, without a new intent.
+
+        For what Docker's restart policy started at boot although a person had stopped it
+        (``always`` restarts even a stopped container when the daemon starts).
+        behaviour: reboot-policy-restarts-stopped
+        """
+        deployment = self._catalog.get(name)
+        if deployment is None:
+            raise UnknownDeployment(name)
+        if self._runner is None:
+            raise ComposeUnavailable("Docker Compose v2 is not available on this host")
+        workdir = deployment.path or deployment.files[0].parent
+        async with self.acting(name, action="stop", services=services):
+            return await self._runner.run(workdir, deployment.files, deployment.project,
+                                          ["stop", *sorted(services)])
+
     async def _run(self, deployment: Deployment, action: Action) -> ComposeResult:
         assert (self._runner is not None and deployment.path is not None) or deployment.files
         workdir = deployment.path or deployment.files[0].parent

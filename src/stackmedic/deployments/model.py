@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+                 "h": 3600.0}
 
 
 class DeploymentKind(StrEnum):
@@ -30,6 +35,7 @@ class ServiceSpec:
     scale: int = 1
     depends_conditions: dict[str, str] = field(default_factory=dict)
     network_mode: str | None = None
+    ready_within: float = 0.0  # the healthcheck's start_period: how long it may take to be up
 
     @property
     def recover(self) -> bool:
@@ -94,6 +100,7 @@ def services_from_config(model: dict[str, Any]) -> dict[str, ServiceSpec]:
                 for k, v in depends.items()
             } if isinstance(depends, dict) else {},
             network_mode=svc.get("network_mode"),
+            ready_within=_start_period(svc.get("healthcheck")),
         )
     return specs
 
@@ -111,3 +118,23 @@ def external_networks_from_config(model: dict[str, Any]) -> list[str]:
         if net and net.get("external"):
             names.append(net.get("name") or key)
     return sorted(names)
+
+
+def _start_period(healthcheck: Any) -> float:
+    """The healthcheck's ``start_period`` in seconds (0 without one)."""
+    if not isinstance(healthcheck, dict) or healthcheck.get("disable"):
+        return 0.0
+    return go_duration(healthcheck.get("start_period"))
+
+
+def go_duration(value: object) -> float:
+    """Seconds of a Go duration as Compose prints it (``1m30s``, ``500ms``); 0 if unreadable.
+
+    Compose's JSON gives healthcheck durations as strings, or as nanoseconds in some
+    versions.
+    """
+    if isinstance(value, int | float):
+        return float(value) / 1e9
+    if not isinstance(value, str):
+        return 0.0
+    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(value))

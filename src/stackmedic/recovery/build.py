@@ -87,6 +87,6 @@ def build_recovery(
     reconciler = RestartReconciler(
         service, catalog=catalog, desired=desired, health=health, engine=engine,
         events=events, bus=bus, containers=observed.for_project, supervisor=supervisor,
-        facts=Facts(db),
+        facts=Facts(db), actions=actions, stop_pending=intent.stop_pending,
     )
     return Recovery(service, reconciler, adviser)

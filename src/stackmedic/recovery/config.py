@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
@@ -42,9 +43,12 @@ class RecoveryConfig(BaseModel):
     enabled: bool = True
     """Act at all; when false stackmedic only watches and notifies."""
     settle_seconds: PositiveSeconds = 20
-    """Wait this long after a deployment turns ill (restart policies act first)."""
-    boot_parallelism: int = Field(default=4, ge=1, le=64)
-    """Deployments reconciled at once after a host or daemon restart."""
+    """Wait this long after a deployment turns ill (restart policies act first); after a
+    host or daemon restart, the longest wait for Docker's restart policies to bring their
+    containers back (what no policy brings back is acted on at once)."""
+    boot_parallelism: int | None = Field(default=None, ge=1, le=64)
+    """Deployments reconciled at once after a host or daemon restart; unset: two per CPU
+    core, at least 4 and at most 16 (Compose mostly waits on the daemon)."""
     backoff_initial_seconds: PositiveSeconds = 10
     """Wait after the first failed attempt; doubles after each further one."""
     backoff_max_seconds: PositiveSeconds = 300
@@ -69,3 +73,11 @@ class RecoveryConfig(BaseModel):
     """Log lines per failing service kept as evidence (secrets redacted)."""
     llm: LlmConfig | None = None
     """Optional LLM adviser; the built-in rules decide when unset or when it fails."""
+
+
+def boot_parallelism(config: RecoveryConfig, cores: int | None = None) -> int:
+    """How many deployments a restart reconcile acts on at once."""
+    if config.boot_parallelism is not None:
+        return config.boot_parallelism
+    found = cores if cores is not None else (os.cpu_count() or 1)
+    return min(16, max(4, 2 * found))

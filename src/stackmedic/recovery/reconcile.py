@@ -22,6 +22,7 @@ import aiodocker
 import structlog
 
 from stackmedic.bus import Bus
+from stackmedic.deployments.actions import DeploymentActions
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.engine.client import EngineClient
 from stackmedic.health.engine import HealthEngine
@@ -30,6 +31,8 @@ from stackmedic.intent.events import IntentDecided
 from stackmedic.observe.boot import RestartKind
 from stackmedic.observe.containers import ContainerState
 from stackmedic.observe.events import EngineConnected
+from stackmedic.recovery.config import boot_parallelism
+from stackmedic.recovery.docker_part import awaiting_docker
 from stackmedic.recovery.events import (
     RecoveryEvent,
     RestartReconcileFinished,
@@ -71,6 +74,8 @@ class RestartReconciler:
         containers: Callable[[str], list[ContainerState]] = lambda project: [],
         supervisor: Supervisor | None = None,
         facts: Facts | None = None,
+        actions: DeploymentActions | None = None,
+        stop_pending: Callable[[str], bool] = lambda name: False,
     ) -> None:
         self._recovery = recovery
         self._supervisor = supervisor or Supervisor()
@@ -82,6 +87,8 @@ class RestartReconciler:
         self._bus = bus
         self._containers = containers
         self._facts = facts
+        self._actions = actions
+        self._stop_pending = stop_pending
         self.last: RestartSummary | None = None
         self._uncertain: dict[str, IntentDecided] = {}
         bus.subscribe(IntentDecided, self._on_intent, name="reconcile-intent")
@@ -149,21 +156,34 @@ class RestartReconciler:
             # A give-up was about the deployment as it was: each gets one fresh attempt.
             summary.rearmed = await self._recovery.rearm_after_restart(
                 self._catalog.deployments, f"{kind.value} restart")
-            await asyncio.sleep(config.settle_seconds)
+            # No fixed settle: Docker restarts what its policies bring back before its API
+            # answers; each deployment waits only while Docker still has some of its
+            # containers to bring back (at most settle_seconds), the rest is acted on now.
+            docker_deadline = time.monotonic() + config.settle_seconds
             running, stopped = self._split()
             summary.left_stopped = stopped
             summary.not_found = self._not_found()
             summary.networks_created = await self._create_networks(running)
             recreated = set(summary.networks_created)
-            limit = asyncio.Semaphore(config.boot_parallelism)
+            limit = asyncio.Semaphore(boot_parallelism(config))
 
             async def one(name: str) -> None:
                 try:
+                    await self._docker_done(name, docker_deadline)
                     await self._reconcile_one(name, kind, summary, recreated, limit)
                 except Exception:
                     log.exception("reconciling a deployment failed", deployment=name)
 
-            await asyncio.gather(*(one(name) for name in running))
+            async def keep(name: str) -> None:
+                try:
+                    await self._docker_done(name, docker_deadline)
+                    await self._keep_stopped(name, summary)
+                except Exception:
+                    log.exception("stopping a deployment again failed", deployment=name)
+
+            # Slow starters first: they bound how soon everything is up.
+            await asyncio.gather(*(one(name) for name in self._readiness_order(running)),
+                                 *(keep(name) for name in stopped))
             summary.sort()
             ok = True
         finally:
@@ -273,6 +293,45 @@ class RestartReconciler:
         retry = self._recovery.config.backoff_initial_seconds \
             if self._recovery.config.enabled else None
         place(summary, name, health, self._containers(deployment.project), result, retry)
+
+    def _readiness_order(self, names: list[str]) -> list[str]:
+        """Deployments whose services take longest to be ready first, then by name."""
+        def slowest(name: str) -> float:
+            services = self._catalog.deployments[name].services.values()
+            return max((s.ready_within for s in services), default=0.0)
+
+        return sorted(names, key=lambda name: (-slowest(name), name))
+
+    async def _docker_done(self, name: str, deadline: float) -> None:
+        """Wait while Docker's restart policy still brings back some of ``name``'s
+        containers, its containers are not read yet, or a stop of it is being judged."""
+        deployment = self._catalog.get(name)
+        if deployment is None:
+            return
+        while time.monotonic() < deadline:
+            health = self._health.evaluate(name)
+            read = health is not None and health.verdict is not Verdict.UNKNOWN
+            if read and not self._stop_pending(name) and \
+                    not awaiting_docker(self._containers(deployment.project)):
+                return
+            await asyncio.sleep(WAIT_POLL_SECONDS)
+
+    async def _keep_stopped(self, name: str, summary: RestartSummary) -> None:
+        """Stop again what Docker's policy started at boot though it is wanted stopped."""
+        deployment = self._catalog.get(name)
+        if deployment is None or self._actions is None:
+            return
+        started = sorted({c.service for c in self._containers(deployment.project)
+                          if c.running and not c.oneoff
+                          and self._desired.effective(name, c.service) == DesiredState.STOPPED})
+        if not started:
+            return
+        await self._actions.keep_stopped(name, started)
+        summary.stopped_again.append({"deployment": name, "services": ", ".join(started)})
+        self._events.record(
+            EventKind.RECOVERY_ACTION,
+            f"stopped {', '.join(started)} again: Docker's restart policy started "
+            "what is wanted stopped", deployment=name, data={"services": started})
 
     async def _settled_verdict(self, name: str) -> Verdict:
         """The verdict once a deployment is no longer ``starting`` (bounded wait)."""

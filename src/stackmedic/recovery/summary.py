@@ -26,6 +26,8 @@ class RestartSummary:
     deployment wanted running in none of these is a bug, and ``unaccounted`` says so.
     ``rearmed``: those whose recovery had given up before the restart (each had one fresh
     attempt). ``cut_short``: earlier restarts whose reconcile this one interrupted.
+    ``stopped_again``: services wanted stopped that Docker's restart policy started at boot,
+    stopped again by stackmedic.
     """
 
     kind: RestartKind
@@ -34,6 +36,7 @@ class RestartSummary:
     still_down: list[dict[str, str]] = field(default_factory=list)
     completed: list[dict[str, str]] = field(default_factory=list)
     left_stopped: list[str] = field(default_factory=list)
+    stopped_again: list[dict[str, str]] = field(default_factory=list)
     networks_created: list[str] = field(default_factory=list)
     unaccounted: list[str] = field(default_factory=list)
     not_found: list[dict[str, str]] = field(default_factory=list)
@@ -67,6 +70,7 @@ class RestartSummary:
             "still_down": self.still_down,
             "jobs_completed": self.completed,
             "left_stopped": self.left_stopped,
+            "stopped_again": self.stopped_again,
             "networks_created": self.networks_created,
             "unaccounted": self.unaccounted,
             "not_found": self.not_found,
@@ -104,7 +108,10 @@ class RestartSummary:
         if self.completed:
             lines.append("- jobs completed: " + names(
                 [f"{c['deployment']} ({c['services']})" for c in self.completed]))
-        lines.append(f"- left stopped on purpose: {names(self.left_stopped)}")
+        again = {d["deployment"]: d["services"] for d in self.stopped_again}
+        lines.append("- left stopped on purpose: " + names(
+            [f"{n} ({again[n]} stopped again: Docker's restart policy had started it)"
+             if n in again else n for n in self.left_stopped]))
         if self.not_found:
             lines.append("- no longer found: " + names(
                 [f"{d['deployment']} ({d['why']})" for d in self.not_found]))
