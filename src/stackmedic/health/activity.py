@@ -7,9 +7,9 @@ events of stackmedic's own actions and pending stops and from the engine's conta
 
 - stackmedic's own stop / restart / down for a person: between ``ActionStarted`` and
   ``ActionFinished``;
-- a stop seen on the engine: a ``kill`` (a ``docker kill`` is a stop too) marks the container, its ``die``
-  and ``stop`` follow at once, then the intent tracker holds the stop as pending until it
-  is judged (``StopPendingChanged``);
+- a stop seen on the engine: a ``kill`` marks the container, its ``die`` and ``stop``
+  follow at once (a ``docker kill`` has no ``stop``: it is a stop all the same), then the
+  intent tracker holds the stop as pending until it is judged (``StopPendingChanged``);
 - a redeploy: a container created outside stackmedic's own actions starts the start grace
   (renewed by each create and start of that redeploy).
 
