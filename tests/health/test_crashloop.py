@@ -133,3 +133,16 @@ def test_a_loop_of_oom_kills_counts_them_and_lasts_while_each_run_is_short() -> 
     start(tracker, NOW + 12, 3, restart_policy="always")
     loop = tracker.loops("shop", NOW + 14)["db"]  # 2 s up: longer than 1 s, shorter than 6
     assert loop.confirmed and loop.oom_kills == 3 and loop.exit_codes == (137, 137, 137)
+
+
+def test_a_loop_of_long_runs_ends_once_the_service_outlives_them_by_ten_seconds() -> None:
+    tracker = CrashLoopTracker(threshold=3, window=600, stable=1)
+    for i in range(3):
+        began, died = NOW + i * 61, NOW + i * 61 + 60
+        start(tracker, began, i, restart_policy="always")
+        state = container("db", "restarting", exit_code=1, restart_count=i + 1,
+                          started_at=began, finished_at=died, restart_policy="always")
+        assert tracker.observe(None, state, event("die", died, exitCode="1"), died)
+    start(tracker, NOW + 183, 3, restart_policy="always")
+    assert tracker.loops("shop", NOW + 183 + 69)["db"].until == NOW + 183 + 70
+    assert tracker.loops("shop", NOW + 183 + 70.5) == {}

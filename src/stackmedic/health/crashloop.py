@@ -5,8 +5,9 @@ shutdown all send ``kill`` first; the OOM killer does not), or a rise of the con
 restart count seen without its ``die`` event (events missed, found by a sweep). A service
 with at least ``threshold`` crashes inside ``window`` seconds is crash-looping, until
 every one of its containers has run stably since the last crash: ``stable`` seconds, and
-twice as long as the longest run between its crashes (a service killed 3 s after each
-start has not recovered after 2 s of running). Then the verdict follows the present and
+longer than the longest run between its crashes by as much again, up to
+``OUTLIVE_MARGIN_SECONDS`` (a service killed 3 s after each start has not recovered after
+4 s of running; one killed after 60 s has after 70 s). Then the verdict follows the present and
 the loop is over (its crashes are forgotten).
 
 Before the threshold, a service that crashed and that Docker's restart policy is
@@ -31,6 +32,9 @@ EXIT_CODES_SHOWN = 10
 # How long a crash-looping service must run to count as recovered (recovery's verify
 # stable period replaces it when the agent is wired up).
 STABLE_SECONDS = 5.0
+# How much longer than its longest run inside a loop a service must run to end the loop,
+# at most (the margin is the run's own length below this).
+OUTLIVE_MARGIN_SECONDS = 10.0
 # A die this soon after an ``oom`` event of the same container is the OOM killer's.
 OOM_TO_DIE_SECONDS = 5.0
 
@@ -181,7 +185,7 @@ class CrashLoopTracker:
             if not crashes or not (confirmed or self.restarted_by_policy(*key)):
                 continue
             lived = [c.lived for c in crashes if c.lived is not None]
-            needed = max([self.stable, *(2 * t for t in lived)])
+            needed = max([self.stable, *(t + min(t, OUTLIVE_MARGIN_SECONDS) for t in lived)])
             until = crashes[-self.threshold].at + self.window if confirmed \
                 else crashes[-1].at + self.window
             since = self.running_since(project, key[1])
