@@ -140,8 +140,10 @@ def _loop_rule(service: ServiceEvidence) -> tuple[list[Suggestion] | None, str]:
     name = service.name
     codes = ", ".join(str(c) for c in service.exit_codes) or "unknown"
     if not service.docker_restarts:
-        why = (f"{name} crash-looping (exit codes {codes}); its restart policy "
-               f"({service.restart_policy or 'no'}) does not restart it any more")
+        policy = service.restart_policy or "no"
+        why = f"{name} crash-looping (exit codes {codes}); " + (
+            "it has no restart policy" if policy == "no"
+            else f"its restart policy ({policy}) does not restart it any more")
         return [_suggest(name, ServiceAction.START, f"start {name}", why)], why
     if service.status == "restarting":
         return [], f"{name} restarting: Docker's restart policy is restarting it"
