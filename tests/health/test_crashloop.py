@@ -146,3 +146,14 @@ def test_a_loop_of_long_runs_ends_once_the_service_outlives_them_by_ten_seconds(
     start(tracker, NOW + 183, 3, restart_policy="always")
     assert tracker.loops("shop", NOW + 183 + 69)["db"].until == NOW + 183 + 70
     assert tracker.loops("shop", NOW + 183 + 70.5) == {}
+
+
+def test_an_oom_event_read_after_the_death_counts_the_crash_once() -> None:
+    tracker = CrashLoopTracker(threshold=3, window=60)
+    start(tracker, NOW - 1, 0, restart_policy="always")
+    dead = container("db", "restarting", exit_code=137, restart_count=0, started_at=NOW - 1,
+                     finished_at=NOW, oom_killed=True, restart_policy="always")
+    assert tracker.observe(None, dead, event("oom", NOW), NOW)
+    assert tracker.loops("shop", NOW)["db"].oom_kills == 1  # on probation from the oom
+    assert not tracker.observe(None, dead, event("die", NOW, exitCode="137"), NOW)
+    assert len(tracker.crashes("shop", "db", NOW)) == 1

@@ -97,7 +97,10 @@ class CrashLoopTracker:
             return False
         if action == "oom":
             self._oom_at[state.id] = at
-            return False
+            if current.running or current.finished_at is None:
+                return False  # a child was killed, or its die is still to come
+            # Read once it had died: the crash is this kill (its die counts it no more).
+            return self._crash(current, at, current.exit_code, True)
         seen = self._restarts_seen.get(state.id)
         self._restarts_seen[state.id] = max(seen or 0, current.restart_count)
         if action == "die":
