@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from support.agent import RECOVERY_ON, AgentHandle, running_agent
-from support.compose import run_docker
+from support.compose import crash_container, run_docker
 from support.deployments import DeploymentFactory, service
 from support.wait import async_wait_until
 
@@ -31,7 +31,7 @@ async def test_killed_service_without_restart_policy_is_brought_back(
     async with running_agent(tmp_path / "data", deployments.root, **RECOVERY_ON) as handle:
         await handle.wait_listed(site.name)
         web_id = next(c for c in site.ps() if c["Service"] == "web")["ID"]
-        run_docker("kill", web_id)
+        crash_container(web_id)
         succeeded = await async_wait_until(
             lambda: events_of(handle, site.name, "recovery-succeeded"), 60,
             message="recovery succeeded",
@@ -134,9 +134,12 @@ async def test_missing_image_with_a_build_context_is_rebuilt(
     site.up()
     async with running_agent(tmp_path / "data", deployments.root, **RECOVERY_ON) as handle:
         await handle.wait_listed(site.name)
-        # The container and its image vanish (a prune, a disk cleanup); no user stop.
-        run_docker("rm", "--force", *site.container_ids())
+        # The container and its image vanish (it crashed, then a prune, a disk cleanup);
+        # no user stop (a person's `docker rm -f` would be one).
         run_docker("image", "rm", "--force", image)
+        for cid in site.container_ids():
+            crash_container(cid)
+            run_docker("rm", cid)
         succeeded = await async_wait_until(
             lambda: events_of(handle, site.name, "recovery-succeeded"), 120,
             message="rebuilt and recovered",
