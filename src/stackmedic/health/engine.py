@@ -217,7 +217,9 @@ class HealthEngine:
             self._forget(name)
             return
         self._current[name] = health
-        if health.verdict.fine:
+        if health.verdict is Verdict.HEALTHY:
+            # Not on `stopped`: a `compose up` of a deployment wanted stopped is read as
+            # its creates before the start that makes it wanted running.
             self.activity.settled(name)
         now, mono = self._clock.wall(), self._clock.monotonic()
         check = self.activity.next_check(name, mono, name in self._stops_pending)
