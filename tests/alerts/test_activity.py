@@ -44,14 +44,14 @@ def test_a_stop_nobody_holds_ends_shortly_after_its_stop_event() -> None:
     assert a.stopping("shop", NOW + 60, pending=True) is not None  # the tracker still waits
 
 
-def test_a_kill_without_a_stop_is_a_crash() -> None:
+def test_a_kill_without_a_stop_is_a_stop_until_the_intent_tracker_holds_it() -> None:
     a = activity()
-    a.container_event("shop", "c1", "kill", "9", NOW, NOW)
+    a.container_event("shop", "c1", "kill", "9", NOW, NOW)  # docker kill
     a.container_event("shop", "c1", "die", None, NOW, NOW)
-    assert a.stopping("shop", NOW) is None
-    a.container_event("shop", "c2", "kill", "15", NOW, NOW)  # docker kill -s TERM
-    a.container_event("shop", "c2", "die", None, NOW, NOW)
+    assert a.stopping("shop", NOW) == "containers are being stopped on purpose"
+    # From its die the tracker holds it as a pending stop; the mark only bridges to that.
     assert a.stopping("shop", NOW + DIE_TO_STOP_SECONDS + 0.1) is None
+    assert a.stopping("shop", NOW + DIE_TO_STOP_SECONDS + 0.1, pending=True) is not None
 
 
 def test_a_start_read_after_the_container_stopped_again_does_not_end_the_stop() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from support.agent import AgentProcess, agent_config, merge
-from support.compose import run_docker
+from support.compose import crash_container
 from support.deployments import DeploymentFactory, service
 from support.dockerd import PrivateDockerd
 from support.servers import HttpReceiver
@@ -94,7 +94,7 @@ def test_every_command_against_a_live_agent(
         agent.start()
         wait_until(lambda: site.name in agent.cli("status").stdout, 30, message="listed")
         # A crash makes a notification with a delivery, so `notify list` has rows to show.
-        run_docker("kill", site.container_ids()[0], docker_host=private_dockerd.host)
+        crash_container(site.container_ids()[0], docker_host=private_dockerd.host)
         wait_until(lambda: agent.api("GET", "/api/notifications").json()["items"], 60,
                    message="a notification recorded")
         site.up()

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
 from support.agent import RECOVERY_ON, AgentProcess, agent_config, merge
-from support.compose import CommandFailed, run_docker
+from support.compose import CommandFailed, crash_container
 from support.deployments import Deployment, DeploymentFactory, service
 from support.dockerd import PrivateDockerd
 from support.wait import assert_holds, wait_until
@@ -114,9 +114,10 @@ class World:
             self.site.up()
         elif step == "crash":
             if self.running():
-                with contextlib.suppress(CommandFailed):  # it may have exited meanwhile
-                    run_docker("kill", self.site.container_ids()[0],
-                               docker_host=self.daemon.host)
+                # it may have exited meanwhile
+                with contextlib.suppress(CommandFailed, AssertionError):
+                    crash_container(self.site.container_ids()[0],
+                                    docker_host=self.daemon.host)
         elif step == "agent-restart":
             self.agent.kill()
             self.agent.start()

@@ -7,7 +7,7 @@ from typing import Any
 
 from support.agent import RECOVERY_ON, AgentHandle, merge, running_agent
 from support.chat_server import ChatServer
-from support.compose import run_docker
+from support.compose import crash_container
 from support.deployments import DeploymentFactory, service
 from support.wait import async_wait_until
 
@@ -50,7 +50,7 @@ async def kill_and_recover(
     async with running_agent(tmp_path / "data", deployments.root,
                              **llm_config(chat, timeout)) as handle:
         await handle.wait_listed(site.name)
-        run_docker("kill", before)
+        crash_container(before)
         run = await recovered_run(handle, site.name)
         assert site.states() == {"web": "running"}
         return run, before, site.container_ids()[0]

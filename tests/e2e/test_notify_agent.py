@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from support.agent import RECOVERY_ON, running_agent
-from support.compose import run_docker
+from support.compose import crash_container, run_docker
 from support.deployments import DeploymentFactory, prepare_services, service
 from support.servers import ReceivedMail, SmtpSink
 from support.wait import async_wait_until
@@ -72,7 +72,8 @@ async def test_three_containers_dying_together_make_one_notification(
     async with running_agent(tmp_path / "data", deployments.root,
                              **mail_config(smtp, window=3)) as h:
         await h.wait_listed(site.name)
-        run_docker("kill", *site.container_ids())
+        for cid in site.container_ids():
+            crash_container(cid)
         mails = await async_wait_until(lambda: mails_with(smtp, site.name), 60,
                                        message="grouped email")
         body = mails[0].text()
@@ -98,7 +99,7 @@ async def test_a_killed_service_is_recovered_and_one_recovered_notice_follows(
     async with running_agent(tmp_path / "data", deployments.root,
                              **RECOVERY_ON, **mail_config(smtp)) as h:
         await h.wait_listed(site.name)
-        run_docker("kill", site.container_ids()[0])
+        crash_container(site.container_ids()[0])
         await async_wait_until(lambda: mails_with(smtp, "recovered by stackmedic"), 90,
                                message="recovered notice")
         assert site.states() == {"web": "running"}
@@ -114,7 +115,7 @@ async def test_removing_a_failing_deployment_closes_its_problem(
     site.up()
     async with running_agent(tmp_path / "data", deployments.root, **mail_config(smtp)) as h:
         await h.wait_listed(site.name)
-        run_docker("kill", site.container_ids()[0])
+        crash_container(site.container_ids()[0])
         await async_wait_until(lambda: mails_with(smtp, "down"), 60, message="ill email")
         site.down()
         shutil.rmtree(site.path)
@@ -144,7 +145,7 @@ async def test_a_second_crash_after_a_recovery_is_told_again(
         await async_wait_until(lambda: not h.agent.notifications.episodes.holding, 30,
                                message="notices no longer held")
         for crash in (1, 2):
-            run_docker("kill", site.container_ids()[0])
+            crash_container(site.container_ids()[0])
             await async_wait_until(
                 lambda n=crash: len(tagged(smtp, site.name, "RESOLVED")) == n
                 and mails_with(smtp, "recovered by stackmedic")[n - 1:], 90,
@@ -161,7 +162,7 @@ async def test_a_second_crash_after_a_recovery_is_told_again(
 
 async def quiet_about(h: Any, smtp: SmtpSink, site: Any, sentinel: Any) -> None:
     """Crash ``sentinel`` and wait for its mail: by then any mail about ``site`` came too."""
-    run_docker("kill", sentinel.container_ids()[0])
+    crash_container(sentinel.container_ids()[0])
     await async_wait_until(lambda: mails_with(smtp, sentinel.name), 60,
                            message="a mail about the sentinel")
     about = [s for s in subjects(smtp) if site.name in s]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from support.agent import AgentProcess, agent_config, merge
-from support.compose import run_docker
+from support.compose import crash_container
 from support.deployments import DeploymentFactory, service
 from support.servers import SmtpSink, free_port
 from support.wait import wait_until
@@ -30,7 +30,7 @@ def test_notification_survives_agent_kill_and_smtp_outage(
     try:
         agent.start()
         wait_until(lambda: site.name in agent.cli("status").stdout, 30, message="listed")
-        run_docker("kill", site.container_ids()[0])
+        crash_container(site.container_ids()[0])
 
         def failed_attempt() -> bool:
             body = agent.api("GET", "/api/notifications").json()

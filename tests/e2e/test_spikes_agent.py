@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stackmedic.notify.channels import verify
 from support.agent import running_agent
-from support.compose import run_docker
+from support.compose import crash_container
 from support.deployments import DeploymentFactory, service
 from support.servers import HttpReceiver
 from support.wait import async_wait_until
@@ -71,7 +71,7 @@ async def test_a_sustained_cpu_spike_fires_once_and_resolves_once(
         series = await h.get(f"/api/deployments/{site.name}/resources")
         assert series
 
-        run_docker("kill", next(c["ID"] for c in site.ps() if c["Service"] == "burn"))
+        crash_container(next(c["ID"] for c in site.ps() if c["Service"] == "burn"))
         await async_wait_until(lambda: "spike-resolved" in kinds(receiver), 30,
                                message="resolved hook")
         assert kinds(receiver).count("spike") == 1

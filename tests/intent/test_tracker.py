@@ -355,3 +355,45 @@ def test_the_daemon_clock_offset_is_measured_only_beyond_the_round_trip() -> Non
     assert engine.to_engine(1000.0) == 1000.0  # not measured yet: taken as ours
     engine.clock_offset = 120.0
     assert engine.to_engine(1000.0) == 1120.0
+
+
+async def _kill(rig: Rig, service: str, at: float, *, died_after: float = 0.01,
+                code: int = 137) -> None:
+    """``docker kill``: kill and die, no stop event."""
+    await rig.event("kill", service, at, signal="9")
+    rig.observed.upsert(replace(container(service), status="exited", exit_code=code,
+                                finished_at=at + died_after))
+    await rig.event("die", service, at + died_after, exitCode=str(code))
+
+
+async def test_a_kill_without_a_stop_event_is_a_stop_confirmed_by_the_settle(
+    tmp_path: Path
+) -> None:
+    rig = Rig(tmp_path, "web")
+    rig.tracker = rig.build(settle=0.05)
+    ended = asyncio.Event()
+    rig.bus.subscribe(IntentDecided, lambda e: _set(ended))
+    await _kill(rig, "web", time.time())
+    assert rig.tracker.stop_pending("shop") and rig.pending_changes == [True]
+    await asyncio.wait_for(ended.wait(), 5)
+    assert rig.state() is DesiredState.STOPPED and rig.pending_changes == [True, False]
+    assert [d.intent for d in rig.decided] == [True]
+
+
+async def test_a_stop_event_after_the_kill_takes_the_place_of_the_kill(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, "web")
+    now = time.time()
+    await rig.stop("web", now)
+    assert [p.evidence.stop_at for p in rig.tracker.pending if p.evidence] == [now + 0.02]
+    assert rig.pending_changes == [True]
+
+
+async def test_a_signal_the_service_outlives_is_no_stop(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, "web")
+    now = time.time()
+    await rig.event("kill", "web", now, signal="1")  # docker kill -s HUP: it keeps running
+    assert not rig.tracker.stop_pending("shop")
+    rig.observed.upsert(replace(container("web"), status="exited", exit_code=3,
+                                finished_at=now + 40))
+    await rig.event("die", "web", now + 40, exitCode="3")  # a crash much later
+    assert not rig.tracker.stop_pending("shop") and rig.pending_changes == []

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from support.agent import RECOVERY_ON, AgentHandle, AgentProcess, agent_config, merge, running_agent
-from support.compose import run_docker
+from support.compose import crash_container, run_docker
 from support.deployments import service
 from support.servers import ReceivedMail, SmtpSink
 from support.wait import async_assert_holds, async_wait_until, wait_until
@@ -65,9 +65,9 @@ async def test_verdicts_healthy_down_and_unhealthy(tmp_path: Path, engine: Engin
                                    message=f"{deployment.name} healthy")
         await async_wait_until(lambda: _is(verdict(h, dead.name), "healthy"), 30,
                                message="dead healthy before its crash")
-        run_docker("kill", dead.container_ids()[0], docker_host=engine.host)
+        crash_container(dead.container_ids()[0], docker_host=engine.host)
         await async_wait_until(lambda: _is(verdict(h, dead.name), "down"), 30,
-                               message="a service killed by SIGKILL is down")
+                               message="a service that crashed is down")
         # A check that starts failing flips the verdict: on Podman only because stackmedic
         # runs the checks (no systemd timer does here).
         sick_id = sick.container_ids()[0]
@@ -108,7 +108,7 @@ async def test_a_crash_is_recovered_and_mailed(tmp_path: Path, engine: Engine) -
             await async_wait_until(lambda: _is(verdict(h, site.name), "healthy"), 30,
                                    message="healthy before the crash")
             before = site.container_ids()[0]
-            run_docker("kill", before, docker_host=engine.host)  # SIGKILL: no one's stop
+            crash_container(before, docker_host=engine.host)  # no one's stop
             down = await async_wait_until(lambda: mails_with(sink, site.name), 60,
                                           message="the crash mailed")
             assert "137" in down[0].text()

@@ -11,7 +11,7 @@ import pytest
 from stackmedic.cli.diagnose import render_diagnosis
 from support import zoo
 from support.agent import RECOVERY_ON, AgentHandle, merge, running_agent
-from support.compose import run_docker
+from support.compose import crash_container, run_docker
 from support.deployments import DeploymentFactory
 from support.wait import async_wait_until
 
@@ -93,12 +93,13 @@ async def test_sidecar_follows_its_recreated_namespace_owner(
 ) -> None:
     site = deployments.make("pair", {"main": zoo.graceful(), "side": zoo.sidecar()})
     site.up()
+    # main crashed and was removed while the agent was not looking (a person's `docker rm
+    # -f` would be a stop on purpose): recovery creates a new main
+    main_id = next(r["ID"] for r in site.ps() if r["Service"] == "main")
+    crash_container(main_id)
+    run_docker("rm", main_id)
     async with running_agent(tmp_path / "data", deployments.root, **RECOVERY_ON) as handle:
         await handle.wait_listed(site.name)
-        await async_wait_until(lambda: _verdict(handle, site.name, "healthy"), 30,
-                               message="healthy at first")
-        main_id = next(r["ID"] for r in site.ps() if r["Service"] == "main")
-        run_docker("rm", "--force", main_id)  # gone: recovery creates a new main
         succeeded = await async_wait_until(
             lambda: events_of(handle, site.name, "recovery-succeeded"), 90,
             message="recovered")

@@ -70,7 +70,8 @@ def test_running_when_the_daemon_went_down_is_a_stop() -> None:
         ({"restart_policy": "no"}, True),
         ({"restart_policy": "no", "exit_cause": "own"}, True),
         ({"restart_policy": "no", "exit_cause": "stop"}, False),  # the reboot's SIGTERM
-        ({"restart_policy": "on-failure"}, False),
+        ({"restart_policy": "on-failure"}, True),  # Docker leaves an exit 0 alone there
+        ({"restart_policy": "on-failure", "exit_cause": "stop"}, False),
         ({"restart_policy": "always"}, False),
         ({"restart_policy": "always", "job": True}, True),
         ({"restart_policy": "unless-stopped", "job": True, "exit_cause": "stop"}, False),
@@ -116,8 +117,9 @@ def test_crash_loop_ends_once_the_service_ran_stably_after_the_last_crash() -> N
     up = box(status="running", started_at=NOW + 22)
     tracker.observe(None, up, None, NOW + 22)
     loop = tracker.loops("shop", NOW + 24)
-    assert loop["app"].until == NOW + 27  # rechecked when the stable period ends
-    assert tracker.loops("shop", NOW + 27.5) == {}
+    # Rechecked when the stable period ends: twice the 3 s each run lasted.
+    assert loop["app"].until == NOW + 28
+    assert tracker.loops("shop", NOW + 28.5) == {}
     assert tracker.crashes("shop", "app", NOW + 28) == []  # the loop is over for good
 
 

@@ -12,7 +12,7 @@ import pytest
 from stackmedic.cli.diagnose import render_diagnosis
 from support.agent import RECOVERY_ON, merge, running_agent
 from support.chat_server import ChatServer
-from support.compose import run_docker
+from support.compose import crash_container
 from support.deployments import DeploymentFactory, service
 from support.wait import async_wait_until
 
@@ -52,7 +52,7 @@ async def test_a_stop_suggestion_is_refused_and_the_rules_act_and_say_why(
     site.up()
     async with running_agent(tmp_path / "data", deployments.root, **llm_config(chat)) as handle:
         await handle.wait_listed(site.name)
-        run_docker("kill", site.container_ids()[0])
+        crash_container(site.container_ids()[0])
         run = await _finished_run(handle, site.name, "recovered")
         assert run["source"] == "rules"
         assert [(a["action"], a["service"]) for a in run["actions"]] == [("start", "web")]
@@ -75,7 +75,7 @@ async def test_an_explicit_empty_list_gives_up_with_the_advisers_reason(
     site.up()
     async with running_agent(tmp_path / "data", deployments.root, **llm_config(chat)) as handle:
         await handle.wait_listed(site.name)
-        run_docker("kill", site.container_ids()[0])
+        crash_container(site.container_ids()[0])
         run = await _finished_run(handle, site.name, "gave-up")
         assert run["actions"] == []
         assert run["error"].startswith("the adviser says no action would help: The image")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from support.agent import RECOVERY_ON, AgentHandle, running_agent
-from support.compose import run_docker
+from support.compose import crash_container, run_docker
 from support.deployments import DeploymentFactory, service
 from support.wait import async_wait_until
 
@@ -31,7 +31,7 @@ async def test_killed_service_without_restart_policy_is_brought_back(
     async with running_agent(tmp_path / "data", deployments.root, **RECOVERY_ON) as handle:
         await handle.wait_listed(site.name)
         web_id = next(c for c in site.ps() if c["Service"] == "web")["ID"]
-        run_docker("kill", web_id)
+        crash_container(web_id)
         succeeded = await async_wait_until(
             lambda: events_of(handle, site.name, "recovery-succeeded"), 60,
             message="recovery succeeded",
@@ -82,15 +82,16 @@ async def test_crash_loop_gets_the_budget_then_gives_up_once_and_start_clears_it
         )
         state = await recovery_state(handle, site.name)
         assert state["phase"] == "gave-up"
-        # restart, then (the same failure again) recreate, then a person is needed
-        assert state["attempts_in_window"] == 2
+        # Docker's policy restarts it: never a restart racing it, one fresh container, then
+        # (the same failure again) a person is needed
+        assert state["attempts_in_window"] == 1
         runs = (await handle.get("/api/recoveries", params={"deployment": site.name}))["items"]
         assert [[a["action"] for a in r["actions"]] for r in reversed(runs)] == [
-            ["restart"], ["recreate"], []]
-        for run in runs[1:]:  # each attempt ended when the container died again
+            ["recreate"], []]
+        for run in runs[1:]:  # the attempt ended when the container died again
             assert run["error"].startswith("app died again"), run["error"]
             assert run["finished_at"] - run["started_at"] < 15
-        assert len(await events_of(handle, site.name, "recovery-failed")) == 2
+        assert len(await events_of(handle, site.name, "recovery-failed")) == 1
         assert len(gave_up) == 1
         assert "needs a person" in gave_up[0]["message"]
         assert "recreate app failed twice the same way" in gave_up[0]["message"]
@@ -133,9 +134,12 @@ async def test_missing_image_with_a_build_context_is_rebuilt(
     site.up()
     async with running_agent(tmp_path / "data", deployments.root, **RECOVERY_ON) as handle:
         await handle.wait_listed(site.name)
-        # The container and its image vanish (a prune, a disk cleanup); no user stop.
-        run_docker("rm", "--force", *site.container_ids())
+        # The container and its image vanish (it crashed, then a prune, a disk cleanup);
+        # no user stop (a person's `docker rm -f` would be one).
         run_docker("image", "rm", "--force", image)
+        for cid in site.container_ids():
+            crash_container(cid)
+            run_docker("rm", cid)
         succeeded = await async_wait_until(
             lambda: events_of(handle, site.name, "recovery-succeeded"), 120,
             message="rebuilt and recovered",

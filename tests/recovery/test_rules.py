@@ -41,6 +41,28 @@ def test_exited_without_restart_policy_is_started() -> None:
     assert "no restart policy" in d.summary
 
 
+@pytest.mark.parametrize("policy", ["always", "unless-stopped", "on-failure"])
+def test_a_loop_docker_keeps_restarting_gets_one_fresh_container_never_a_restart(
+    policy: str
+) -> None:
+    looping = service(status="crash-looping", exit_codes=[3, 3, 3], restart_policy=policy,
+                      docker_restarts=True)
+    d = diagnose(evidence(looping))
+    assert actions(evidence(looping)) == [("web", ServiceAction.RECREATE)]
+    assert d.summary == (f"web crash-looping (exit codes 3, 3, 3) while Docker's restart "
+                         f"policy ({policy}) restarts it")
+    waiting = service(status="restarting", restart_policy=policy, docker_restarts=True)
+    assert actions(evidence(waiting)) == []  # Docker's restart is under way: not raced
+
+
+def test_a_loop_the_policy_no_longer_restarts_is_started_as_without_one() -> None:
+    given_up = service(status="crash-looping", exit_codes=[3, 3, 3],
+                       restart_policy="on-failure:2")
+    d = diagnose(evidence(given_up))
+    assert [(s.service, s.action) for s in d.suggestions] == [("web", ServiceAction.START)]
+    assert "does not restart it any more" in d.summary
+
+
 def test_unhealthy_is_restarted_with_probe_output() -> None:
     d = diagnose(evidence(service(status="unhealthy", health_output="curl: refused")))
     assert actions(evidence(service(status="unhealthy"))) == [("web", ServiceAction.RESTART)]

@@ -6,6 +6,7 @@ import functools
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -141,3 +142,17 @@ def run_compose(
         timeout=timeout,
         input_bytes=None,
     )
+
+
+def crash_container(container: str, docker_host: str | None = None) -> None:
+    """Kill a container's main process from outside Docker, as a segfault or the kernel's
+    OOM killer ends it: Docker sees a crash (a die without a kill), not a person's
+    ``docker kill``, which Docker and stackmedic take as a stop on purpose."""
+    pid = int(run_docker("inspect", "--format", "{{.State.Pid}}", container,
+                         docker_host=docker_host).stdout.strip())
+    if pid <= 0:
+        raise AssertionError(f"container {container} does not run")
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        raise AssertionError(f"container {container} ended meanwhile") from None

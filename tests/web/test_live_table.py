@@ -7,7 +7,7 @@ from pathlib import Path
 from playwright.async_api import Browser, expect
 
 from support.agent import running_agent
-from support.compose import run_docker
+from support.compose import crash_container
 from support.deployments import DeploymentFactory, service
 from web.conftest import log_in
 
@@ -25,7 +25,7 @@ async def test_container_table_updates_live(
         row = page.locator('[data-service="app"] tbody tr').first
         await expect(row.locator('[data-label="State"]')).to_have_text("running")
 
-        run_docker("kill", site.container_ids()[0])
+        crash_container(site.container_ids()[0])
         await expect(row.locator('[data-label="State"]')).to_contain_text(
             "exited", timeout=60_000)
         await expect(row.locator('[data-label="Exit code"]')).to_have_text("137")

@@ -9,7 +9,7 @@ from typing import Any
 from playwright.async_api import Browser, Page, expect
 
 from support.agent import AgentHandle, running_agent
-from support.compose import run_docker
+from support.compose import crash_container
 from support.deployments import DeploymentFactory, service
 from support.wait import async_wait_until
 from web.conftest import DESKTOP, PHONE, log_in
@@ -69,7 +69,7 @@ async def test_overview_follows_a_killed_container_live_and_charts_have_points(
 
         await page.evaluate("window.stillTheSamePage = true")
         web = next(c for c in shop.ps() if c["Service"] == "web")
-        run_docker("kill", web["ID"])
+        crash_container(web["ID"])
         await expect(verdict_of(page, shop.name)).to_have_text(
             re.compile("^(degraded|down)$"), timeout=30_000
         )

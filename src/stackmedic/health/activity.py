@@ -7,9 +7,9 @@ events of stackmedic's own actions and pending stops and from the engine's conta
 
 - stackmedic's own stop / restart / down for a person: between ``ActionStarted`` and
   ``ActionFinished``;
-- a stop seen on the engine: a ``kill`` with a stop signal marks the container, its ``die``
-  and ``stop`` follow at once, then the intent tracker holds the stop as pending until it
-  is judged (``StopPendingChanged``);
+- a stop seen on the engine: a ``kill`` marks the container, its ``die`` and ``stop``
+  follow at once (a ``docker kill`` has no ``stop``: it is a stop all the same), then the
+  intent tracker holds the stop as pending until it is judged (``StopPendingChanged``);
 - a redeploy: a container created outside stackmedic's own actions starts the start grace
   (renewed by each create and start of that redeploy);
 - stackmedic's own recovery: between ``ActionStarted`` and ``ActionFinished``, and for
@@ -29,7 +29,6 @@ from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionSt
 from stackmedic.intent.windows import ACTION_TAIL_SECONDS, WINDOW_MEMORY_SECONDS, covers
 
 STOPPING_ACTIONS = frozenset({"stop", "restart", "down"})
-SIGKILL = "9"
 # A stop signal is followed by the process ending within the stop timeout (10 s unless set).
 SIGNAL_TO_DIE_SECONDS = 30.0
 # A stop's ``die`` and ``stop`` events come together; a ``die`` alone after a signal is a kill.
@@ -144,7 +143,7 @@ class Activity:
         marks = activity.signalled
         if action != "kill":
             activity.dying.discard(container)
-        if action == "kill" and (ours or signal != SIGKILL):
+        if action == "kill":  # a person's ``docker kill`` is a stop too (intent.tracker)
             marks[container] = now + SIGNAL_TO_DIE_SECONDS
             activity.dying.add(container)
         elif action == "die" and container in marks:

@@ -229,7 +229,9 @@ class HealthEngine:
         self._current[name] = health
         now, mono = self._clock.wall(), self._clock.monotonic()
         self.flaps.observe(name, health, mono)
-        if health.verdict.fine:
+        if health.verdict.fine and health.verdict is not Verdict.STOPPED:
+            # Not on `stopped`: a `compose up` of a deployment wanted stopped is read as
+            # its creates before the start that makes it wanted running.
             self.activity.settled(name)
         check = self.activity.next_check(name, mono, name in self._stops_pending)
         later = [t for t in (None if health.recheck_at is None else health.recheck_at - now,

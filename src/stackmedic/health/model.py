@@ -102,6 +102,8 @@ class CrashLoop:
     exit_codes: tuple[int, ...]
     last_at: float
     until: float  # when, without new crashes, fewer than the threshold remain in the window
+    confirmed: bool = True  # False: below the threshold, on probation while Docker restarts it
+    oom_kills: int = 0  # how many of the crashes were OOM kills
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ class ServiceHealth:
         if self.status is ServiceStatus.CRASH_LOOPING:
             codes = ", ".join(str(c) for c in self.exit_codes) or "unknown"
             text += f" (exit codes {codes})"
+        elif self.status is ServiceStatus.STARTING and self.exit_codes:
+            text += f" again after exit code {self.exit_codes[-1]}"  # restarted by Docker
         elif self.status in (ServiceStatus.EXITED, ServiceStatus.DEAD) and (
             self.exit_code is not None
         ):

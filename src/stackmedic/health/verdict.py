@@ -100,8 +100,11 @@ def service_health(
     status = container_status(worst, unpaused)
     exit_codes: tuple[int, ...] = ()
     if crash_loop is not None and desired is not DesiredState.STOPPED:
-        status = ServiceStatus.CRASH_LOOPING
         exit_codes = crash_loop.exit_codes
+        if crash_loop.confirmed:
+            status = ServiceStatus.CRASH_LOOPING
+        elif status in (ServiceStatus.RESTARTING, ServiceStatus.RUNNING):
+            status = ServiceStatus.STARTING  # Docker's policy restarts it: on probation
     latest = max(containers, key=lambda c: c.finished_at or 0.0)
     stopped = worst if not worst.running else latest
     unhealthy = next((c for c in ranked
@@ -112,7 +115,7 @@ def service_health(
         containers=len(containers),
         running=running,
         exit_code=None if stopped.running else stopped.exit_code,
-        oom_killed=stopped.oom_killed,
+        oom_killed=stopped.oom_killed or bool(crash_loop and crash_loop.oom_kills),
         health_output=(unhealthy or worst).health_output,
         restart_count=restarts,
         exit_codes=exit_codes,

@@ -16,6 +16,9 @@ from stackmedic.intent.burst import SHUTDOWN_WINDOW_SECONDS, Burst, find_burst
 from stackmedic.intent.probe import accepts_connections
 
 Answer = tuple[float | None, float | None]  # (answered at, refused at)
+# A signal that stops a process does so within the stop timeout (10 s unless set); a die
+# later than this after a kill (say a ``docker kill -s HUP`` that it ignored) is its own.
+KILL_TO_DIE_SECONDS = 30.0
 AnswerListener = Callable[[str, Answer], None]
 
 
@@ -56,6 +59,11 @@ class StopEvidence:
     def stopped(self, container_id: str) -> None:
         """The container's stop was handled: it no longer counts as stopping."""
         self._began.pop(container_id, None)
+
+    def killed(self, container_id: str, died_at: float) -> bool:
+        """Whether a die at ``died_at`` ended a kill (a signal sent on request, not a crash)."""
+        began = self._began.get(container_id)
+        return began is not None and 0 <= died_at - began <= KILL_TO_DIE_SECONDS
 
     def began(self, container_id: str) -> float | None:
         """When the container's current stop began (its first kill)."""

@@ -1,7 +1,9 @@
 """Decides when a stop or start seen on the engine is the user's intent.
 
 An orderly daemon shutdown (as on a host reboot) emits the same kill/die/stop events as a
-user's ``docker stop``. So each stop is stored as *pending* with its evidence (the engine's
+user's ``docker stop``. A ``docker kill`` emits kill/die only, and is a stop too (Docker
+marks the container stopped by hand, so no restart policy restarts it): its die stands
+for the stop event. So each stop is stored as *pending* with its evidence (the engine's
 times, the daemon's identity, whether the daemon still accepted a new connection after the
 stop began) and decided by ``intent.burst``: when the settle period passes with the daemon
 up, when the event stream ends, when the agent is stopped, or when it starts again and
@@ -146,6 +148,12 @@ class IntentTracker:
             return
         if action == "kill" and self._evidence.began(container_id) == at:
             self._evidence.probe(container_id)
+        elif action == "die" and self._evidence.killed(container_id, at):
+            # A ``docker kill`` (or ``docker rm -f``) ends without a ``stop`` event, and
+            # Docker's restart policy leaves it stopped: it is a stop like any other. When
+            # a ``stop`` event follows (``docker stop``, a shutdown), it takes this one's
+            # place (``_on_stop``).
+            await self._on_stop(deployment.name, service, container_id, at)
         elif action == "stop":
             await self._on_stop(deployment.name, service, container_id, at)
         elif action == "start":
@@ -155,14 +163,16 @@ class IntentTracker:
                        at: float) -> None:
         if self._changes.wanted_stopped(deployment, service):
             return
+        was_pending = self.stop_pending(deployment)
         died, code = self._evidence.died(container_id)
+        if died is not None and died != at:
+            self._pending.forget((container_id, died))  # held from its die: this is it
         answered, refused = self._evidence.answer(container_id)
         evidence = StoredStop(
             container_id, at, deployment, service, kill_at=self._evidence.began(container_id),
             die_at=died, exit_code=code, daemon=self._identity, answered_at=answered,
             refused_at=refused, seen_at=time.time(),
         )
-        was_pending = self.stop_pending(deployment)
         if not self._pending.add(evidence, self.link.number):
             return  # a replay of a stop already pending
         self._evidence.probe(container_id)  # no kill seen (or replayed): ask now

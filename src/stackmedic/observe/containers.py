@@ -15,6 +15,9 @@ LABEL_CONFIG_HASH = "com.docker.compose.config-hash"
 ZERO_TIME = "0001-01-01T00:00:00Z"
 LABEL_ONESHOT = "stackmedic.oneshot"
 NO_RESTART = ("", "no")
+# Policies under which Docker restarts a container that died by itself (a stop or a
+# ``docker kill`` by a person marks it stopped by hand: none of them restarts it then).
+RESTARTING_POLICIES = ("always", "unless-stopped", "on-failure")
 HEALTH_IN_STATUS = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 
 
@@ -47,6 +50,7 @@ class ContainerState:
     oom_killed: bool = False
     restart_count: int = 0
     restart_policy: str = "no"
+    restart_retries: int = 0  # on-failure's maximum retry count; 0: no limit
     started_at: float | None = None
     finished_at: float | None = None
     error: str | None = None
@@ -80,7 +84,24 @@ class ContainerState:
             return False
         if self.exit_cause == "stop":
             return False
-        return self.job or self.restart_policy in NO_RESTART
+        # Docker restarts nothing that exits 0 under ``on-failure``: that job is done by
+        # its own policy's terms (``docs/behaviour.md``, row ``exit0-on-failure``).
+        return self.job or self.restart_policy in (*NO_RESTART, "on-failure")
+
+    @property
+    def restarted_by_policy(self) -> bool:
+        """Whether Docker's restart policy is restarting it, or will when it dies by itself.
+
+        An exited container is one the policy left alone (stopped or killed by a person,
+        ``on-failure`` retries used up, an exit 0 under ``on-failure``).
+        """
+        if self.status == "restarting":
+            return True
+        if self.status != "running" or self.restart_policy not in RESTARTING_POLICIES:
+            return False
+        retries = self.restart_retries
+        return self.restart_policy != "on-failure" or not retries \
+            or self.restart_count < retries
 
     def summary_key(self) -> tuple[str, str]:
         """What a container list entry can tell about this state, to spot changes cheaply."""
@@ -113,7 +134,8 @@ def parse_inspect(data: dict[str, Any]) -> ContainerState | None:
     if status != "running" and health_status != "none":
         # An exited container keeps its last health status; it is not being probed.
         health_status = "none"
-    policy = ((data.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or "no"
+    restart = (data.get("HostConfig") or {}).get("RestartPolicy") or {}
+    policy = restart.get("Name") or "no"
     try:
         number = int(labels.get(LABEL_NUMBER, "1"))
     except ValueError:
@@ -133,6 +155,7 @@ def parse_inspect(data: dict[str, Any]) -> ContainerState | None:
         oom_killed=bool(state.get("OOMKilled")),
         restart_count=int(data.get("RestartCount") or 0),
         restart_policy=policy,
+        restart_retries=int(restart.get("MaximumRetryCount") or 0),
         started_at=started,
         finished_at=finished,
         error=state.get("Error") or None,

@@ -35,6 +35,7 @@ class ServiceEvidence:
     log_tail: list[str] = field(default_factory=list)
     memory_trend: list[tuple[float, int]] = field(default_factory=list)
     running: bool = False  # every container runs and none is unhealthy
+    docker_restarts: bool = False  # Docker's restart policy is restarting its containers
     network_mode: str | None = None
 
     @property
@@ -134,7 +135,9 @@ def service_evidence(
             has_healthcheck=spec.has_healthcheck if spec else False,
             exit_code=verdict.exit_code if verdict else None,
             exit_codes=list(verdict.exit_codes) if verdict else [],
-            oom_killed=any(c.oom_killed for c in mine),
+            # A restart policy clears the flag as it starts the container again; the
+            # verdict's crash loop remembers the kills.
+            oom_killed=any(c.oom_killed for c in mine) or bool(verdict and verdict.oom_killed),
             restart_count=max((c.restart_count for c in mine), default=0),
             health_output=verdict.health_output if verdict else None,
             drifted=drifted,
@@ -142,5 +145,6 @@ def service_evidence(
             networks=[network_names.get(n, n) for n in spec.networks] if spec else [],
             running=bool(mine) and all(c.running and c.health != "unhealthy" for c in mine),
             network_mode=spec.network_mode if spec else None,
+            docker_restarts=any(c.restarted_by_policy for c in mine),
         )
     return result

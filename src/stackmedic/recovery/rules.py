@@ -123,10 +123,31 @@ def _rule_for(
         return [_suggest(name, ServiceAction.RESTART, f"restart {name}",
                          f"healthcheck failing{output}")], f"{name} unhealthy{output}"
     if status in ("crash-looping", "restarting"):
-        codes = ", ".join(str(c) for c in service.exit_codes) or "unknown"
-        return [_suggest(name, ServiceAction.RESTART, f"restart {name}",
-                         f"crash-looping with exit codes {codes}")], (
-            f"{name} crash-looping (exit codes {codes})")
+        return _loop_rule(service)
     if status == "paused":
         return [], f"{name} is paused; a person paused it, so it is left alone"
     return None, f"{name} is {status}; no rule applies"
+
+
+def _loop_rule(service: ServiceEvidence) -> tuple[list[Suggestion] | None, str]:
+    """A service that keeps dying: Docker's to restart while its policy does so.
+
+    stackmedic never starts or restarts a container Docker's policy is restarting (that
+    would race it); the one thing it can add is a fresh container, once (a second
+    recreate that failed the same way gives up, ``escalate``). Once the policy no longer
+    restarts it (``no``, ``on-failure`` retries used up), it is an exited service.
+    """
+    name = service.name
+    codes = ", ".join(str(c) for c in service.exit_codes) or "unknown"
+    if not service.docker_restarts:
+        policy = service.restart_policy or "no"
+        why = f"{name} crash-looping (exit codes {codes}); " + (
+            "it has no restart policy" if policy == "no"
+            else f"its restart policy ({policy}) does not restart it any more")
+        return [_suggest(name, ServiceAction.START, f"start {name}", why)], why
+    if service.status == "restarting":
+        return [], f"{name} restarting: Docker's restart policy is restarting it"
+    why = (f"{name} crash-looping (exit codes {codes}) while Docker's restart policy "
+           f"({service.restart_policy}) restarts it")
+    return [_suggest(name, ServiceAction.RECREATE, f"recreate {name}",
+                     f"{why}; a fresh container is what its restarts do not give")], why

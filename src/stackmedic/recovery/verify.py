@@ -68,7 +68,9 @@ async def verify_recovered(
         if containers is not None and since is not None:
             dead = died_again(containers(), services, since)
             if dead is not None:
-                return False, _died_again_reason(dead)
+                verdict = health.evaluate(name)
+                looped = verdict.service(dead.service) if verdict is not None else None
+                return False, _died_again_reason(dead, looped.exit_codes if looped else ())
         last = health.evaluate(name)
         # paused: what it acted on is healthy, and a person paused some other service
         if last is not None and last.verdict in (Verdict.HEALTHY, Verdict.PAUSED):
@@ -82,9 +84,10 @@ async def verify_recovered(
     return False, f"not healthy within {timeout:g}s: {reason}"
 
 
-def _died_again_reason(dead: ContainerState) -> str:
+def _died_again_reason(dead: ContainerState, codes: Sequence[int] = ()) -> str:
     if dead.running or dead.status == "restarting":
-        return f"{dead.service} died again (its restart policy started it once more)"
+        shown = f" (exit codes {', '.join(str(c) for c in codes)})" if codes else ""
+        return f"{dead.service} died again{shown}; its restart policy started it once more"
     started, finished = dead.started_at, dead.finished_at
     lived = f" {max(finished - started, 0.0):.0f}s after it started" \
         if started is not None and finished is not None and finished >= started else ""
