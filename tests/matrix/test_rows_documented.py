@@ -15,7 +15,7 @@ ROW_TESTS = ROOT / "tests" / "matrix"
 NOT_ROWS = {"test_rows_documented.py", "test_lifecycle_property.py"}
 
 _ROW = re.compile(r"^\|\s*`(?P<id>[a-z0-9-]+)`\s*\|")
-_TEST = re.compile(r"`(tests/[\w/]+\.py::[\w\[\]\-.]+)`")
+_TEST = re.compile(r"`(tests/[\w/]+\.py::\w+(?:\[[^\]`]+\])?)`")
 
 
 def rows() -> dict[str, list[str]]:
