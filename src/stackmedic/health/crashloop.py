@@ -8,7 +8,7 @@ every one of its containers has run stably since the last crash: ``stable`` seco
 longer than the longest run between its crashes by as much again, up to
 ``OUTLIVE_MARGIN_SECONDS`` (a service killed 3 s after each start has not recovered after
 4 s of running; one killed after 60 s has after 70 s). Then the verdict follows the present and
-the loop is over (its crashes are forgotten).
+the loop is over (its crashes are forgotten). behaviour: loop-policy-restarts
 
 Before the threshold, a service that crashed and that Docker's restart policy is
 restarting is *on probation* (``CrashLoop.confirmed`` False): it is Docker's to restart,

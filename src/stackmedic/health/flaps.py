@@ -5,7 +5,7 @@ not one per unhealthy spell. A *flap* is a run of changes between ill and fine v
 whose ill side is a failing healthcheck alone (every other service fine) and in which each
 change comes less than ``hold`` seconds after the one before. It ends when the verdict
 holds for ``hold`` seconds: fine (the problem is over: one resolved notice) or ill (the
-problem is sustained: recovery may act).
+problem is sustained: recovery may act). behaviour: flap-healthcheck, flap-then-sustained
 
 Two facts come out of it, both carried by each ``HealthTransition``:
 

@@ -130,6 +130,7 @@ def _hard_failure(service: ServiceHealth) -> bool:
     if service.status in (ServiceStatus.CRASH_LOOPING, ServiceStatus.DEAD):
         return True
     # A stop's exit code (143, 137, ...) says nothing about a start that follows it.
+    # behaviour: stop-start-stackmedic, start-docker
     return (service.status is ServiceStatus.EXITED and service.exit_code not in (None, 0)
             and not service.stopped_exit)
 
@@ -210,6 +211,7 @@ def _judge(
         serving = [s.name for s in services if s.serving]
         note = f" ({', '.join(serving)} still running)" if serving else ""
         return verdict(Verdict.STOPPED, f"stopped as desired{note}")
+    # behaviour: pause-person, pause-one-of-several, pause-compose
     paused = [s for s in wanted if s.status is ServiceStatus.PAUSED]
     active = [s for s in wanted if s.status is not ServiceStatus.PAUSED]
     if not paused:

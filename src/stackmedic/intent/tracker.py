@@ -148,7 +148,7 @@ class IntentTracker:
             return
         if action == "kill" and self._evidence.began(container_id) == at:
             self._evidence.probe(container_id)
-        elif action == "die" and self._evidence.killed(container_id, at):
+        elif action == "die" and self._evidence.killed(container_id, at):  # behaviour: kill-person
             # A ``docker kill`` (or ``docker rm -f``) ends without a ``stop`` event, and
             # Docker's restart policy leaves it stopped: it is a stop like any other. When
             # a ``stop`` event follows (``docker stop``, a shutdown), it takes this one's

@@ -64,6 +64,7 @@ def escalate(diagnosis: Diagnosis, previous: dict[str, Any] | None,
     diagnosis.suggestions = []
 
 
+# behaviour: reboot-twice-no-relapse, daemon-restart-after-reboot
 def before_restart(run: dict[str, Any], daemon_started: float | None) -> bool:
     """Whether ``run`` ended (or began, when it never ended) before the daemon's start."""
     if daemon_started is None:

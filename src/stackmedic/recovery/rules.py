@@ -136,6 +136,8 @@ def _loop_rule(service: ServiceEvidence) -> tuple[list[Suggestion] | None, str]:
     would race it); the one thing it can add is a fresh container, once (a second
     recreate that failed the same way gives up, ``escalate``). Once the policy no longer
     restarts it (``no``, ``on-failure`` retries used up), it is an exited service.
+
+    behaviour: loop-policy-restarts, loop-on-failure-retries-used, oom-loop-policy-restarts
     """
     name = service.name
     codes = ", ".join(str(c) for c in service.exit_codes) or "unknown"

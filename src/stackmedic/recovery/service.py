@@ -190,6 +190,7 @@ class RecoveryService:
         if action in (Action.STOP, Action.DOWN):
             self._scheduler.cancel(name, person=True)
 
+    # behaviour: reboot-after-give-up
     async def rearm_after_restart(self, names: Iterable[str], why: str) -> list[str]:
         """A host or daemon restart: forget each deployment's attempts, backoff and give-up,
         which were about the deployment as it was; return those that had given up. Each of
