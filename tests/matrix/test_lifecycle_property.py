@@ -163,6 +163,10 @@ class World:
         return world
 
     def close(self) -> None:
+        record = os.environ.get("SMD_PROPERTY_LOG")  # where exploring keeps each sequence
+        if record:
+            with open(record, "a") as out:
+                out.write(f"{self.log}\n")
         try:
             self.agent.close()
             self.factory.cleanup()
@@ -321,6 +325,7 @@ class World:
     def restart(self, *, host: bool) -> None:
         """A daemon restart, or a host reboot (stackmedic stopped first, as systemd does)."""
         summaries = len([m for m in mails(self.sink) if m.summary])
+        docker_starts = [s for s in self.sites if s.intent == "stopped" and self.policy_starts(s)]
         if host:
             self.agent.terminate()
             self.daemon.stop()
@@ -334,10 +339,26 @@ class World:
                    message="agent back on the daemon")
         for site in self.sites:
             site.paused = False  # the shutdown stopped it
-            if site.policy == "always" and site.intent == "stopped":
-                site.intent = None  # Docker starts it again, whatever a person did
+        for site in docker_starts:
+            site.intent = None  # Docker starts it again, whatever a person did
         wait_until(lambda: len([m for m in mails(self.sink) if m.summary]) > summaries, 180,
                    interval=0.2, message=f"a restart summary mail after {self.log}")
+
+    def policy_starts(self, site: Site) -> bool:
+        """Whether the daemon, starting, starts this stopped deployment by its restart policy.
+
+        Docker's rule: `always` whatever stopped it; `on-failure` when it exited non-zero,
+        a person's stop included (a SIGTERM ignorer killed after the grace period: 137);
+        `unless-stopped` and `no` never after a person's stop.
+        """
+        if site.policy == "always":
+            return True
+        if site.policy != "on-failure":
+            return False
+        ids = self.ids(site, "exited")
+        codes = self.daemon.docker("inspect", "--format", "{{.State.ExitCode}}", *ids,
+                                   check=False).stdout.split() if ids else []
+        return any(code != "0" for code in codes)
 
     # -- invariants ---------------------------------------------------------------------
 
@@ -429,8 +450,18 @@ def _first(mail: Mail) -> str:
     return mail.subject
 
 
+# Left out of the generated sequences while exploring locally (comma-separated steps and
+# kinds), to look past a failure already known.
+WITHOUT = frozenset(filter(None, os.environ.get("SMD_PROPERTY_WITHOUT", "").split(",")))
+
+
+def _steps(steps: Sequence[str]) -> st.SearchStrategy[str]:
+    return st.sampled_from([s for s in steps if s not in WITHOUT] or ["quiet"])
+
+
 TARGET = st.integers(0, 2)  # a deployment, by index (modulo how many there are)
-SPECS = st.lists(st.tuples(st.sampled_from(sorted(KINDS)), st.sampled_from(POLICIES)),
+SPECS = st.lists(st.tuples(st.sampled_from(sorted(set(KINDS) - WITHOUT)),
+                           st.sampled_from(POLICIES)),
                  min_size=2, max_size=3)
 
 
@@ -453,17 +484,17 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert self.world is not None
         self.world.apply(step, target)
 
-    @rule(how=st.sampled_from(STOPS), which=TARGET)
+    @rule(how=_steps(STOPS), which=TARGET)
     def stop(self, how: str, which: int) -> None:
         self._apply(how, which)
 
-    @rule(how=st.sampled_from(STARTS), which=TARGET)
+    @rule(how=_steps(STARTS), which=TARGET)
     def start(self, how: str, which: int) -> None:
         self._apply(how, which)
 
     @rule(which=TARGET)
     def pause(self, which: int) -> None:
-        self._apply("pause", which)
+        self._apply("quiet" if "pause" in WITHOUT else "pause", which)
 
     @precondition(lambda self: self.world is not None and any(s.paused for s in self.world.sites))
     @rule()
@@ -473,13 +504,13 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(which=TARGET)
     def crash(self, which: int) -> None:
-        self._apply("crash", which)
+        self._apply("quiet" if "crash" in WITHOUT else "crash", which)
 
     @rule(which=TARGET)
     def health_flap(self, which: int) -> None:
-        self._apply("health-flap", which)
+        self._apply("quiet" if "health-flap" in WITHOUT else "health-flap", which)
 
-    @rule(step=st.sampled_from(RESTARTS))
+    @rule(step=_steps(RESTARTS))
     def restart(self, step: str) -> None:
         self._apply(step)
 
@@ -487,7 +518,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def quiet(self) -> None:
         self._apply("quiet")
 
-    @rule(step=st.sampled_from(("agent-kill", "agent-term")))
+    @rule(step=_steps(("agent-kill", "agent-term")))
     def agent_restart(self, step: str) -> None:
         self._apply(step)
 
@@ -496,6 +527,11 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.world.close()
 
 
+EXAMPLES = int(os.environ.get("SMD_PROPERTY_EXAMPLES", "4"))
+STEPS = int(os.environ.get("SMD_PROPERTY_STEPS", "5"))
+
+
+@pytest.mark.timeout(max(900, EXAMPLES * STEPS * 60))
 def test_lifecycle_invariants_hold_in_any_order(
     tmp_path_factory: pytest.TempPathFactory, private_dockerd: PrivateDockerd, busybox_image: str
 ) -> None:
@@ -512,8 +548,7 @@ def test_lifecycle_invariants_hold_in_any_order(
             # The same sequences on every run, so CI is repeatable; explore locally with
             # SMD_PROPERTY_RANDOM set (random sequences, and shrinking what fails) and more
             # SMD_PROPERTY_EXAMPLES / SMD_PROPERTY_STEPS.
-            max_examples=int(os.environ.get("SMD_PROPERTY_EXAMPLES", "4")),
-            stateful_step_count=int(os.environ.get("SMD_PROPERTY_STEPS", "5")),
+            max_examples=EXAMPLES, stateful_step_count=STEPS,
             deadline=None, database=None, derandomize=not explore,
             # Each example drives a real daemon for a minute or two: shrinking takes long.
             phases=[Phase.generate, Phase.shrink] if explore else [Phase.generate],
