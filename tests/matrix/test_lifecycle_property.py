@@ -1,13 +1,20 @@
 """Property: whatever people, restart policies, crashes, health flaps, daemon restarts, host
 reboots and agent restarts do, in any order, stackmedic keeps its promises.
 
+The steps: a person's stop (API, CLI, `docker stop`, `docker kill`, `docker compose stop`),
+start (API, CLI, `docker compose up -d`), pause and unpause; a crash (the main process
+SIGKILLed from outside); a healthcheck failing for a spell; a daemon restart (also right as
+stackmedic begins a recovery run); a host reboot; stackmedic killed or stopped and started;
+a quiet while, in which a crash loop or a flapping healthcheck shows itself.
+
 A few deployments built from the zoo (each with a restart policy) run on the module's private
 daemon under a real agent (recovery on, short timings) that mails a real SMTP sink. After
 every step, once things had the budget to settle, these hold:
 
 - nothing stopped on purpose is started (the model keeps what a person last asked, with
   Docker's semantics: `docker stop` and `docker kill` are a person's stop, a pause is not,
-  and a daemon restart starts what has `restart: always` whatever a person did);
+  and a daemon start restarts what has `restart: always`, or `on-failure` after a non-zero
+  exit, whatever a person did);
 - a pause is left alone (never undone, stopped or restarted by stackmedic);
 - every deployment wanted running and recoverable is running within the budget;
 - at most one open problem per deployment, and at most one problem mail per deployment per
@@ -91,12 +98,22 @@ POLICIES = ("no", "on-failure", "always", "unless-stopped")
 STOPS = ("api-stop", "cli-stop", "docker-stop", "docker-kill", "compose-stop")
 STARTS = ("api-start", "cli-start", "compose-up")
 PERSON = (*STOPS, *STARTS, "pause", "unpause")
-RESTARTS = ("daemon-restart", "host-reboot")
+RESTARTS = ("daemon-restart", "host-reboot", "daemon-restart-mid-recovery")
 ACTIVE = frozenset({"running", "restarting", "paused"})
 BUDGET = 90.0  # for things to settle after the last disturbance
 HOLD = 3.0  # long enough for a wrong start against a stop (intent settles in 2 s)
 QUIET = 20.0  # a while with nothing done: a crash loop or a flapping check shows itself
 OWN_FAILURES_TO_GIVE_UP = 3
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """A falsy answer that says why (a wait that times out shows it)."""
+
+    why: str
+
+    def __bool__(self) -> bool:
+        return False
 
 
 @dataclass
@@ -215,6 +232,8 @@ class World:
                 touched.add(site.name)
         elif step in RESTARTS:
             self.log.append(step)
+            if step == "daemon-restart-mid-recovery":
+                self.log[-1] += f" of {site}" if self.recovery_began(site) else " (none began)"
             self.restart(host=step == "host-reboot")
             touched = {s.name for s in self.sites}
         elif step == "quiet":
@@ -322,6 +341,20 @@ class World:
         self._done(lambda: self.daemon.docker("exec", ids[0], "rm", "-f", SICK))
         return True
 
+    def recovery_began(self, site: Site) -> bool:
+        """Wait (a while) until stackmedic begins a recovery run on ``site``."""
+        path = f"/api/events?kind=recovery-started&deployment={site.name}&limit=200"
+
+        def runs() -> int:
+            return len(self.agent.api("GET", path).json()["items"])
+
+        before = runs()
+        try:
+            wait_until(lambda: runs() > before, 20, interval=0.05, message="a recovery run")
+        except AssertionError:
+            return False
+        return True
+
     def restart(self, *, host: bool) -> None:
         """A daemon restart, or a host reboot (stackmedic stopped first, as systemd does)."""
         summaries = len([m for m in mails(self.sink) if m.summary])
@@ -378,15 +411,19 @@ class World:
         self.mails_of_step(step)
         assert_agent_alive(self.agent, self.log)
 
-    def running_as_wanted(self) -> bool:
+    def running_as_wanted(self) -> bool | Unmet:
         states = self.states()
-        return all(
-            states[s.name] and set(states[s.name]) == {"running"}
-            for s in self.sites
-            if s.intent == "running" and not s.paused and s.kind in RECOVERABLE
-        )
+        down = [s for s in self.sites
+                if s.intent == "running" and not s.paused and s.kind in RECOVERABLE
+                and set(states[s.name]) != {"running"}]
+        if not down:
+            return True
+        shown = verdicts(self.agent)
+        return Unmet("; ".join(
+            f"{s}: {states[s.name]}, verdict {shown.get(s.name)}, recovery "
+            f"{recovery_state(self.agent, s.name)}" for s in down))
 
-    def guarded(self, value: bool) -> bool:
+    def guarded(self, value: bool | Unmet) -> bool | Unmet:
         """``value``, after failing on what must never be seen at any moment."""
         states = self.states()
         for site in self.sites:
@@ -406,11 +443,13 @@ class World:
                     f"({recovery.get('gave_up_reason')}), after {self.log}")
         return value
 
-    def desired_recorded(self) -> bool:
+    def desired_recorded(self) -> bool | Unmet:
         desired = desired_states(self.agent)
-        return all(desired.get(s.name) == s.intent for s in self.sites if s.intent)
+        wrong = [f"{s}: {desired.get(s.name)}, not {s.intent}"
+                 for s in self.sites if s.intent and desired.get(s.name) != s.intent]
+        return Unmet("; ".join(wrong)) if wrong else True
 
-    def problems_consistent(self) -> bool:
+    def problems_consistent(self) -> bool | Unmet:
         problems = open_problems(self.agent)
         ours = {s.name for s in self.sites}
         per_deployment = [p["deployment"] for p in problems if p["deployment"] in ours]
@@ -418,7 +457,9 @@ class World:
             assert per_deployment.count(name) <= 1, (
                 f"{name} has {per_deployment.count(name)} open problems: {problems}")
         shown = verdicts(self.agent)
-        return all(shown.get(name) not in NOT_ILL for name in per_deployment)
+        wrong = [f"{name}: open problem, verdict {shown.get(name)}"
+                 for name in per_deployment if shown.get(name) in NOT_ILL]
+        return Unmet("; ".join(wrong)) if wrong else True
 
     def mails_of_step(self, step: str) -> None:
         received = mails(self.sink)
@@ -572,6 +613,10 @@ REPLAYS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, int]]]] = {
                                ("daemon-restart", 0)]),
     # A healthcheck failing 5 s of every 10 s: a problem mail per flap, not one episode.
     "flapping-healthcheck": ([("flapper", "unless-stopped")], [("quiet", 0)]),
+    # A daemon restart while stackmedic recovers a crash loop: the shutdown's stops were
+    # taken for a person's, and the deployment beside it stayed stopped "as desired".
+    "mid-recovery": ([("looper", "on-failure"), ("graceful", "on-failure")],
+                     [("daemon-restart-mid-recovery", 0)]),
 }
 
 
