@@ -568,7 +568,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.world.close()
 
 
-EXAMPLES = int(os.environ.get("SMD_PROPERTY_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("SMD_PROPERTY_EXAMPLES", "6"))
 STEPS = int(os.environ.get("SMD_PROPERTY_STEPS", "5"))
 
 
