@@ -170,13 +170,17 @@ class World:
         )
         world = cls(daemon, AgentProcess(config, base / "agent"), sink, factory, boot_id, sites)
         world.log.append("deployed " + ", ".join(str(s) for s in sites))
-        # The agent watches from the start: a crash looper is seen started, not exited.
-        world.agent.start()
-        wait_until(lambda: set(desired_states(world.agent)) >= {s.name for s in sites}, 60,
-                   ignore=(httpx.HTTPError,), message="deployments listed")
-        for site in sites:
-            site.deployment.up()
-        world.check("deployed")
+        try:
+            # The agent watches from the start: a crash looper is seen started, not exited.
+            world.agent.start()
+            wait_until(lambda: set(desired_states(world.agent)) >= {s.name for s in sites}, 60,
+                       ignore=(httpx.HTTPError,), message="deployments listed")
+            for site in sites:
+                site.deployment.up()
+            world.check("deployed")
+        except BaseException:
+            world.close()
+            raise
         return world
 
     def close(self) -> None:
