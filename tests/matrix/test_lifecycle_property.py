@@ -622,6 +622,10 @@ REPLAYS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, int]]]] = {
     # race: it failed in 2 of 6 runs here (the same with a step before it: 4 of 6).
     "mid-recovery": ([("looper", "on-failure"), ("graceful", "on-failure")],
                      [("daemon-restart-mid-recovery", 0)]),
+    # A stop through stackmedic of a service Docker's on-failure policy keeps restarting:
+    # it ran again afterwards.
+    "api-stop-looper": ([("flapper", "unless-stopped"), ("looper", "on-failure")],
+                        [("api-stop", 1)]),
 }
 
 

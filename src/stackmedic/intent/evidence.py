@@ -36,6 +36,8 @@ class StopEvidence:
         self._recent: list[float] = []  # when recent stops began
         self._destroyed: dict[str, float] = {}
         self._probes: dict[str, asyncio.Task[None]] = {}
+        self._crashed: set[str] = set()  # died with no kill asked for, not started since
+        self._restarted: set[str] = set()  # its last start followed such a death
 
     def remember(self, container_id: str, action: str, at: float,
                  attributes: dict[str, Any]) -> None:
@@ -43,18 +45,34 @@ class StopEvidence:
         if action == "start":
             for known in (self._began, self._died, self._answers):
                 known.pop(container_id, None)
+            if container_id in self._crashed:
+                self._restarted.add(container_id)
+            else:
+                self._restarted.discard(container_id)
+            self._crashed.discard(container_id)
         elif action == "kill":
             self._began.setdefault(container_id, at)
+            self._crashed.discard(container_id)
         elif action == "die":
             code = str(attributes.get("exitCode"))
             self._died[container_id] = (at, int(code) if code.isdigit() else None)
+            if not self.killed(container_id, at):
+                self._crashed.add(container_id)
         elif action == "stop":
             self._recent = [t for t in self._recent if t > at - SHUTDOWN_WINDOW_SECONDS]
             self._recent.append(self._began.get(container_id, at))
         elif action == "destroy":
+            self._crashed.discard(container_id)
+            self._restarted.discard(container_id)
             self._destroyed = {c: t for c, t in self._destroyed.items()
                                if t > at - SHUTDOWN_WINDOW_SECONDS}
             self._destroyed[container_id] = at
+
+    def restarted_after_crash(self, container_id: str) -> bool:
+        """Whether the container's last start came right after it died by itself: its
+        restart policy's doing (a person starts a container that was stopped, or a new
+        one), not a person's intent. behaviour: loop-policy-restarts"""
+        return container_id in self._restarted
 
     def stopped(self, container_id: str) -> None:
         """The container's stop was handled: it no longer counts as stopping."""

@@ -156,7 +156,7 @@ class IntentTracker:
             await self._on_stop(deployment.name, service, container_id, at)
         elif action == "stop":
             await self._on_stop(deployment.name, service, container_id, at)
-        elif action == "start":
+        elif action == "start" and not self._evidence.restarted_after_crash(container_id):
             await self._on_start(deployment.name, service, at)
 
     async def _on_stop(self, deployment: str, service: str, container_id: str,
