@@ -32,7 +32,7 @@ system-deps:
 test: $(TEST_STAMP) system-deps
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	PYTEST=$(BIN)/pytest scripts/run-tests $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
