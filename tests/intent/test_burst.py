@@ -57,3 +57,19 @@ def test_a_lone_stop_long_before_the_stream_ended_leans_to_intent() -> None:
     judgement = judge(stop, find_burst([stop.began], end=101.1), 101.1)
     assert (judgement.intent, judgement.uncertain) == (True, True)
     assert "longer than a shutdown takes" in judgement.reason
+
+
+@pytest.mark.parametrize(("refused_after", "intent", "uncertain"), [
+    (0.009, False, False),  # refused at once: the shutdown had begun
+    (0.025, False, True),   # refused a little later: a close call, named in the summary
+    (1.0, True, False),     # refused long after: the shutdown came later
+])
+def test_a_refusal_soon_after_a_stop_places_it_in_a_shutdown_that_ends_in_a_later_kill(
+    refused_after: float, intent: bool, uncertain: bool
+) -> None:
+    # Measured: a daemon restart while stackmedic recreated another service; the shutdown
+    # stopped the running service at once and the recreated one 2 s later, alone.
+    stop = _stop(98.0, refused_at=98.0 + refused_after)
+    burst = find_burst([stop.began, 100.0], end=101.1)
+    judgement = judge(stop, burst, 101.1)
+    assert (judgement.intent, judgement.uncertain) == (intent, uncertain), judgement.reason

@@ -82,6 +82,16 @@ def judge(stop: StoredStop, burst: Burst | None, end: float | None) -> Judgement
                 f"the daemon refused a new connection {stop.refused_at - began:.3f}s after "
                 "the stop began: it was shutting down"))
         return Judgement(True, True, "no evidence of a shutdown around the stop")
+    if began < burst.start and stop.refused_at is not None and \
+            0 <= stop.refused_at - began <= BURST_GAP_SECONDS:
+        # A shutdown that also stops a container stackmedic was starting (its start came
+        # after the rest had been stopped) ends in a lone, later kill; a refusal soon after
+        # this stop began still places it in the shutdown (named as a close call unless
+        # the refusal was prompt). behaviour: reboot-during-own-action
+        return Judgement(False, stop.refused_at - began > PROBE_PROMPT_SECONDS, (
+            f"began {burst.start - began:.3f}s before the {burst.describe()}, but the "
+            f"daemon refused a new connection {stop.refused_at - began:.3f}s after it "
+            "began: it was shutting down"))
     if began < burst.start:
         gap = burst.start - began
         return Judgement(True, gap < CLOSE_CALL_SECONDS,
