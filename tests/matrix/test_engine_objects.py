@@ -216,3 +216,31 @@ async def _state_is(handle: AgentHandle, name: str, state: str) -> bool:
 async def _containers_named(handle: AgentHandle, name: str, names: list[str]) -> bool:
     health = await _health(handle, name)
     return [c["container"] for c in health["containers"]] == names
+
+
+async def test_a_compose_file_made_invalid_while_it_runs_is_one_warning_until_fixed(
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory,
+    smtp: SmtpSink,
+) -> None:
+    site = private_deployments.make("edited", {"app": zoo.graceful()})
+    site.up()
+    valid = site.compose_file.read_text()
+    async with _watched(tmp_path, private_dockerd, private_deployments, smtp, site) as handle:
+        site.compose_file.write_text(valid.replace("services:", "servicez:", 1))
+        health = await _until_verdict(handle, site.name, "invalid")
+        assert "compose file invalid" in health["reason"]
+        mails = await async_wait_until(lambda: _subjects(smtp), 30, message="a notice")
+        assert len(mails) == 1 and "WARNING PROBLEM" in mails[0], mails
+        runs = (await handle.get("/api/recoveries", params={"deployment": site.name}))["items"]
+        assert runs == []  # nothing to run until the file is valid again
+        assert site.states() == {"app": "running"}  # what runs is left alone
+        site.compose_file.write_text(valid)
+        await _until_verdict(handle, site.name, "healthy")
+        resolved = await async_wait_until(
+            lambda: [s for s in _subjects(smtp) if "RESOLVED" in s], 30, message="resolved")
+        assert len(resolved) == 1 and len(_subjects(smtp)) == 2, _subjects(smtp)
+
+
+def _subjects(smtp: SmtpSink) -> list[str]:
+    with smtp.lock:
+        return [str(m.message["Subject"]) for m in smtp.mails]
