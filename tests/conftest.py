@@ -10,7 +10,7 @@ import pytest
 from support.chat_server import ChatServer
 from support.compose import compose_binary
 from support.deployments import DeploymentFactory
-from support.dockerd import PrivateDockerd
+from support.dockerd import PrivateDockerd, started_private_dockerd
 from support.images import ensure_busybox_image
 from support.servers import HttpReceiver, SmtpSink
 
@@ -68,14 +68,8 @@ def private_deployments(
 @pytest.fixture
 def private_dockerd(busybox_image: str) -> Iterator[PrivateDockerd]:
     """A started private dockerd holding the busybox image; stopped and removed at teardown."""
-    PrivateDockerd.sweep_orphans()
-    daemon = PrivateDockerd()
-    try:
-        daemon.start()
-        daemon.load_image(busybox_image)
+    with started_private_dockerd(busybox_image) as daemon:
         yield daemon
-    finally:
-        daemon.teardown()
 
 
 @pytest.fixture

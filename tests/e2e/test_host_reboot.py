@@ -15,6 +15,7 @@ from support import zoo
 from support.agent import RECOVERY_ON, AgentProcess, agent_config, merge
 from support.deployments import Deployment, DeploymentFactory, service
 from support.dockerd import PrivateDockerd
+from support.lifecycle import desired_state
 from support.servers import SmtpSink
 from support.wait import wait_until
 
@@ -55,7 +56,7 @@ def test_host_reboot_brings_back_what_should_run_and_reports_it(
     try:
         agent.start()
         for deployment in (plain, netted, policy, parked):
-            wait_until(lambda d=deployment: _desired(agent, d.name) == "running", 30,
+            wait_until(lambda d=deployment: desired_state(agent, d.name) == "running", 30,
                        message=f"{deployment.name} first seen running")
         result = agent.cli("stop", parked.name)
         assert result.returncode == 0, result.stderr
@@ -87,22 +88,12 @@ def test_host_reboot_brings_back_what_should_run_and_reports_it(
         for deployment in (plain, netted, policy):
             assert deployment.states() == {"app": "running"}
         assert parked.states() == {"app": "exited"}
-        assert _desired(agent, parked.name) == "stopped"
+        assert desired_state(agent, parked.name) == "stopped"
         events = agent.api("GET", "/api/events?kind=restart-detected").json()["items"]
         assert "host restart detected" in events[0]["message"]
     finally:
         agent.close()
         sink.stop()
-
-
-def _desired(agent: AgentProcess, name: str) -> str | None:
-    response = agent.api("GET", "/api/deployments")
-    if response.status_code != 200:
-        return None
-    for row in response.json()["items"]:
-        if row["name"] == name and row["desired"]:
-            return str(row["desired"]["state"])
-    return None
 
 
 # -- the zoo: real service behaviours through a reboot and a daemon restart -------------
@@ -228,7 +219,7 @@ def test_host_reboot_with_real_service_behaviours_reports_only_what_was_verified
     try:
         agent.start()
         for deployment in made.values():
-            wait_until(lambda d=deployment: _desired(agent, d.name) == "running", 60,
+            wait_until(lambda d=deployment: desired_state(agent, d.name) == "running", 60,
                        message=f"{deployment.name} first seen running")
             wait_until(lambda d=deployment: _verdict(agent, d.name) == "healthy", 60,
                        message=f"{deployment.name} healthy before the reboot")

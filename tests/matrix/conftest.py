@@ -11,20 +11,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from support.dockerd import PrivateDockerd
+from support.dockerd import PrivateDockerd, started_private_dockerd
 
 
 @pytest.fixture(scope="module")
 def shared_dockerd(busybox_image: str) -> Iterator[PrivateDockerd]:
     """One private dockerd for every row of a module."""
-    PrivateDockerd.sweep_orphans()
-    daemon = PrivateDockerd()
-    try:
-        daemon.start()
-        daemon.load_image(busybox_image)
+    with started_private_dockerd(busybox_image) as daemon:
         yield daemon
-    finally:
-        daemon.teardown()
 
 
 @pytest.fixture

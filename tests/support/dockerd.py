@@ -590,3 +590,17 @@ def private_dockerd(**kwargs: Any) -> Iterator[PrivateDockerd]:
         yield daemon
     finally:
         daemon.teardown()
+
+
+@contextlib.contextmanager
+def started_private_dockerd(image: str) -> Iterator[PrivateDockerd]:
+    """A private dockerd started with ``image`` loaded; torn down afterwards (orphans of
+    earlier runs first)."""
+    PrivateDockerd.sweep_orphans()
+    daemon = PrivateDockerd()
+    try:
+        daemon.start()
+        daemon.load_image(image)
+        yield daemon
+    finally:
+        daemon.teardown()
