@@ -119,7 +119,8 @@ class Agent:
         )
         self.notifier = Notifier(settings.notifications, self.db, record_event=self.events.record)
         self.notifications = NotificationBridge(self.notifier, self.bus, settings.recovery,
-                                                verdict_of=self.health.verdict)
+                                                verdict_of=self.health.verdict,
+                                                resume_settle=settings.health.flap_seconds)
         self.resources = ResourceMonitor(
             settings.resources, self.db, self.engine.docker,
             on_alert=self.notifications.on_spike, targets=containers.sampled,

@@ -272,3 +272,30 @@ async def test_an_episode_told_before_a_restart_ends_once_connected_if_fine_now(
         assert again.firing() == []
     finally:
         await again.bridge.close()
+
+
+async def test_a_flap_across_an_agent_restart_stays_one_problem(db: Database) -> None:
+    # Measured (the lifecycle property test): a flapping check, the agent restarted while it
+    # happened to pass; the new agent resolved at once and told the next spell anew.
+    first = Rig(db, release_after=0.01)
+    await connected(first)
+    await flip(first, Verdict.DEGRADED, 0)
+    await first.bridge.close()
+
+    fine = DeploymentHealth("shop", Verdict.HEALTHY, "web running", checked_at=NOW)
+    again = Rig(db, release_after=0.01, verdict_of=lambda name: fine, resume_settle=0.3)
+    try:
+        await connected(again)
+        await asyncio.sleep(0.1)
+        await flip(again, Verdict.DEGRADED, 0)  # ill again before the resumed one held fine
+        await asyncio.sleep(0.5)
+        assert again.notifications() == [[("ill-health", "shop")]]
+        assert again.firing() == ["shop"]
+        await flip(again, Verdict.HEALTHY, 0.05)
+        for _ in range(50):
+            if len(again.notifications()) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert again.notifications() == [[("ill-health", "shop")], [("recovered", "shop")]]
+    finally:
+        await again.bridge.close()

@@ -626,6 +626,10 @@ REPLAYS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, int]]]] = {
     # it ran again afterwards.
     "api-stop-looper": ([("flapper", "unless-stopped"), ("looper", "on-failure")],
                         [("api-stop", 1)]),
+    # The agent restarted while a flapping check happened to pass: the new agent resolved
+    # the problem at once and told the next unhealthy spell as a second problem.
+    "flap-agent-restart": ([("flapper", "on-failure"), ("flapper", "always"), ("ignorer", "no")],
+                           [("pause", 0), ("agent-term", 0)]),
 }
 
 

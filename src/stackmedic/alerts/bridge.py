@@ -38,9 +38,13 @@ class NotificationBridge:
     def __init__(self, notifier: Notifier, bus: Bus, recovery: RecoveryConfig, *,
                  docker_alert_after: float = 30.0, release_after: float = 2.0,
                  fold_timeout: float = 900.0, settle_timeout: float = 60.0,
-                 verdict_of: Callable[[str], DeploymentHealth | None] | None = None) -> None:
+                 verdict_of: Callable[[str], DeploymentHealth | None] | None = None,
+                 resume_settle: float = 0.0) -> None:
         self._notifier = notifier
         self._verdict_of = verdict_of
+        # What a flap was is lost with the agent: a problem told before it restarted ends
+        # only once its deployment held fine this long (``health.flap_seconds``).
+        self._resume_settle = resume_settle
         self._bus = bus
         self._recovery = recovery
         self._docker_alert_after = docker_alert_after
@@ -224,7 +228,8 @@ class NotificationBridge:
         for name in sorted(set(self.episodes.open) - set(self.episodes.settling)):
             health = self._verdict_of(name)
             if health is not None and health.verdict.fine:
-                await self.on_health(HealthTransition(name, None, health, time.time()))
+                await self.on_health(HealthTransition(name, None, health, time.time(),
+                                                      settle_for=self._resume_settle))
 
     async def close(self) -> None:
         """Cancel a pending Docker alert and pending releases."""
