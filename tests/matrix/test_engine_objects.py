@@ -19,6 +19,7 @@ from support import zoo
 from support.agent import RECOVERY_ON, AgentHandle, merge, running_agent
 from support.deployments import Deployment, DeploymentFactory
 from support.dockerd import PrivateDockerd
+from support.lifecycle import email_channel
 from support.servers import SmtpSink
 from support.wait import async_assert_holds, async_wait_until
 
@@ -30,13 +31,7 @@ QUIET_SECONDS = 5.0
 
 
 def _config(sink: SmtpSink) -> dict[str, Any]:
-    return merge(RECOVERY_ON, {"notifications": {
-        "group_window_seconds": 1, "retry_initial_seconds": 0.2,
-        "channels": {"ops": {
-            "type": "email", "host": "127.0.0.1", "port": sink.port, "security": "none",
-            "from_address": "stackmedic@test.invalid", "to": ["ops@test.invalid"],
-        }},
-    }})
+    return merge(RECOVERY_ON, {"notifications": email_channel(sink)})
 
 
 @asynccontextmanager

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -55,14 +54,6 @@ async def spells(h: AgentHandle, name: str, at_least: int) -> list[str] | None:
     """The history once it shows ``at_least`` unhealthy spells."""
     seen = await history(h, name)
     return seen if seen.count("degraded") >= at_least else None
-
-
-async def stays(check: Callable[[], Awaitable[Any]], seconds: float, message: str) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while loop.time() < end:
-        assert await check(), message
-        await asyncio.sleep(0.2)
 
 
 def container_of(site: Deployment, service: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from support.deployments import Deployment, DeploymentFactory
 from support.dockerd import PrivateDockerd
 from support.mails import mail_settings, problems, resolved, subjects, texts
 from support.servers import SmtpSink
-from support.wait import async_wait_until
+from support.wait import async_assert_holds, async_wait_until
 
 ILL = {"down", "degraded", "invalid"}
 
@@ -49,15 +49,6 @@ async def runs(h: AgentHandle, name: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = (
         await h.get("/api/recoveries", params={"deployment": name}))["items"]
     return items
-
-
-async def stays(check: Callable[[], Awaitable[Any]], seconds: float, message: str) -> None:
-    """Assert ``check`` holds at every poll for ``seconds``."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while loop.time() < end:
-        assert await check(), message
-        await asyncio.sleep(0.2)
 
 
 async def docker(host: str, *args: str) -> None:
@@ -117,7 +108,8 @@ async def test_pause_is_paused_not_an_outage(
                                       message="paused verdict")
         assert all(body["services"][s]["status"] == "paused" for s in paused), body
         assert all(s in body["reason"] for s in paused), body["reason"]
-        await stays(lambda: verdict_is(h, site.name, shown), 4, "stays paused")
+        await async_assert_holds(lambda: verdict_is(h, site.name, shown), 4, interval=0.2,
+                                 message="stays paused")
         assert (await h.desired(site.name) or {}).get("state") == "running"
         if len(paused) < len(services):  # the others keep running and say so
             assert "running" in body["reason"], body["reason"]
@@ -129,7 +121,8 @@ async def test_pause_is_paused_not_an_outage(
         await async_wait_until(lambda: verdict_is(h, site.name, "healthy"), 15,
                                message="healthy after unpause")
         # past the healthcheck's next run, and the notifier's grouping window
-        await stays(lambda: verdict_is(h, site.name, "healthy"), 5, "stays healthy")
+        await async_assert_holds(lambda: verdict_is(h, site.name, "healthy"), 5, interval=0.2,
+                                 message="stays healthy")
         await nothing_ill(h, site, smtp)
 
 
@@ -150,7 +143,8 @@ async def test_pause_then_stop_is_a_stop_on_purpose(
         await async_wait_until(lambda: verdict_is(h, site.name, "stopped"), 30,
                                message="stopped as desired")
         assert (await h.desired(site.name) or {}).get("state") == "stopped"
-        await stays(lambda: verdict_is(h, site.name, "stopped"), 3, "stays stopped")
+        await async_assert_holds(lambda: verdict_is(h, site.name, "stopped"), 3, interval=0.2,
+                                 message="stays stopped")
         await nothing_ill(h, site, smtp)
 
 
@@ -217,7 +211,8 @@ async def test_person_restart_or_redeploy_is_no_episode(
         if how == "compose-up-recreate":
             assert set(await asyncio.to_thread(site.container_ids)).isdisjoint(before)
         # past stop_settle_seconds, when a stop would be judged, and the grouping window
-        await stays(lambda: verdict_is(h, site.name, "healthy"), 4, "stays healthy")
+        await async_assert_holds(lambda: verdict_is(h, site.name, "healthy"), 4, interval=0.2,
+                                 message="stays healthy")
         assert (await h.desired(site.name) or {}).get("state") == "running"
         await nothing_ill(h, site, smtp)
         assert any(v != "healthy" for v, _ in await verdicts_seen(h, site.name)), \

@@ -13,6 +13,7 @@ from typing import Any
 from support.agent import RECOVERY_ON, AgentProcess, agent_config, merge
 from support.deployments import Deployment, DeploymentFactory
 from support.dockerd import PrivateDockerd
+from support.lifecycle import email_channel
 from support.servers import SmtpSink
 from support.wait import assert_holds, wait_until
 
@@ -118,14 +119,7 @@ def host(tmp_path: Path, dockerd: PrivateDockerd, factory: DeploymentFactory,
         merge(RECOVERY_ON, {
             "boot_id_path": str(boot_id),
             "recovery": {"boot_parallelism": 8, **recovery},
-            "notifications": {
-                "group_window_seconds": 1, "retry_initial_seconds": 0.2,
-                "channels": {"ops": {
-                    "type": "email", "host": "127.0.0.1", "port": sink.port,
-                    "security": "none", "from_address": "stackmedic@test.invalid",
-                    "to": ["ops@test.invalid"],
-                }},
-            },
+            "notifications": email_channel(sink),
         }),
     )
     agent = AgentProcess(merge(config, extra or {}), tmp_path / "agent")
