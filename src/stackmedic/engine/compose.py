@@ -129,6 +129,9 @@ class ComposeRunner:
         self._env = dict(os.environ)
         if docker_host:
             self._env["DOCKER_HOST"] = docker_host
+        # At boot every deployment wants Compose at once; more processes than the host can
+        # run only slow each other down, and first come (the slowest starters) go first.
+        self._slots = asyncio.Semaphore(min(16, max(4, 2 * (os.cpu_count() or 1))))
 
     async def run(
         self,
@@ -162,6 +165,12 @@ class ComposeRunner:
         return parsed
 
     async def _exec(
+        self, argv: list[str], cwd: Path, timeout: float, check: bool
+    ) -> ComposeResult:
+        async with self._slots:
+            return await self._exec_now(argv, cwd, timeout, check)
+
+    async def _exec_now(
         self, argv: list[str], cwd: Path, timeout: float, check: bool
     ) -> ComposeResult:
         log.debug("compose", argv=argv)
