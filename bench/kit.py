@@ -23,6 +23,9 @@ from support.agent import AgentProcess  # noqa: E402
 from support.deployments import Deployment, DeploymentFactory, service  # noqa: E402
 
 T = TypeVar("T")
+# Docker's default pools hold 31 networks; a fleet needs one per project (a private daemon
+# lives in its own network namespace, so these addresses collide with nothing).
+ADDRESS_POOL = "base=10.128.0.0/9,size=24"
 
 
 def parse_engine_time(value: str) -> float:
