@@ -70,7 +70,8 @@ from support.lifecycle import email_channel, mails, outbox_idle
 from support.servers import SmtpSink
 from support.wait import wait_until
 
-SAMPLE_GAUGE = re.compile(r"^stackmedic_resource_sample_duration_seconds (\S+)$", re.M)
+SAMPLE_GAUGE = re.compile(r"^stackmedic_resource_sample_duration_seconds(?:\{[^}]*\})? (\S+)$",
+                          re.M)
 
 
 def running(daemon: PrivateDockerd, prefix: str) -> int:
@@ -104,6 +105,11 @@ def healthy_all(api: Api, fleet: list[Deployment]) -> bool:
     return all(verdicts.get(d.name) == "healthy" for d in fleet)
 
 
+def kind(subject: str) -> str:
+    """What a notice is, from its subject's words in capitals (PROBLEM, RESOLVED, ...)."""
+    return " ".join(w.strip(":[]") for w in subject.split() if w.strip(":[]").isupper()) or "?"
+
+
 def main_pids(names: list[str], host: str) -> list[int]:
     """The host pids of the containers' main processes (killing one is a crash to Docker)."""
     out = run_docker("inspect", "--format", "{{.State.Pid}}", *names, docker_host=host).stdout
@@ -124,6 +130,11 @@ def sample_cost(agent: AgentProcess, containers: int, ticks: int = 4) -> list[fl
     return seen
 
 
+def healthy(name: str) -> Callable[[dict[str, str]], bool]:
+    """A predicate on verdicts: ``name`` is healthy."""
+    return lambda verdicts: verdicts.get(name) == "healthy"
+
+
 def changed(name: str) -> Callable[[dict[str, str]], float]:
     """A predicate on verdicts: the time now once ``name`` is no longer healthy, else 0."""
     return lambda verdicts: time.time() if verdicts.get(name) != "healthy" else 0.0
@@ -135,6 +146,7 @@ def detection(api: Api, targets: list[tuple[Deployment, str]], host: str
     recorded, polled = [], []
     for deployment, service in targets:
         name = container(deployment, service)
+        api.wait(healthy(deployment.name), 600, f"{deployment.name} healthy")
         crash_container(name, host)
         seen_at = api.wait(changed(deployment.name), 60, f"{deployment.name} verdict change")
         finished = parse_engine_time(run_docker(
@@ -235,6 +247,8 @@ def main() -> None:
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
         killed_in = time.monotonic() - crash_at
+        all_dead = within(lambda: running(daemon, factory.prefix) <= held - len(victims), 60,
+                          crash_at)
         all_running = within(lambda: running(daemon, factory.prefix) == held, 900, crash_at)
         all_healthy = within(lambda: healthy_all(api, fleet), 300, crash_at)
         within(lambda: outbox_idle(agent), 300, crash_at)
@@ -268,6 +282,7 @@ def main() -> None:
         print(latency_line("seen via API poll", polled))
         print(f"crash of {len(victims)} containers ({args.crash_share:.0%}) in "
               f"{len(crashed)} deployments at once (killed within {killed_in:.1f} s)")
+        print(f"  Docker saw them all dead after {seconds(all_dead)}")
         print(f"  all {held} running again after {seconds(all_running)} "
               f"({running(daemon, factory.prefix)} run now), every verdict healthy after "
               f"{seconds(all_healthy)}")
@@ -276,7 +291,7 @@ def main() -> None:
         print(f"  problem notices per crashed deployment: "
               f"{', '.join(f'{n} mail(s): {c} deployments' for n, c in sorted(spread.items()))}")
         print(f"  problem notices about other deployments: {len(others)}; all mails since the "
-              f"crash: {len(new_mails)}")
+              f"crash: {len(new_mails)}: {dict(Counter(kind(m.subject) for m in new_mails))}")
         for key in ("rss_mb", "fds", "tasks", "threads"):
             print(f"  {key:10s} idle {before[key]:8.1f}  after the crash {after[key]:8.1f}")
     finally:
