@@ -231,6 +231,8 @@ def main() -> None:
         print(f"detection: {args.kills} kills ...", flush=True)
         recorded, polled = detection(api, targets, daemon.host)
         api.all_healthy((d.name for d in fleet), 600)
+        wait_until(lambda: not recovery_outcomes(data).get("running"), 600, interval=0.5,
+                   message="no recovery run in progress")
         wait_until(lambda: outbox_idle(agent), 120, interval=0.5, message="outbox idle")
 
         victims_count = max(1, round(held * args.crash_share))
@@ -260,6 +262,9 @@ def main() -> None:
         runs.subtract(runs_before)
         per_deployment = {d.name: sum(1 for m in new_mails if m.problem and m.names(d.name))
                           for d in crashed}
+        kinds = Counter(tuple(sorted(Counter(kind(m.subject) for m in new_mails
+                                             if m.names(d.name)).items())) for d in crashed)
+        examples = {kind(m.subject): m.subject for m in new_mails}
         others = [m.subject for m in new_mails
                   if m.problem and not any(m.names(d.name) for d in crashed)]
 
@@ -292,6 +297,10 @@ def main() -> None:
               f"{', '.join(f'{n} mail(s): {c} deployments' for n, c in sorted(spread.items()))}")
         print(f"  problem notices about other deployments: {len(others)}; all mails since the "
               f"crash: {len(new_mails)}: {dict(Counter(kind(m.subject) for m in new_mails))}")
+        for mix, count in kinds.most_common():
+            print(f"  mails naming a crashed deployment: {dict(mix)} for {count} of them")
+        for example in examples.values():
+            print(f"    e.g. {example}")
         for key in ("rss_mb", "fds", "tasks", "threads"):
             print(f"  {key:10s} idle {before[key]:8.1f}  after the crash {after[key]:8.1f}")
     finally:
