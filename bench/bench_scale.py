@@ -306,7 +306,9 @@ def main() -> None:
     finally:
         if agent is not None:
             agent.close()
-        daemon.teardown()
+        # Killed, not removed one by one: removing a thousand containers takes the daemon
+        # minutes, and the whole daemon goes anyway.
+        daemon.teardown(graceful=False)
         sink.stop()
         shutil.rmtree(work, ignore_errors=True)
 
