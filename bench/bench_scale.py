@@ -1,7 +1,8 @@
 """Scale, measured: an agent with its shipped defaults watching many containers.
 
 Run: `.venv/bin/python -m bench.bench_scale [--containers 1000] [--kills 20] [--window 60]`
-(not part of `make test` or `make bench`: at 1,000 containers it runs for about half an hour).
+(not part of `make test` or `make bench`: at 1,000 containers it runs for about 40 minutes
+on a 2-core VM).
 
 On a private Docker daemon of its own, ``--containers`` busybox ``sleep`` containers
 (deployments of ``--per-deployment`` services, no restart policy) are brought up with at most
@@ -176,6 +177,7 @@ def main() -> None:
     parser.add_argument("--crash-per-deployment", type=int, default=2)
     parser.add_argument("--settle", type=float, default=60.0,
                         help="seconds the agent runs before the idle window")
+    parser.add_argument("--keep-log", type=Path, help="copy the agent's log here at the end")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="smscale"))
@@ -306,6 +308,8 @@ def main() -> None:
     finally:
         if agent is not None:
             agent.close()
+            if args.keep_log is not None:
+                shutil.copyfile(agent.log_path, args.keep_log)
         # Killed, not removed one by one: removing a thousand containers takes the daemon
         # minutes, and the whole daemon goes anyway.
         daemon.teardown(graceful=False)
