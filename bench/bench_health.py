@@ -6,7 +6,8 @@ It runs on a private Docker daemon of its own (the test kit's), so that the daem
 is what this benchmark causes and not what other work on the host does; `--main-daemon`
 uses the host's daemon instead.
 
-* Detection: a `victim` deployment's container is killed `--kills` times; each time the
+* Detection: a `victim` deployment's container crashes `--kills` times (its main process is
+  killed from outside Docker, as a segfault ends it); each time the
   latency from the container's death (the engine's FinishedAt) to the new verdict is taken
   twice: when the agent recorded the transition (its history row) and when a client polling
   `GET /api/health` first saw it (an upper bound, includes polling).
@@ -34,7 +35,7 @@ import psutil
 
 from bench.kit import Api, measure, parse_engine_time, percentile
 from support.agent import AgentProcess
-from support.compose import run_docker
+from support.compose import crash_container, run_docker
 from support.deployments import Deployment, DeploymentFactory, service
 from support.dockerd import PrivateDockerd
 from support.images import ensure_busybox_image
@@ -51,7 +52,8 @@ def detection(
     for _ in range(kills):
         api.wait(lambda v: v.get(victim.name) == "healthy", 60, "victim healthy")
         target = victim.compose("ps", "--quiet", "target").stdout.strip()
-        run_docker("kill", target, docker_host=host)
+        # A crash, as Docker sees one; a `docker kill` would be a person's stop.
+        crash_container(target, docker_host=host)
         seen_at = api.wait(
             lambda v: v.get(victim.name) != "healthy" and time.time(), 30, "victim verdict change"
         )
@@ -63,7 +65,9 @@ def detection(
         row = api.newest_transition(victim.name)
         recorded.append(float(row["ts"]) - finished)
         polled.append(seen_at - finished)
-        run_docker("start", target, docker_host=host)
+        if run_docker("inspect", "-f", "{{.State.Running}}", target,
+                      docker_host=host).stdout.strip() != "true":
+            run_docker("start", target, docker_host=host)  # recovery may have done it
     return recorded, polled
 
 
