@@ -92,7 +92,19 @@ class RuleEngine:
                     if value is not None:
                         window.add(row[0] + tick_offset, value)
                         taken += 1
+        for key, alert in list(self._active.items()):
+            self._active[key] = self._rejudged(key, alert)
         return taken
+
+    def _rejudged(self, key: Key, alert: SpikeAlert) -> SpikeAlert:
+        """A restored alert with the value its window holds (the store keeps transitions)."""
+        window, rule = self._windows.get(key), self._rules.get(key[0])
+        if window is None or rule is None or window.newest is None:
+            return alert
+        judged = window.value(window.newest, rule.aggregate)
+        if judged is None:
+            return alert
+        return dataclasses.replace(alert, value=judged.value, samples=judged.samples)
 
     def evaluate(self, snapshot: Snapshot) -> list[SpikeAlert]:
         """Advance every rule with one snapshot; return the transitions to report."""
