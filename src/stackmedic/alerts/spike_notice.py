@@ -54,21 +54,26 @@ def from_spike(alert: SpikeAlert) -> NotificationEvent | None:
             summary=f"{where}: {what} {judged}, above {quantity(alert.metric, alert.threshold)}"
                     f" ({alert.rule}); it resolves below"
                     f" {quantity(alert.metric, alert.clear_below)}.",
-            details=details, **common,
+            details=_known(details), **common,
         ))
     lasted = _duration(alert.ts - alert.fired_at) if alert.fired_at is not None else None
     details["fired at"] = _iso(alert.fired_at) if alert.fired_at is not None else None
-    details["lasted"] = lasted
+    details["firing for"] = lasted
     if alert.reason == "container gone":
         ended = f"the container is gone, the {what} spike is over"
     else:
-        ended = (f"{what} back to {quantity(alert.metric, alert.value)}"
-                 f" ({window_words(alert)}), below {_number(alert.clear_below)}")
-    title = f"{where}: {ended}" + (f" after {lasted}" if lasted else "")
+        over = f" over {_duration(alert.window_seconds)}" if alert.window_seconds > 0 else ""
+        ended = (f"{what} back to {quantity(alert.metric, alert.value)}{over},"
+                 f" below {_number(alert.clear_below)}")
+    title = f"{where}: {ended}" + (f", after firing for {lasted}" if lasted else "")
     return NotificationEvent.model_validate(dict(
         kind=NotificationKind.SPIKE_RESOLVED, severity=Severity.INFO, title=title,
-        summary=f"{alert.rule} resolved for {where}.", details=details, **common,
+        summary=f"{alert.rule} resolved for {where}.", details=_known(details), **common,
     ))
+
+
+def _known(details: dict[str, DetailValue]) -> dict[str, DetailValue]:
+    return {k: v for k, v in details.items() if v is not None}
 
 
 def subject_words(alert: SpikeAlert) -> str:
