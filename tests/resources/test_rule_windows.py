@@ -179,6 +179,6 @@ def test_a_window_keeps_one_sample_before_its_start() -> None:
     for t in range(0, 60, 10):
         window.add(float(t), float(t))
     window.add(45.0, 1.0)  # older than the newest: a replayed sample, ignored
-    judged = window.value(50.0, "avg")
+    judged = window.value("avg")
     assert judged is not None and len(window) == 3
     assert (judged.value, judged.samples, judged.covered) == (40.0, 3, True)

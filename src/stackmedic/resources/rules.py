@@ -99,9 +99,9 @@ class RuleEngine:
     def _rejudged(self, key: Key, alert: SpikeAlert) -> SpikeAlert:
         """A restored alert with the value its window holds (the store keeps transitions)."""
         window, rule = self._windows.get(key), self._rules.get(key[0])
-        if window is None or rule is None or window.newest is None:
+        if window is None or rule is None:
             return alert
-        judged = window.value(window.newest, rule.aggregate)
+        judged = window.value(rule.aggregate)
         if judged is None:
             return alert
         return dataclasses.replace(alert, value=judged.value, samples=judged.samples)
@@ -117,7 +117,7 @@ class RuleEngine:
                     continue
                 window = self._window(rule, obs.subject)
                 window.add(snapshot.tick, float(obs.value))
-                judged = window.value(snapshot.tick, rule.aggregate)
+                judged = window.value(rule.aggregate)
                 if judged is None:
                     continue
                 event = self._step(rule, obs, judged, snapshot)

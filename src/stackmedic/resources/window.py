@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Literal
 
 Aggregate = Literal["avg", "min", "p50"]
@@ -31,48 +33,49 @@ class WindowValue:
         return self.covered_seconds >= self.window_seconds
 
 
-def aggregate(values: list[float], how: Aggregate) -> float:
+def aggregate(values: Sequence[float], how: Aggregate) -> float:
     """The average, the minimum or the median of `values` (never empty)."""
     if how == "min":
         return min(values)
     if how == "p50":
         return float(statistics.median(values))
-    return statistics.fmean(values)
+    return sum(values) / len(values)
 
 
 class SampleWindow:
     """The points of one subject inside a rule's window, plus the newest one before it."""
 
-    __slots__ = ("_points", "_seconds")
+    __slots__ = ("_seconds", "_ticks", "_values")
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
-        self._points: deque[tuple[float, float]] = deque()
+        self._ticks: deque[float] = deque()
+        self._values: deque[float] = deque()
 
     def __len__(self) -> int:
-        return len(self._points)
-
-    @property
-    def newest(self) -> float | None:
-        """The tick of the newest point, if any."""
-        return self._points[-1][0] if self._points else None
+        return len(self._ticks)
 
     def add(self, tick: float, value: float) -> None:
         """Add a point; one not newer than the newest kept is ignored (a replayed one)."""
-        points = self._points
-        if points and tick <= points[-1][0]:
+        ticks, values = self._ticks, self._values
+        if ticks and tick <= ticks[-1]:
             return
-        points.append((tick, value))
+        ticks.append(tick)
+        values.append(value)
         start = tick - self._seconds
         # Keep one point at or before the window's start: it shows the window is covered.
-        while len(points) >= 2 and points[1][0] <= start:
-            points.popleft()
+        while len(ticks) >= 2 and ticks[1] <= start:
+            ticks.popleft()
+            values.popleft()
 
-    def value(self, now: float, how: Aggregate) -> WindowValue | None:
-        """The window's aggregate at `now`; None when no sample is inside it."""
-        start = now - self._seconds
-        inside = [v for t, v in self._points if start <= t <= now]
-        if not inside:
+    def value(self, how: Aggregate) -> WindowValue | None:
+        """The window's aggregate at its newest point; None when it holds none."""
+        ticks = self._ticks
+        if not ticks:
             return None
-        covered = min(self._seconds, now - self._points[0][0])
+        now = ticks[-1]
+        start = now - self._seconds
+        skip = 1 if ticks[0] < start else 0  # only the oldest point can be before the start
+        inside = list(islice(self._values, skip, None))
+        covered = min(self._seconds, now - ticks[0])
         return WindowValue(aggregate(inside, how), len(inside), covered, self._seconds)
