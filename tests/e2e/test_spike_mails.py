@@ -117,7 +117,9 @@ async def test_several_burners_across_cores_are_a_host_cpu_spike(
     site = deployments.make("hostburn", {
         f"burn{i}": service(BURN, cpu_shares=262144) for i in range(3)})
     site.up()
-    config = user_config(smtp, host_cpu_high=15, host_cpu_critical=15)
+    # Other work may hold this host's CPU high already: a 30-s window gives the agent time
+    # to find the burners (even with a daemon slow to answer) before the rule can fire.
+    config = user_config(smtp, host_cpu_high=30, host_cpu_critical=30)
     async with running_agent(tmp_path / "data", deployments.root, **config) as h:
         await h.wait_listed(site.name)
 
@@ -126,7 +128,7 @@ async def test_several_burners_across_cores_are_a_host_cpu_spike(
 
         await async_wait_until(host_mails, 90, message="a host CPU mail")
         mail = host_mails()[0]
-        assert "host: CPU averaged" in mail and "% of all cores over 15 s" in mail
+        assert "host: CPU averaged" in mail and "% of all cores over 30 s" in mail
         assert "host-cpu-high" in mail or "host-cpu-critical" in mail
         consumers = mail.split("top consumers", 1)[1]
         assert all(f"{site.name}/burn{i}" in consumers for i in range(3)), mail
