@@ -71,6 +71,11 @@ class StatsApiReader:
 
     async def read(self, container_id: str) -> ApiReading | None:
         """Return the container's stats, or None when it is not running or is gone."""
+        raw = await self.raw(container_id)
+        return parse_stats(raw) if raw is not None else None
+
+    async def raw(self, container_id: str) -> dict[str, Any] | None:
+        """The engine's stats answer as it gave it; None when it gave none or failed."""
         async with self._gate:
             self.calls += 1
             try:
@@ -89,7 +94,7 @@ class StatsApiReader:
                     self._failed(container_id, exc)
                 return None
         self.failing.discard(container_id)
-        return parse_stats(raw) if isinstance(raw, dict) else None
+        return raw if isinstance(raw, dict) else None
 
     def _failed(self, container_id: str, exc: BaseException) -> None:
         """Warn at the first failure of a container's reads, not at every sample after it."""
