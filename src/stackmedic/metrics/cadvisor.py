@@ -19,7 +19,7 @@ from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from stackmedic.metrics.cadvisor_extra import CadvisorExtras
+from stackmedic.metrics.cadvisor_extra import ExtrasView
 from stackmedic.metrics.cadvisor_extra_families import ExtraFamilies, machine_families
 from stackmedic.metrics.cadvisor_labels import LabelAllowList, label_name
 from stackmedic.metrics.config import COMPOSE_LABELS
@@ -165,7 +165,7 @@ class CadvisorMetrics:
         self,
         latest: Callable[[], Snapshot | None],
         container: Callable[[str], ContainerFacts | None],
-        extras: CadvisorExtras | None = None,
+        extras: ExtrasView | None = None,
         labels: LabelAllowList | None = None,
     ) -> None:
         self._latest = latest

@@ -65,6 +65,15 @@ class RootExtras:
     network: tuple[InterfaceStats, ...] | None
 
 
+class ExtrasView(Protocol):
+    """What the exposition reads of the extra figures (``CadvisorExtras`` fits)."""
+
+    @property
+    def root(self) -> RootExtras | None: ...
+    def container(self, container_id: str) -> ContainerExtras | None: ...
+    def filesystems(self, container_id: str) -> tuple[FsUsage, ...]: ...
+
+
 @dataclass(slots=True)
 class _Inspected:
     """What the engine said about a container, kept until it restarts."""
