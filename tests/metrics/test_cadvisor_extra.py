@@ -36,12 +36,12 @@ from .test_cadvisor import Facts, detail, sample
 
 CID = "cd" * 32
 TICKS = os.sysconf("SC_CLK_TCK")
-NET_DEV = b"""Inter-|   Receive                                                |  Transmit
- face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
-    lo:  136435     355    0    0    0     0          0         0   136435     355    0    0    0     0       0          0
-  eth0: 880745564   19768    3    4    0     0          0         0  1095374   13113    5    6    0     0       0          0
-vethab12:     10       1    0    0    0     0          0         0       20       2    0    0    0     0       0          0
-docker0:       0       0    0    0    0     0          0         0      526       5    0    2    0     0       0          0
+NET_DEV = b"""Inter-|   Receive |  Transmit
+ face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo ...
+    lo: 136435 355 0 0 0 0 0 0 136435 355 0 0 0 0 0 0
+  eth0: 880745564 19768 3 4 0 0 0 0 1095374 13113 5 6 0 0 0 0
+vethab12: 10 1 0 0 0 0 0 0 20 2 0 0 0 0 0 0
+docker0: 0 0 0 0 0 0 0 0 526 5 0 2 0 0 0 0
 """
 
 

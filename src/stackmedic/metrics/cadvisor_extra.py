@@ -5,7 +5,8 @@ Once the resource monitor has taken a sample, each sampled container's extra cgr
 counters are read, and so are the root cgroup's. Network comes from ``/proc/<pid>/net/dev``
 of the container's init process (the pid told by the engine, checked to be in the
 container's cgroup); from the engine's stats API when that process cannot be seen (gone,
-another pid namespace) or the cgroup files are not used. A container in another's
+another pid namespace), which also gives the CPU, memory and I/O extras of a container
+whose cgroup files are not read. A container in another's
 namespace (``network_mode: container:X`` or ``service:X``) has no network series, as in
 cAdvisor; one on the host network reports the host's interfaces, as in cAdvisor.
 Filesystem usage (writable layer and volumes) is walked in a thread at its own slow
@@ -167,26 +168,16 @@ class CadvisorExtras:
             except (OSError, ValueError):
                 counters = None
         known = await self._inspect(cid)
-        network: tuple[InterfaceStats, ...] | None = ()
-        if known is not None and known.shared_network:
-            network = None
-        else:
-            read = None
-            if known is not None and known.pid_visible and sample.source == "cgroups":
-                read = read_net_dev(known.pid, self._proc)
-            if read is None:
-                read, counters = await self._from_engine(cid, counters)
-            network = read
+        network: tuple[InterfaceStats, ...] | None = None
+        if known is not None and known.pid_visible and not known.shared_network:
+            network = read_net_dev(known.pid, self._proc)
+        if counters is None or (network is None and not (known and known.shared_network)):
+            raw = await self._api.raw(cid) if self._api is not None else None
+            if raw is not None:
+                counters = counters or counters_from_stats(raw)
+                if network is None and not (known and known.shared_network):
+                    network = from_stats_api(raw.get("networks"))
         return ContainerExtras(self._clock(), counters, network)
-
-    async def _from_engine(
-        self, cid: str, counters: ExtraCounters | None
-    ) -> tuple[tuple[InterfaceStats, ...], ExtraCounters | None]:
-        """Network (and, without cgroup files, the CPU and memory extras) from the engine."""
-        raw = await self._api.raw(cid) if self._api is not None else None
-        if raw is None:
-            return (), counters
-        return from_stats_api(raw.get("networks")), counters or counters_from_stats(raw)
 
     async def _inspect(self, cid: str) -> _Inspected | None:
         known = self._inspected.get(cid)
