@@ -222,6 +222,9 @@ class Extras:
     def container(self, container_id: str) -> ContainerExtras | None:
         return self.containers.get(container_id)
 
+    def want(self) -> None:
+        """Nothing to read: the figures are fixed."""
+
     def filesystems(self, container_id: str) -> tuple[FsUsage, ...]:
         return self.fs.get(container_id, ())
 

@@ -176,6 +176,8 @@ class CadvisorMetrics:
 
     def metric_families(self) -> list[Metric]:
         """The families; empty until the first sample."""
+        if self._extras is not None:
+            self._extras.want()
         snapshot = self._latest()
         if snapshot is None:
             return []

@@ -1,6 +1,7 @@
 """Reads the figures cAdvisor exports beyond the resource sample, after each sample.
 
-Once the resource monitor has taken a sample, each sampled container's extra cgroup files
+Once the resource monitor has taken a sample (and /metrics was scraped since the last
+read: nothing is read while nobody scrapes), each sampled container's extra cgroup files
 (CPU user/system, CFS periods, swap, fail count, block I/O) and its network namespace's
 counters are read, and so are the root cgroup's. Network comes from ``/proc/<pid>/net/dev``
 of the container's init process (the pid told by the engine, checked to be in the
@@ -73,6 +74,7 @@ class ExtrasView(Protocol):
     def root(self) -> RootExtras | None: ...
     def container(self, container_id: str) -> ContainerExtras | None: ...
     def filesystems(self, container_id: str) -> tuple[FsUsage, ...]: ...
+    def want(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -116,12 +118,18 @@ class CadvisorExtras:
         self._clock = clock
         self._proc = proc
         self._inspected: dict[str, _Inspected] = {}
+        self._files: dict[str, ExtraCgroupFiles] = {}
         self._containers: dict[str, ContainerExtras] = {}
         self._fs: dict[str, tuple[FsUsage, ...]] = {}
         self._fs_due = 0.0
         self._fs_task: asyncio.Task[None] | None = None
         self.root: RootExtras | None = None
         self.cost = ExtrasCost()
+        self._wanted = False
+
+    def want(self) -> None:
+        """Someone scraped: read after the next sample (nothing is read while nobody does)."""
+        self._wanted = True
 
     def container(self, container_id: str) -> ContainerExtras | None:
         """The container's extra figures, if read."""
@@ -136,10 +144,19 @@ class CadvisorExtras:
         try:
             while True:
                 snapshot = await self._source.next_snapshot()
-                await self.refresh(snapshot)
+                if self._wanted:
+                    self._wanted = False
+                    await self.refresh(snapshot)
         finally:
             if self._fs_task is not None:
                 self._fs_task.cancel()
+            for cid in list(self._files):
+                self._forget_files(cid)
+
+    def _forget_files(self, cid: str) -> None:
+        files = self._files.pop(cid, None)
+        if files is not None:
+            files.close()
 
     async def refresh(self, snapshot: Snapshot) -> None:
         """Read the extra figures of every container of ``snapshot`` and of the root."""
@@ -150,6 +167,7 @@ class CadvisorExtras:
             self._containers.pop(gone)
             self._inspected.pop(gone, None)
             self._fs.pop(gone, None)
+            self._forget_files(gone)
         for index, sample in enumerate(snapshot.containers):
             if index % _YIELD_EVERY == _YIELD_EVERY - 1:
                 await asyncio.sleep(0)
@@ -163,10 +181,14 @@ class CadvisorExtras:
         cid = sample.ref.container_id
         counters = None
         if layout is not None and sample.source == "cgroups" and sample.detail is not None:
+            files = self._files.get(cid)
+            if files is None or files.cgroup_path != sample.detail.cgroup_path:
+                self._forget_files(cid)
+                files = self._files[cid] = ExtraCgroupFiles(layout, sample.detail.cgroup_path)
             try:
-                counters = ExtraCgroupFiles(layout, sample.detail.cgroup_path).read()
+                counters = files.read()
             except (OSError, ValueError):
-                counters = None
+                self._forget_files(cid)
         known = await self._inspect(cid)
         network: tuple[InterfaceStats, ...] | None = None
         if known is not None and known.pid_visible and not known.shared_network:

@@ -3,12 +3,13 @@
 CPU user/system time (v1 ``cpuacct.stat`` in clock ticks, v2 ``cpu.stat`` in µs), CFS
 periods (``cpu.stat``), swap (v1 ``memory.stat`` ``total_swap``, v2 ``memory.swap.current``),
 the memory fail count (v1 ``memory.failcnt``, v2 ``memory.events`` ``max``) and block I/O
-bytes per device (v1 ``blkio`` service bytes, v2 ``io.stat``). Files are opened per read:
-these are read at the exporter's pace, not on the sampler's hot path.
+bytes per device (v1 ``blkio`` service bytes, v2 ``io.stat``). Like the sampler's reader,
+descriptors are kept open between reads and read with ``os.pread``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,9 +49,11 @@ class ExtraCounters:
 
 
 class ExtraCgroupFiles:
-    """Where one cgroup's extra files are, for either cgroup version."""
+    """One cgroup's extra files, for either cgroup version, kept open between reads."""
 
     def __init__(self, layout: CgroupLayout, cgroup_path: str) -> None:
+        self._fds: dict[Path, int | None] = {}
+        self.cgroup_path = cgroup_path
         rel = cgroup_path.strip("/")
         root = layout.root
         self.version = layout.version
@@ -74,26 +77,60 @@ class ExtraCgroupFiles:
             self.failcnt = v1("memory") / "memory.failcnt"
             self.io = [v1("blkio") / name for name in _V1_BLKIO]
 
+    def close(self) -> None:
+        """Close the kept-open descriptors."""
+        fds, self._fds = self._fds, {}
+        for fd in fds.values():
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def _read(self, path: Path) -> bytes | None:
+        """The file's content; None when it is not there (looked for once)."""
+        if path not in self._fds:
+            try:
+                self._fds[path] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except (FileNotFoundError, NotADirectoryError):
+                self._fds[path] = None
+        fd = self._fds[path]
+        if fd is None:
+            return None
+        chunks, offset = [], 0
+        while chunk := os.pread(fd, 65536, offset):
+            chunks.append(chunk)
+            offset += len(chunk)
+        return b"".join(chunks).strip()
+
     def read(self) -> ExtraCounters:
-        """Read the figures; a file that is not there gives None (or no devices)."""
-        cpu = _read(self.cpu_stat)
+        """Read the figures; a file that is not there gives None (or no devices).
+
+        OSError (ENODEV) once the cgroup is gone: the descriptors are then closed."""
+        try:
+            return self._read_all()
+        except OSError:
+            self.close()
+            raise
+
+    def _read_all(self) -> ExtraCounters:
+        read = self._read
+        cpu = read(self.cpu_stat)
         if self.version == 2:
             user = _scaled(cpu, b"user_usec ", 1e-6)
             system = _scaled(cpu, b"system_usec ", 1e-6)
-            swap_raw = _read(self.swap)
+            swap_raw = read(self.swap)
             swap = int(swap_raw) if swap_raw else None
-            failcnt = _key(_read(self.failcnt), b"max ")
-            io = parse_io_stat(_read(self.io[0]) or b"")
+            failcnt = _key(read(self.failcnt), b"max ")
+            io = parse_io_stat(read(self.io[0]) or b"")
         else:
-            acct = _read(self.cpuacct_stat) if self.cpuacct_stat else None
+            acct = read(self.cpuacct_stat) if self.cpuacct_stat else None
             user = _scaled(acct, b"user ", 1 / _TICKS)
             system = _scaled(acct, b"system ", 1 / _TICKS)
-            swap = _key(_read(self.swap), b"total_swap ")
-            raw_fail = _read(self.failcnt)
+            swap = _key(read(self.swap), b"total_swap ")
+            raw_fail = read(self.failcnt)
             failcnt = int(raw_fail) if raw_fail else None
             io = ()
             for path in self.io:
-                io = parse_blkio(_read(path) or b"")
+                io = parse_blkio(read(path) or b"")
                 if io:
                     break
         return ExtraCounters(
@@ -133,14 +170,6 @@ def parse_io_stat(data: bytes) -> tuple[DeviceIo, ...]:
         found.append(DeviceIo(int(major), int(minor), int(values.get(b"rbytes", 0)),
                               int(values.get(b"wbytes", 0))))
     return tuple(sorted(found, key=lambda d: (d.major, d.minor)))
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read().strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
 
 
 def _present(data: bytes, needle: bytes) -> bool:

@@ -29,7 +29,11 @@ class RootReading:
 
 def read_root(layout: CgroupLayout, meminfo: Path = Path("/proc/meminfo")) -> RootReading:
     """Read the root cgroup now; OSError or ValueError when its files are not readable."""
-    extra = ExtraCgroupFiles(layout, "/").read()
+    files = ExtraCgroupFiles(layout, "/")
+    try:
+        extra = files.read()
+    finally:
+        files.close()
     if layout.version == 2:
         cpu_ns = field_value((layout.root / "cpu.stat").read_bytes(), b"usage_usec ") * 1000
         stat = (layout.root / "memory.stat").read_bytes()
