@@ -12,7 +12,6 @@ server with a client fetching from it, a writer syncing to a volume and a CPU bu
 from __future__ import annotations
 
 import os
-import time
 
 import psutil
 import pytest
@@ -27,6 +26,7 @@ from fleet.community import (
 from fleet.requirements import STACK_MARKS
 from fleet.stack import Fleet, FleetHost
 from fleet.test_cadvisor_queries import container_name, engine_stats
+from metrics.test_cadvisor_docker import read_time
 from support.compose import run_docker
 from support.wait import wait_until
 
@@ -34,7 +34,8 @@ pytestmark = STACK_MARKS
 
 # Rules comparing a rate with its value a minute before need that much history.
 HISTORY_SECONDS = 240
-WINDOW = 20
+# Enough that one sample interval of traffic is well under 5 % of the total.
+MIN_TRAFFIC = 8_000_000
 
 
 def container_id(host: FleetHost, service: str) -> str:
@@ -74,35 +75,44 @@ def test_every_community_query_and_rule_returns_data(fleet: Fleet) -> None:
     assert kubelet == 3  # awesome-prometheus-alerts' CPU utilisation and throttle-rate rules
 
 
+def engine_network(host: FleetHost, cid: str) -> tuple[float, float, float]:
+    """When the engine read the container's counters, and its NET I/O (received, sent)."""
+    stats = engine_stats(host, cid)
+    networks = stats["networks"].values()
+    return (read_time(stats), float(sum(n["rx_bytes"] for n in networks)),
+            float(sum(n["tx_bytes"] for n in networks)))
+
+
+def ours_at(fleet: Fleet, selector: str, at: float) -> float | None:
+    """Our counter at ``at``, interpolated between the samples read around it (each sample
+    carries the time its namespace was read); None until one read after ``at`` is stored."""
+    found = fleet.prometheus.query(f"{selector}[30s]", at=at + 5)
+    points = sorted((float(t), float(v)) for series in found for t, v in series["values"])
+    before = [p for p in points if p[0] <= at]
+    after = [p for p in points if p[0] >= at]
+    if not before or not after:
+        return None
+    (t0, v0), (t1, v1) = before[-1], after[0]
+    return v0 if t1 == t0 else v0 + (v1 - v0) * (at - t0) / (t1 - t0)
+
+
 def test_network_bytes_agree_with_docker_stats_within_5_percent(fleet: Fleet) -> None:
+    """NET I/O as `docker stats` shows it (received by the client, sent by the server)
+    against our counter at the very time the engine read its figures."""
     host = fleet.hosts["h1"]
-    client, web = container_name(host, "client"), container_name(host, "web")
-    ids = {client: container_id(host, "client"), web: container_id(host, "web")}
-
-    def totals() -> tuple[float, dict[str, tuple[float, float]]]:
-        figures = {}
-        for name, cid in ids.items():
-            networks = engine_stats(host, cid)["networks"]
-            figures[name] = (sum(n["rx_bytes"] for n in networks.values()),
-                             sum(n["tx_bytes"] for n in networks.values()))
-        return time.time(), figures
-
-    start, before = totals()
-    wait_until(lambda: fleet.prometheus.query(
-        f'timestamp(container_network_receive_bytes_total{{name="{client}"}}) >'
-        f" {start + WINDOW}"), WINDOW + 30, interval=0.5, message="a scrape after the window")
-    end, after = totals()
-    window = f"{round((end - start) * 1000)}ms"
-    for name, (direction, index) in ((client, ("receive", 0)), (web, ("transmit", 1))):
-        engine = (after[name][index] - before[name][index]) / (end - start)
-        [ours] = fleet.prometheus.query(
-            f'sum(rate(container_network_{direction}_bytes_total{{name="{name}", host="h1"}}'
-            f"[{window}]))", at=end)
-        rate = float(ours["value"][1])
-        assert engine > 100_000, f"too little traffic through {name}: {engine:.0f} B/s"
-        assert abs(rate - engine) <= 0.05 * engine, (name, direction, rate, engine)
+    for service, direction, index in (("client", "receive", 1), ("web", "transmit", 2)):
+        name, cid = container_name(host, service), container_id(host, service)
+        wait_until(lambda c=cid, i=index: engine_network(host, c)[i] > MIN_TRAFFIC, 120,
+                   interval=1, message=f"{MIN_TRAFFIC} bytes through {name}")
+        figures = engine_network(host, cid)
+        selector = f'container_network_{direction}_bytes_total{{name="{name}", host="h1"}}'
+        ours = wait_until(lambda s=selector, t=figures[0]: ours_at(fleet, s, t), 30,
+                          interval=0.5, message=f"{selector} read after the engine's reading")
+        engine = figures[index]
+        assert abs(ours - engine) <= 0.05 * engine, (name, direction, ours, engine)
     [interface] = {s["metric"]["interface"] for s in fleet.prometheus.query(
-        f'container_network_receive_bytes_total{{name="{client}", host="h1"}}')}
+        f'container_network_receive_bytes_total{{name="{container_name(host, "client")}",'
+        ' host="h1"}')}
     assert interface == "eth0"
 
 
@@ -147,8 +157,10 @@ def test_cfs_periods_count_under_a_quota_only(fleet: Fleet, service: str) -> Non
         f'rate(container_cpu_cfs_periods_total{{name="{name}", host="h1"}}[30s])')
     throttled = fleet.prometheus.query(
         f'rate(container_cpu_cfs_throttled_periods_total{{name="{name}", host="h1"}}[30s])')
-    assert periods and float(periods[0]["value"][1]) > 5  # 10 periods a second at 100 ms
-    assert throttled and float(throttled[0]["value"][1]) > 0  # spinning past 0.1 core
+    # A period counts when the burner had work in it: up to 10 a second at 100 ms, fewer
+    # when the machine is too busy to run it every period.
+    assert periods and float(periods[0]["value"][1]) > 0
+    assert throttled and 0 < float(throttled[0]["value"][1]) <= float(periods[0]["value"][1])
     cache = container_name(host, "cache")
     assert not fleet.prometheus.query(
         f'container_cpu_cfs_periods_total{{name="{cache}", host="h1"}}')
