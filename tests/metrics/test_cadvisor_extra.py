@@ -14,7 +14,7 @@ from resources.fake_cgroups import FakeCgroupTree, FakeContainer
 from resources.test_fixtures import Fixture
 from stackmedic.metrics import Metrics
 from stackmedic.metrics.cadvisor import CadvisorMetrics
-from stackmedic.metrics.cadvisor_extra import ContainerExtras, RootExtras, counters_from_stats
+from stackmedic.metrics.cadvisor_extra import ContainerExtras, RootExtras
 from stackmedic.metrics.cadvisor_labels import LabelAllowList, label_name
 from stackmedic.metrics.config import MetricsConfig
 from stackmedic.resources import Snapshot, detect_layout
@@ -30,6 +30,7 @@ from stackmedic.resources.fs_usage import (
 from stackmedic.resources.models import HostSample
 from stackmedic.resources.netdev import InterfaceStats, from_stats_api, parse_net_dev
 from stackmedic.resources.root_cgroup import RootReading, read_root
+from stackmedic.resources.stats_api import counters_from_stats
 
 from .exposition import Exposition
 from .test_cadvisor import Facts, detail, sample
@@ -54,6 +55,9 @@ def write_extras(tree: FakeCgroupTree, root: Path) -> None:
             "usage_usec 9000000\nuser_usec 6000000\nsystem_usec 3000000\n"
             "nr_periods 40\nnr_throttled 12\nthrottled_usec 2500000\n")
         (base / "memory.swap.current").write_text("4096\n")
+        (base / "memory.peak").write_text("9000\n")
+        stat = base / "memory.stat"
+        stat.write_text(stat.read_text() + "file_mapped 777\n")
         (base / "io.stat").write_text("254:0 rbytes=1000 wbytes=2000 rios=1 wios=2 dbytes=0\n"
                                       "8:0 rbytes=5 wbytes=6 rios=1 wios=1 dbytes=0\n")
         return
@@ -63,7 +67,9 @@ def write_extras(tree: FakeCgroupTree, root: Path) -> None:
     (root / cpu / rel / "cpu.stat").write_text(
         "nr_periods 40\nnr_throttled 12\nthrottled_time 2500000000\n")
     stat = root / "memory" / rel / "memory.stat"
-    stat.write_text(stat.read_text() + "swap 1\ntotal_swap 4096\n")
+    stat.write_text(stat.read_text() + "swap 1\ntotal_swap 4096\nmapped_file 1\n"
+                    "total_mapped_file 777\n")
+    (root / "memory" / rel / "memory.max_usage_in_bytes").write_text("9000\n")
     (root / "memory" / rel / "memory.failcnt").write_text("3\n")
     blkio = root / "blkio" / rel
     blkio.mkdir(parents=True)
@@ -90,6 +96,7 @@ def test_extra_cgroup_figures_of_both_versions(
         cfs_periods=40, cfs_throttled_periods=12, swap_bytes=4096,
         failcnt=3,  # v2: memory.events "max" (the fake writes 3), v1: memory.failcnt
         io=(DeviceIo(8, 0, 5, 6), DeviceIo(254, 0, 1000, 2000)),
+        max_usage_bytes=9000, mapped_file_bytes=777,
     )
 
 
@@ -157,13 +164,13 @@ def test_stats_api_extras() -> None:
         "cpu_stats": {"cpu_usage": {"usage_in_usermode": 2_000_000_000,
                                     "usage_in_kernelmode": 500_000_000},
                       "throttling_data": {"periods": 9, "throttled_periods": 2}},
-        "memory_stats": {"failcnt": 4, "stats": {"total_swap": 8}},
+        "memory_stats": {"failcnt": 4, "max_usage": 70, "stats": {"total_swap": 8}},
         "blkio_stats": {"io_service_bytes_recursive": [
             {"major": 8, "minor": 0, "op": "Read", "value": 11},
             {"major": 8, "minor": 0, "op": "Write", "value": 22},
             {"major": 8, "minor": 0, "op": "Total", "value": 33}]},
     })
-    assert counters == ExtraCounters(2.0, 0.5, 9, 2, 8, 4, (DeviceIo(8, 0, 11, 22),))
+    assert counters == ExtraCounters(2.0, 0.5, 9, 2, 8, 4, (DeviceIo(8, 0, 11, 22),), 70)
 
 
 def test_walk_counts_allocated_blocks_once_per_hard_link_and_keeps_its_budget(
@@ -230,7 +237,7 @@ class Extras:
 
 
 ETH0 = InterfaceStats("eth0", 100, 2, 0, 1, 300, 4, 0, 0)
-COUNTERS = ExtraCounters(6.0, 3.0, 40, 12, 4096, 3, (DeviceIo(254, 0, 1000, 2000),))
+COUNTERS = ExtraCounters(6.0, 3.0, 40, 12, 4096, 3, (DeviceIo(254, 0, 1000, 2000),), 9000, 777)
 
 
 def test_extra_families_have_cadvisor_names_types_and_labels() -> None:
@@ -272,6 +279,10 @@ def test_extra_families_have_cadvisor_names_types_and_labels() -> None:
     assert exp.value("container_cpu_user_seconds_total", **unlimited_name) == 6.0
     assert exp.value("container_memory_swap", **web) == 4096
     assert exp.value("container_memory_failcnt", **web) == 3
+    assert exp.value("container_memory_max_usage_bytes", **web) == 9000
+    assert exp.value("container_memory_mapped_file", **web) == 777
+    assert exp.value("container_oom_events_total", **web) == 0
+    assert exp.type_of("container_oom_events") == "counter"
     reads = exp.one("container_fs_writes_bytes_total", **web)
     assert reads.value == 2000 and reads.labels["device"] == block_device_name(254, 0)
     assert exp.value("container_blkio_device_usage_total", **web, operation="Read") == 1000

@@ -58,6 +58,7 @@ class _Families:
     cpu_period: GaugeMetricFamily
     last_seen: GaugeMetricFamily
     start_time: GaugeMetricFamily
+    oom_events: CounterMetricFamily
 
     @classmethod
     def empty(cls, labels: list[str]) -> _Families:
@@ -99,6 +100,11 @@ class _Families:
                 "container_start_time_seconds",
                 "Start time of the container since unix epoch in seconds.",
             ),
+            oom_events=CounterMetricFamily(
+                "container_oom_events_total",
+                "Count of out of memory events observed for the container.",
+                labels=labels,
+            ),
         )
 
     def add(self, labels: list[str], sample: ContainerSample, facts: ContainerFacts | None) -> None:
@@ -110,6 +116,8 @@ class _Families:
         self.last_seen.add_metric(labels, float(int(ts)), timestamp=ts)
         if facts is not None and facts.started_at is not None:
             self.start_time.add_metric(labels, facts.started_at)
+        if sample.oom_kills is not None:
+            self.oom_events.add_metric(labels, sample.oom_kills, timestamp=ts)
         if detail is None:
             return
         self.memory(labels, ts, detail.usage_bytes, detail.working_set_bytes,
@@ -143,6 +151,7 @@ class _Families:
             self.cpu_period,
             self.last_seen,
             self.start_time,
+            self.oom_events,
         ]
 
 

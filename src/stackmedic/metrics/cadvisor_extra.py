@@ -21,19 +21,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiodocker
 import structlog
 
 from stackmedic.metrics.config import MetricsConfig
-from stackmedic.resources.cgroup_extra import DeviceIo, ExtraCgroupFiles, ExtraCounters
+from stackmedic.resources.cgroup_extra import ExtraCgroupFiles, ExtraCounters
 from stackmedic.resources.cgroups import CgroupLayout
 from stackmedic.resources.fs_usage import BudgetExceeded, FsUsage, filesystem_usage, mount_devices
 from stackmedic.resources.models import ContainerSample, Snapshot
 from stackmedic.resources.netdev import InterfaceStats, from_stats_api, read_net_dev
 from stackmedic.resources.root_cgroup import RootReading, read_root
-from stackmedic.resources.stats_api import StatsApiReader
+from stackmedic.resources.stats_api import StatsApiReader, counters_from_stats
 
 log = structlog.get_logger(__name__)
 
@@ -271,35 +271,6 @@ def _walk_all(
     cost.fs_walks += len(jobs)
     cost.fs_seconds += time.thread_time() - started
     return found
-
-
-def counters_from_stats(raw: dict[str, Any]) -> ExtraCounters:
-    """The extra figures the engine's stats API carries (where cgroup files are not read)."""
-    cpu = (raw.get("cpu_stats") or {})
-    usage = cpu.get("cpu_usage") or {}
-    throttling = cpu.get("throttling_data") or {}
-    memory = raw.get("memory_stats") or {}
-    stats = memory.get("stats") or {}
-    io: dict[tuple[int, int], list[int]] = {}
-    for entry in (raw.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []:
-        figures = io.setdefault((int(entry["major"]), int(entry["minor"])), [0, 0])
-        op = str(entry.get("op", "")).lower()
-        if op in ("read", "write"):
-            figures[op == "write"] = int(entry.get("value", 0))
-    swap = stats.get("total_swap")
-    return ExtraCounters(
-        cpu_user_seconds=_ns(usage.get("usage_in_usermode")),
-        cpu_system_seconds=_ns(usage.get("usage_in_kernelmode")),
-        cfs_periods=throttling.get("periods"),
-        cfs_throttled_periods=throttling.get("throttled_periods"),
-        swap_bytes=int(swap) if swap is not None else None,
-        failcnt=memory.get("failcnt"),
-        io=tuple(DeviceIo(mj, mn, r, w) for (mj, mn), (r, w) in sorted(io.items())),
-    )
-
-
-def _ns(value: Any) -> float | None:
-    return None if value is None else int(value) / 1e9
 
 
 def _alive(proc: str, pid: int) -> bool:

@@ -48,6 +48,10 @@ class ExtraFamilies:
         self.throttled_periods = counter("container_cpu_cfs_throttled_periods_total",
                                          "Number of throttled period intervals.")
         self.swap = gauge("container_memory_swap", "Container swap usage in bytes.")
+        self.max_usage = gauge("container_memory_max_usage_bytes",
+                               "Maximum memory usage recorded in bytes.")
+        self.mapped_file = gauge("container_memory_mapped_file",
+                                 "Size of memory mapped files in bytes.")
         # cAdvisor types it a counter though its name has no _total: kept untyped here, so
         # the exposition keeps the name (prometheus_client would append _total).
         self.failcnt = Metric("container_memory_failcnt",
@@ -108,6 +112,10 @@ class ExtraFamilies:
             self.throttled_periods.add_metric(values, c.cfs_throttled_periods, timestamp=ts)
         if c.swap_bytes is not None:
             self.swap.add_metric(values, c.swap_bytes, timestamp=ts)
+        if c.max_usage_bytes is not None:
+            self.max_usage.add_metric(values, c.max_usage_bytes, timestamp=ts)
+        if c.mapped_file_bytes is not None:
+            self.mapped_file.add_metric(values, c.mapped_file_bytes, timestamp=ts)
         if c.failcnt is not None:
             self.failcnt.add_sample("container_memory_failcnt",
                                     dict(zip(self._labels, values, strict=True)), c.failcnt,
@@ -137,8 +145,9 @@ class ExtraFamilies:
     def all(self) -> list[Metric]:
         """The families, in cAdvisor's order of concerns."""
         return [self.user, self.system, self.periods, self.throttled_periods, self.swap,
-                self.failcnt, *self.network, self.reads, self.writes, self.blkio,
-                self.fs_usage, self.fs_limit, self.inodes_total, self.inodes_free]
+                self.max_usage, self.mapped_file, self.failcnt, *self.network, self.reads,
+                self.writes, self.blkio, self.fs_usage, self.fs_limit, self.inodes_total,
+                self.inodes_free]
 
 
 def machine_families(host: HostSample | None) -> list[Metric]:

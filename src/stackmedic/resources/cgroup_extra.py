@@ -46,6 +46,10 @@ class ExtraCounters:
     swap_bytes: int | None
     failcnt: int | None
     io: tuple[DeviceIo, ...] = ()
+    max_usage_bytes: int | None = None
+    """Peak memory usage (v1 ``memory.max_usage_in_bytes``, v2 ``memory.peak``)."""
+    mapped_file_bytes: int | None = None
+    """Memory-mapped file pages (v1 ``total_mapped_file``, v2 ``file_mapped``)."""
 
 
 class ExtraCgroupFiles:
@@ -62,6 +66,7 @@ class ExtraCgroupFiles:
             self.cpu_stat = base / "cpu.stat"
             self.cpuacct_stat: Path | None = None
             self.memory_stat = base / "memory.stat"
+            self.peak = base / "memory.peak"
             self.swap = base / "memory.swap.current"
             self.failcnt = base / "memory.events"
             self.io = [base / "io.stat"]
@@ -73,6 +78,7 @@ class ExtraCgroupFiles:
             self.cpu_stat = v1("cpu") / "cpu.stat"
             self.cpuacct_stat = v1("cpuacct") / "cpuacct.stat"
             self.memory_stat = v1("memory") / "memory.stat"
+            self.peak = v1("memory") / "memory.max_usage_in_bytes"
             self.swap = self.memory_stat
             self.failcnt = v1("memory") / "memory.failcnt"
             self.io = [v1("blkio") / name for name in _V1_BLKIO]
@@ -114,6 +120,8 @@ class ExtraCgroupFiles:
     def _read_all(self) -> ExtraCounters:
         read = self._read
         cpu = read(self.cpu_stat)
+        memory = read(self.memory_stat)
+        peak = read(self.peak)
         if self.version == 2:
             user = _scaled(cpu, b"user_usec ", 1e-6)
             system = _scaled(cpu, b"system_usec ", 1e-6)
@@ -125,7 +133,7 @@ class ExtraCgroupFiles:
             acct = read(self.cpuacct_stat) if self.cpuacct_stat else None
             user = _scaled(acct, b"user ", 1 / _TICKS)
             system = _scaled(acct, b"system ", 1 / _TICKS)
-            swap = _key(read(self.swap), b"total_swap ")
+            swap = _key(memory, b"total_swap ")
             raw_fail = read(self.failcnt)
             failcnt = int(raw_fail) if raw_fail else None
             io = ()
@@ -141,6 +149,9 @@ class ExtraCgroupFiles:
             swap_bytes=swap,
             failcnt=failcnt,
             io=io,
+            max_usage_bytes=int(peak) if peak else None,
+            mapped_file_bytes=_key(memory, b"file_mapped " if self.version == 2
+                                   else b"total_mapped_file "),
         )
 
 
