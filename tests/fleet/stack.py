@@ -67,10 +67,10 @@ def site_services() -> dict[str, Any]:
                          mem_limit=MEMORY_LIMIT),
         "web": service(f"mkdir -p /www && head -c {BLOB_BYTES} /dev/zero > /www/blob"
                        " && exec httpd -f -p 8080 -h /www"),
-        "client": service("while :; do wget -q -O /dev/null http://web:8080/blob; sleep 0.2;"
+        "client": service("while :; do wget -q -O /dev/null http://web:8080/blob; sleep 0.5;"
                           " done", depends_on=["web"]),
         "writer": service("while :; do dd if=/dev/urandom of=/data/f bs=65536 count=16"
-                          " conv=fsync 2>/dev/null; sleep 1; done",
+                          " conv=fsync 2>/dev/null; sleep 2; done",
                           volumes=["scratch:/data"]),
     }
 
