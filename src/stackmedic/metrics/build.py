@@ -58,7 +58,8 @@ def build_metrics(
     metrics.add(AgentMetrics(db, reconciles, heartbeats))
     if cadvisor:
         config = config or MetricsConfig()
-        extras = CadvisorExtras(resources, engine.docker, config)
+        extras = CadvisorExtras(resources, config, inspect=engine.inspect_container,
+                                docker=lambda: engine.docker)
         metrics.add(CadvisorMetrics(resources.latest, observed.get, extras,
                                     LabelAllowList(config.cadvisor_labels)))
         metrics.loops["cadvisor-extras"] = extras.run

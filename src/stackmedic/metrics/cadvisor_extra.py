@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiodocker
+import aiohttp
 import structlog
 
 from stackmedic.metrics.config import MetricsConfig
@@ -38,6 +39,9 @@ from stackmedic.resources.stats_api import StatsApiReader, counters_from_stats
 log = structlog.get_logger(__name__)
 
 _YIELD_EVERY = 64
+
+
+Inspect = Callable[[str], Awaitable[dict[str, Any] | None]]
 
 
 class SnapshotSource(Protocol):
@@ -105,15 +109,17 @@ class CadvisorExtras:
     def __init__(
         self,
         source: SnapshotSource,
-        docker: aiodocker.Docker | None,
         config: MetricsConfig,
         *,
+        inspect: Inspect | None = None,
+        docker: Callable[[], aiodocker.Docker] | None = None,
         clock: Callable[[], float] = time.time,
         proc: str = "/proc",
     ) -> None:
         self._source = source
+        self._inspect_engine = inspect
         self._docker = docker
-        self._api = StatsApiReader(docker) if docker is not None else None
+        self._stats: StatsApiReader | None = None
         self._config = config
         self._clock = clock
         self._proc = proc
@@ -194,22 +200,31 @@ class CadvisorExtras:
         if known is not None and known.pid_visible and not known.shared_network:
             network = read_net_dev(known.pid, self._proc)
         if counters is None or (network is None and not (known and known.shared_network)):
-            raw = await self._api.raw(cid) if self._api is not None else None
+            raw = await self._stats_api().raw(cid) if self._docker is not None else None
             if raw is not None:
                 counters = counters or counters_from_stats(raw)
                 if network is None and not (known and known.shared_network):
                     network = from_stats_api(raw.get("networks"))
         return ContainerExtras(self._clock(), counters, network)
 
+    def _stats_api(self) -> StatsApiReader:
+        """The engine's stats API, through the engine's client (made on first use)."""
+        assert self._docker is not None
+        if self._stats is None:
+            self._stats = StatsApiReader(self._docker())
+        return self._stats
+
     async def _inspect(self, cid: str) -> _Inspected | None:
         known = self._inspected.get(cid)
         if known is not None and (not known.pid_visible or _alive(self._proc, known.pid)):
             return known
-        if self._docker is None:
+        if self._inspect_engine is None:
             return None
         try:
-            data = (await self._docker.containers.get(cid))._container
-        except (aiodocker.DockerError, TimeoutError):
+            data = await self._inspect_engine(cid)
+        except (aiodocker.DockerError, aiohttp.ClientError):  # the engine gone: read later
+            return None
+        if data is None:
             return None
         state = data.get("State") or {}
         pid = int(state.get("Pid") or 0)
