@@ -9,15 +9,25 @@ host-network container reports the host's interfaces, the same counters as ``id=
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+import aiodocker
 import pytest
 
+from stackmedic.metrics.cadvisor_extra import CadvisorExtras, ContainerExtras
+from stackmedic.metrics.config import MetricsConfig
+from stackmedic.resources import ContainerRef, Snapshot
+from stackmedic.resources.cgroups import CgroupLayout
 from support.agent import running_agent
 from support.deployments import DeploymentFactory, service
 from support.wait import async_wait_until
 
 from .exposition import Exposition
+from .test_cadvisor import detail
+from .test_cadvisor import sample as base_sample
 from .test_cadvisor_docker import scrape
 
 pytestmark = pytest.mark.docker
@@ -64,3 +74,54 @@ async def test_network_series_follow_the_namespace_a_container_is_in(
         hostnet = {s.labels["interface"]: s.value for s in exp.samples(RX, **{SERVICE: "hostnet"})}
         assert "lo" not in hostnet and "eth0" in hostnet
         assert hostnet["eth0"] == pytest.approx(host_side["eth0"], rel=1e-3)
+
+
+@dataclass
+class NoCgroups:
+    """A resource monitor whose cgroup layout is unknown (the agent reads no cgroup files)."""
+
+    layout: CgroupLayout | None = None
+
+    async def next_snapshot(self, timeout: float | None = None) -> Snapshot:
+        raise NotImplementedError
+
+
+async def test_without_the_process_in_sight_the_engine_tells_network_and_cpu(
+    deployments: DeploymentFactory, tmp_path: Path
+) -> None:
+    """An agent that cannot see the container's processes (another pid namespace: here an
+    empty /proc) takes network, CPU user/system and the rest from the engine's stats API;
+    the writable layer and volumes are walked all the same."""
+    site = deployments.make("eng", {
+        "web": service("head -c 100000 /dev/zero > /tmp/blob && exec httpd -f -p 8080 -h /tmp"),
+        "client": service("head -c 300000 /dev/zero > /layer.bin; while :; do"
+                          " wget -q -O /dev/null http://web:8080/blob; sleep 0.2; done",
+                          depends_on=["web"]),
+    })
+    site.up()
+    [name] = [row["Name"] for row in site.ps() if row["Service"] == "client"]
+    async with aiodocker.Docker() as docker:
+        cid = (await docker.containers.get(name)).id
+
+        async def inspect(container_id: str) -> dict[str, Any] | None:
+            data: dict[str, Any] = (await docker.containers.get(container_id))._container
+            return data
+
+        extras = CadvisorExtras(
+            NoCgroups(), MetricsConfig(cadvisor_fs_interval_seconds=1), inspect=inspect,
+            docker=lambda: docker, proc=str(tmp_path))
+        ref = ContainerRef(cid, site.name, "client", "client")
+        sample = replace(base_sample("x", detail()), ref=ref, source="stats_api")
+
+        async def read() -> ContainerExtras | None:
+            await extras.refresh(Snapshot(time.time(), None, (sample,)))
+            found = extras.container(cid)
+            ok = found and found.network and found.network[0].rx_bytes > 500_000
+            return found if ok and extras.filesystems(cid) else None
+
+        found = await async_wait_until(read, 60, interval=1, message="the engine's figures")
+        assert found is not None and found.network is not None and found.counters is not None
+        assert [i.name for i in found.network] == ["eth0"]
+        assert found.counters.cpu_user_seconds is not None
+        [fs] = extras.filesystems(cid)
+        assert fs.usage_bytes >= 300_000 and fs.limit_bytes > fs.usage_bytes
