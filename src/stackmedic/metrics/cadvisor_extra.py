@@ -38,8 +38,6 @@ from stackmedic.resources.stats_api import StatsApiReader, counters_from_stats
 
 log = structlog.get_logger(__name__)
 
-_YIELD_EVERY = 64
-
 
 Inspect = Callable[[str], Awaitable[dict[str, Any] | None]]
 
@@ -174,10 +172,10 @@ class CadvisorExtras:
             self._inspected.pop(gone, None)
             self._fs.pop(gone, None)
             self._forget_files(gone)
-        for index, sample in enumerate(snapshot.containers):
-            if index % _YIELD_EVERY == _YIELD_EVERY - 1:
-                await asyncio.sleep(0)
-            self._containers[sample.ref.container_id] = await self._read(sample, layout)
+        # Concurrently: a container read from the engine waits on it, the others do not.
+        read = await asyncio.gather(*(self._read(s, layout) for s in snapshot.containers))
+        for sample, extras in zip(snapshot.containers, read, strict=True):
+            self._containers[sample.ref.container_id] = extras
         self.root = self._read_root(layout)
         self.cost.reads += len(snapshot.containers)
         self.cost.read_seconds += time.process_time() - started
