@@ -29,7 +29,7 @@ from prometheus_client.core import Metric
 
 from stackmedic.metrics import Metrics
 from stackmedic.metrics.cadvisor import CadvisorMetrics
-from stackmedic.metrics.cadvisor_extra import ContainerExtras, RootExtras
+from stackmedic.metrics.cadvisor_extra import ContainerExtras, ExtrasCost, RootExtras
 from stackmedic.resources import ContainerRef, ContainerSample, Snapshot
 from stackmedic.resources.cgroup_extra import DeviceIo, ExtraCgroupFiles, ExtraCounters
 from stackmedic.resources.cgroup_reader import CgroupReader
@@ -93,6 +93,7 @@ class Extras:
 
     containers: dict[str, ContainerExtras]
     root: RootExtras | None = None
+    cost: ExtrasCost = field(default_factory=ExtrasCost)
 
     def container(self, container_id: str) -> ContainerExtras | None:
         """The container's figures."""

@@ -14,7 +14,7 @@ from resources.fake_cgroups import FakeCgroupTree, FakeContainer
 from resources.test_fixtures import Fixture
 from stackmedic.metrics import Metrics
 from stackmedic.metrics.cadvisor import CadvisorMetrics
-from stackmedic.metrics.cadvisor_extra import ContainerExtras, RootExtras
+from stackmedic.metrics.cadvisor_extra import ContainerExtras, ExtrasCost, RootExtras
 from stackmedic.metrics.cadvisor_labels import LabelAllowList, label_name
 from stackmedic.metrics.config import MetricsConfig
 from stackmedic.resources import Snapshot, detect_layout
@@ -225,6 +225,7 @@ class Extras:
     containers: dict[str, ContainerExtras] = field(default_factory=dict)
     fs: dict[str, tuple[FsUsage, ...]] = field(default_factory=dict)
     root: RootExtras | None = None
+    cost: ExtrasCost = field(default_factory=ExtrasCost)
 
     def container(self, container_id: str) -> ContainerExtras | None:
         return self.containers.get(container_id)
@@ -300,3 +301,4 @@ def test_extra_families_have_cadvisor_names_types_and_labels() -> None:
     assert exp.value("machine_cpu_cores") == 4
     assert exp.value("machine_memory_bytes") == 8 * 1024**3
     assert exp.value("machine_swap_bytes") == 2 * 1024**3
+    assert exp.value("stackmedic_cadvisor_read_cpu_seconds_total", part="filesystem_walk") == 0

@@ -20,7 +20,11 @@ from typing import Protocol
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from stackmedic.metrics.cadvisor_extra import ExtrasView
-from stackmedic.metrics.cadvisor_extra_families import ExtraFamilies, machine_families
+from stackmedic.metrics.cadvisor_extra_families import (
+    ExtraFamilies,
+    cost_families,
+    machine_families,
+)
 from stackmedic.metrics.cadvisor_labels import LabelAllowList, label_name
 from stackmedic.metrics.config import COMPOSE_LABELS
 from stackmedic.resources.models import ContainerSample, Snapshot
@@ -220,4 +224,5 @@ class CadvisorMetrics:
                 core.memory(values, root.read_at, r.usage_bytes, r.working_set_bytes,
                             r.rss_bytes, r.cache_bytes)
             more.add_root(values, root)
-        return [*core.all(), *more.all(), *machine_families(snapshot.host)]
+        costs = cost_families(self._extras.cost) if self._extras is not None else []
+        return [*core.all(), *more.all(), *machine_families(snapshot.host), *costs]

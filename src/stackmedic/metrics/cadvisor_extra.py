@@ -69,11 +69,23 @@ class RootExtras:
     network: tuple[InterfaceStats, ...] | None
 
 
+@dataclass
+class ExtrasCost:
+    """CPU spent reading (exposed as ``stackmedic_cadvisor_read_cpu_seconds_total``), and the
+    containers whose filesystem walk was over its budget (warned once)."""
+
+    read_seconds: float = 0.0
+    fs_seconds: float = 0.0
+    fs_skipped: set[str] = field(default_factory=set)
+
+
 class ExtrasView(Protocol):
     """What the exposition reads of the extra figures (``CadvisorExtras`` fits)."""
 
     @property
     def root(self) -> RootExtras | None: ...
+    @property
+    def cost(self) -> ExtrasCost: ...
     def container(self, container_id: str) -> ContainerExtras | None: ...
     def filesystems(self, container_id: str) -> tuple[FsUsage, ...]: ...
     def want(self) -> None: ...
@@ -88,17 +100,6 @@ class _Inspected:
     pid_visible: bool
     shared_network: bool
     paths: tuple[Path, ...]
-
-
-@dataclass
-class ExtrasCost:
-    """CPU spent reading, for the bench and the README's figures."""
-
-    reads: int = 0
-    read_seconds: float = 0.0
-    fs_walks: int = 0
-    fs_seconds: float = 0.0
-    fs_skipped: set[str] = field(default_factory=set)
 
 
 class CadvisorExtras:
@@ -177,7 +178,6 @@ class CadvisorExtras:
         for sample, extras in zip(snapshot.containers, read, strict=True):
             self._containers[sample.ref.container_id] = extras
         self.root = self._read_root(layout)
-        self.cost.reads += len(snapshot.containers)
         self.cost.read_seconds += time.process_time() - started
         self._maybe_walk(snapshot.ts)
 
@@ -281,7 +281,6 @@ def _walk_all(
                 log.warning("metrics.fs_usage_skipped", container=cid[:12], reason=str(exc))
         except OSError as exc:
             log.debug("metrics.fs_usage_failed", container=cid[:12], error=str(exc))
-    cost.fs_walks += len(jobs)
     cost.fs_seconds += time.thread_time() - started
     return found
 

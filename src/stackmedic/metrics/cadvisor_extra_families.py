@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from stackmedic.metrics.cadvisor_extra import ContainerExtras, RootExtras
+from stackmedic.metrics.cadvisor_extra import ContainerExtras, ExtrasCost, RootExtras
 from stackmedic.resources.cgroup_extra import ExtraCounters
 from stackmedic.resources.fs_usage import FsUsage, block_device_name
 from stackmedic.resources.models import HostSample
@@ -148,6 +148,16 @@ class ExtraFamilies:
                 self.max_usage, self.mapped_file, self.failcnt, *self.network, self.reads,
                 self.writes, self.blkio, self.fs_usage, self.fs_limit, self.inodes_total,
                 self.inodes_free]
+
+
+def cost_families(cost: ExtrasCost) -> list[Metric]:
+    """What reading the extra figures cost the agent so far (CPU seconds)."""
+    reads = CounterMetricFamily(
+        "stackmedic_cadvisor_read_cpu_seconds",
+        "CPU time spent reading the cAdvisor figures beyond the sample.", labels=["part"])
+    reads.add_metric(["cgroups_and_network"], cost.read_seconds)
+    reads.add_metric(["filesystem_walk"], cost.fs_seconds)
+    return [reads]
 
 
 def machine_families(host: HostSample | None) -> list[Metric]:
