@@ -17,6 +17,7 @@ from pathlib import Path
 from stackmedic.resources.cgroup_reader import field_value
 from stackmedic.resources.cgroups import CgroupLayout, _v1_controller
 
+_BUFFER = 16384
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _V1_BLKIO = (
     "blkio.io_service_bytes_recursive",
@@ -101,11 +102,13 @@ class ExtraCgroupFiles:
         fd = self._fds[path]
         if fd is None:
             return None
-        chunks, offset = [], 0
-        while chunk := os.pread(fd, 65536, offset):
-            chunks.append(chunk)
-            offset += len(chunk)
-        return b"".join(chunks).strip()
+        data = os.pread(fd, _BUFFER, 0)
+        if len(data) == _BUFFER:  # a long memory.stat or io.stat: read the rest
+            chunks = [data]
+            while chunk := os.pread(fd, _BUFFER, sum(len(c) for c in chunks)):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data.strip()
 
     def read(self) -> ExtraCounters:
         """Read the figures; a file that is not there gives None (or no devices).
