@@ -29,6 +29,7 @@ SCRAPE_SECONDS = 1
 PEER_TIMEOUT = 2.0
 CACHE_BYTES = 16_000_000
 BLOB_BYTES = 200_000
+TRAFFIC_HOST = "h1"  # the host whose site also serves, fetches and writes
 # How often the agents walk the containers' writable layers and volumes (default 300 s).
 FS_INTERVAL_SECONDS = 5
 MEMORY_LIMIT = 64 * 1024 * 1024
@@ -57,14 +58,19 @@ class Fleet:
     receiver: HttpReceiver
 
 
-def site_services() -> dict[str, Any]:
-    """What every host runs: a CPU burner held to 0.1 core, a 16 MB memory holder, a web
-    server with a client fetching from it all the time, and a writer syncing to a volume."""
-    return {
+def site_services(host: str = "h1") -> dict[str, Any]:
+    """What every host runs: a CPU burner held to 0.1 core and a 16 MB memory holder; h1
+    also a web server with a client fetching from it and a writer syncing to a volume."""
+    services = {
         "burner": service("while :; do :; done", cpus=0.1, mem_limit=MEMORY_LIMIT),
         # tail keeps its unterminated last "line" in memory until the pipe closes
         "cache": service(f"(head -c {CACHE_BYTES} /dev/zero; sleep 3600) | tail",
                          mem_limit=MEMORY_LIMIT),
+    }
+    if host != TRAFFIC_HOST:
+        return services
+    return {
+        **services,
         "web": service(f"mkdir -p /www && head -c {BLOB_BYTES} /dev/zero > /www/blob"
                        " && exec httpd -f -p 8080 -h /www"),
         "client": service("while :; do wget -q -O /dev/null http://web:8080/blob; sleep 0.5;"
@@ -148,7 +154,8 @@ def _start_host(name: str, root: Path, image: str) -> FleetHost:
         factory = DeploymentFactory(root=root / name / "deployments", image=image,
                                     docker_host=daemon.host)
         factory.root.mkdir(parents=True)
-        site = factory.make("site", site_services(), top_level={"volumes": {"scratch": {}}})
+        site = factory.make("site", site_services(name),
+                            top_level={"volumes": {"scratch": {}}} if name == TRAFFIC_HOST else {})
         site.up()
         fleet_host = FleetHost(name, daemon, factory, site)
         if name == "h2":
