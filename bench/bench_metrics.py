@@ -29,7 +29,7 @@ from prometheus_client.core import Metric
 
 from stackmedic.metrics import Metrics
 from stackmedic.metrics.cadvisor import CadvisorMetrics
-from stackmedic.metrics.cadvisor_extra import ContainerExtras, ExtrasCost, RootExtras
+from stackmedic.metrics.cadvisor_extra import ContainerExtras, FixedExtras
 from stackmedic.resources import ContainerRef, ContainerSample, Snapshot
 from stackmedic.resources.cgroup_extra import DeviceIo, ExtraCgroupFiles, ExtraCounters
 from stackmedic.resources.cgroup_reader import CgroupReader
@@ -87,31 +87,14 @@ def snapshot(n: int) -> tuple[Snapshot, dict[str, Facts]]:
     return Snapshot(1_800_000_000.0, None, tuple(samples)), facts
 
 
-@dataclass
-class Extras:
-    """Extra figures for every container of a snapshot, as the reader would hold them."""
-
-    containers: dict[str, ContainerExtras]
-    root: RootExtras | None = None
-    cost: ExtrasCost = field(default_factory=ExtrasCost)
-
-    def container(self, container_id: str) -> ContainerExtras | None:
-        """The container's figures."""
-        return self.containers.get(container_id)
-
-    def want(self) -> None:
-        """Nothing to read: the figures are fixed."""
-
-    def filesystems(self, container_id: str) -> tuple[FsUsage, ...]:
-        """One filesystem per container."""
-        return (FsUsage("/dev/vda", 5_000_000, 10**11, 10**7, 9 * 10**6),)
-
-
-def extras(snap: Snapshot) -> Extras:
-    counters = ExtraCounters(60.0, 30.0, 4000, 12, 0, 0, (DeviceIo(254, 0, 10**6, 2 * 10**6),))
+def extras(snap: Snapshot) -> FixedExtras:
+    counters = ExtraCounters(60.0, 30.0, 4000, 12, 0, 0, (DeviceIo(254, 0, 10**6, 2 * 10**6),),
+                             9 * 10**7, 10**6)
     eth0 = InterfaceStats("eth0", 10**9, 10**6, 0, 0, 10**8, 10**5, 0, 0)
-    return Extras({s.ref.container_id: ContainerExtras(snap.ts, counters, (eth0,))
-                   for s in snap.containers})
+    fs = (FsUsage("/dev/vda", 5_000_000, 10**11, 10**7, 9 * 10**6),)
+    ids = [s.ref.container_id for s in snap.containers]
+    return FixedExtras({cid: ContainerExtras(snap.ts, counters, (eth0,)) for cid in ids},
+                       dict.fromkeys(ids, fs))
 
 
 def timed(render: Callable[[], bytes], rounds: int) -> tuple[float, int]:

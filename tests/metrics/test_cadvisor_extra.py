@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -14,7 +13,7 @@ from resources.fake_cgroups import FakeCgroupTree, FakeContainer
 from resources.test_fixtures import Fixture
 from stackmedic.metrics import Metrics
 from stackmedic.metrics.cadvisor import CadvisorMetrics
-from stackmedic.metrics.cadvisor_extra import ContainerExtras, ExtrasCost, RootExtras
+from stackmedic.metrics.cadvisor_extra import ContainerExtras, FixedExtras, RootExtras
 from stackmedic.metrics.cadvisor_labels import LabelAllowList, label_name
 from stackmedic.metrics.config import MetricsConfig
 from stackmedic.resources import Snapshot, detect_layout
@@ -218,25 +217,6 @@ def test_label_allow_list() -> None:
     assert LabelAllowList(["a.b", "a_b"]).columns([{"a.b": "1", "a_b": "2"}]) == ["a.b"]
 
 
-@dataclass
-class Extras:
-    """Extra figures as the reader would hold them."""
-
-    containers: dict[str, ContainerExtras] = field(default_factory=dict)
-    fs: dict[str, tuple[FsUsage, ...]] = field(default_factory=dict)
-    root: RootExtras | None = None
-    cost: ExtrasCost = field(default_factory=ExtrasCost)
-
-    def container(self, container_id: str) -> ContainerExtras | None:
-        return self.containers.get(container_id)
-
-    def want(self) -> None:
-        """Nothing to read: the figures are fixed."""
-
-    def filesystems(self, container_id: str) -> tuple[FsUsage, ...]:
-        return self.fs.get(container_id, ())
-
-
 ETH0 = InterfaceStats("eth0", 100, 2, 0, 1, 300, 4, 0, 0)
 COUNTERS = ExtraCounters(6.0, 3.0, 40, 12, 4096, 3, (DeviceIo(254, 0, 1000, 2000),), 9000, 777)
 
@@ -244,7 +224,7 @@ COUNTERS = ExtraCounters(6.0, 3.0, 40, 12, 4096, 3, (DeviceIo(254, 0, 1000, 2000
 def test_extra_families_have_cadvisor_names_types_and_labels() -> None:
     host = HostSample(1.8e9, 4, None, 0, 0, 0, 8 * 1024**3, 0, 0, 0, 2 * 1024**3, 0, 0)
     limited, unlimited, sidecar = "a" * 64, "b" * 64, "c" * 64
-    extras = Extras(
+    extras = FixedExtras(
         {limited: ContainerExtras(1.8e9, COUNTERS, (ETH0,)),
          unlimited: ContainerExtras(1.8e9, COUNTERS, (ETH0,)),
          sidecar: ContainerExtras(1.8e9, COUNTERS, None)},

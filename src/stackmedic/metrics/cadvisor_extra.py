@@ -91,6 +91,27 @@ class ExtrasView(Protocol):
     def want(self) -> None: ...
 
 
+@dataclass
+class FixedExtras:
+    """Extra figures held as given, not read (what the bench and the tests expose)."""
+
+    containers: dict[str, ContainerExtras] = field(default_factory=dict)
+    fs: dict[str, tuple[FsUsage, ...]] = field(default_factory=dict)
+    root: RootExtras | None = None
+    cost: ExtrasCost = field(default_factory=ExtrasCost)
+
+    def container(self, container_id: str) -> ContainerExtras | None:
+        """The container's figures."""
+        return self.containers.get(container_id)
+
+    def filesystems(self, container_id: str) -> tuple[FsUsage, ...]:
+        """The container's filesystems."""
+        return self.fs.get(container_id, ())
+
+    def want(self) -> None:
+        """Nothing to read: the figures are fixed."""
+
+
 @dataclass(slots=True)
 class _Inspected:
     """What the engine said about a container, kept until it restarts."""
