@@ -97,6 +97,7 @@ async def test_sidecar_follows_its_recreated_namespace_owner(
     # -f` would be a stop on purpose): recovery creates a new main
     main_id = next(r["ID"] for r in site.ps() if r["Service"] == "main")
     crash_container(main_id)
+    run_docker("wait", main_id)  # Docker has seen the exit: the container can go
     run_docker("rm", main_id)
     async with running_agent(tmp_path / "data", deployments.root, **RECOVERY_ON) as handle:
         await handle.wait_listed(site.name)
