@@ -1,0 +1,105 @@
+"""A running agent reads its deployments' logs: bursts become one notice each, resolved
+after quiet, grouped by fingerprint; the top fingerprints show in the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from support.agent import running_agent
+from support.deployments import DeploymentFactory, service
+from support.dockerd import PrivateDockerd
+from support.lifecycle import email_channel, mails
+from support.servers import SmtpSink
+from support.wait import async_assert_holds, async_wait_until
+
+DB_RULE = {"name": "db-down", "pattern": "could not connect to database", "count": 5,
+           "window_seconds": 30, "cooldown_seconds": 600, "quiet_seconds": 3}
+CACHE_RULE = {"name": "cache-miss", "pattern": "cache server .* refused", "count": 3,
+              "window_seconds": 30, "cooldown_seconds": 600, "quiet_seconds": 3}
+
+
+def logs_config(smtp: SmtpSink, *rules: dict[str, Any]) -> dict[str, Any]:
+    return {"notifications": email_channel(smtp),
+            "logs": {"rules": list(rules), "flush_seconds": 0.5}}
+
+
+def burst(text: str, count: int, then: str = "sleep 3600") -> str:
+    """A shell loop printing ``text`` (with $i for the line number) ``count`` times."""
+    return f'for i in $(seq 1 {count}); do echo "{text}"; done; {then}'
+
+
+async def test_a_burst_is_one_notice_with_its_fingerprint_and_count_then_resolved(
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory,
+    smtp: SmtpSink,
+) -> None:
+    line = "ERROR could not connect to database at 10.0.0.$i:5432 request $i"
+    site = private_deployments.make("app", {"web": service(burst(line, 40)),
+                                            "quiet": service("sleep 3600")})
+    async with running_agent(tmp_path / "data", private_deployments.root,
+                             docker_host=private_dockerd.host,
+                             **logs_config(smtp, DB_RULE)) as h:
+        await h.wait_listed(site.name)
+        site.up()
+
+        def told() -> list[str]:
+            return [m.subject for m in mails(smtp) if "could not connect" in m.subject]
+
+        await async_wait_until(told, 60, message="the burst's notice")
+        top = await async_wait_until(
+            lambda: _top(h, site.name, lambda rows: rows and rows[0]["count"] == 40),
+            30, message="40 lines of one fingerprint")
+        assert len(top) == 1, top  # forty ids and addresses, one fingerprint
+        assert top[0]["rule"] == "db-down" and top[0]["service"] == "web"
+        mail = next(m for m in mails(smtp) if "could not connect" in m.subject)
+        assert top[0]["fingerprint"] in mail.text and "db-down" in mail.text
+        await async_wait_until(
+            lambda: [m for m in mails(smtp) if "quiet" in m.subject], 30,
+            message="the resolved notice after quiet")
+        assert len(await log_notices(h, "log-pattern")) == 1
+        assert len(await log_notices(h, "log-pattern-resolved")) == 1
+        health = await h.get(f"/api/deployments/{site.name}/health")
+        assert health["verdict"] == "healthy"
+
+
+async def test_two_different_errors_are_two_fingerprints_and_two_notices(
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory,
+    smtp: SmtpSink,
+) -> None:
+    first = burst("ERROR could not connect to database id=$i", 6, "true")
+    second = burst("WARN cache server 10.1.1.$i refused the connection", 4)
+    site = private_deployments.make("two", {"web": service(f"{first}; {second}")})
+    async with running_agent(tmp_path / "data", private_deployments.root,
+                             docker_host=private_dockerd.host,
+                             **logs_config(smtp, DB_RULE, CACHE_RULE)) as h:
+        await h.wait_listed(site.name)
+        site.up()
+        rows = await async_wait_until(
+            lambda: _top(h, site.name, lambda r: len(r) == 2 and sum(x["count"] for x in r) == 10),
+            60, message="two fingerprints")
+        assert sorted(r["rule"] for r in rows) == ["cache-miss", "db-down"]
+        fingerprints = sorted(r["fingerprint"] for r in rows)
+
+        async def told() -> list[str]:
+            return sorted(f.rsplit(":", 1)[1] for f in await log_notices(h, "log-pattern"))
+
+        await async_wait_until(lambda: _equal(told(), fingerprints), 30, message="two notices")
+        await async_assert_holds(lambda: _equal(told(), fingerprints), 2,
+                                 message="one notice per fingerprint")
+        text = "\n".join(m.text for m in mails(smtp) if "PROBLEM" in m.subject)
+        assert all(f in text for f in fingerprints), text
+
+
+async def log_notices(h: Any, kind: str) -> list[str]:
+    """The notifier fingerprint of every event of ``kind`` queued so far."""
+    rows = (await h.get("/api/notifications", params={"limit": 100}))["items"]
+    return [e["fingerprint"] for row in rows for e in row["events"] if e["kind"] == kind]
+
+
+async def _equal(found: Any, wanted: Any) -> bool:
+    return bool(await found == wanted)
+
+
+async def _top(h: Any, name: str, ok: Any) -> list[dict[str, Any]] | None:
+    rows: list[dict[str, Any]] = (await h.get(f"/api/deployments/{name}/logs"))["top"]
+    return rows if ok(rows) else None
