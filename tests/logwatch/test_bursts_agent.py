@@ -25,8 +25,10 @@ def logs_config(smtp: SmtpSink, *rules: dict[str, Any]) -> dict[str, Any]:
 
 
 def burst(text: str, count: int, then: str = "sleep 3600") -> str:
-    """A shell loop printing ``text`` (with $i for the line number) ``count`` times."""
-    return f'for i in $(seq 1 {count}); do echo "{text}"; done; {then}'
+    """A shell loop printing ``text`` (with $i for the line number) ``count`` times
+    (``$$`` in a compose file is one ``$`` for the shell)."""
+    text = text.replace("$i", "$$i")
+    return f'for i in $$(seq 1 {count}); do echo "{text}"; done; {then}'
 
 
 async def test_a_burst_is_one_notice_with_its_fingerprint_and_count_then_resolved(
@@ -103,3 +105,69 @@ async def _equal(found: Any, wanted: Any) -> bool:
 async def _top(h: Any, name: str, ok: Any) -> list[dict[str, Any]] | None:
     rows: list[dict[str, Any]] = (await h.get(f"/api/deployments/{name}/logs"))["top"]
     return rows if ok(rows) else None
+
+
+async def test_a_tty_container_is_read_line_by_line(
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory,
+    smtp: SmtpSink,
+) -> None:
+    line = "ERROR could not connect to database session $i"
+    site = private_deployments.make("tty", {"web": service(burst(line, 12), tty=True)})
+    async with running_agent(tmp_path / "data", private_deployments.root,
+                             docker_host=private_dockerd.host,
+                             **logs_config(smtp, DB_RULE)) as h:
+        await h.wait_listed(site.name)
+        site.up()
+        rows = await async_wait_until(
+            lambda: _top(h, site.name, lambda r: r and r[0]["count"] == 12), 60,
+            message="12 lines of one fingerprint")
+        assert rows[0]["first_line"] == "ERROR could not connect to database session 1"
+        containers = (await h.get(f"/api/deployments/{site.name}/logs"))["containers"]
+        assert [c["tty"] for c in containers] == [True]
+
+
+async def test_odd_output_and_unreadable_drivers_are_stated_and_reading_goes_on(
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory,
+    smtp: SmtpSink,
+) -> None:
+    odd = ("head -c 4000 /dev/urandom; echo; printf 'ERROR \\377\\376 not utf-8\\n'; "
+           "head -c 10000000 /dev/zero | tr '\\000' x; echo; "
+           "echo 'ERROR could not connect to database after odd output'; sleep 3600")
+    site = private_deployments.make("odd", {
+        "odd": service(odd),
+        "silent": service("sleep 3600"),
+        "dropped": service(burst("ERROR could not connect to database $i", 50),
+                           logging={"driver": "none"}),
+    })
+    rule = {**DB_RULE, "count": 1}
+    async with running_agent(tmp_path / "data", private_deployments.root,
+                             docker_host=private_dockerd.host,
+                             **logs_config(smtp, rule)) as h:
+        await h.wait_listed(site.name)
+        site.up()
+
+        async def states() -> dict[str, dict[str, Any]] | None:
+            rows = (await h.get(f"/api/deployments/{site.name}/logs"))["containers"]
+            found = {r["service"]: r for r in rows}
+            odd_read = found.get("odd", {}).get("cut_lines", 0) >= 1
+            return found if odd_read and len(found) == 3 else None
+
+        found = await async_wait_until(states, 60, message="the odd output read")
+        assert found["odd"]["state"] == "following"
+        assert found["silent"]["state"] == "following" and found["silent"]["lines"] == 0
+        assert found["dropped"]["state"] == "unreadable"
+        assert "none" in found["dropped"]["detail"]
+        rows = await async_wait_until(
+            lambda: _top(h, site.name, lambda r: any("after odd" in x["first_line"] for x in r)),
+            30, message="the line after the odd output matched")
+        assert {r["service"] for r in rows} == {"odd"}
+        await async_assert_holds(
+            lambda: _state_of(h, site.name, "dropped", "unreadable"), 2,
+            message="the unreadable container stays stated, not retried")
+        health = await h.get(f"/api/deployments/{site.name}/health")
+        assert health["verdict"] == "healthy"
+
+
+async def _state_of(h: Any, name: str, service_name: str, state: str) -> bool:
+    rows = (await h.get(f"/api/deployments/{name}/logs"))["containers"]
+    return any(r["service"] == service_name and r["state"] == state for r in rows)
