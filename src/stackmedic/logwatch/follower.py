@@ -88,6 +88,9 @@ class Follower:
         self.driver = ""
         self.recent: deque[str] = deque(maxlen=max(config.recent_lines, 1))
         self.ended_at: float | None = None
+        self.rate = 0.0  # lines per second read, over the last second or so
+        self._rate_since = time.monotonic()
+        self._rate_lines = 0
         self.decoder = StreamDecoder(tty=False, max_line=config.max_line_bytes)
         self._docker = docker
         self._start = start
@@ -202,6 +205,11 @@ class Follower:
             elif line.at > self._read_to:
                 self._read_to, self._same = line.at, 1
         self.lines += len(lines)
+        self._rate_lines += len(lines)
+        now = time.monotonic()
+        if now - self._rate_since >= 1.0:
+            self.rate = self._rate_lines / (now - self._rate_since)
+            self._rate_since, self._rate_lines = now, 0
         self.recent.extend(line.text for line in lines[-(self.recent.maxlen or 1):])
         self._on_lines(self, lines)
 

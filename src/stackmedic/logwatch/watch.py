@@ -243,6 +243,7 @@ class LogWatch:
                 "lines": follower.lines if follower else 0,
                 "cut_lines": follower.cut_lines if follower else 0,
                 "gaps": follower.gaps if follower else 0,
+                "rate": round(follower.rate, 1) if follower else 0.0,
                 "tty": follower.tty if follower else None,
                 "log_driver": follower.driver if follower else None,
                 "rules": [c.rule.name for c in seen.rules.rules],
