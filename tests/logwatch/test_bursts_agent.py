@@ -3,8 +3,16 @@ after quiet, grouped by fingerprint; the top fingerprints show in the API."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+import httpx
+import yaml
 
 from support.agent import running_agent
 from support.deployments import DeploymentFactory, service
@@ -61,7 +69,14 @@ async def test_a_burst_is_one_notice_with_its_fingerprint_and_count_then_resolve
         assert len(await log_notices(h, "log-pattern")) == 1
         assert len(await log_notices(h, "log-pattern-resolved")) == 1
         health = await h.get(f"/api/deployments/{site.name}/health")
-        assert health["verdict"] == "healthy"
+        assert health["verdict"] == "healthy"  # a log rule tells; it does not judge health
+
+        cli = await asyncio.to_thread(run_cli, h, tmp_path, "logs", site.name, "--top")
+        assert cli.returncode == 0, cli.stderr
+        assert top[0]["fingerprint"] in cli.stdout and "db-down" in cli.stdout
+        assert "40" in cli.stdout.split(top[0]["fingerprint"])[1].splitlines()[0]
+        page = await dashboard_page(h, f"/deployments/{site.name}")
+        assert "Log fingerprints" in page and top[0]["fingerprint"] in page
 
 
 async def test_two_different_errors_are_two_fingerprints_and_two_notices(
@@ -90,6 +105,31 @@ async def test_two_different_errors_are_two_fingerprints_and_two_notices(
                                  message="one notice per fingerprint")
         text = "\n".join(m.text for m in mails(smtp) if "PROBLEM" in m.subject)
         assert all(f in text for f in fingerprints), text
+
+
+def run_cli(h: Any, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The ``stackmedic`` CLI run against the in-process agent (call it off the loop)."""
+    settings = h.agent.settings
+    config = folder / "cli.yaml"
+    config.write_text(yaml.safe_dump({"data_dir": str(settings.data_dir),
+                                      "api": {"port": h.agent.server.port}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STACKMEDIC_")}
+    return subprocess.run([sys.executable, "-m", "stackmedic", *args, "--config", str(config)],
+                          capture_output=True, text=True, timeout=60, env=env, check=False)
+
+
+async def dashboard_page(h: Any, path: str) -> str:
+    """The dashboard's HTML of ``path``, logged in with the operator token."""
+    base = str(h.api.base_url).rstrip("/")
+    async with httpx.AsyncClient(base_url=base, follow_redirects=True) as browser:
+        form = (await browser.get("/login")).text
+        nonce = re.search(r'name="nonce" value="([^"]+)"', form)
+        assert nonce is not None, form
+        await browser.post("/login", data={"token": h.agent.token, "nonce": nonce.group(1),
+                                           "next": path}, headers={"Origin": base})
+        answer = await browser.get(path)
+        answer.raise_for_status()
+        return answer.text
 
 
 async def log_notices(h: Any, kind: str) -> list[str]:
