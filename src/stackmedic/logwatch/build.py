@@ -17,6 +17,7 @@ from stackmedic.notify.models import NotificationEvent
 from stackmedic.notify.service import Notifier
 from stackmedic.notify.types import NotificationKind
 from stackmedic.observe.state import ObservedState
+from stackmedic.redact import redact_text
 from stackmedic.store.db import Database
 
 
@@ -48,8 +49,10 @@ def build_logwatch(settings: Settings, db: Database, *, engine: EngineClient, ca
                    secrets: Sequence[str]) -> LogParts:
     """The watch, its notices, and the triage when ``logs.triage.enabled`` and an LLM is set."""
     config = settings.logs
+    known = list(secrets)
     watch = LogWatch(config, db, host=engine.host, catalog=catalog, observed=observed,
-                     engine_now=lambda: engine.to_engine(time.time()))
+                     engine_now=lambda: engine.to_engine(time.time()),
+                     redact=lambda text: redact_text(text, known))
     triage = None
     if config.triage.enabled and settings.recovery.llm is not None:
         triage = LogTriage(config.triage, settings.recovery.llm, secrets=secrets)

@@ -1,5 +1,8 @@
 """Fingerprints counted per deployment, kept in memory and written to the store in batches.
 
+A fingerprint's first line is redacted (known secrets, URL passwords, ``key=value``
+secrets) before it is kept, so no notice, answer or page shows what it hid.
+
 Each deployment keeps at most ``max_fingerprints``; the least recently seen go first (and
 are deleted from the store with them). The store keeps what is read back after a restart.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -49,8 +53,10 @@ class Cursor:
 class Tally:
     """Fingerprints and read positions, in memory with a batched write-behind."""
 
-    def __init__(self, db: Database, *, max_fingerprints: int) -> None:
+    def __init__(self, db: Database, *, max_fingerprints: int,
+                 redact: Callable[[str], str] = str) -> None:
         self._db = db
+        self._redact = redact
         self._max = max_fingerprints
         self._by_deployment: dict[str, OrderedDict[str, Fingerprint]] = {}
         self._dirty: set[tuple[str, str]] = set()
@@ -82,8 +88,9 @@ class Tally:
                 old, _ = items.popitem(last=False)
                 self._evicted.append((deployment, old))
                 self.evicted += 1
+            first = self._redact(line[:MAX_FIRST_LINE])  # kept, shown and sent: no secrets
             item = items[key] = Fingerprint(deployment, key, rule, service, severity,
-                                            line[:MAX_FIRST_LINE], 0, at, at)
+                                            first, 0, at, at)
         else:
             items.move_to_end(key)
         item.count += 1

@@ -66,9 +66,10 @@ class LogWatch:
 
     def __init__(self, config: LogsConfig, db: Database, *, host: str, catalog: Catalog,
                  observed: ObservedState, engine_now: Callable[[], float] = time.time,
-                 on_change: OnChange | None = None) -> None:
+                 on_change: OnChange | None = None,
+                 redact: Callable[[str], str] = str) -> None:
         self.config = config
-        self.tally = Tally(db, max_fingerprints=config.max_fingerprints)
+        self.tally = Tally(db, max_fingerprints=config.max_fingerprints, redact=redact)
         self.bursts = Bursts()
         self.on_change = on_change
         self._host = host
