@@ -45,7 +45,7 @@ async def test_a_good_verdict_goes_with_the_notice_and_a_bad_answer_says_why_not
                              **triage_config(smtp, chat)) as h:
         await h.wait_listed(good.name)
         good.up()
-        told = await async_wait_until(lambda: _mail_about(smtp, good.name), 60,
+        told: str = await async_wait_until(lambda: _mail_about(smtp, good.name), 60,
                                       message="the notice with its triage")
         assert "cannot reach its database" in told and "Start the db service" in told
         assert len(chat.requests) == 1
