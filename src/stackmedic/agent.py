@@ -146,6 +146,8 @@ class Agent:
             secrets=known_secrets(settings, self.token, self.read_token),
             log_fingerprints=self.logwatch.watch.recent,
         )
+        self.health.log_problems = self.logwatch.watch.health_problems
+        self.logwatch.watch.on_health = self.health.refresh
         self.recovery = self.recovery_parts.service
         self.metrics = build_metrics(
             host=settings.notifications.host_name(), cadvisor=settings.metrics.cadvisor,

@@ -211,3 +211,26 @@ async def test_odd_output_and_unreadable_drivers_are_stated_and_reading_goes_on(
 async def _state_of(h: Any, name: str, service_name: str, state: str) -> bool:
     rows = (await h.get(f"/api/deployments/{name}/logs"))["containers"]
     return any(r["service"] == service_name and r["state"] == state for r in rows)
+
+
+async def test_a_rule_that_affects_health_degrades_the_verdict_while_it_fires(
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory,
+    smtp: SmtpSink,
+) -> None:
+    rule = {**DB_RULE, "affects_health": True, "quiet_seconds": 4}
+    site = private_deployments.make("sick", {
+        "web": service(burst("ERROR could not connect to database $i", 10))})
+    async with running_agent(tmp_path / "data", private_deployments.root,
+                             docker_host=private_dockerd.host,
+                             **logs_config(smtp, rule)) as h:
+        await h.wait_listed(site.name)
+        site.up()
+
+        async def verdict(wanted: str) -> dict[str, Any] | None:
+            health: dict[str, Any] = await h.get(f"/api/deployments/{site.name}/health")
+            return health if health["verdict"] == wanted else None
+
+        degraded = await async_wait_until(lambda: verdict("degraded"), 60,
+                                          message="degraded by the log rule")
+        assert "db-down" in degraded["reason"]
+        await async_wait_until(lambda: verdict("healthy"), 30, message="healthy after quiet")

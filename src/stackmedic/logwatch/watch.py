@@ -67,11 +67,13 @@ class LogWatch:
     def __init__(self, config: LogsConfig, db: Database, *, host: str, catalog: Catalog,
                  observed: ObservedState, engine_now: Callable[[], float] = time.time,
                  on_change: OnChange | None = None,
-                 redact: Callable[[str], str] = str) -> None:
+                 redact: Callable[[str], str] = str,
+                 on_health: Callable[[str], Coroutine[Any, Any, None]] | None = None) -> None:
         self.config = config
         self.tally = Tally(db, max_fingerprints=config.max_fingerprints, redact=redact)
         self.bursts = Bursts()
         self.on_change = on_change
+        self.on_health = on_health  # a burst of an ``affects_health`` rule began or ended
         self._host = host
         self._catalog = catalog
         self._observed = observed
@@ -178,11 +180,21 @@ class LogWatch:
                 self._tell(change, target.name, list(follower.recent))
 
     def _tell(self, change: Change, container: str, recent: list[str]) -> None:
-        if self.on_change is None:
-            return
-        task = asyncio.create_task(self.on_change(change, container, recent))
+        if self.on_change is not None:
+            self._spawn(self.on_change(change, container, recent))
+        if self.on_health is not None and change.burst.rule.affects_health:
+            self._spawn(self.on_health(change.burst.deployment))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def health_problems(self, deployment: str) -> tuple[str, ...]:
+        """What the firing ``affects_health`` rules of ``deployment`` say, for its verdict."""
+        return tuple(sorted(
+            f"rule {b.rule.name} firing for {b.service} (fingerprint {b.fingerprint})"
+            for b in self.bursts.firing(deployment) if b.rule.affects_health))
 
     # -- upkeep -----------------------------------------------------------------------
 
