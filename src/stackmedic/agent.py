@@ -220,7 +220,7 @@ class Agent:
         await self.notifier.start()
         self.notifications.start()
         await self.resources.start()
-        self.logwatch.start(self.notifier, self.supervisor.spawn)
+        self.logwatch.start(self.notifier, self.supervisor.spawn, self.bus)
         await best_effort("host report", self.host_report.refresh)
         self.heartbeats.start()
         spawn = self.supervisor.spawn

@@ -178,6 +178,10 @@ async def test_odd_output_and_unreadable_drivers_are_stated_and_reading_goes_on(
         "silent": service("sleep 3600"),
         "dropped": service(burst("ERROR could not connect to database $i", 50),
                            logging={"driver": "none"}),
+        # Read back from the engine's own cache (dual logging), not from syslog.
+        "syslogged": service("echo 'ERROR could not connect to database via syslog'; "
+                             "sleep 3600", logging={"driver": "syslog", "options": {
+                                 "syslog-address": "udp://127.0.0.1:5514"}}),
     })
     rule = {**DB_RULE, "count": 1}
     async with running_agent(tmp_path / "data", private_deployments.root,
@@ -190,7 +194,7 @@ async def test_odd_output_and_unreadable_drivers_are_stated_and_reading_goes_on(
             rows = (await h.get(f"/api/deployments/{site.name}/logs"))["containers"]
             found = {r["service"]: r for r in rows}
             odd_read = found.get("odd", {}).get("cut_lines", 0) >= 1
-            return found if odd_read and len(found) == 3 else None
+            return found if odd_read and len(found) == 4 else None
 
         found = await async_wait_until(states, 60, message="the odd output read")
         assert found["odd"]["state"] == "following"
@@ -198,14 +202,24 @@ async def test_odd_output_and_unreadable_drivers_are_stated_and_reading_goes_on(
         assert found["dropped"]["state"] == "unreadable"
         assert "none" in found["dropped"]["detail"]
         rows = await async_wait_until(
-            lambda: _top(h, site.name, lambda r: any("after odd" in x["first_line"] for x in r)),
-            30, message="the line after the odd output matched")
-        assert {r["service"] for r in rows} == {"odd"}
+            lambda: _top(h, site.name, lambda r: len(_of_rule(r, "db-down")) == 2), 30,
+            message="the line after the odd output and the syslog driver's line matched")
+        assert {(r["service"], r["first_line"].split("database ")[1])
+                for r in _of_rule(rows, "db-down")} == {
+            ("odd", "after odd output"), ("syslogged", "via syslog")}
+        # The invalid UTF-8 line is read with replacement characters (the built-in
+        # error-burst rule counts ERROR lines).
+        assert any("\ufffd\ufffd not utf-8" in r["first_line"]
+                   for r in _of_rule(rows, "error-burst"))
         await async_assert_holds(
             lambda: _state_of(h, site.name, "dropped", "unreadable"), 2,
             message="the unreadable container stays stated, not retried")
         health = await h.get(f"/api/deployments/{site.name}/health")
         assert health["verdict"] == "healthy"
+
+
+def _of_rule(rows: list[dict[str, Any]], rule: str) -> list[dict[str, Any]]:
+    return [r for r in rows if r["rule"] == rule]
 
 
 async def _state_of(h: Any, name: str, service_name: str, state: str) -> bool:
@@ -233,4 +247,8 @@ async def test_a_rule_that_affects_health_degrades_the_verdict_while_it_fires(
         degraded = await async_wait_until(lambda: verdict("degraded"), 60,
                                           message="degraded by the log rule")
         assert "db-down" in degraded["reason"]
+        # The fingerprints of the last minutes are part of what a diagnosis looks at.
+        diagnosis = (await h.post(f"/api/deployments/{site.name}/diagnose")).json()
+        found = diagnosis["evidence"]["log_fingerprints"]
+        assert [(f["rule"], f["service"], f["count"]) for f in found] == [("db-down", "web", 10)]
         await async_wait_until(lambda: verdict("healthy"), 30, message="healthy after quiet")

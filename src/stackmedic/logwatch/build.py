@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stackmedic.bus import Bus
 from stackmedic.config.model import Settings
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.engine.client import EngineClient
@@ -16,6 +17,7 @@ from stackmedic.logwatch.watch import LogWatch
 from stackmedic.notify.models import NotificationEvent
 from stackmedic.notify.service import Notifier
 from stackmedic.notify.types import NotificationKind
+from stackmedic.observe.events import ContainerChanged
 from stackmedic.observe.state import ObservedState
 from stackmedic.redact import redact_text
 from stackmedic.store.db import Database
@@ -29,11 +31,13 @@ class LogParts:
     notices: LogNotices
     triage: LogTriage | None
 
-    def start(self, notifier: Notifier, spawn: Callable[..., Any]) -> None:
-        """Resume the fingerprints still firing, then follow (a task of the supervisor)."""
+    def start(self, notifier: Notifier, spawn: Callable[..., Any], bus: Bus) -> None:
+        """Resume the fingerprints still firing, then follow (a task of the supervisor),
+        looking again whenever a container changes."""
         if not self.watch.config.enabled:
             return
         self.notices.resume(notifier.open_problems(kind=NotificationKind.LOG_PATTERN))
+        bus.subscribe(ContainerChanged, self.watch.on_container_change, name="logs")
         spawn("logs", self.watch.run)
 
     async def close(self) -> None:

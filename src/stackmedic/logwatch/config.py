@@ -107,7 +107,7 @@ class LogsConfig(BaseModel):
     """Rules of your own; they are tried before the built-in ones (first match counts)."""
     max_line_bytes: int = Field(default=16384, ge=256, le=1024 * 1024)
     """Longer lines are cut to this length (and counted as cut)."""
-    max_lines_per_second: int = Field(default=5000, ge=10)
+    max_lines_per_second: int = Field(default=2000, ge=10)
     """Lines read per container per second; a louder container is read at this pace."""
     max_lag_seconds: PositiveSeconds = 30
     """A container further behind than this is skipped ahead to now (the gap is counted)."""

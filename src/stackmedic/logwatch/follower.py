@@ -32,6 +32,10 @@ log = structlog.get_logger(__name__)
 
 UNREADABLE_DRIVERS = frozenset({"none"})
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30)
+# A container printing now and then would wake the loop for every line; reading at most
+# this often gathers its lines into one read (rules do not need them sooner).
+BATCH_SECONDS = 0.25
+FULL_READ = 32 * 1024  # a read this big means more is waiting: read on at once
 
 
 class FollowState(StrEnum):
@@ -57,11 +61,10 @@ class Target:
 
 @dataclass(frozen=True)
 class Start:
-    """Where reading begins: after a stored position, at the beginning, or at ``now``."""
+    """Where reading begins: after a stored position, at the beginning, or (neither) now."""
 
     cursor: Cursor | None = None
     beginning: bool = False
-    now: float = 0.0
 
 
 def since_param(read_to: str) -> str:
@@ -133,14 +136,13 @@ class Follower:
             self.detail = f"log driver {self.driver!r} keeps no output to read"
             return
         self.decoder = StreamDecoder(tty=self.tty, max_line=self._config.max_line_bytes)
-        since: str | None = None
-        if self._read_to:
-            since = since_param(self._read_to)
-        elif not self._start.beginning:
-            since = f"{self._start.now:.6f}"
-        while await self._stream(since):
+        # From now is ``tail=0``: the engine seeks to the end of the log file, where
+        # ``since`` would make it read the whole file to find the place.
+        where = {"since": since_param(self._read_to)} if self._read_to else (
+            {} if self._start.beginning else {"tail": "0"})
+        while await self._stream(where):
             self.gaps += 1
-            since = f"{self._engine_now():.6f}"
+            where = {"tail": "0"}
             self._read_to, self._same, self._resuming = "", 0, False
             self.decoder = StreamDecoder(tty=self.tty, max_line=self._config.max_line_bytes)
         for line in self.decoder.flush():
@@ -148,11 +150,9 @@ class Follower:
         self.state = FollowState.ENDED
         self.detail = "stream ended"
 
-    async def _stream(self, since: str | None) -> bool:
+    async def _stream(self, where: dict[str, str]) -> bool:
         """Read one follow stream to its end; True when it was left to skip ahead."""
-        params = {"follow": "1", "stdout": "1", "stderr": "1", "timestamps": "1"}
-        if since is not None:
-            params["since"] = since
+        params = {"follow": "1", "stdout": "1", "stderr": "1", "timestamps": "1", **where}
         budget = self._config.max_lines_per_second
         window, in_window = time.monotonic(), 0
         async with self._docker._query(f"containers/{self.target.container_id}/logs",
@@ -164,18 +164,19 @@ class Follower:
                     return False
                 self.bytes += len(chunk)
                 lines = self._fresh(self.decoder.feed(chunk))
-                if not lines:
-                    continue
-                self._deliver(lines)
+                if lines:
+                    self._deliver(lines)
                 in_window += len(lines)
                 if in_window < budget:
+                    if len(chunk) < FULL_READ:
+                        await asyncio.sleep(BATCH_SECONDS)
                     continue
                 # Louder than the budget: read no more this second (the engine keeps it).
                 now = time.monotonic()
                 if now - window < 1.0:
                     await asyncio.sleep(1.0 - (now - window))
                 window, in_window = time.monotonic(), 0
-                if self._behind(lines[-1].at):
+                if lines and self._behind(lines[-1].at):
                     return True
 
     def _behind(self, at: str) -> bool:

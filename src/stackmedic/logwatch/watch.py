@@ -29,6 +29,7 @@ from stackmedic.logwatch.follower import Follower, FollowState, Start, Target
 from stackmedic.logwatch.frames import RawLine
 from stackmedic.logwatch.rules import ServiceRules, rules_for
 from stackmedic.logwatch.tally import Tally
+from stackmedic.observe.events import ContainerChanged
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.db import Database
 
@@ -49,6 +50,7 @@ class Seen:
     follower: Follower | None = None
     task: asyncio.Task[None] | None = None
     retry_at: float = 0.0  # monotonic
+    read_start: float | None = None  # the container's start when its last follower began
 
 
 def log_client(host: str) -> aiodocker.Docker:
@@ -88,17 +90,23 @@ class LogWatch:
     # -- membership -------------------------------------------------------------------
 
     def sync(self) -> None:
-        """Start a follower for each running container that has none (and may have one)."""
+        """Start a follower for each running container that has none (and may have one),
+        and one more read of a stopped container that ran again since it was last read
+        (a quick restart may end before the next look)."""
         if not self.config.enabled:
             return
         now = time.monotonic()
-        running = set()
+        present = set()
         for name, deployment in self._catalog.deployments.items():
             for container in self._observed.for_project(deployment.project):
-                if not container.running or container.oneoff:
+                if container.oneoff:
                     continue
-                running.add(container.id)
+                present.add(container.id)
                 seen = self._seen.get(container.id)
+                if not container.running:
+                    if seen is not None and seen.read_start != container.started_at:
+                        self._maybe_follow(seen, container.started_at, now)
+                    continue
                 if seen is None:
                     target = Target(container.id, name, container.service, container.name,
                                     container.started_at)
@@ -108,8 +116,7 @@ class LogWatch:
                         log.warning("log rules of a service ignored", deployment=name,
                                     service=container.service, problem=rules.problem)
                 self._maybe_follow(seen, container.started_at, now)
-        for cid in [c for c, s in self._seen.items() if c not in running and s.task is None
-                    and self._observed.get(c) is None]:
+        for cid in [c for c, s in self._seen.items() if c not in present and s.task is None]:
             del self._seen[cid]
             self.tally.forget_container(cid)
 
@@ -126,7 +133,7 @@ class LogWatch:
         start = self._start_of(seen.target.container_id, started_at)
         follower = Follower(self.docker, seen.target, start, self.config, self._on_lines,
                             engine_now=self._engine_now)
-        seen.follower, seen.retry_at = follower, now + 1.0
+        seen.follower, seen.retry_at, seen.read_start = follower, now + 1.0, started_at
         seen.task = asyncio.create_task(self._follow(seen, follower),
                                         name=f"logs {seen.target.name}")
 
@@ -143,12 +150,17 @@ class LogWatch:
             return Start(cursor=cursor)
         if started_at is not None and started_at >= self._began - 1.0:
             return Start(beginning=True)  # it started after the watch began: read it all
-        return Start(now=self._engine_now())
+        return Start()
 
     def _save_cursor(self, follower: Follower) -> None:
         cursor = follower.cursor
         if cursor is not None and cursor != self.tally.cursor(follower.target.container_id):
             self.tally.advance(follower.target.container_id, cursor)
+
+    async def on_container_change(self, change: ContainerChanged) -> None:
+        """A container started, stopped or changed: look at once (not at the next tick)."""
+        if change.current is not None and change.current.running:
+            self.sync()
 
     @property
     def docker(self) -> aiodocker.Docker:
