@@ -42,11 +42,12 @@ def test_partial_messages_are_joined_and_an_over_long_line_is_cut_and_counted() 
 
 
 def test_a_tty_stream_is_split_on_newlines_and_loses_its_carriage_returns() -> None:
-    decoder = StreamDecoder(tty=True, max_line=100)
-    lines = decoder.feed(T1 + b"one\r\n" + T2 + b"tw")
-    lines += decoder.feed(b"o\r\n")
-    assert [x.text for x in lines] == ["one", "two"]
-    assert lines[1].at == T2[:-1].decode()
+    data = T1 + b"one\r\n" + T2 + b"two\r\n" + T1 + b"three"
+    for cut in range(1, len(data)):  # a read may end anywhere, in a time too
+        decoder = StreamDecoder(tty=True, max_line=100)
+        lines = decoder.feed(data[:cut]) + decoder.feed(data[cut:]) + decoder.flush()
+        assert [x.text for x in lines] == ["one", "two", "three"], cut
+        assert lines[1].at == T2[:-1].decode()
 
 
 def test_a_stream_ending_mid_line_still_gives_the_line() -> None:

@@ -226,4 +226,5 @@ class Follower:
             return
         self.state = FollowState.FAILED
         self.detail = message[:300]
-        log.info("log stream failed", container=self.target.name, error=self.detail)
+        # At debug: with the engine away every container fails alike, every few seconds.
+        log.debug("log stream failed", container=self.target.name, error=self.detail)

@@ -112,15 +112,21 @@ class StreamDecoder:
             self._tty_piece(data[start:], lines)
 
     def _tty_piece(self, piece: bytes, lines: list[RawLine]) -> None:
-        """A piece of raw output: a line's end (with its newline) or a part of one."""
-        joiner = self._joiners.setdefault("stdout", _Joiner(self.max_line))
-        if not joiner.parts and not joiner.cut:
-            at, piece = split_time(piece)
-            joiner.first_at = at or joiner.first_at
-        joiner.add(joiner.first_at, piece)
+        """A piece of raw output: a line's end (with its newline) or a part of one. The
+        time is split off the whole line: a read may end inside it."""
+        joiner = self._joiners.setdefault("stdout", _Joiner(self.max_line + _TIME_END))
+        joiner.add("", piece)
         if piece.endswith(b"\n"):
-            self.last_at = joiner.first_at or self.last_at
-            self._done(joiner, "stdout", self.last_at, lines)
+            self._tty_done(joiner, lines)
+
+    def _tty_done(self, joiner: _Joiner, lines: list[RawLine]) -> None:
+        data, cut = b"".join(joiner.parts), joiner.cut
+        joiner.parts, joiner.size, joiner.cut = [], 0, False
+        at, content = split_time(data)
+        self.last_at = at or self.last_at
+        if cut:
+            self.cut_lines += 1
+        lines.append(RawLine("stdout", self.last_at, _text(content), cut))
 
     def _feed_frames(self, data: bytes, lines: list[RawLine]) -> None:
         view = memoryview(data)
@@ -175,6 +181,8 @@ class StreamDecoder:
         """Lines left without a newline when the stream ended."""
         lines: list[RawLine] = []
         for stream, joiner in self._joiners.items():
-            if joiner.parts or joiner.cut:
+            if (joiner.parts or joiner.cut) and self.tty:
+                self._tty_done(joiner, lines)
+            elif joiner.parts or joiner.cut:
                 self._done(joiner, stream, self.last_at, lines)
         return lines
