@@ -21,6 +21,7 @@ Everything it creates is removed at the end, also on failure or Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -36,6 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from bench.bench_health import Api, detection, measure, percentile  # noqa: E402
 from support.agent import AgentProcess  # noqa: E402
+from support.compose import run_docker  # noqa: E402
 from support.deployments import Deployment, DeploymentFactory, service  # noqa: E402
 from support.dockerd import PrivateDockerd  # noqa: E402
 from support.images import ensure_busybox_image  # noqa: E402
@@ -67,6 +69,15 @@ def lines_read(api: Api, names: list[str]) -> int:
     return total
 
 
+def printed_per_second(flood: Deployment, host: str) -> float:
+    """Lines the flood container printed per second over two seconds that just passed."""
+    container = flood.compose("ps", "--quiet", "flood").stdout.strip()
+    now = time.time()
+    out = run_docker("logs", "--since", f"{now - 3:.3f}", "--until", f"{now - 1:.3f}",
+                     container, docker_host=host, timeout=120).stdout
+    return out.count("\n") / 2
+
+
 def run_agent(work: Path, factory: DeploymentFactory, host: str, victim: Deployment,
               flood: Deployment, args: argparse.Namespace, dockerd: psutil.Process, *,
               logs: bool) -> dict[str, Any]:
@@ -93,12 +104,14 @@ def run_agent(work: Path, factory: DeploymentFactory, host: str, victim: Deploym
         rss = process.memory_info().rss
         flood.up()
         time.sleep(3)
+        flood_rate = printed_per_second(flood, host)
         flooded = measure({"agent": process, "dockerd": dockerd}, args.window / 2)
         recorded, _ = detection(api, victim, args.kills, host)
         flood.stop(timeout=0)
         api.client.close()
         return {"cpu": cpu, "rate": rate, "rss": rss, "recorded": recorded,
-                "flood_agent": flooded["agent"], "flood_dockerd": flooded["dockerd"]}
+                "flood_agent": flooded["agent"], "flood_dockerd": flooded["dockerd"],
+                "flood_rate": flood_rate, "load": os.getloadavg()[0]}
     finally:
         agent.terminate()
         agent.close()
@@ -151,6 +164,9 @@ def main() -> None:
         for label, key in (("agent CPU during the flood, %", "flood_agent"),
                            ("dockerd CPU during the flood, %", "flood_dockerd")):
             print(f"{label:38s} {off[key]:12.2f} {on[key]:12.2f} {on[key] - off[key]:+12.2f}")
+        print(f"{'flood, lines printed per second':38s} {off['flood_rate']:12.0f} "
+              f"{on['flood_rate']:12.0f}")
+        print(f"{'host load average (1 min), 2 cores':38s} {off['load']:12.1f} {on['load']:12.1f}")
         for label, share in (("p50", 0.5), ("p95", 0.95)):
             values = [percentile(run["recorded"], share) * 1000 for run in (off, on)]
             print(f"{f'detection {label} under a flood, ms':38s} {values[0]:12.1f} "
