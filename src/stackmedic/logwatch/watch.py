@@ -85,6 +85,7 @@ class LogWatch:
         self._tasks: set[asyncio.Task[None]] = set()
         self._began = time.time()
         self._pruned = 0.0
+        self._closing = False
         self.matched = 0
 
     # -- membership -------------------------------------------------------------------
@@ -93,7 +94,7 @@ class LogWatch:
         """Start a follower for each running container that has none (and may have one),
         and one more read of a stopped container that ran again since it was last read
         (a quick restart may end before the next look)."""
-        if not self.config.enabled:
+        if not self.config.enabled or self._closing:
             return
         now = time.monotonic()
         present = set()
@@ -238,7 +239,8 @@ class LogWatch:
             await asyncio.sleep(min(1.0, self.config.flush_seconds))
 
     async def close(self) -> None:
-        """Stop every follower, then write where each stopped."""
+        """Stop every follower, then write where each stopped; none starts after."""
+        self._closing = True
         tasks = [s.task for s in self._seen.values() if s.task is not None]
         tasks += list(self._tasks)
         for task in tasks:
