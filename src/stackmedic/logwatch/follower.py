@@ -94,6 +94,8 @@ class Follower:
         self.rate = 0.0  # lines per second read, over the last second or so
         self._rate_since = time.monotonic()
         self._rate_lines = 0
+        self._window = time.monotonic()  # the budget's current second began here
+        self._in_window = 0
         self.decoder = StreamDecoder(tty=False, max_line=config.max_line_bytes)
         self._docker = docker
         self._start = start
@@ -153,8 +155,6 @@ class Follower:
     async def _stream(self, where: dict[str, str]) -> bool:
         """Read one follow stream to its end; True when it was left to skip ahead."""
         params = {"follow": "1", "stdout": "1", "stderr": "1", "timestamps": "1", **where}
-        budget = self._config.max_lines_per_second
-        window, in_window = time.monotonic(), 0
         async with self._docker._query(f"containers/{self.target.container_id}/logs",
                                        params=params, timeout=STREAM_TIMEOUT) as response:
             self.state, self.detail = FollowState.FOLLOWING, ""
@@ -166,18 +166,27 @@ class Follower:
                 lines = self._fresh(self.decoder.feed(chunk))
                 if lines:
                     self._deliver(lines)
-                in_window += len(lines)
-                if in_window < budget:
-                    if len(chunk) < FULL_READ:
-                        await asyncio.sleep(BATCH_SECONDS)
-                    continue
-                # Louder than the budget: read no more this second (the engine keeps it).
-                now = time.monotonic()
-                if now - window < 1.0:
-                    await asyncio.sleep(1.0 - (now - window))
-                window, in_window = time.monotonic(), 0
-                if lines and self._behind(lines[-1].at):
-                    return True
+                if await self._paced(len(lines)):
+                    if lines and self._behind(lines[-1].at):
+                        return True
+                elif len(chunk) < FULL_READ:
+                    await asyncio.sleep(BATCH_SECONDS)
+
+    async def _paced(self, count: int) -> bool:
+        """Count lines against the budget (a bucket refilled each second, across streams);
+        when it is spent, wait for the next second (the engine keeps the rest meanwhile)."""
+        budget = self._config.max_lines_per_second
+        self._in_window += count
+        paced = False
+        while self._in_window >= budget:
+            paced = True
+            wait = self._window + 1.0 - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            # No credit saved from before the last second: a quiet spell is no licence.
+            self._window = max(self._window + 1.0, time.monotonic() - 1.0)
+            self._in_window -= budget
+        return paced
 
     def _behind(self, at: str) -> bool:
         stamp = engine_time(at)
