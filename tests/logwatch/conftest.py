@@ -1,24 +1,5 @@
-"""The log-watch tests of one module share one private dockerd (starting one costs seconds)."""
+"""The log-watch tests of one module share one private dockerd."""
 
-from __future__ import annotations
+from support.shared_dockerd import private_dockerd, shared_dockerd
 
-from collections.abc import Iterator
-
-import pytest
-
-from support.dockerd import PrivateDockerd, started_private_dockerd
-
-
-@pytest.fixture(scope="module")
-def shared_dockerd(busybox_image: str) -> Iterator[PrivateDockerd]:
-    """One private dockerd for every test of a module."""
-    with started_private_dockerd(busybox_image) as daemon:
-        yield daemon
-
-
-@pytest.fixture
-def private_dockerd(shared_dockerd: PrivateDockerd) -> Iterator[PrivateDockerd]:
-    """The module's daemon, started again should a test have left it stopped."""
-    if not shared_dockerd.is_running():
-        shared_dockerd.start()
-    yield shared_dockerd
+__all__ = ["private_dockerd", "shared_dockerd"]
