@@ -25,6 +25,7 @@ from stackmedic.engine.compose import ComposeNotFound, compose_runner, discover_
 from stackmedic.health import HealthEngine
 from stackmedic.hostinfo.inspector import HostInspector
 from stackmedic.intent.tracker import IntentTracker
+from stackmedic.logwatch.build import build_logwatch
 from stackmedic.metrics.build import build_metrics
 from stackmedic.notify.service import Notifier
 from stackmedic.observe.events import (
@@ -131,6 +132,11 @@ class Agent:
             compose_command=self.runner.command if self.runner else None,
             compose_error=self.compose_error,
         )
+        self.logwatch = build_logwatch(
+            settings, self.db, engine=self.engine, catalog=self.catalog,
+            observed=self.observed, submit=self.notifications.submit,
+            secrets=known_secrets(settings, self.token, self.read_token),
+        )
         self.recovery_parts = build_recovery(
             settings.recovery, db=self.db, bus=self.bus, catalog=self.catalog,
             desired=self.desired, events=self.events, observed=self.observed,
@@ -138,7 +144,10 @@ class Agent:
             resources=self.resources, engine=self.engine, runner=self.runner,
             supervisor=self.supervisor,
             secrets=known_secrets(settings, self.token, self.read_token),
+            log_fingerprints=self.logwatch.watch.recent,
         )
+        self.health.log_problems = self.logwatch.watch.health_problems
+        self.logwatch.watch.on_health = self.health.refresh
         self.recovery = self.recovery_parts.service
         self.metrics = build_metrics(
             host=settings.notifications.host_name(), cadvisor=settings.metrics.cadvisor,
@@ -212,6 +221,7 @@ class Agent:
         await self.notifier.start()
         self.notifications.start()
         await self.resources.start()
+        self.logwatch.start(self.notifier, self.supervisor.spawn, self.bus)
         await best_effort("host report", self.host_report.refresh)
         self.heartbeats.start()
         spawn = self.supervisor.spawn
@@ -265,6 +275,7 @@ class Agent:
             ("inputs", lambda: self.supervisor.stop(INPUT_TASKS, timeout=SHUTDOWN_TIMEOUT)),
             ("podman-events", self.session.podman.close),
             ("resources", self.resources.close),
+            ("logs", self.logwatch.close),
             ("bus", self.bus.close),
             ("tasks", lambda: self.supervisor.close(timeout=SHUTDOWN_TIMEOUT)),
             ("recovery", self.recovery.close),

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from stackmedic.engine.events import EventStream
     from stackmedic.health import HealthEngine
     from stackmedic.hostinfo.inspector import HostInspector
+    from stackmedic.logwatch.build import LogParts
     from stackmedic.metrics import Metrics
     from stackmedic.notify.service import Notifier
     from stackmedic.observe.healthchecks import HealthcheckRunner
@@ -90,6 +91,10 @@ class AgentView(Protocol):
     @property
     def resources(self) -> ResourceMonitor:
         """Resource samples, series and alerts."""
+
+    @property
+    def logwatch(self) -> LogParts:
+        """Followed container logs, their fingerprints and log-pattern bursts."""
 
     @property
     def recovery(self) -> RecoveryService:

@@ -80,16 +80,18 @@ def model_keys(model: type[BaseModel]) -> set[str]:
 
 
 def test_every_channel_route_and_override_key_is_in_an_example_entry() -> None:
-    notifications = switched_on(EXAMPLE.read_text())["notifications"]
+    example = switched_on(EXAMPLE.read_text())
+    notifications = example["notifications"]
     shown = {
         "channels": list(notifications["channels"].values()),
         "routes": notifications["routes"],
         "per_deployment": list(notifications["per_deployment"].values()),
+        "rules": example["logs"]["rules"],
     }
     for (_, field), entries in ENTRY_EXAMPLES.items():
         for index, (_, model, _) in enumerate(entries):
             missing = model_keys(model) - set(shown[field][index])
-            assert not missing, f"notifications.{field}: {model.__name__} lacks {missing}"
+            assert not missing, f"{field}: {model.__name__} lacks {missing}"
 
 
 def test_the_example_with_every_section_switched_on_is_a_valid_config() -> None:

@@ -11,6 +11,7 @@ from stackmedic.cli.app import app
 import stackmedic.cli.local
 import stackmedic.cli.status
 import stackmedic.cli.deployments
+import stackmedic.cli.logs
 import stackmedic.cli.notify
 import stackmedic.cli.check  # noqa: F401
 # isort: on

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, SecretStr
 
 from stackmedic.config.model import Settings
+from stackmedic.logwatch.config import LogRule
 from stackmedic.notify.channel_config import (
     AlertmanagerChannelConfig,
     AppriseChannelConfig,
@@ -43,6 +44,10 @@ ENTRY_EXAMPLES: dict[tuple[str, str], list[tuple[str | None, type[BaseModel], di
     ("NotifyConfig", "routes"): [
         (None, RouteConfig, {"kinds": ["ill-health", "recovery-gave-up"],
                              "min_severity": "warning", "channels": ["mail", "hook"]}),
+    ],
+    ("LogsConfig", "rules"): [
+        (None, LogRule, {"name": "db-down", "pattern": "could not connect to (the )?database",
+                         "count": 5, "window_seconds": 60, "services": ["web"]}),
     ],
     ("NotifyConfig", "per_deployment"): [
         ("shop", DeploymentOverride, {"channels": ["mail"], "min_severity": "critical"}),

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from stackmedic.engine.config import DockerConfig
 from stackmedic.health.config import HealthConfig
+from stackmedic.logwatch.config import LogsConfig
 from stackmedic.metrics.config import MetricsConfig
 from stackmedic.notify.config import NotifyConfig
 from stackmedic.recovery.config import RecoveryConfig
@@ -101,6 +102,7 @@ class Settings(Section):
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
     supervision: SupervisionConfig = Field(default_factory=SupervisionConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    logs: LogsConfig = Field(default_factory=LogsConfig)
 
     @property
     def database_path(self) -> Path:

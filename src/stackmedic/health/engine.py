@@ -17,7 +17,7 @@ to it as wall times read at the same moment.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
@@ -92,6 +92,8 @@ class HealthEngine:
         self._rechecks = RecheckTimers(self._recheck)
         self._publish_lock = asyncio.Lock()
         self.activity = Activity(start_grace=config.start_grace_seconds)
+        # Set by the log watch: what its firing ``affects_health`` rules say per deployment.
+        self.log_problems: Callable[[str], tuple[str, ...]] | None = None
         bus.subscribe(ActionStarted, self._on_action_started, name="health-actions")
         bus.subscribe(ActionFinished, self._on_action_finished, name="health-actions")
         bus.subscribe(ActionRequested, self._on_action_requested, name="health-requests")
@@ -217,6 +219,7 @@ class HealthEngine:
                 deploying_until=on_wall(self.activity.deploying_until(name, mono)),
                 recovering=self.activity.recovering(name, mono) if shown else None,
                 unpaused=self.activity.unpaused(name),
+                log_problems=self.log_problems(name) if self.log_problems else (),
             )
         )
 

@@ -45,6 +45,8 @@ class HealthInputs:
     # container ``unhealthy`` (with no failing check) and keeps that mark after ``unpause``
     # until its next check runs, up to one healthcheck interval later.
     unpaused: frozenset[str] = frozenset()
+    # What firing log-pattern rules with ``affects_health: true`` say (``logwatch``).
+    log_problems: tuple[str, ...] = ()
 
 
 def container_status(
@@ -188,6 +190,8 @@ def evaluate(inputs: HealthInputs) -> DeploymentHealth:
 
     wanted = [s for s in services if s.desired != DesiredState.STOPPED.value]
     judged = _judge(inputs, services, wanted, verdict)
+    if judged.verdict is Verdict.HEALTHY and inputs.log_problems:
+        return verdict(Verdict.DEGRADED, f"logs: {'; '.join(inputs.log_problems)}")
     if judged.verdict.fine:
         return judged
     deploying = inputs.deploying_until

@@ -25,6 +25,8 @@ class NotificationKind(StrEnum):
     AGENT_PROBLEM = "agent-problem"
     AGENT_PROBLEM_RESOLVED = "agent-problem-resolved"
     TEST = "test"
+    LOG_PATTERN = "log-pattern"
+    LOG_PATTERN_RESOLVED = "log-pattern-resolved"
 
 
 Tag = Literal["problem", "resolved", "recovery", "summary", "news", "test"]
@@ -40,6 +42,7 @@ SEVERITY_RANK: dict[Severity, int] = {Severity.INFO: 0, Severity.WARNING: 1, Sev
 # Kinds that open a problem: they have a firing state, a repeat interval and a resolution.
 FIRING_KINDS: frozenset[NotificationKind] = frozenset({
     NotificationKind.ILL_HEALTH, NotificationKind.SPIKE, NotificationKind.AGENT_PROBLEM,
+    NotificationKind.LOG_PATTERN,
 })
 
 # The kind that closes each problem kind; a resolving event names the problem's fingerprint.
@@ -48,6 +51,7 @@ RESOLVING_KIND: dict[str, NotificationKind] = {
     NotificationKind.RECOVERED: NotificationKind.ILL_HEALTH,
     NotificationKind.SPIKE_RESOLVED: NotificationKind.SPIKE,
     NotificationKind.AGENT_PROBLEM_RESOLVED: NotificationKind.AGENT_PROBLEM,
+    NotificationKind.LOG_PATTERN_RESOLVED: NotificationKind.LOG_PATTERN,
 }
 
 Clock = Callable[[], float]

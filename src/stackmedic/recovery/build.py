@@ -15,7 +15,7 @@ from stackmedic.health.engine import HealthEngine
 from stackmedic.intent.tracker import IntentTracker
 from stackmedic.observe.state import ObservedState
 from stackmedic.recovery.config import RecoveryConfig
-from stackmedic.recovery.evidence_gather import EvidenceCollector
+from stackmedic.recovery.evidence_gather import EvidenceCollector, LogFingerprints
 from stackmedic.recovery.executor import ActionExecutor
 from stackmedic.recovery.exits import ExitLedger
 from stackmedic.recovery.policy import RecoveryStateStore
@@ -65,6 +65,7 @@ def build_recovery(
     runner: ComposeRunner | None,
     supervisor: Supervisor,
     secrets: Sequence[str],
+    log_fingerprints: LogFingerprints | None = None,
 ) -> Recovery:
     """The recovery service, its restart reconciler and the LLM adviser if configured."""
     adviser = None
@@ -79,6 +80,7 @@ def build_recovery(
         collector=EvidenceCollector(
             engine, runner, observed, desired, log_tail_lines=config.log_tail_lines,
             memory_trend=resources.memory_trend, secrets=lambda: secrets,
+            log_fingerprints=log_fingerprints,
         ),
         runs=RecoveryRuns(db), states=RecoveryStateStore(db), adviser=adviser,
         stop_pending=intent.stop_pending, containers=observed.for_project,

@@ -62,6 +62,8 @@ class Evidence:
     missing_networks: list[str]
     docker_reachable: bool = True
     recreated_networks: list[str] = field(default_factory=list)
+    # Log-pattern fingerprints of the last minutes (rule, service, count, first line, times).
+    log_fingerprints: list[dict[str, Any]] = field(default_factory=list)
 
     def problem_services(self) -> list[ServiceEvidence]:
         """Services that need attention, in dependency order."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import aiodocker
 import aiohttp
@@ -21,6 +22,7 @@ from stackmedic.store.desired import DesiredStateStore
 log = structlog.get_logger(__name__)
 
 MemoryTrend = Callable[[str], list[tuple[float, int]]]
+LogFingerprints = Callable[[str], list[dict[str, Any]]]
 
 
 class EvidenceCollector:
@@ -36,6 +38,7 @@ class EvidenceCollector:
         log_tail_lines: int,
         memory_trend: MemoryTrend | None = None,
         secrets: Callable[[], Iterable[str]] = tuple,
+        log_fingerprints: LogFingerprints | None = None,
     ) -> None:
         self._engine = engine
         self._runner = runner
@@ -44,6 +47,7 @@ class EvidenceCollector:
         self._tail = log_tail_lines
         self._memory_trend = memory_trend
         self._secrets = secrets
+        self._log_fingerprints = log_fingerprints
         self._hashes: dict[str, tuple[str, dict[str, str]]] = {}
 
     async def collect(self, deployment: Deployment, health: DeploymentHealth | None) -> Evidence:
@@ -94,7 +98,16 @@ class EvidenceCollector:
             external_networks=list(deployment.external_networks),
             missing_networks=missing_networks,
             docker_reachable=reachable,
+            log_fingerprints=self._recent_logs(deployment.name, secrets),
         )
+
+    def _recent_logs(self, name: str, secrets: list[str]) -> list[dict[str, Any]]:
+        """The deployment's log fingerprints of the last minutes, first lines redacted."""
+        if self._log_fingerprints is None:
+            return []
+        found = self._log_fingerprints(name)
+        return [{**item, "first_line": redact_text(str(item.get("first_line", "")), secrets)}
+                for item in found]
 
     async def _images_present(self, images: set[str]) -> dict[str, bool]:
         present = {}

@@ -98,6 +98,7 @@ def deployment_page(agent: AgentView, deployment: Deployment, range_key: str) ->
         "runs": [run_view(r) for r in agent.recovery.runs.list(name, RUN_ROWS)],
         "recovery": agent.recovery.state(name),
         "alerts": alerts(agent, name),
+        "log_fingerprints": log_fingerprints(agent, name),
         "silences": silences,
         "events": agent.events.query(EventQuery(deployment=name, limit=EVENT_ROWS)),
     }
@@ -147,6 +148,13 @@ def action_text(action: dict[str, Any]) -> str:
         return f"{what}: ok"
     error = action.get("error")
     return f"{what}: failed" + (f" ({error})" if error else "")
+
+
+def log_fingerprints(agent: AgentView, name: str) -> list[dict[str, Any]]:
+    """The deployment's top log fingerprints, most lines first."""
+    from stackmedic.logwatch.views import deployment_logs
+
+    return list(deployment_logs(agent.logwatch.watch, name)["top"])
 
 
 def alerts(agent: AgentView, name: str) -> list[dict[str, Any]]:

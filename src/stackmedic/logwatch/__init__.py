@@ -1,0 +1,1 @@
+"""Container logs read for log-pattern rules: following, fingerprints, notices, triage."""
