@@ -133,7 +133,7 @@ class Agent:
             compose_error=self.compose_error,
         )
         self.logwatch = build_logwatch(
-            settings, self.db, engine=self.engine, catalog=self.catalog,
+            settings.logs, settings.recovery.llm, self.db, engine=self.engine, catalog=self.catalog,
             observed=self.observed, submit=self.notifications.submit,
             secrets=known_secrets(settings, self.token, self.read_token),
         )

@@ -5,22 +5,25 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackmedic.bus import Bus
-from stackmedic.config.model import Settings
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.engine.client import EngineClient
+from stackmedic.logwatch.config import LogsConfig
 from stackmedic.logwatch.notify_link import LogNotices
-from stackmedic.logwatch.triage import LogTriage
 from stackmedic.logwatch.watch import LogWatch
 from stackmedic.notify.models import NotificationEvent
 from stackmedic.notify.service import Notifier
 from stackmedic.notify.types import NotificationKind
 from stackmedic.observe.events import ContainerChanged
 from stackmedic.observe.state import ObservedState
+from stackmedic.recovery.config import LlmConfig
 from stackmedic.redact import redact_text
 from stackmedic.store.db import Database
+
+if TYPE_CHECKING:
+    from stackmedic.logwatch.triage import LogTriage
 
 
 @dataclass(frozen=True)
@@ -47,17 +50,19 @@ class LogParts:
             await self.triage.aclose()
 
 
-def build_logwatch(settings: Settings, db: Database, *, engine: EngineClient, catalog: Catalog,
-                   observed: ObservedState,
+def build_logwatch(config: LogsConfig, llm: LlmConfig | None, db: Database, *,
+                   engine: EngineClient, catalog: Catalog, observed: ObservedState,
                    submit: Callable[[NotificationEvent], Awaitable[None]],
                    secrets: Sequence[str]) -> LogParts:
     """The watch, its notices, and the triage when ``logs.triage.enabled`` and an LLM is set."""
-    config = settings.logs
     known = list(secrets)
     watch = LogWatch(config, db, host=engine.host, catalog=catalog, observed=observed,
                      engine_now=lambda: engine.to_engine(time.time()),
                      redact=lambda text: redact_text(text, known))
     triage = None
-    if config.triage.enabled and settings.recovery.llm is not None:
-        triage = LogTriage(config.triage, settings.recovery.llm, secrets=secrets)
+    if config.triage.enabled and llm is not None:
+        # Its HTTP client library is loaded only for a configured triage.
+        from stackmedic.logwatch.triage import LogTriage
+
+        triage = LogTriage(config.triage, llm, secrets=secrets)
     return LogParts(watch, LogNotices(watch, submit, triager=triage), triage)
