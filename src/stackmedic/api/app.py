@@ -23,6 +23,7 @@ from stackmedic.api.routes import (
 )
 from stackmedic.api.routes import health as health_routes
 from stackmedic.api.routes import metrics as metrics_routes
+from stackmedic.api.routes import probes as probe_routes
 from stackmedic.api.security import require_token
 from stackmedic.api.throttle import TokenThrottle
 from stackmedic.auth import Tokens
@@ -57,6 +58,7 @@ def create_app(agent: AgentView) -> FastAPI:
     app.include_router(recoveries.router, prefix="/api", dependencies=protected)
     app.include_router(resources.router, prefix="/api", dependencies=protected)
     app.include_router(notifications.router, prefix="/api", dependencies=protected)
+    app.include_router(probe_routes.router, prefix="/api", dependencies=protected)
     app.include_router(
         metrics_routes.router, dependencies=[] if metrics_public else protected
     )

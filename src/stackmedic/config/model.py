@@ -11,6 +11,7 @@ from stackmedic.engine.config import DockerConfig
 from stackmedic.health.config import HealthConfig
 from stackmedic.metrics.config import MetricsConfig
 from stackmedic.notify.config import NotifyConfig
+from stackmedic.probes.config import ProbesConfig
 from stackmedic.recovery.config import RecoveryConfig
 from stackmedic.resources.config import ResourcesConfig
 from stackmedic.supervise.config import SupervisionConfig
@@ -101,6 +102,7 @@ class Settings(Section):
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
     supervision: SupervisionConfig = Field(default_factory=SupervisionConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    probes: ProbesConfig = Field(default_factory=ProbesConfig)
 
     @property
     def database_path(self) -> Path:
