@@ -10,7 +10,7 @@ from typing import Any
 
 from support import zoo
 
-BROKEN = "/tmp/broken"  # noqa: S108 - inside the container
+BROKEN = "/tmp/broken"
 PORT = 8080
 
 

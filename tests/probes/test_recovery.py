@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from stackmedic.cli.health import render_health
 from support.agent import AgentHandle, running_agent
 from support.compose import run_docker
 from support.deployments import DeploymentFactory
@@ -52,6 +53,9 @@ async def test_a_site_answering_500_is_ill_alerted_restarted_and_resolved(
         assert probe["latency_ms"] is not None
         health = await h.get(f"/api/deployments/{site.name}/health")
         assert health["verdict"] == "healthy", health
+        # `stackmedic health NAME` shows the probe with its latency.
+        shown = render_health(health)
+        assert "http://:8080/cgi-bin/h" in shown and " ms " in shown, shown
 
         container = site.ps()[0]["Name"]
         await asyncio.to_thread(run_docker, "exec", container, "touch", BROKEN,

@@ -4,8 +4,12 @@ stopped deployment that is not probed, and the blackbox exporter's names in Prom
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from support.agent import AgentHandle, running_agent
 from support.deployments import DeploymentFactory
@@ -47,6 +51,9 @@ async def test_tcp_probes_bad_labels_and_stopped_deployments(
         assert wrong["deployment"] == name and wrong["service"] == "worker", wrong
         assert wrong["label"] == "stackmedic.probe.timeout" and "soon" in wrong["message"]
         assert health["probe_errors"] == [wrong]
+        page = await dashboard_page(h, f"/deployments/{name}")
+        assert "Invalid probe label in " + name in page and "stackmedic.probe.timeout" in page
+        assert "Probe latency of " + name in page and ":5432" in page
 
         prometheus = PrometheusServer(tmp_path / "prometheus", _scrape(h))
         try:
@@ -77,6 +84,20 @@ async def test_tcp_probes_bad_labels_and_stopped_deployments(
                 await _verdict_is(h, name, "stopped")
 
         await async_assert_holds(not_probed, 4, interval=0.5, message="no probe while stopped")
+
+
+async def dashboard_page(h: AgentHandle, path: str) -> str:
+    """A dashboard page as a logged-in browser gets it."""
+    base = str(h.api.base_url)
+    async with httpx.AsyncClient(base_url=base, timeout=30) as browser:
+        form = (await browser.get("/login")).text
+        nonce = re.search(r'name="nonce" value="([^"]+)"', form)
+        assert nonce is not None, form
+        await browser.post("/login", data={"token": h.agent.token, "nonce": nonce[1],
+                                           "next": path}, headers={"Origin": base})
+        response = await browser.get(path)
+        response.raise_for_status()
+        return html.unescape(response.text)
 
 
 def _scrape(h: AgentHandle) -> dict[str, Any]:
