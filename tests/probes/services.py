@@ -21,9 +21,9 @@ def _cgi(script: str, port: int = PORT) -> str:
             f"httpd -p 127.0.0.1:{port} -h /www; ")
 
 
-def _labels(kind: str, target: str, **options: str) -> dict[str, str]:
+def _labels(kind: str, target: str, timeout: str = "3s", **options: str) -> dict[str, str]:
     labels = {f"stackmedic.probe.{kind}": target, "stackmedic.probe.interval": "1s",
-              "stackmedic.probe.timeout": "1s", "stackmedic.probe.failures": "2"}
+              "stackmedic.probe.timeout": timeout, "stackmedic.probe.failures": "2"}
     labels.update({f"stackmedic.probe.{k}": v for k, v in options.items()})
     return labels
 
@@ -40,7 +40,7 @@ def web(**extra: Any) -> dict[str, Any]:
 
 def deadlocked(**extra: Any) -> dict[str, Any]:
     """The container runs, its server accepts connections and never answers."""
-    spec = zoo.graceful(labels=_labels("http", f"http://:{PORT}/cgi-bin/h"), **extra)
+    spec = zoo.graceful(labels=_labels("http", f"http://:{PORT}/cgi-bin/h", "1s"), **extra)
     spec["command"] = [_cgi("sleep 3600") + spec["command"][0]]
     return spec
 

@@ -20,7 +20,7 @@ from support.wait import async_assert_holds, async_wait_until
 from .certs import Authority, tls_server
 from .services import plain
 
-FAST = {"interval_seconds": 1, "timeout_seconds": 1, "failures": 2}
+FAST = {"interval_seconds": 1, "timeout_seconds": 5, "failures": 2}
 
 
 async def probes_of(h: AgentHandle, name: str) -> list[dict[str, Any]]:

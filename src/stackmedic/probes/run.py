@@ -19,6 +19,7 @@ from stackmedic.probes.spec import ProbeSpec
 from stackmedic.types import ProbeFailure, ProbeKind
 
 BODY_LIMIT = 64 * 1024
+CLOSE_SECONDS = 1.0  # a TLS close waits for its notify; a silent peer is not waited for
 USER_AGENT = "stackmedic-probe"
 
 
@@ -44,12 +45,16 @@ class ProbeRunner:
         at, start = time.time(), time.monotonic()
         status: int | None = None
         expires: list[float] = []
+        where = namespace or self._outside
         try:
             async with asyncio.timeout(spec.timeout):
-                status = await self._attempt(spec, namespace or self._outside, expires)
+                status = await self._attempt(spec, where, expires)
         except _Failed as exc:
-            return ProbeResult(at, time.monotonic() - start, exc.failure, exc.reason,
-                               exc.status, _first(expires), container)
+            took = time.monotonic() - start
+            if exc.failure is ProbeFailure.TLS and spec.tls_verify and not expires:
+                await self._read_refused_certificate(spec, where, expires)
+            return ProbeResult(at, took, exc.failure, exc.reason, exc.status, _first(expires),
+                               container)
         except TimeoutError:
             return ProbeResult(at, time.monotonic() - start, ProbeFailure.TIMEOUT,
                                f"timed out after {spec.timeout:g}s", None, _first(expires),
@@ -63,14 +68,14 @@ class ProbeRunner:
             sock = await self._connect(spec, namespace)
             sock.close()
             return None
-        try:
-            return await self._http(spec, namespace, expires, verify=spec.tls_verify)
-        except _Failed as exc:
-            if exc.failure is ProbeFailure.TLS and spec.tls_verify and not expires:
-                # Refused certificate: read its expiry on an unverified handshake.
-                with contextlib.suppress(_Failed, OSError):
-                    await self._http(spec, namespace, expires, verify=False, head_only=True)
-            raise
+        return await self._http(spec, namespace, expires, verify=spec.tls_verify)
+
+    async def _read_refused_certificate(self, spec: ProbeSpec, namespace: str | None,
+                                        expires: list[float]) -> None:
+        """A refused certificate's expiry, read on an unverified handshake (best effort)."""
+        with contextlib.suppress(_Failed, OSError, TimeoutError):
+            async with asyncio.timeout(spec.timeout):
+                await self._http(spec, namespace, expires, verify=False, head_only=True)
 
     async def _connect(self, spec: ProbeSpec, namespace: str | None) -> socket.socket:
         loop = asyncio.get_running_loop()
@@ -121,6 +126,8 @@ class ProbeRunner:
             return await _exchange(spec, reader, writer)
         finally:
             writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_SECONDS)
 
 
 async def _exchange(spec: ProbeSpec, reader: asyncio.StreamReader,
