@@ -51,6 +51,7 @@ class HealthInputs:
 
 def with_probe(service: ServiceHealth, standing: ProbeStanding | None) -> ServiceHealth:
     """A running service whose endpoint probe fails is unhealthy, with the probe's reason."""
+    # behaviour: probe-fails-restart-cures, probe-deadlock-give-up
     if standing is None or service.status is not ServiceStatus.RUNNING:
         return service
     if standing.failing:

@@ -63,6 +63,7 @@ class ProbeNotices:
         await self._host()
 
     async def _certificate(self, record: ProbeRecord) -> None:
+        # behaviour: probe-certificate
         last, spec = record.last, record.spec
         if last is None or not spec.tls:
             return
@@ -99,6 +100,7 @@ class ProbeNotices:
                      "container": last.container})))
 
     async def _host(self) -> None:
+        # behaviour: probe-host-network
         reason = host_failure(self._book, self._config.host_failure_min_probes)
         if reason == self._book.host_down or (reason and self._book.host_down):
             return

@@ -86,6 +86,7 @@ class ProbeScheduler:
 
     def _eligible(self, spec: ProbeSpec) -> tuple[ContainerState | None, str | None]:
         """The container to probe (its namespace, its run), or why not to probe now."""
+        # behaviour: probe-stopped
         health = self._health.evaluate(spec.deployment, probes=False)
         if health is None:
             return None, "no such deployment"
