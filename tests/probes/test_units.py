@@ -164,3 +164,15 @@ def test_every_probe_failing_at_once_is_the_hosts_problem_only_across_deployment
     book.sync(specs[:2])  # one deployment alone is never the host
     fail_all(ProbeFailure.TIMEOUT)
     assert host_failure(book, 2) is None
+
+
+def test_a_namespace_that_cannot_be_entered_is_never_held_against_the_service() -> None:
+    book = ProbeBook(grace=5)
+    book.sync([_spec(failures=1)])
+    record = book.get(("shop", "web", "http://:80/"))
+    assert record is not None
+    web = container("web")
+    record.record(run_of(web), web.started_at, _result(
+        ProbeFailure.NAMESPACE, "cannot enter /proc/1/ns/net: Operation not permitted"))
+    assert record.failures == 0 and record.last is not None and not record.last.ok
+    assert book.standing("shop", [web], NOW) == {}

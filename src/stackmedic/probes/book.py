@@ -11,6 +11,7 @@ from stackmedic.health.model import ProbeStanding
 from stackmedic.observe.containers import ContainerState
 from stackmedic.probes.result import ProbeResult
 from stackmedic.probes.spec import ProbeSpec
+from stackmedic.types import ProbeFailure
 
 HISTORY = 360  # results kept per probe for the latency chart (an hour at 10 s)
 Key = tuple[str, str, str]
@@ -42,7 +43,9 @@ class ProbeRecord:
         self.history.append(result)
         if result.ok:
             self.failures, self.passed = 0, True
-        else:
+        elif result.failure is not ProbeFailure.NAMESPACE:
+            # Not entering the namespace (no permission, the container just went) says
+            # nothing of the service: it is shown, never counted against it.
             self.failures += 1
 
     @property

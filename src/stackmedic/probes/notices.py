@@ -14,8 +14,7 @@ from stackmedic.types import SYSTEM_CLOCK, Clock, ProbeFailure, Severity
 
 HOST_FINGERPRINT = "agent-problem:probes-network"
 # Failures the host's own network can cause; an HTTP 500 everywhere is the services'.
-NETWORK_FAILURES = (ProbeFailure.TIMEOUT, ProbeFailure.REFUSED, ProbeFailure.NETWORK,
-                    ProbeFailure.NAMESPACE)
+NETWORK_FAILURES = (ProbeFailure.TIMEOUT, ProbeFailure.REFUSED, ProbeFailure.NETWORK)
 
 Submit = Callable[[NotificationEvent], Awaitable[None]]
 Refresh = Callable[[], Awaitable[None]]
