@@ -84,13 +84,13 @@ def render_probes(probes: list[dict[str, Any]], errors: list[dict[str, Any]]) ->
             result = p["skipped"]
         latency = p.get("latency_ms")
         days = p.get("cert_days_left")
-        where = "inside" if p.get("inside") else "outside"
+        where = (last.get("container") or "inside") if p.get("inside") else "host"
         rows.append([p.get("service") or "-", p["target"], where,
                      "-" if latency is None else f"{latency:.0f} ms",
                      f"{p.get('failures', 0)}/{p.get('failures_needed', '-')}",
                      "-" if days is None else f"{days:.1f} d", _probe(result)])
     if rows:
         lines += ["", render_table(
-            ["SERVICE", "PROBE", "FROM", "LATENCY", "FAILED", "CERT", "LAST RESULT"], rows)]
+            ["SERVICE", "PROBE", "RUN IN", "LATENCY", "FAILED", "CERT", "LAST RESULT"], rows)]
     lines += [f"invalid probe label {e['text']}" for e in errors]
     return lines
