@@ -86,8 +86,8 @@ class ProbeBook:
 
     def records(self, deployment: str | None = None) -> list[ProbeRecord]:
         """Every record, or one deployment's, in a stable order."""
-        return [r for k, r in sorted(self._records.items())
-                if deployment is None or k[0] == deployment]
+        return [r for k, r in sorted((k, r) for k, r in self._records.items()
+                                     if deployment is None or k[0] == deployment)]
 
     def standing(self, deployment: str, containers: Sequence[ContainerState], now: float
                  ) -> Mapping[str, ProbeStanding]:
