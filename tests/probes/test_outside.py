@@ -80,8 +80,8 @@ def namespace_with_web(root: Path) -> Iterator[tuple[int, int]]:
     (root / "www" / "index.html").write_text("ok")
     port = free_port()
     server = subprocess.Popen(
-        ["unshare", "--net", "sh", "-c",
-         f"ip link set lo up && exec busybox httpd -f -p 127.0.0.1:{port} -h {root / 'www'}"])
+        ["unshare", "--net", "sh", "-c", "busybox ip link set lo up && exec busybox httpd -f "
+         f"-p 127.0.0.1:{port} -h {root / 'www'}"])
     try:
         yield server.pid, port
     finally:
@@ -90,8 +90,8 @@ def namespace_with_web(root: Path) -> Iterator[tuple[int, int]]:
 
 
 def set_loopback(pid: int, state: str) -> None:
-    subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "ip", "link", "set", "lo", state],
-                   check=True)
+    subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "busybox", "ip", "link", "set", "lo",
+                    state], check=True)
 
 
 async def test_every_probe_failing_at_once_is_one_problem_of_the_host(
