@@ -23,7 +23,8 @@ CONFIG = ProbesConfig(timeout_seconds=0.5)
 def spec(url: str, **options: object) -> ProbeSpec:
     if url.startswith("https"):
         options.setdefault("timeout_seconds", 10)  # handshakes on a busy machine
-    [found], errors = from_config("shop", [OutsideProbe(url=url, **options)], CONFIG)
+    entry = OutsideProbe.model_validate({"url": url, **options})
+    [found], errors = from_config("shop", [entry], CONFIG)
     assert errors == []
     return found
 
