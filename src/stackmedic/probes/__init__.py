@@ -9,7 +9,23 @@ fails are told here (``notices``); results are exposed under the blackbox export
 
 from __future__ import annotations
 
-from stackmedic.probes.build import Probes, build_probes
-from stackmedic.probes.config import OutsideProbe, ProbesConfig
+from typing import TYPE_CHECKING
+
+from stackmedic.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from stackmedic.probes.build import Probes, build_probes
+    from stackmedic.probes.config import OutsideProbe, ProbesConfig
+
+# Loaded on first access: the config schema imports ``probes.config`` alone, without the
+# engine client the probes themselves need.
+_LAZY = {
+    "Probes": "stackmedic.probes.build",
+    "build_probes": "stackmedic.probes.build",
+    "OutsideProbe": "stackmedic.probes.config",
+    "ProbesConfig": "stackmedic.probes.config",
+}
 
 __all__ = ["OutsideProbe", "Probes", "ProbesConfig", "build_probes"]
+
+__getattr__ = lazy_exports(globals(), _LAZY)
