@@ -7,7 +7,7 @@ import sys
 
 BENCHMARKS = ("bench.bench_resources", "bench.bench_health", "bench.bench_recovery",
               "bench.bench_reboot", "bench.bench_cli", "bench.bench_metrics",
-              "bench.bench_logs")
+              "bench.bench_logs", "bench.bench_probes")
 
 
 def main() -> int:

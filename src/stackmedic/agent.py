@@ -41,6 +41,8 @@ from stackmedic.observe.healthchecks import HealthcheckRunner
 from stackmedic.observe.monitor import ContainerMonitor
 from stackmedic.observe.session import EngineSession
 from stackmedic.observe.state import ObservedState
+from stackmedic.probes import build_probes
+from stackmedic.probes.build import TICK_SECONDS as PROBE_TICK_SECONDS
 from stackmedic.recovery.build import build_recovery
 from stackmedic.recovery.exits import ExitLedger
 from stackmedic.resources import ResourceMonitor
@@ -157,6 +159,11 @@ class Agent:
             heartbeats=self.heartbeats,
             config=settings.metrics,
         )
+        self.probes = build_probes(
+            settings.probes, catalog=self.catalog, observed=self.observed, health=self.health,
+            engine=self.engine, submit=self.notifications.submit,
+        )
+        self.metrics.add(self.probes.metrics)
         self.watcher = CatalogWatcher(
             self.catalog, self.observed, self.desired, self.events,
             after=self.health.refresh, on_removed=self.notifications.deployment_removed,
@@ -234,6 +241,7 @@ class Agent:
         spawn("store", every(STORE_PROBE_SECONDS, self._probe_store))
         for name, loop in self.metrics.loops.items():
             spawn(name, loop)
+        spawn("probes", every(PROBE_TICK_SECONDS, self.probes.tick))
         self.server = await start_api_server(self)
         if self.systemd.watchdog_seconds is not None:
             spawn("watchdog", self.watch.feed_watchdog)
@@ -279,6 +287,7 @@ class Agent:
             ("bus", self.bus.close),
             ("tasks", lambda: self.supervisor.close(timeout=SHUTDOWN_TIMEOUT)),
             ("recovery", self.recovery.close),
+            ("probes", self.probes.close),
             ("adviser", self.recovery_parts.aclose),
             ("notifications", self.notifications.close),
             ("notifier", lambda: self.notifier.close(grace=2.0)),

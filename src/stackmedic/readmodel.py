@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from stackmedic.observe.healthchecks import HealthcheckRunner
     from stackmedic.observe.monitor import ContainerMonitor
     from stackmedic.observe.state import ObservedState
+    from stackmedic.probes import Probes
     from stackmedic.recovery.exits import ExitLedger
     from stackmedic.recovery.service import RecoveryService
     from stackmedic.resources import ResourceMonitor
@@ -83,6 +84,10 @@ class AgentView(Protocol):
     @property
     def health(self) -> HealthEngine:
         """Health verdicts and their history."""
+
+    @property
+    def probes(self) -> Probes:
+        """Endpoint probes, their results and the labels that could not be used."""
 
     @property
     def exits(self) -> ExitLedger:

@@ -83,6 +83,25 @@ class RunOutcome(StrEnum):
     DEFERRED = "deferred"  # a result only: a stop is being judged, or intent changed
 
 
+class ProbeKind(StrEnum):
+    """What an endpoint probe asks (``stackmedic.probe.http`` / ``stackmedic.probe.tcp``)."""
+
+    HTTP = "http"
+    TCP = "tcp"
+
+
+class ProbeFailure(StrEnum):
+    """Why an endpoint probe failed, in one word."""
+
+    STATUS = "status"  # an unexpected HTTP status
+    BODY = "body"  # the expected text is not in the answer
+    TIMEOUT = "timeout"
+    REFUSED = "refused"
+    TLS = "tls"  # handshake or certificate refused
+    NETWORK = "network"  # unreachable, reset, closed early
+    NAMESPACE = "namespace"  # the container's network namespace could not be entered
+
+
 def parse_word(vocabulary: type[_Word], value: str, what: str) -> _Word:
     """``value`` as a member of ``vocabulary``; a ValueError names it and every known one."""
     try:

@@ -24,6 +24,7 @@ from stackmedic.api.routes import (
 from stackmedic.api.routes import health as health_routes
 from stackmedic.api.routes import logs as logs_routes
 from stackmedic.api.routes import metrics as metrics_routes
+from stackmedic.api.routes import probes as probe_routes
 from stackmedic.api.security import require_token
 from stackmedic.api.throttle import TokenThrottle
 from stackmedic.auth import Tokens
@@ -59,6 +60,7 @@ def create_app(agent: AgentView) -> FastAPI:
     app.include_router(resources.router, prefix="/api", dependencies=protected)
     app.include_router(notifications.router, prefix="/api", dependencies=protected)
     app.include_router(logs_routes.router, prefix="/api", dependencies=protected)
+    app.include_router(probe_routes.router, prefix="/api", dependencies=protected)
     app.include_router(
         metrics_routes.router, dependencies=[] if metrics_public else protected
     )

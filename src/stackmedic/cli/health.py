@@ -69,4 +69,28 @@ def render_health(body: dict[str, Any]) -> str:
     for name, service in sorted(looping.items()):
         codes = ", ".join(str(c) for c in service.get("exit_codes") or []) or "unknown"
         lines.append(f"{name} is crash-looping; exit codes seen: {codes}")
+    lines += render_probes(body.get("probes") or [], body.get("probe_errors") or [])
     return "\n".join(lines)
+
+
+def render_probes(probes: list[dict[str, Any]], errors: list[dict[str, Any]]) -> list[str]:
+    """One row per endpoint probe (latency, result, certificate), then invalid labels."""
+    lines: list[str] = []
+    rows = []
+    for p in probes:
+        last = p.get("last") or {}
+        result = "-" if not last else ("ok" if last.get("ok") else last.get("reason") or "failed")
+        if p.get("skipped"):
+            result = p["skipped"]
+        latency = p.get("latency_ms")
+        days = p.get("cert_days_left")
+        where = (last.get("container") or "inside") if p.get("inside") else "host"
+        rows.append([p.get("service") or "-", p["target"], where,
+                     "-" if latency is None else f"{latency:.0f} ms",
+                     f"{p.get('failures', 0)}/{p.get('failures_needed', '-')}",
+                     "-" if days is None else f"{days:.1f} d", _probe(result)])
+    if rows:
+        lines += ["", render_table(
+            ["SERVICE", "PROBE", "RUN IN", "LATENCY", "FAILED", "CERT", "LAST RESULT"], rows)]
+    lines += [f"invalid probe label {e['text']}" for e in errors]
+    return lines

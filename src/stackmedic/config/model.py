@@ -12,6 +12,7 @@ from stackmedic.health.config import HealthConfig
 from stackmedic.logwatch.config import LogsConfig
 from stackmedic.metrics.config import MetricsConfig
 from stackmedic.notify.config import NotifyConfig
+from stackmedic.probes.config import ProbesConfig
 from stackmedic.recovery.config import RecoveryConfig
 from stackmedic.resources.config import ResourcesConfig
 from stackmedic.supervise.config import SupervisionConfig
@@ -103,6 +104,7 @@ class Settings(Section):
     supervision: SupervisionConfig = Field(default_factory=SupervisionConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     logs: LogsConfig = Field(default_factory=LogsConfig)
+    probes: ProbesConfig = Field(default_factory=ProbesConfig)
 
     @property
     def database_path(self) -> Path:

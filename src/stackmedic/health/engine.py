@@ -17,7 +17,7 @@ to it as wall times read at the same moment.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -38,11 +38,12 @@ from stackmedic.health.config import HealthConfig
 from stackmedic.health.crashloop import CrashLoopTracker
 from stackmedic.health.flaps import FlapTracker
 from stackmedic.health.history import HealthHistory
-from stackmedic.health.model import DeploymentHealth, Verdict
+from stackmedic.health.model import DeploymentHealth, ProbeStanding, Verdict
 from stackmedic.health.recheck import RecheckTimers
 from stackmedic.health.transitions import TransitionRecorder
 from stackmedic.health.verdict import HealthInputs, evaluate
 from stackmedic.intent.events import StopPendingChanged
+from stackmedic.observe.containers import ContainerState
 from stackmedic.observe.events import (
     ContainerChanged,
     EngineConnected,
@@ -54,6 +55,8 @@ from stackmedic.store.db import Database
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.types import SYSTEM_CLOCK, Clock
+
+ProbeStandings = Callable[[str, Sequence[ContainerState]], Mapping[str, ProbeStanding]]
 
 
 class HealthEngine:
@@ -94,6 +97,8 @@ class HealthEngine:
         self.activity = Activity(start_grace=config.start_grace_seconds)
         # Set by the log watch: what its firing ``affects_health`` rules say per deployment.
         self.log_problems: Callable[[str], tuple[str, ...]] | None = None
+        # What endpoint probes say of each service (set by the probes package when on).
+        self.probe_standing: ProbeStandings | None = None
         bus.subscribe(ActionStarted, self._on_action_started, name="health-actions")
         bus.subscribe(ActionFinished, self._on_action_finished, name="health-actions")
         bus.subscribe(ActionRequested, self._on_action_requested, name="health-requests")
@@ -187,11 +192,12 @@ class HealthEngine:
         return engine_view(self._engine, self._synced)
 
     def evaluate(self, name: str, view: EngineView | None = None, *,
-                 shown: bool = False) -> DeploymentHealth | None:
+                 shown: bool = False, probes: bool = True) -> DeploymentHealth | None:
         """Compute the verdict of one deployment now, without reporting anything.
 
         Recovery reads it as it is; what people are ``shown`` also says when stackmedic's
         own recovery is acting (``starting``, not the outage it is causing or mending).
+        Without ``probes``: what the containers alone say (whether to probe at all).
         """
         deployment = self._catalog.get(name)
         if deployment is None:
@@ -203,10 +209,12 @@ class HealthEngine:
             return None if until is None else now + until - mono
 
         record = self._desired.get(name)
+        containers = self._observed.for_project(deployment.project)
+        standing = self.probe_standing
         return evaluate(
             HealthInputs(
                 deployment=deployment,
-                containers=self._observed.for_project(deployment.project),
+                containers=containers,
                 desired=record.state if record else None,
                 now=now,
                 service_desired={s: r.state for s, r in self._desired.services(name).items()},
@@ -220,6 +228,7 @@ class HealthEngine:
                 recovering=self.activity.recovering(name, mono) if shown else None,
                 unpaused=self.activity.unpaused(name),
                 log_problems=self.log_problems(name) if self.log_problems else (),
+                probes=standing(name, containers) if standing and probes else {},
             )
         )
 

@@ -107,6 +107,14 @@ class CrashLoop:
 
 
 @dataclass(frozen=True)
+class ProbeStanding:
+    """What a service's endpoint probes say about it (``stackmedic.probes``)."""
+
+    failing: str | None = None  # its probe failed enough times in a row: why
+    waiting: str | None = None  # freshly started, no probe has passed yet
+
+
+@dataclass(frozen=True)
 class ServiceHealth:
     """The health of one service, rolled up from its containers."""
 

@@ -13,6 +13,7 @@ from stackmedic.health.model import (
     STATUS_ORDER,
     CrashLoop,
     DeploymentHealth,
+    ProbeStanding,
     ServiceHealth,
     ServiceStatus,
     Verdict,
@@ -47,6 +48,19 @@ class HealthInputs:
     unpaused: frozenset[str] = frozenset()
     # What firing log-pattern rules with ``affects_health: true`` say (``logwatch``).
     log_problems: tuple[str, ...] = ()
+    probes: Mapping[str, ProbeStanding] = field(default_factory=dict)  # by service
+
+
+def with_probe(service: ServiceHealth, standing: ProbeStanding | None) -> ServiceHealth:
+    """A running service whose endpoint probe fails is unhealthy, with the probe's reason."""
+    # behaviour: probe-fails-restart-cures, probe-deadlock-give-up
+    if standing is None or service.status is not ServiceStatus.RUNNING:
+        return service
+    if standing.failing:
+        return replace(service, status=ServiceStatus.UNHEALTHY, health_output=standing.failing)
+    if standing.waiting:
+        return replace(service, status=ServiceStatus.STARTING, health_output=standing.waiting)
+    return service
 
 
 def container_status(
@@ -173,13 +187,13 @@ def evaluate(inputs: HealthInputs) -> DeploymentHealth:
         seen_running = any(c.running for c in inputs.containers)
         desired = DesiredState.RUNNING if seen_running else DesiredState.STOPPED
     services = tuple(
-        service_health(
+        with_probe(service_health(
             s,
             by_service.get(s, []),
             inputs.service_desired.get(s, desired),
             inputs.crash_loops.get(s),
             inputs.unpaused,
-        )
+        ), inputs.probes.get(s))
         for s in names
     )
     recheck = [loop.until for s, loop in inputs.crash_loops.items() if s in names]

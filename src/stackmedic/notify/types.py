@@ -24,6 +24,8 @@ class NotificationKind(StrEnum):
     RESTART_SUMMARY = "restart-summary"
     AGENT_PROBLEM = "agent-problem"
     AGENT_PROBLEM_RESOLVED = "agent-problem-resolved"
+    CERTIFICATE = "certificate"  # an HTTPS probe's certificate expires soon or has
+    CERTIFICATE_RENEWED = "certificate-renewed"
     TEST = "test"
     LOG_PATTERN = "log-pattern"
     LOG_PATTERN_RESOLVED = "log-pattern-resolved"
@@ -43,6 +45,7 @@ SEVERITY_RANK: dict[Severity, int] = {Severity.INFO: 0, Severity.WARNING: 1, Sev
 FIRING_KINDS: frozenset[NotificationKind] = frozenset({
     NotificationKind.ILL_HEALTH, NotificationKind.SPIKE, NotificationKind.AGENT_PROBLEM,
     NotificationKind.LOG_PATTERN,
+    NotificationKind.CERTIFICATE,
 })
 
 # The kind that closes each problem kind; a resolving event names the problem's fingerprint.
@@ -52,6 +55,7 @@ RESOLVING_KIND: dict[str, NotificationKind] = {
     NotificationKind.SPIKE_RESOLVED: NotificationKind.SPIKE,
     NotificationKind.AGENT_PROBLEM_RESOLVED: NotificationKind.AGENT_PROBLEM,
     NotificationKind.LOG_PATTERN_RESOLVED: NotificationKind.LOG_PATTERN,
+    NotificationKind.CERTIFICATE_RENEWED: NotificationKind.CERTIFICATE,
 }
 
 Clock = Callable[[], float]

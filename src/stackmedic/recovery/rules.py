@@ -120,8 +120,9 @@ def _rule_for(
         return [_suggest(name, ServiceAction.START, f"start {name}", why)], why
     if status == "unhealthy":
         output = f": {service.health_output.strip()[:200]}" if service.health_output else ""
+        what = "endpoint" if output.startswith(": probe ") else "healthcheck"  # probes/
         return [_suggest(name, ServiceAction.RESTART, f"restart {name}",
-                         f"healthcheck failing{output}")], f"{name} unhealthy{output}"
+                         f"{what} failing{output}")], f"{name} unhealthy{output}"
     if status in ("crash-looping", "restarting"):
         return _loop_rule(service)
     if status == "paused":

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from stackmedic.api.params import MAX_ROW_ID, NameParam
 from stackmedic.api.routes.deployments import checked_name
+from stackmedic.api.routes.probes import probes_of
 from stackmedic.readmodel import agent_view
 
 router = APIRouter(tags=["health"])
@@ -30,8 +31,9 @@ async def health_overview(request: Request) -> dict[str, Any]:
 @router.get("/deployments/{name}/health", summary="One deployment's health, per container")
 async def deployment_health(request: Request, name: NameParam) -> dict[str, Any]:
     """Verdict and reason with every container's status, health probe output and exit code."""
-    detail: dict[str, Any] = agent_view(request).health.detail(checked_name(request, name))
-    return detail
+    agent = agent_view(request)
+    detail: dict[str, Any] = agent.health.detail(checked_name(request, name))
+    return detail | probes_of(agent.probes, name)
 
 
 @router.get("/deployments/{name}/health/history", summary="Health transitions, newest first")

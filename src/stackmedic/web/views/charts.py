@@ -31,7 +31,7 @@ def resource_charts(agent: AgentView, name: str, range_key: str) -> dict[str, Ma
     # A younger history starts the axis at its first sample (some samples' width before now).
     shortest = max(10 * interval, 10.0)
     start = min(max(until - seconds, float(first)), until - shortest) if first else until - seconds
-    label = _time_label(until - start)
+    label = time_label(until - start)
     cpu = lines_by_name(series, fields.index("cpu_core_percent"), 1.0)
     memory_index = fields.index("memory_bytes")
     largest = max((p[memory_index] or 0 for c in series["containers"] for p in c["points"]),
@@ -71,7 +71,7 @@ def lines_by_name(series: dict[str, Any], index: int, divisor: float) -> list[Li
     return [Line(label, sorted(points)) for label, points in by_label.items()]
 
 
-def _time_label(window: float) -> Callable[[float], str]:
+def time_label(window: float) -> Callable[[float], str]:
     """Axis labels with seconds for short windows and the weekday for long ones."""
     pattern = "%H:%M:%S" if window < 600 else "%H:%M" if window <= 6 * 3600 else "%a %H:%M"
     return lambda ts: time.strftime(pattern, time.localtime(ts))

@@ -9,6 +9,7 @@ from stackmedic.types import RunOutcome
 from stackmedic.views import deployment_detail
 from stackmedic.web.formatting import ago, verdict_tone, when
 from stackmedic.web.views.charts import DEFAULT_RANGE, RANGES, resource_charts
+from stackmedic.web.views.probes import probe_section
 
 if TYPE_CHECKING:
     from stackmedic.deployments.model import Deployment
@@ -94,6 +95,7 @@ def deployment_page(agent: AgentView, deployment: Deployment, range_key: str) ->
         "range": range_key,
         "ranges": list(RANGES),
         "charts": resource_charts(agent, name, range_key),
+        "probes": probe_section(agent, name),
         "history": agent.health.history(name, limit=HISTORY_ROWS),
         "runs": [run_view(r) for r in agent.recovery.runs.list(name, RUN_ROWS)],
         "recovery": agent.recovery.state(name),
