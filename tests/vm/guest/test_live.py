@@ -1,0 +1,180 @@
+"""One cgroup v2 set-up on a real kernel: what the agent reports and reads, against the engine.
+
+Runs inside the test VM (``tests/vm/test_vm.py`` boots it), once per set-up: rootful Docker
+with the systemd and the cgroupfs driver, rootless Docker, rootful and rootless Podman.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiodocker
+import pytest
+
+from metrics.exposition import Exposition
+from metrics.test_cadvisor_docker import (
+    CounterSeries,
+    engine_stats,
+    engine_working_set,
+    read_time,
+    scrape,
+)
+from podman.test_core_paths import mail_config, mails_with
+from support.agent import RECOVERY_ON, merge, running_agent
+from support.compose import crash_container
+from support.deployments import DeploymentFactory, service
+from support.servers import SmtpSink
+from support.wait import async_assert_holds, async_wait_until
+
+from .setups import Setup
+
+MIB = 1024 * 1024
+MEMORY_LIMIT = 96 * MIB
+FILL = 48 * MIB
+WINDOW_SECONDS = 10.0
+RESOURCES = {"resources": {"sample_interval_seconds": 1, "limits_refresh_seconds": 2}}
+
+
+def cgroup_of(pid: int) -> str:
+    """A process's cgroup v2 path, as /proc says it (what cAdvisor's ``id`` is)."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        if line.startswith("0::"):
+            return line[3:]
+    raise AssertionError(f"no cgroup v2 line for pid {pid}")
+
+
+async def test_host_report_figures_limits_and_oom(
+    tmp_path: Path, setup: Setup, factory: DeploymentFactory
+) -> None:
+    fill = f"(dd if=/dev/zero bs=1048576 count={FILL // MIB} 2>/dev/null; sleep 3600)"
+    site = factory.make("load", {
+        "burner": service("while :; do :; done", cpus=0.5),
+        "filler": service(f"{fill} | tail -c {FILL} > /dev/null", mem_limit=MEMORY_LIMIT),
+        "pinned": service("sleep 3600", cpuset="0"),
+        "oomer": service("tail /dev/zero; sleep 3600", mem_limit="32m", memswap_limit="32m"),
+    })
+    site.up()
+    async with (
+        running_agent(tmp_path / "data", factory.root, docker_host=setup.host,
+                      notifications={"host": "vm"}, **RESOURCES) as handle,
+        aiodocker.Docker(url=setup.host) as docker,
+    ):
+        ids: dict[str, Any] = {}
+        for cid in site.container_ids():
+            inspect = await docker.containers.get(cid)
+            ids[inspect["Config"]["Labels"]["com.docker.compose.service"]] = inspect
+        want = {name: cgroup_of(int(c["State"]["Pid"])) for name, c in ids.items()}
+        for name, path in want.items():
+            assert path.lstrip("/").endswith(setup.cgroup.format(id=ids[name].id)), (name, path)
+
+        async def reported() -> dict[str, Any] | None:
+            host: dict[str, Any] = (await handle.api.get("/healthz")).json()["host"]
+            return host if host["cgroup"]["example"] else None
+
+        host = await async_wait_until(reported, 60, message="a container read from its cgroup")
+        engine, cgroup = host["engine"], host["cgroup"]
+        assert (engine["kind"], engine["rootless"]) == (setup.kind, setup.rootless), engine
+        assert (cgroup["version"], cgroup["driver"], cgroup["reader"]) == (
+            2, setup.driver, "v2"), cgroup
+        assert cgroup["example"] in {f"/sys/fs/cgroup{p}" for p in want.values()}, cgroup
+        assert host["resources"]["source"] == "cgroups", host["resources"]
+        assert host["problems"] == [], host["problems"]
+
+        project = {"container_label_com_docker_compose_project": site.name}
+
+        def labels(name: str) -> dict[str, str]:
+            return {**project, "container_label_com_docker_compose_service": name}
+
+        async def all_sampled() -> Exposition | None:
+            exp = await scrape(handle)
+            full = exp.samples("container_memory_working_set_bytes", **labels("filler"))
+            seen = all(exp.samples("container_cpu_usage_seconds_total", **labels(n))
+                       for n in want)
+            oom = exp.samples("stackmedic_container_oom_kills_total", service="oomer")
+            return exp if seen and full and full[0].value >= FILL and oom and \
+                oom[0].value >= 1 else None
+
+        first = await async_wait_until(all_sampled, 90, interval=0.5,
+                                       message="every container sampled, the OOM seen")
+        assert first is not None
+        for name, path in want.items():  # cAdvisor's id is the cgroup path
+            series = first.one("container_cpu_usage_seconds_total", **labels(name), cpu="total")
+            assert series.labels["id"] == path, (name, series.labels)
+
+        # CPU of the burner over one window, ours against the engine's counter.
+        series = CounterSeries(handle, labels("burner"))
+        await series.record_until(lambda: series.latest() > 0)
+        before = await engine_stats(docker, ids["burner"].id)
+        t0 = read_time(before)
+        await series.record_until(lambda: series.latest() >= t0 + WINDOW_SECONDS)
+        after = await engine_stats(docker, ids["burner"].id)
+        t1 = read_time(after)
+        await series.record_until(lambda: series.latest() > t1)
+        ours = (series.at(t1) - series.at(t0)) / (t1 - t0)
+        used = (after["cpu_stats"]["cpu_usage"]["total_usage"]
+                - before["cpu_stats"]["cpu_usage"]["total_usage"])
+        theirs = used / 1e9 / (t1 - t0)
+        print(f"{setup.name}: cpu rate ours {ours:.4f} engine {theirs:.4f}")
+        assert 0 < theirs <= 0.5 * 1.05
+        assert ours == pytest.approx(theirs, rel=0.05)
+
+        # Working set and limits.
+        exp = await scrape(handle)
+        filler = exp.one("container_memory_working_set_bytes", **labels("filler"))
+        stats = await engine_stats(docker, ids["filler"].id)
+        print(f"{setup.name}: working set ours {filler.value:.0f} "
+              f"engine {engine_working_set(stats):.0f}")
+        assert filler.value == pytest.approx(engine_working_set(stats), rel=0.05)
+        assert exp.value("container_spec_memory_limit_bytes", **labels("filler")) == \
+            MEMORY_LIMIT == stats["memory_stats"]["limit"]
+        assert exp.value("container_spec_cpu_quota", **labels("burner")) == 50_000
+        assert exp.value("container_spec_cpu_period", **labels("burner")) == 100_000
+        cores = {s.labels["service"]: s.value
+                 for s in exp.samples("stackmedic_container_cpu_limit_cores",
+                                      deployment=site.name)}
+        assert cores["burner"] == 0.5 and cores["pinned"] == 1.0, cores
+
+        # One OOM kill is one, at every later sample too.
+        def oom_kills(e: Exposition) -> float:
+            return e.value("stackmedic_container_oom_kills_total", service="oomer")
+
+        assert oom_kills(exp) == 1
+
+        async def still_one() -> bool:
+            return oom_kills(await scrape(handle)) == 1
+
+        await async_assert_holds(still_one, 3, message="the OOM kill counted once")
+        resources = handle.agent.resources.stats()
+        assert resources["containers_via_stats_api"] == 0
+        assert resources["stats_api_calls"] == 0
+
+
+async def _verdict(handle: Any, name: str) -> bool:
+    found = (await handle.get(f"/api/deployments/{name}/health"))["verdict"]
+    return bool(found == "healthy")
+
+
+async def test_a_crash_is_recovered_with_its_notice(
+    tmp_path: Path, setup: Setup, factory: DeploymentFactory
+) -> None:
+    site = factory.make("crashy", {"web": service("sleep 3600")})
+    site.up()
+    sink = SmtpSink().start()
+    try:
+        async with running_agent(tmp_path / "data", factory.root, docker_host=setup.host,
+                                 **merge(RECOVERY_ON, mail_config(sink))) as handle:
+            await async_wait_until(lambda: _verdict(handle, site.name), 60,
+                                   message="healthy before the crash")
+            crash_container(site.container_ids()[0], docker_host=setup.host)
+            down = await async_wait_until(lambda: mails_with(sink, site.name), 90,
+                                          message="the crash mailed")
+            assert "137" in down[0].text()
+            await async_wait_until(lambda: site.states() == {"web": "running"}, 90,
+                                   message="stackmedic brought web back")
+            await async_wait_until(lambda: _verdict(handle, site.name), 90,
+                                   message="healthy after the recovery")
+            runs = await handle.get(f"/api/recoveries?deployment={site.name}")
+            assert runs["items"], "a recovery run is recorded"
+    finally:
+        sink.stop()
