@@ -1,8 +1,10 @@
-"""Inside the test VM: the set-up under test (``STACKMEDIC_VM_SETUP``) and deployments on it."""
+"""Inside the test VM: each set-up of ``STACKMEDIC_VM_SETUPS`` in turn, its engine started
+with the test image loaded, and stopped before the next; deployments on it."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,18 +13,33 @@ import pytest
 from support.deployments import DeploymentFactory
 from support.images import busybox_image_name
 
-from .setups import SETUPS, Setup
+from .setups import SETUPS, Setup, load_image
+
+ENGINE = Path(__file__).with_name("engine")
 
 
-@pytest.fixture(scope="session")
-def setup() -> Setup:
-    """The engine set-up this guest run tests."""
-    return SETUPS[os.environ["STACKMEDIC_VM_SETUP"]]
+def _engine(action: str, setup: Setup) -> None:
+    done = subprocess.run(["bash", str(ENGINE), action, setup.name], capture_output=True,
+                          text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{setup.name}: engine {action} failed: {done.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="session", params=os.environ.get("STACKMEDIC_VM_SETUPS", "").split())
+def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
+    """One engine set-up, running, holding the busybox test image."""
+    chosen = SETUPS[request.param]
+    _engine("start", chosen)
+    try:
+        load_image(chosen)
+        yield chosen
+    finally:
+        _engine("stop", chosen)
 
 
 @pytest.fixture
 def factory(tmp_path: Path, setup: Setup) -> Iterator[DeploymentFactory]:
-    """Deployments on the set-up's engine (its image loaded by ``setups.py prepare``)."""
+    """Deployments on the set-up's engine."""
     made = DeploymentFactory(root=tmp_path / "deployments", image=busybox_image_name(),
                              docker_host=setup.host)
     made.root.mkdir()

@@ -1,14 +1,10 @@
-"""The five cgroup v2 set-ups the test VM runs, and how to reach each one's engine.
-
-Used inside the guest by ``run`` (``python3 setups.py prepare SETUP``: load the test image
-and, when asked, record the cgroup fixture) and by the live tests' conftest.
-"""
+"""The five cgroup v2 set-ups the test VM runs, how to reach each one's engine, and how its
+cgroup files are recorded (imported by the host side too, for the set-ups' names)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,39 +81,17 @@ def load_image(setup: Setup) -> str:
     return name
 
 
-def record(setup: Setup, out: Path) -> None:
-    """Run a container with limits and record its cgroup files into ``out/<fixture>``."""
-    name = f"capture-{setup.name}"
-    image = busybox_image_name()
-    run(setup.cli("run", "-d", "--name", name, "--memory", "64m", "--cpus", "0.5",
-                  image, "dd if=/dev/zero of=/dev/shm/fill bs=1M count=24; sleep 3600"))
-    try:
-        time.sleep(3)  # let the filler write its 24 MiB before the files are copied
-        scratch = Path(f"/tmp/capture/{setup.fixture}")
-        run(["rm", "-rf", str(scratch.parent)])
-        scratch.parent.mkdir(mode=0o777)
-        scratch.parent.chmod(0o777)
-        note = (f"Started with `run -d --memory 64m --cpus 0.5` running a 24 MiB /dev/shm "
-                f"filler, in the cgroup v2 test VM (scripts/vm-tests), set-up {setup.name}.")
-        run(setup.as_user(["python3", str(TESTS.parent / "scripts/capture-cgroup-fixture"),
-                           name, str(scratch), "--socket", setup.socket, "--note", note]))
-        target = out / "fixtures" / setup.fixture
-        run(["rm", "-rf", str(target)])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        run(["cp", "-r", str(scratch), str(target)])
-    finally:
-        subprocess.run(setup.cli("rm", "-f", name), capture_output=True, check=False)
-
-
-def main() -> None:
-    """``setups.py prepare SETUP [OUT]``: load the image; with OUT, record the fixture."""
-    if len(sys.argv) < 3 or sys.argv[1] != "prepare" or sys.argv[2] not in SETUPS:
-        sys.exit(f"usage: setups.py prepare {{{','.join(SETUPS)}}} [OUT]")
-    setup = SETUPS[sys.argv[2]]
-    load_image(setup)
-    if len(sys.argv) > 3:
-        record(setup, Path(sys.argv[3]))
-
-
-if __name__ == "__main__":
-    main()
+def record(setup: Setup, container: str, out: Path, note: str) -> Path:
+    """Record ``container``'s cgroup files with ``scripts/capture-cgroup-fixture``, run as
+    the engine's user, into ``out/fixtures/<fixture>``."""
+    scratch = Path(f"/tmp/capture/{setup.fixture}")
+    run(["rm", "-rf", str(scratch.parent)])
+    scratch.parent.mkdir()
+    scratch.parent.chmod(0o777)
+    run(setup.as_user(["python3", str(TESTS.parent / "scripts/capture-cgroup-fixture"),
+                       container, str(scratch), "--socket", setup.socket, "--note", note]))
+    target = out / "fixtures" / setup.fixture
+    run(["rm", "-rf", str(target)])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    run(["cp", "-r", str(scratch), str(target)])
+    return target
