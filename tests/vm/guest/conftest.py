@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,14 @@ from .setups import SETUPS, Setup, load_image
 ENGINE = Path(__file__).with_name("engine")
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Print a failure at once: the whole run takes many minutes under emulation."""
+    if report.failed and sys.__stdout__ is not None:
+        sys.__stdout__.write(f"\nvm: {report.nodeid} failed ({report.when}):\n"
+                             f"{report.longreprtext[-5000:]}\n")
+        sys.__stdout__.flush()
+
+
 def _engine(action: str, setup: Setup) -> None:
     done = subprocess.run(["bash", str(ENGINE), action, setup.name], capture_output=True,
                           text=True, timeout=900, check=False)
@@ -29,7 +39,9 @@ def _engine(action: str, setup: Setup) -> None:
 def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
     """One engine set-up, running, holding the busybox test image."""
     chosen = SETUPS[request.param]
+    started = time.monotonic()
     _engine("start", chosen)
+    print(f"\nvm: {chosen.name}: engine up in {time.monotonic() - started:.0f} s", flush=True)
     try:
         load_image(chosen)
         yield chosen

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiodocker
+import httpx
 import pytest
 
 from metrics.exposition import Exposition
@@ -26,7 +28,7 @@ from metrics.test_cadvisor_docker import (
     scrape,
 )
 from podman.test_core_paths import mail_config, mails_with
-from support.agent import RECOVERY_ON, merge, running_agent
+from support.agent import RECOVERY_ON, AgentHandle, merge, running_agent
 from support.compose import crash_container
 from support.deployments import DeploymentFactory, service
 from support.servers import SmtpSink
@@ -42,6 +44,17 @@ RESOURCES = {"resources": {"sample_interval_seconds": 1, "limits_refresh_seconds
 OOMER = "dd if=/dev/zero of=/dev/shm/fill bs=1M count=16 2>/dev/null; tail /dev/zero; sleep 3600"
 
 
+class Phases:
+    """Prints how long each part of a set-up's run took (the guest's console shows it)."""
+
+    def __init__(self, setup: Setup) -> None:
+        self.setup, self.started = setup, time.monotonic()
+
+    def done(self, what: str) -> None:
+        print(f"vm: {self.setup.name}: {what} at {time.monotonic() - self.started:.0f} s",
+              flush=True)
+
+
 def cgroup_of(pid: int) -> str:
     """A process's cgroup v2 path, as /proc says it (what cAdvisor's ``id`` is)."""
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
@@ -50,10 +63,21 @@ def cgroup_of(pid: int) -> str:
     raise AssertionError(f"no cgroup v2 line for pid {pid}")
 
 
+def container_cgroup(setup: Setup, pid: int) -> str:
+    """The container's cgroup: Podman (crun, systemd driver) runs its processes in a
+    ``container`` child of the scope, which holds the limits and the totals."""
+    path = cgroup_of(pid)
+    if setup.kind == "podman":
+        assert path.endswith(".scope/container"), path
+        return path.removesuffix("/container")
+    return path
+
+
 @pytest.mark.timeout(1800)  # the engine's start under emulation is part of it
 async def test_report_figures_limits_oom_and_a_crash(
     tmp_path: Path, setup: Setup, factory: DeploymentFactory
 ) -> None:
+    phases = Phases(setup)
     fill = f"(dd if=/dev/zero bs=1048576 count={FILL // MIB} 2>/dev/null; sleep 3600)"
     site = factory.make("load", {
         "burner": service("while :; do :; done", cpus=0.5),
@@ -64,21 +88,25 @@ async def test_report_figures_limits_oom_and_a_crash(
     crashy = factory.make("crashy", {"web": service("sleep 3600")})
     site.up()
     crashy.up()
+    phases.done("deployments up")
     sink = SmtpSink().start()
     settings = merge(merge(RECOVERY_ON, mail_config(sink)), RESOURCES)
     async with (
         _stopped_after(sink),
         running_agent(tmp_path / "data", factory.root, docker_host=setup.host,
-                      **settings) as handle,
+                      **settings) as started,
         aiodocker.Docker(url=setup.host) as docker,
+        _fresh_connections(started) as handle,
     ):
+        phases.done("agent started")
         ids: dict[str, Any] = {}
         for cid in site.container_ids():
             inspect = await docker.containers.get(cid)
             ids[inspect["Config"]["Labels"]["com.docker.compose.service"]] = inspect
-        want = {name: cgroup_of(int(c["State"]["Pid"])) for name, c in ids.items()}
+        want = {name: container_cgroup(setup, int(c["State"]["Pid"]))
+                for name, c in ids.items()}
         for name, path in want.items():
-            assert path.lstrip("/").endswith(setup.cgroup.format(id=ids[name].id)), (name, path)
+            assert path == "/" + setup.cgroup.format(id=ids[name].id), (name, path)
 
         async def reported() -> dict[str, Any] | None:
             host: dict[str, Any] = (await handle.api.get("/healthz")).json()["host"]
@@ -89,7 +117,11 @@ async def test_report_figures_limits_oom_and_a_crash(
         assert (engine["kind"], engine["rootless"]) == (setup.kind, setup.rootless), engine
         assert (cgroup["version"], cgroup["driver"], cgroup["reader"]) == (
             2, setup.driver, "v2"), cgroup
-        assert cgroup["example"] in {f"/sys/fs/cgroup{p}" for p in want.values()}, cgroup
+        every = list(want.values())
+        for cid in crashy.container_ids():
+            pid = int((await docker.containers.get(cid))["State"]["Pid"])
+            every.append(container_cgroup(setup, pid))
+        assert cgroup["example"] in {f"/sys/fs/cgroup{p}" for p in every}, cgroup
         assert host["resources"]["source"] == "cgroups", host["resources"]
         assert host["problems"] == [], host["problems"]
 
@@ -110,6 +142,7 @@ async def test_report_figures_limits_oom_and_a_crash(
         first = await async_wait_until(all_sampled, 90, interval=0.5,
                                        message="every container sampled, the OOM seen")
         assert first is not None
+        phases.done("every container sampled")
         for name, path in want.items():  # cAdvisor's id is the cgroup path
             series = first.one("container_cpu_usage_seconds_total", **labels(name), cpu="total")
             assert series.labels["id"] == path, (name, series.labels)
@@ -131,6 +164,7 @@ async def test_report_figures_limits_oom_and_a_crash(
         assert 0 < theirs <= 0.5 * 1.05
         assert ours == pytest.approx(theirs, rel=0.05)
 
+        phases.done("CPU window compared")
         # Working set and limits.
         exp = await scrape(handle)
         filler = exp.one("container_memory_working_set_bytes", **labels("filler"))
@@ -168,6 +202,7 @@ async def test_report_figures_limits_oom_and_a_crash(
                 f"`{OOMER}`: its `tail` was OOM-killed once. In the cgroup v2 test VM "
                 f"(tests/vm), set-up {setup.name}."))
 
+        phases.done("limits, OOM kill and recording checked")
         # A crash (no one's stop) is told and recovered.
         await async_wait_until(lambda: _healthy(handle, crashy.name), 60,
                                message="crashy healthy before the crash")
@@ -181,6 +216,17 @@ async def test_report_figures_limits_oom_and_a_crash(
                                message="healthy after the recovery")
         runs = await handle.get(f"/api/recoveries?deployment={crashy.name}")
         assert runs["items"], "a recovery run is recorded"
+        phases.done("crash recovered")
+
+
+@contextlib.asynccontextmanager
+async def _fresh_connections(handle: AgentHandle) -> AsyncIterator[AgentHandle]:
+    """The agent's API with a new connection per request: under emulation a call to the
+    engine can outlast the server's keep-alive, and a reused connection it closed fails."""
+    async with httpx.AsyncClient(base_url=handle.api.base_url, headers=handle.api.headers,
+                                 timeout=120,
+                                 limits=httpx.Limits(max_keepalive_connections=0)) as api:
+        yield AgentHandle(handle.agent, api)
 
 
 @contextlib.asynccontextmanager
