@@ -1,10 +1,11 @@
-"""Writes the constructed cgroup v2 fixture (run: python -m tests.resources.construct_fixtures).
+"""Writes the constructed cgroup v2 fixtures (run: python -m tests.resources.construct_fixtures).
 
-Every other v2 tree is recorded on a real kernel in the test VM (tests/vm). The one left is
-built, not recorded: rootless Docker on a host that delegates no ``cpu`` or ``memory``
-controller to its user, which the VM (set up as the README tells a host to be) is not. Each
-file follows the format documented in the kernel's Documentation/admin-guide/cgroup-v2.rst
-(6.x); its metadata says it is constructed.
+These trees are built, not recorded: each file follows the format documented in the kernel's
+Documentation/admin-guide/cgroup-v2.rst (6.x), laid out where Docker and Podman put
+containers with each driver. Their metadata says so. The cgroup v2 test VM (tests/vm)
+records the real ones with scripts/capture-cgroup-fixture; a recording replaces its tree
+here (cgroup2-cgroupfs-docker is recorded). The undelegated rootless tree stays
+constructed: the VM delegates the controllers, as a host should.
 """
 
 from __future__ import annotations
@@ -88,11 +89,49 @@ def container_files(c: Constructed) -> dict[str, str]:
 
 FIXTURES = [
     Constructed(
+        "cgroup2-systemd-docker", "docker", "systemd", False,
+        "system.slice/docker-" + "3f" * 32 + ".scope",
+        usage_usec=84_213_771, memory_current=268_963_840, inactive_file=25_165_824,
+        memory_max="536870912", cpu_max="150000 100000", cpuset="0-3", oom_kill=2,
+        extra={"system.slice/docker.service/cgroup.procs": "811\n"},
+        expected_limits=(1.5, 536_870_912),
+    ),
+    Constructed(
+        "cgroup2-rootless-docker", "docker", "systemd", True,
+        "user.slice/user-1000.slice/user@1000.service/user.slice/docker-" + "9e" * 32 + ".scope",
+        usage_usec=5_550_000, memory_current=157_286_400, inactive_file=31_457_280,
+        memory_max="268435456", cpu_max="50000 100000", cpuset="0-1", oom_kill=1,
+        extra={
+            "user.slice/user-1000.slice/user@1000.service/cgroup.controllers":
+                "cpuset cpu io memory pids\n",
+        },
+        expected_limits=(0.5, 268_435_456),
+    ),
+    Constructed(
         "cgroup2-rootless-undelegated-docker", "docker", "systemd", True,
         "user.slice/user-1000.slice/user@1000.service/user.slice/docker-" + "a1" * 32 + ".scope",
         usage_usec=720_000, memory_current=0, inactive_file=0,
         memory_max="max", cpu_max="max 100000", cpuset="0-1", oom_kill=0, delegated=False,
         extra={"user.slice/user-1000.slice/user@1000.service/cgroup.controllers": "pids\n"},
+    ),
+    Constructed(
+        "cgroup2-systemd-podman", "podman", "systemd", False,
+        "machine.slice/libpod-" + "7d" * 32 + ".scope",
+        usage_usec=311_000_500, memory_current=1_073_741_824, inactive_file=268_435_456,
+        memory_max="2147483648", cpu_max="200000 100000", cpuset="0-3", oom_kill=0,
+        extra={"machine.slice/libpod-conmon-" + "7d" * 32 + ".scope/cgroup.procs": "902\n"},
+        expected_limits=(2.0, 2_147_483_648),
+    ),
+    Constructed(
+        "cgroup2-rootless-podman", "podman", "systemd", True,
+        "user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" + "b2" * 32 + ".scope",
+        usage_usec=42_000_000, memory_current=52_428_800, inactive_file=4_194_304,
+        memory_max="max", cpu_max="max 100000", cpuset="0-3", oom_kill=3,
+        extra={
+            "user.slice/user-1000.slice/user@1000.service/cgroup.controllers":
+                "cpuset cpu io memory pids\n",
+        },
+        expected_limits=(4.0, None),
     ),
 ]
 
@@ -133,10 +172,11 @@ def write(c: Constructed) -> None:
     }
     (folder / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     (folder / "README.md").write_text(
-        f"# {c.name}\n\n**Constructed, not recorded**: the test VM delegates every controller "
-        f"its user needs, as a host should. The files follow {SOURCE}; the container sits where "
+        f"# {c.name}\n\n**Constructed, not recorded** (no recording of this set-up is kept "
+        f"yet). The files follow {SOURCE}; the container sits where "
         f"{c.engine} ({'rootless' if c.rootless else 'rootful'}, {c.driver} driver) puts it: "
-        f"`{c.cgroup}`.\n\nA recording from such a host would replace it: "
+        f"`{c.cgroup}`.\n\nReplace it with a recording from a real host or the cgroup v2 test "
+        "VM (`tests/vm`, `STACKMEDIC_VM_KEEP=DIR`): "
         "`scripts/capture-cgroup-fixture CONTAINER tests/resources/fixtures/NEW-NAME`.\n"
     )
 
