@@ -1,10 +1,11 @@
 """A private rootless ``podman system service``: the same kit, run as an unprivileged user.
 
 The kit runs it as its own user (``stackmedic-rootless``, made on first use with subuid
-and subgid ranges, as a real rootless host has), so no local user is borrowed. Its storage, runtime dir (``XDG_RUNTIME_DIR``:
-socket, runc state, the rootless network namespace kept by slirp4netns) and config live
-under a /tmp/smr-XXXX folder owned by that user, so nothing of the host's is touched and
-no network namespace of our own is needed. A simulated reboot is not offered here.
+and subgid ranges, as a real rootless host has), so no local user is borrowed. Its
+storage, runtime dir (``XDG_RUNTIME_DIR``: socket, runc state, the rootless network
+namespace kept by slirp4netns), temp folder and config live under a /tmp/smr-XXXX folder
+owned by that user, so nothing of the host's is touched and no network namespace of our
+own is needed. A simulated reboot is not offered here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from pathlib import Path
 from .dockerd import _children_of, _pid_alive
 from .podman import PodmanError, PrivatePodman, _find
 from .wait import wait_until
-
 
 TEST_USER = "stackmedic-rootless"
 SUBID_COUNT = 65536
