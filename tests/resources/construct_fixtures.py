@@ -4,8 +4,8 @@ These trees are built, not recorded: each file follows the format documented in 
 Documentation/admin-guide/cgroup-v2.rst (6.x), laid out where Docker and Podman put
 containers with each driver. Their metadata says so. The cgroup v2 test VM (tests/vm)
 records the real ones with scripts/capture-cgroup-fixture; a recording replaces its tree
-here (cgroup2-cgroupfs-docker is recorded). The undelegated rootless tree stays
-constructed: the VM delegates the controllers, as a host should.
+here (cgroup2-systemd-docker and cgroup2-cgroupfs-docker are recorded). The undelegated
+rootless tree stays constructed: the VM delegates the controllers, as a host should.
 """
 
 from __future__ import annotations
@@ -88,14 +88,6 @@ def container_files(c: Constructed) -> dict[str, str]:
 
 
 FIXTURES = [
-    Constructed(
-        "cgroup2-systemd-docker", "docker", "systemd", False,
-        "system.slice/docker-" + "3f" * 32 + ".scope",
-        usage_usec=84_213_771, memory_current=268_963_840, inactive_file=25_165_824,
-        memory_max="536870912", cpu_max="150000 100000", cpuset="0-3", oom_kill=2,
-        extra={"system.slice/docker.service/cgroup.procs": "811\n"},
-        expected_limits=(1.5, 536_870_912),
-    ),
     Constructed(
         "cgroup2-rootless-docker", "docker", "systemd", True,
         "user.slice/user-1000.slice/user@1000.service/user.slice/docker-" + "9e" * 32 + ".scope",
