@@ -4,7 +4,7 @@ These trees are built, not recorded: each file follows the format documented in 
 Documentation/admin-guide/cgroup-v2.rst (6.x), laid out where Docker and Podman put
 containers with each driver. Their metadata says so. The cgroup v2 test VM (tests/vm)
 records the real ones with scripts/capture-cgroup-fixture; a recording replaces its tree
-here (cgroup2-systemd-docker and cgroup2-cgroupfs-docker are recorded). The undelegated
+here (the three Docker set-ups are recorded). The undelegated
 rootless tree stays constructed: the VM delegates the controllers, as a host should.
 """
 
@@ -88,17 +88,6 @@ def container_files(c: Constructed) -> dict[str, str]:
 
 
 FIXTURES = [
-    Constructed(
-        "cgroup2-rootless-docker", "docker", "systemd", True,
-        "user.slice/user-1000.slice/user@1000.service/user.slice/docker-" + "9e" * 32 + ".scope",
-        usage_usec=5_550_000, memory_current=157_286_400, inactive_file=31_457_280,
-        memory_max="268435456", cpu_max="50000 100000", cpuset="0-1", oom_kill=1,
-        extra={
-            "user.slice/user-1000.slice/user@1000.service/cgroup.controllers":
-                "cpuset cpu io memory pids\n",
-        },
-        expected_limits=(0.5, 268_435_456),
-    ),
     Constructed(
         "cgroup2-rootless-undelegated-docker", "docker", "systemd", True,
         "user.slice/user-1000.slice/user@1000.service/user.slice/docker-" + "a1" * 32 + ".scope",
