@@ -6,7 +6,8 @@ It runs on a private Docker daemon of its own (the test kit's), so that the daem
 is what this benchmark causes and not what other work on the host does; `--main-daemon`
 uses the host's daemon instead.
 
-* Detection: a `victim` deployment's container is killed `--kills` times; each time the
+* Detection: a `victim` deployment's container crashes `--kills` times (its main process is
+  killed from outside Docker, as a segfault ends it); each time the
   latency from the container's death (the engine's FinishedAt) to the new verdict is taken
   twice: when the agent recorded the transition (its history row) and when a client polling
   `GET /api/health` first saw it (an upper bound, includes polling).
@@ -25,89 +26,22 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from support.agent import AgentProcess  # noqa: E402
-from support.compose import run_docker  # noqa: E402
-from support.deployments import Deployment, DeploymentFactory, service  # noqa: E402
-from support.dockerd import PrivateDockerd  # noqa: E402
-from support.images import ensure_busybox_image  # noqa: E402
+from bench.kit import Api, measure, parse_engine_time, percentile
+from support.agent import AgentProcess
+from support.compose import crash_container, run_docker
+from support.deployments import Deployment, DeploymentFactory, service
+from support.dockerd import PrivateDockerd
+from support.images import ensure_busybox_image
 
 SERVICES_PER_DEPLOYMENT = 20
 MAIN_DOCKERD_PIDFILE = Path("/var/run/docker.pid")
-
-
-def parse_engine_time(value: str) -> float:
-    """Seconds since the epoch from the engine's RFC 3339 time with nanoseconds."""
-    head, _, frac = value.rstrip("Z").partition(".")
-    base = datetime.fromisoformat(head + "+00:00").timestamp()
-    return base + (float("0." + frac) if frac else 0.0)
-
-
-def cpu_seconds(process: psutil.Process) -> float:
-    """User plus system CPU time of one process (plus its containerd, for a dockerd)."""
-    total = 0.0
-    for p in [process, *(c for c in process.children() if c.name() == "containerd")]:
-        times = p.cpu_times()
-        total += float(times.user + times.system)
-    return total
-
-
-def measure(processes: dict[str, psutil.Process], window: float) -> dict[str, float]:
-    """CPU of each process over ``window`` seconds, as percent of one core."""
-    start = {name: cpu_seconds(p) for name, p in processes.items()}
-    began = time.monotonic()
-    time.sleep(window)
-    elapsed = time.monotonic() - began
-    return {name: (cpu_seconds(p) - start[name]) / elapsed * 100 for name, p in processes.items()}
-
-
-def percentile(values: list[float], share: float) -> float:
-    """The nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
-
-
-class Api:
-    """The agent's API, authenticated."""
-
-    def __init__(self, agent: AgentProcess) -> None:
-        self.client = httpx.Client(
-            base_url=agent.url, headers={"Authorization": f"Bearer {agent.token()}"}, timeout=30
-        )
-
-    def verdicts(self) -> dict[str, str]:
-        """Verdict by deployment."""
-        body = self.client.get("/api/health").json()
-        return {i["deployment"]: i["verdict"] for i in body["items"]}
-
-    def newest_transition(self, name: str) -> dict[str, Any]:
-        """The newest history row of one deployment."""
-        rows = self.client.get(
-            f"/api/deployments/{name}/health/history", params={"limit": 1}
-        ).json()["items"]
-        return dict(rows[0]) if rows else {}
-
-    def wait(self, predicate: Any, timeout: float, what: str) -> Any:
-        """Poll until ``predicate(verdicts)`` is truthy."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate(self.verdicts())
-            if value:
-                return value
-            time.sleep(0.005)
-        raise TimeoutError(f"timed out waiting for {what}")
 
 
 def detection(
@@ -118,7 +52,8 @@ def detection(
     for _ in range(kills):
         api.wait(lambda v: v.get(victim.name) == "healthy", 60, "victim healthy")
         target = victim.compose("ps", "--quiet", "target").stdout.strip()
-        run_docker("kill", target, docker_host=host)
+        # A crash, as Docker sees one; a `docker kill` would be a person's stop.
+        crash_container(target, docker_host=host)
         seen_at = api.wait(
             lambda v: v.get(victim.name) != "healthy" and time.time(), 30, "victim verdict change"
         )
@@ -130,7 +65,9 @@ def detection(
         row = api.newest_transition(victim.name)
         recorded.append(float(row["ts"]) - finished)
         polled.append(seen_at - finished)
-        run_docker("start", target, docker_host=host)
+        if run_docker("inspect", "-f", "{{.State.Running}}", target,
+                      docker_host=host).stdout.strip() != "true":
+            run_docker("start", target, docker_host=host)  # recovery may have done it
     return recorded, polled
 
 

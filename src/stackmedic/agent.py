@@ -146,6 +146,7 @@ class Agent:
             catalog=self.catalog, observed=self.observed, engine=self.engine,
             health=self.health, resources=self.resources, notifications=self.notifications,
             heartbeats=self.heartbeats,
+            config=settings.metrics,
         )
         self.watcher = CatalogWatcher(
             self.catalog, self.observed, self.desired, self.events,
@@ -221,6 +222,8 @@ class Agent:
         spawn("prune", every(3600, self.retention.prune))
         spawn("healthchecks", every(1.0, self.healthchecks.tick))
         spawn("store", every(STORE_PROBE_SECONDS, self._probe_store))
+        for name, loop in self.metrics.loops.items():
+            spawn(name, loop)
         self.server = await start_api_server(self)
         if self.systemd.watchdog_seconds is not None:
             spawn("watchdog", self.watch.feed_watchdog)

@@ -102,7 +102,7 @@ ZOO_SUMMARY: dict[str, list[Any]] = {
     "came back by itself": ["graceful-policy", "slow-policy"],
     "brought back by stackmedic": [
         ("graceful", "start app"), ("ignorer", "start app"), ("jobs", "start app"),
-        ("pair", "start main, recreate side"), ("plain", "start app"), ("slow", "start app"),
+        ("pair", "start main, start side"), ("plain", "start app"), ("slow", "start app"),
     ],
     "still down": [],
     "jobs completed": [("jobs", "migrate")],

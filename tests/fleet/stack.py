@@ -28,6 +28,10 @@ SCRAPE_SECONDS = 1
 # peers may already have sent (it then finds their entry in the gossiped notification log).
 PEER_TIMEOUT = 2.0
 CACHE_BYTES = 16_000_000
+BLOB_BYTES = 200_000
+TRAFFIC_HOST = "h1"  # the host whose site also serves, fetches and writes
+# How often the agents walk the containers' writable layers and volumes (default 300 s).
+FS_INTERVAL_SECONDS = 5
 MEMORY_LIMIT = 64 * 1024 * 1024
 
 
@@ -54,13 +58,26 @@ class Fleet:
     receiver: HttpReceiver
 
 
-def site_services() -> dict[str, Any]:
-    """What every host runs: a CPU burner held to 0.1 core and a 16 MB memory holder."""
-    return {
+def site_services(host: str = "h1") -> dict[str, Any]:
+    """What every host runs: a CPU burner held to 0.1 core and a 16 MB memory holder; h1
+    also a web server with a client fetching from it and a writer syncing to a volume."""
+    services = {
         "burner": service("while :; do :; done", cpus=0.1, mem_limit=MEMORY_LIMIT),
         # tail keeps its unterminated last "line" in memory until the pipe closes
         "cache": service(f"(head -c {CACHE_BYTES} /dev/zero; sleep 3600) | tail",
                          mem_limit=MEMORY_LIMIT),
+    }
+    if host != TRAFFIC_HOST:
+        return services
+    return {
+        **services,
+        "web": service(f"mkdir -p /www && head -c {BLOB_BYTES} /dev/zero > /www/blob"
+                       " && exec httpd -f -p 8080 -h /www"),
+        "client": service("while :; do wget -q -O /dev/null http://web:8080/blob; sleep 0.5;"
+                          " done", depends_on=["web"]),
+        "writer": service("while :; do dd if=/dev/urandom of=/data/f bs=65536 count=16"
+                          " conv=fsync 2>/dev/null; sleep 2; done",
+                          volumes=["scratch:/data"]),
     }
 
 
@@ -118,6 +135,7 @@ def host_agent_config(
         # long enough for the outage to be scraped before recovery acts
         "recovery": {"settle_seconds": 4},
         "resources": {"sample_interval_seconds": SCRAPE_SECONDS},
+        "metrics": {"cadvisor_fs_interval_seconds": FS_INTERVAL_SECONDS},
         "notifications": {
             "host": host.name,
             # both services' deaths in one notice even when the agent is slow to see them
@@ -136,7 +154,8 @@ def _start_host(name: str, root: Path, image: str) -> FleetHost:
         factory = DeploymentFactory(root=root / name / "deployments", image=image,
                                     docker_host=daemon.host)
         factory.root.mkdir(parents=True)
-        site = factory.make("site", site_services())
+        site = factory.make("site", site_services(name),
+                            top_level={"volumes": {"scratch": {}}} if name == TRAFFIC_HOST else {})
         site.up()
         fleet_host = FleetHost(name, daemon, factory, site)
         if name == "h2":

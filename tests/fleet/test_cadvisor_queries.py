@@ -62,7 +62,8 @@ def test_core_queries_group_by_compose_project(fleet: Fleet) -> None:
                 for s in fleet.prometheus.query(per_project)}
         assert set(sites.items()) <= rows, what
     limits = fleet.prometheus.query(
-        f'container_spec_memory_limit_bytes{{{PROJECT}=~".+-site"}}')
+        f'container_spec_memory_limit_bytes{{{PROJECT}=~".+-site",'
+        ' container_label_com_docker_compose_service=~"burner|cache"}')
     assert {float(s["value"][1]) for s in limits} == {MEMORY_LIMIT}
     assert len(limits) == 2 * len(HOSTS)
 

@@ -86,7 +86,7 @@ def test_two_host_reboots_minutes_apart_give_up_nothing_and_each_tell_all(
         assert lines["came back by itself"] == "policy"
         assert lines["brought back by stackmedic"] == (
             "built (rebuild app), fixable (start app; it had given up before the restart), "
-            "pair (start main, recreate side), plain (start app)")
+            "pair (start main, start side), plain (start app)")
         assert lines["still down"] == "invalid (" + INVALID.format(
             file=row.short(str(invalid.compose_file))) + "; stackmedic acts once the " \
             "compose file is valid again)", text
@@ -105,7 +105,7 @@ def test_two_host_reboots_minutes_apart_give_up_nothing_and_each_tell_all(
         assert lines["came back by itself"] == "policy"
         # The same plain actions again: a shutdown's kill is no relapse of the last recovery.
         assert lines["brought back by stackmedic"] == (
-            "built (start app), fixable (start app), pair (start main, recreate side), "
+            "built (start app), fixable (start app), pair (start main, start side), "
             "plain (start app)")
         assert lines["still down"].startswith("invalid (compose file invalid")
         assert lines["left stopped on purpose"] == "parked"
@@ -153,7 +153,7 @@ def test_a_second_reboot_during_the_first_reconcile_is_one_summary_and_no_failur
         assert lines["head"].endswith("had finished; this summary covers both):")
         assert lines["came back by itself"] == "policy"
         assert lines["brought back by stackmedic"] == (
-            "pair (start main, recreate side), plain (start app), slow (start app)")
+            "pair (start main, start side), plain (start app), slow (start app)")
         assert lines["still down"] == "none"
         _all_running(*every)
         assert row.events("recovery-gave-up", first_down) == []
@@ -221,14 +221,14 @@ def test_a_daemon_restart_after_a_host_reboot_is_no_relapse(
         first_down = row.reboot()
         lines = row.lines(row.wait_summary(1))
         assert lines["brought back by stackmedic"] == (
-            "pair (start main, recreate side), plain (start app)")
+            "pair (start main, start side), plain (start app)")
         pause(30)
         private_dockerd.restart()  # Docker upgraded: the agent keeps running
         lines = row.lines(row.wait_summary(2))
         assert lines["head"].startswith("recovered after daemon restart (")
         assert lines["came back by itself"] == "policy"
         assert lines["brought back by stackmedic"] == (
-            "pair (start main, recreate side), plain (start app)")
+            "pair (start main, start side), plain (start app)")
         assert lines["still down"] == "none"
         _all_running(*every)
         assert row.events("recovery-gave-up", first_down) == []

@@ -188,7 +188,8 @@ def test_families_have_cadvisor_names_types_and_labels() -> None:
     assert cpu.labels == {
         "host": "h1", "id": "/docker/" + "a" * 64, "name": "shop-web-1", "image": "nginx:1.27",
         "container_label_com_docker_compose_project": "shop",
-        "container_label_com_docker_compose_service": "web", "cpu": "total",
+        "container_label_com_docker_compose_service": "web",
+        "container_label_com_docker_compose_container_number": "1", "cpu": "total",
     }
     assert cpu.value == 12.5
     assert cpu.timestamp is not None and float(cpu.timestamp) == pytest.approx(1_800_000_000.25)

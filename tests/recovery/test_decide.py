@@ -224,6 +224,22 @@ def test_planned_start_of_a_sidecar_becomes_a_recreate_when_its_owner_is_recreat
         ("main", ServiceAction.RECREATE), ("side", ServiceAction.RECREATE)]
 
 
+def test_a_stopped_pair_is_started_together_the_sidecar_joining_the_same_owner() -> None:
+    evidence = ev(svc("main", "exited"), svc("side", "exited", network_mode="service:main"))
+    planned = [Suggestion(service="main", action=ServiceAction.START),
+               Suggestion(service="side", action=ServiceAction.START)]
+    assert [(s.service, s.action) for s in with_dependents(planned, evidence)] == [
+        ("main", ServiceAction.START), ("side", ServiceAction.START)]
+
+
+def test_a_sidecar_is_recreated_when_its_owner_has_no_container_left() -> None:
+    evidence = ev(svc("main", "missing"), svc("side", "exited", network_mode="service:main"))
+    planned = [Suggestion(service="main", action=ServiceAction.START),
+               Suggestion(service="side", action=ServiceAction.START)]
+    assert [(s.service, s.action) for s in with_dependents(planned, evidence)] == [
+        ("main", ServiceAction.START), ("side", ServiceAction.RECREATE)]
+
+
 # -- a repeated identical failure changes the diagnosis ------------------------------------
 
 def _failed(*actions: tuple[str, str], error: str = "app exited again with code 3") -> Any:

@@ -139,6 +139,7 @@ async def test_missing_image_with_a_build_context_is_rebuilt(
         run_docker("image", "rm", "--force", image)
         for cid in site.container_ids():
             crash_container(cid)
+            run_docker("wait", cid)  # Docker has seen the exit: the container can go
             run_docker("rm", cid)
         succeeded = await async_wait_until(
             lambda: events_of(handle, site.name, "recovery-succeeded"), 120,

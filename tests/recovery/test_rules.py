@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from stackmedic.deployments.model import Deployment, DeploymentKind, ServiceSpec
 from stackmedic.observe.boot import RestartKind, classify
+from stackmedic.observe.containers import ContainerState
 from stackmedic.recovery.config import RecoveryConfig
-from stackmedic.recovery.evidence import Evidence, ServiceEvidence, dependency_order
+from stackmedic.recovery.evidence import (
+    Evidence,
+    ServiceEvidence,
+    dependency_order,
+    service_evidence,
+)
 from stackmedic.recovery.policy import Phase, RecoveryPolicy, RecoveryState
 from stackmedic.recovery.rules import diagnose
 from stackmedic.recovery.suggestions import ServiceAction, validate_suggestions
@@ -170,3 +177,19 @@ def test_restart_classification(stored_boot: str | None, boot: str, stored_daemo
                                 daemon: str | None, kind: RestartKind) -> None:
     assert classify(stored_boot=stored_boot, current_boot=boot, stored_daemon=stored_daemon,
                     current_daemon=daemon) == kind
+
+
+def test_a_sidecar_never_looks_drifted_for_the_container_id_in_its_hash() -> None:
+    # Compose hashes `network_mode: service:main` with main's container id filled in, so
+    # `config --hash` never matches a sidecar's label; a plain service's mismatch is drift.
+    deployment = Deployment(name="pair", project="pair", kind=DeploymentKind.FOLDER, path=None,
+                            files=[], services={
+        "main": ServiceSpec("main"), "side": ServiceSpec("side", network_mode="service:main")})
+    containers = [ContainerState(id=f"{n}1", name=f"pair-{n}-1", project="pair", service=n,
+                                 status="exited", config_hash=f"label-{n}")
+                  for n in ("main", "side")]
+    found = service_evidence(deployment, None, containers, images_present={},
+                             desired={"main": "running", "side": "running"},
+                             expected_hashes={"main": "file-main", "side": "file-side"})
+    assert found["main"].drifted is True
+    assert found["side"].drifted is False

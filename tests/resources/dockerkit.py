@@ -63,11 +63,14 @@ class Containers:
         self.image = image
         self.run_id = uuid.uuid4().hex[:10]
 
-    def run(self, command: str, *, cpus: float | None = None, memory: str | None = None) -> str:
+    def run(self, command: str, *, cpus: float | None = None, memory: str | None = None,
+            cpu_shares: int | None = None) -> str:
         """Start a detached container running `command` under sh; return its full id."""
         args = ["run", "-d", "--network", "none", "--label", f"{LABEL}={self.run_id}"]
         if cpus is not None:
             args += ["--cpus", str(cpus)]
+        if cpu_shares is not None:
+            args += ["--cpu-shares", str(cpu_shares)]
         if memory is not None:
             args += ["--memory", memory, "--memory-swap", memory]
         return docker(*args, self.image, command)

@@ -22,7 +22,30 @@ def test_defaults_match_the_documented_rules() -> None:
     )
     assert rules["container-cpu-high"].for_seconds == 300
     assert rules["host-memory-high"].metric == "host_memory_percent"
-    assert rules["host-disk-full"].threshold == 90
+    assert {r.aggregate for r in config.rules} == {"avg"}
+    # Netdata's 10min_cpu_usage and disk_space_usage: warning and critical, averaged.
+    shown = {name: (r.threshold, r.clear_below, r.for_seconds, r.severity.value)
+             for name, r in rules.items() if name.startswith(("host-cpu", "host-disk"))}
+    assert shown == {
+        "host-cpu-high": (85, 75, 600, "warning"),
+        "host-cpu-critical": (95, 85, 600, "critical"),
+        "host-disk-high": (90, 80, 60, "warning"),
+        "host-disk-full": (98, 90, 60, "critical"),
+    }
+
+
+def test_a_rule_written_before_aggregates_reads_as_an_average() -> None:
+    rule = SpikeRule.model_validate({"name": "cpu", "metric": "container_cpu_percent",
+                                     "threshold": 90, "clear_below": 80, "for_seconds": 300})
+    assert rule.aggregate == "avg"
+    strict = rule.model_copy(update={"aggregate": "min"})
+    assert strict.aggregate == "min"
+
+
+def test_an_unknown_aggregate_is_refused_by_name() -> None:
+    with pytest.raises(ValidationError, match="aggregate"):
+        SpikeRule.model_validate({"name": "cpu", "metric": "container_cpu_percent",
+                                  "threshold": 90, "aggregate": "max"})
 
 
 def test_unknown_keys_are_rejected() -> None:

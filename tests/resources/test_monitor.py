@@ -33,14 +33,15 @@ IDS = {"web": "a" * 64, "db": "b" * 64}
 class Clocks:
     """A wall clock and a monotonic clock moved together by the test."""
 
-    def __init__(self) -> None:
+    def __init__(self, boot: float = 0.0) -> None:
         self.now = 1_800_000_000.0
+        self.boot = boot  # where the monotonic clock started, on the wall clock
 
     def wall(self) -> float:
         return self.now
 
     def mono_ns(self) -> int:
-        return int(self.now * 1e9)
+        return int((self.now - self.boot) * 1e9)
 
 
 class Harness:
@@ -48,10 +49,10 @@ class Harness:
 
     def __init__(
         self, tmp_path: Path, db: Database, rules: list[SpikeRule], on_oom_kill: Any = None,
-        oom_kills: Any = None,
+        oom_kills: Any = None, clocks: Clocks | None = None,
     ) -> None:
         self.tree = FakeCgroupTree(tmp_path / "cgroup", 2, "systemd")
-        self.clocks = Clocks()
+        self.clocks = clocks or Clocks()
         self.events: list[SpikeAlert] = []
         self.figures = {name: FakeContainer(memory_limit=100 * MIB) for name in IDS}
         for name in IDS:
@@ -136,8 +137,8 @@ async def test_spike_fires_and_resolves_once_each(harness: Harness) -> None:
     assert (firing.deployment, firing.service, firing.container_id) == ("shop", "web", IDS["web"])
     assert firing.top_consumers[0].container_id == IDS["web"]
     assert [a["rule"] for a in harness.monitor.alerts("firing")] == ["web-cpu"]
-    await harness.tick(web_cpu_percent=60)
-    await harness.tick(web_cpu_percent=10)
+    await harness.tick(web_cpu_percent=10)  # the 20-s window averages 70: still firing
+    await harness.tick(web_cpu_percent=10)  # 40, below 50: resolved
     await harness.tick(web_cpu_percent=10)
     assert [e.state for e in harness.events] == ["firing", "resolved"]
     assert harness.monitor.alerts("firing") == []
@@ -162,7 +163,51 @@ async def test_firing_alert_survives_a_restart_without_repeating(
         assert again.events == []
         assert [a["state"] for a in again.monitor.alerts("firing")] == ["firing"]
         await again.tick(web_cpu_percent=0)
+        await again.tick(web_cpu_percent=0)
         assert [e.state for e in again.events] == ["resolved"]
+    finally:
+        await again.monitor.close()
+
+
+async def test_a_pending_spike_fires_on_time_across_a_restart(
+    harness: Harness, tmp_path: Path, db: Database
+) -> None:
+    # `web` burns from t=20; the 20-s window is covered at t=40 whether or not the agent
+    # restarted in between: the samples before the restart are read back from the store.
+    for load in (0, 100):
+        await harness.tick(web_cpu_percent=load)
+    assert [a["state"] for a in harness.monitor.alerts("pending")] == ["pending"]
+    await harness.monitor.close()
+    clocks = Clocks(boot=harness.clocks.now - 5)  # a new process: its own monotonic clock
+    clocks.now = harness.clocks.now
+    again = Harness(tmp_path, db, [WEB_CPU], clocks=clocks)
+    again.figures = harness.figures
+    try:
+        await again.tick(web_cpu_percent=100)  # t=30: the first CPU figure is not known yet
+        assert again.events == []
+        await again.tick(web_cpu_percent=100)  # t=40
+        assert [(e.state, e.ts) for e in again.events] == [("firing", clocks.now)]
+        assert again.events[0].since == clocks.now - 20
+    finally:
+        await again.monitor.close()
+
+
+async def test_a_cooldown_goes_on_across_a_restart(tmp_path: Path, db: Database) -> None:
+    rule = WEB_CPU.model_copy(update={"for_seconds": 0, "cooldown_seconds": 60})
+    first = Harness(tmp_path, db, [rule])
+    for load in (0, 100, 0):
+        await first.tick(web_cpu_percent=load)
+    assert [e.state for e in first.events] == ["firing", "resolved"]
+    await first.monitor.close()
+    again = Harness(tmp_path, db, [rule], clocks=Clocks(boot=first.clocks.now))
+    again.clocks.now, again.figures = first.clocks.now, first.figures
+    try:
+        for load in (100, 100, 100, 100):  # t=40..70: cooling down until t=90
+            await again.tick(web_cpu_percent=load)
+        assert again.events == []
+        await again.tick(web_cpu_percent=100)
+        await again.tick(web_cpu_percent=100)
+        assert [e.state for e in again.events] == ["firing"]
     finally:
         await again.monitor.close()
 

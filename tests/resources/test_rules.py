@@ -1,4 +1,4 @@
-"""The spike-rule state machine, driven by snapshots on an injected clock."""
+"""The spike-rule state machine on windowed values, driven by snapshots on an injected clock."""
 
 from __future__ import annotations
 
@@ -42,22 +42,25 @@ def test_burst_shorter_than_for_does_not_fire() -> None:
 def test_pending_is_visible_but_not_reported() -> None:
     engine = RuleEngine([cpu_rule()])
     assert run(engine, [(0, 95), (2, 96)]) == []
-    (pending,) = engine.active()
-    assert (pending.state, pending.since, pending.value) == ("pending", 0, 96)
+    (pending,) = engine.active()  # above, but the samples reach back 2 s of the 5
+    assert (pending.state, pending.since, pending.value) == ("pending", 0, 95.5)
 
 
 def test_sustained_spike_fires_once_then_resolves_once_below_clear() -> None:
     engine = RuleEngine([cpu_rule()])
     high = [(float(t), 95.0) for t in range(11)]
-    between = [(11.0, 85.0), (12.0, 89.0), (13.0, 80.0)]
-    low = [(14.0, 79.0), (15.0, 5.0), (16.0, 0.0)]
+    between = [(11.0, 85.0), (12.0, 89.0), (13.0, 80.0), (14.0, 79.0)]
+    low = [(15.0, 5.0), (16.0, 0.0)]
     events = run(engine, high + between + low)
-    assert [(e.state, e.ts) for e in events] == [("firing", 5.0), ("resolved", 14.0)]
+    # At 14 the 5-s window [9, 14] still averages 87.2; at 15, [10, 15] averages 72.2.
+    assert [(e.state, e.ts) for e in events] == [("firing", 5.0), ("resolved", 15.0)]
     firing, resolved = events
     assert firing.since == 0 and firing.fired_at == 5 and firing.value == 95
     assert (firing.threshold, firing.clear_below) == (90, 80)
+    assert (firing.aggregate, firing.window_seconds, firing.samples) == ("avg", 5, 6)
     assert (firing.deployment, firing.service, firing.container_id) == ("shop", "web", "c1")
-    assert resolved.resolved_at == 14 and resolved.value == 79 and resolved.fired_at == 5
+    assert resolved.resolved_at == 15 and resolved.fired_at == 5
+    assert resolved.value == pytest.approx((95 + 85 + 89 + 80 + 79 + 5) / 6)
     assert engine.active() == []
 
 
@@ -74,7 +77,7 @@ def test_without_hysteresis_clears_below_threshold() -> None:
     assert [e.state for e in events] == ["firing", "resolved"]
 
 
-def test_dropping_back_restarts_the_for_window() -> None:
+def test_a_dip_counts_in_the_average_until_it_leaves_the_window() -> None:
     engine = RuleEngine([cpu_rule()])
     events = run(engine, [(0, 95), (4, 95), (4.5, 50), (5, 95), (9, 95), (10, 95)])
     assert [(e.state, e.since, e.ts) for e in events] == [("firing", 5, 10)]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import structlog
 
 from stackmedic.alerts.episodes import Episodes, Outgoing, ResolveLater, Submit
-from stackmedic.alerts.messages import from_spike
+from stackmedic.alerts.spike_notice import from_spike
 from stackmedic.bus import Bus
 from stackmedic.health.model import DeploymentHealth, HealthTransition
 from stackmedic.notify.models import NotificationEvent

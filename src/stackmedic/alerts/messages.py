@@ -9,7 +9,6 @@ from stackmedic.health.model import HealthTransition, Verdict
 from stackmedic.notify.models import NotificationEvent
 from stackmedic.notify.types import NotificationKind
 from stackmedic.recovery.events import RecoveryEvent
-from stackmedic.resources import Consumer, SpikeAlert
 from stackmedic.types import EventKind, Severity
 
 DetailValue = str | int | float | None
@@ -170,45 +169,3 @@ def _item(item: object, rearmed: Collection[str] = ()) -> str:
     if isinstance(item, dict) and item.get("next"):
         parts.append(str(item["next"]))
     return f"{name} ({'; '.join(parts)})" if parts else name
-
-
-def from_spike(alert: SpikeAlert) -> NotificationEvent | None:
-    """A ``spike`` notification when a resource rule fires, ``spike-resolved`` when it clears."""
-    state = str(alert.state)
-    if state not in ("firing", "resolved"):
-        return None
-    subject = alert.container_name or alert.subject
-    where = f"{alert.deployment}/{alert.service}" if alert.deployment else subject
-    details: dict[str, DetailValue] = {
-        "rule": alert.rule,
-        "metric": alert.metric,
-        "value": round(float(alert.value), 1),
-        "threshold": alert.threshold,
-        "clears below": alert.clear_below,
-        "reason": alert.reason or None,
-    }
-    if alert.top_consumers:
-        details["top consumers"] = ", ".join(_consumer(c) for c in alert.top_consumers[:5])
-    fingerprint = f"spike:{alert.rule}:{alert.subject}"
-    if state == "firing":
-        return NotificationEvent.model_validate(dict(
-            kind=NotificationKind.SPIKE, severity=alert.severity,
-            deployment=alert.deployment or None, service=alert.service or None,
-            title=f"{where}: {alert.metric} at {float(alert.value):.0f} (over {alert.threshold:g})",
-            summary=alert.reason or f"{alert.rule} fired for {where}",
-            details=details, fingerprint=fingerprint,
-        ))
-    return NotificationEvent(
-        kind=NotificationKind.SPIKE_RESOLVED, severity=Severity.INFO,
-        deployment=alert.deployment or None, service=alert.service or None,
-        title=f"{where}: {alert.metric} back below {alert.clear_below:g}",
-        summary=f"{alert.rule} resolved for {where}", details=details, fingerprint=fingerprint,
-    )
-
-
-def _consumer(consumer: Consumer) -> str:
-    if consumer.unit == "bytes":
-        amount = f"{consumer.value / 2**20:.0f} MiB"
-    else:
-        amount = f"{consumer.value:.0f}% of a core"
-    return f"{consumer.name or consumer.container_id[:12]} {amount}"

@@ -29,9 +29,11 @@ def _settings(config: str | None, *, channels: bool = False) -> Settings:
 @app.command()
 def run(config: ConfigOption = None) -> None:
     """Run the agent in the foreground until SIGTERM or Ctrl-C."""
+    from stackmedic.logs import configure_logging, lean_structlog
+
+    lean_structlog()  # before any module of the agent imports structlog
     from stackmedic.agent import run as run_agent
     from stackmedic.config.permissions import warn_about_permissions
-    from stackmedic.logs import configure_logging
 
     settings = _settings(config, channels=True)
     configure_logging(settings.log_level, settings.log_format)

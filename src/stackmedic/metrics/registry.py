@@ -10,7 +10,7 @@ Prometheus can tell the agents apart whatever a source forgets.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 import structlog
@@ -81,6 +81,8 @@ class Metrics:
         ]
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(AgentCollector(self.sources, host))
+        self.loops: dict[str, Callable[[], Awaitable[None]]] = {}
+        """Background readers a source needs, by task name (the agent runs them)."""
 
     def add(self, source: MetricSource) -> None:
         """Expose one more source's figures from the next scrape on."""

@@ -31,7 +31,10 @@ def _dependents(evidence: Evidence, service: str) -> dict[str, ServiceAction]:
 
 def with_dependents(suggestions: list[Suggestion], evidence: Evidence) -> list[Suggestion]:
     """``suggestions`` followed by the restarts of their dependents, in dependency order."""
-    recreated = {s.service for s in suggestions if s.action == ServiceAction.RECREATE}
+    # A service without a container gets a new one from its start, as a recreate gives.
+    recreated = {s.service for s in suggestions if s.action == ServiceAction.RECREATE or (
+        s.action == ServiceAction.START and s.service in evidence.services
+        and evidence.services[s.service].status == "missing")}
     suggestions = [_upgraded(s, evidence, recreated) for s in suggestions]
     acted = {s.service for s in suggestions if s.action in RENEWING}
     planned = {s.service for s in suggestions}
@@ -68,7 +71,8 @@ def _mode_target(mode: str | None) -> list[str]:
 
 
 def _upgraded(suggestion: Suggestion, evidence: Evidence, recreated: set[str]) -> Suggestion:
-    """A planned start of a sidecar whose namespace owner is recreated becomes a recreate."""
+    """A planned start of a sidecar whose namespace owner gets a new container becomes a
+    recreate: its own container still names the old one."""
     service = evidence.services.get(suggestion.service)
     target = _mode_target(service.network_mode if service else None)
     if target and target[0] in recreated and suggestion.action in (

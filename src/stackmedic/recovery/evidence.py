@@ -78,6 +78,11 @@ class Evidence:
         return data
 
 
+def shares_namespace(network_mode: str | None) -> bool:
+    """Whether a service joins another container's network namespace."""
+    return bool(network_mode) and str(network_mode).startswith(("service:", "container:"))
+
+
 def dependency_order(depends: dict[str, list[str]]) -> list[str]:
     """Services ordered so that each comes after what it depends on (cycles keep name order)."""
     ordered: list[str] = []
@@ -119,7 +124,10 @@ def service_evidence(
         # Compose built (``project-service``), which Compose rebuilds when it is missing.
         image = (spec.image if spec else None) or (mine[0].image if mine else None) or (
             f"{deployment.project}-{name}" if spec and spec.has_build else None)
-        expected = expected_hashes.get(name)
+        # Compose hashes a namespace-sharing service after putting the joined container's
+        # id into its network mode, so `config --hash` never matches its label.
+        expected = None if spec and shares_namespace(spec.network_mode) \
+            else expected_hashes.get(name)
         drifted = bool(expected) and any(
             c.config_hash and c.config_hash != expected for c in mine
         )

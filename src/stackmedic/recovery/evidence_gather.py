@@ -44,6 +44,7 @@ class EvidenceCollector:
         self._tail = log_tail_lines
         self._memory_trend = memory_trend
         self._secrets = secrets
+        self._hashes: dict[str, tuple[str, dict[str, str]]] = {}
 
     async def collect(self, deployment: Deployment, health: DeploymentHealth | None) -> Evidence:
         """Gather everything; parts that cannot be read are left out, never fatal."""
@@ -114,9 +115,20 @@ class EvidenceCollector:
         return missing
 
     async def _expected_hashes(self, deployment: Deployment) -> dict[str, str]:
-        """Compose's config hash per service, to spot containers that drifted from the file."""
+        """Compose's config hash per service, to spot containers that drifted from the file
+        (read once per version of the files)."""
         if self._runner is None or not deployment.valid or not deployment.files:
             return {}
+        cached = self._hashes.get(deployment.name)
+        if cached is not None and cached[0] == deployment.fingerprint:
+            return cached[1]
+        hashes = await self._read_hashes(deployment)
+        if hashes and deployment.fingerprint:
+            self._hashes[deployment.name] = (deployment.fingerprint, hashes)
+        return hashes
+
+    async def _read_hashes(self, deployment: Deployment) -> dict[str, str]:
+        assert self._runner is not None
         workdir = deployment.path or deployment.files[0].parent
         try:
             result = await self._runner.run(

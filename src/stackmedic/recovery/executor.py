@@ -70,6 +70,24 @@ class ActionExecutor:
                                  engine_silent=await self._engine_silent())
         return ActionOutcome(suggestion, True, time.monotonic() - started)
 
+    async def execute_starts(self, deployment: Deployment, suggestions: list[Suggestion]
+                             ) -> list[ActionOutcome]:
+        """Start several services of one deployment with one Compose call, which orders
+        them by their dependencies and waits for their conditions; when it fails, each
+        is tried on its own so that every outcome says what happened to its service."""
+        if len(suggestions) == 1:
+            return [await self.execute(deployment, suggestions[0])]
+        started = time.monotonic()
+        try:
+            await self._compose(deployment, [*UP_ONE, "--no-recreate",
+                                             *(s.service for s in suggestions)])
+        except (ActionFailed, ComposeError) as exc:
+            log.info("starting together failed; one at a time", deployment=deployment.name,
+                     error=str(exc))
+            return [await self.execute(deployment, s) for s in suggestions]
+        seconds = time.monotonic() - started
+        return [ActionOutcome(s, True, seconds) for s in suggestions]
+
     async def _engine_silent(self) -> str | None:
         """Why the engine does not answer now, or None when it does: an action that failed
         while the engine was away says nothing about the deployment."""

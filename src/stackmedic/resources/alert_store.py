@@ -53,6 +53,15 @@ class AlertStore:
         rows = self._db.fetchall("SELECT data FROM resource_alerts_firing ORDER BY rule, subject")
         return [alert_from_dict(json.loads(r["data"])) for r in rows]
 
+    def resolved_since(self, since: float) -> list[SpikeAlert]:
+        """The resolves recorded at or after `since`, oldest first (cooldowns to go on)."""
+        rows = self._db.fetchall(
+            "SELECT data FROM resource_alert_events WHERE state = 'resolved' AND ts >= ?"
+            " ORDER BY id",
+            (since,),
+        )
+        return [alert_from_dict(json.loads(r["data"])) for r in rows]
+
     def events(
         self,
         *,

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from stackmedic.resources.window import Aggregate
 from stackmedic.types import Severity
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
@@ -30,7 +31,7 @@ SampleSource = Literal["auto", "cgroups", "stats_api"]
 
 
 class SpikeRule(BaseModel):
-    """A sustained-threshold rule: fire after `for_seconds` above `threshold`, clear below."""
+    """A windowed rule: fire when the aggregate over `for_seconds` is above `threshold`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -48,12 +49,22 @@ class SpikeRule(BaseModel):
         " memory), container_memory_bytes, host_cpu_percent, host_memory_percent,"
         " host_swap_percent, host_disk_percent. The README's table has each metric's unit."
     )
-    threshold: float = Field(description="Fires when the metric stays above this value.")
+    threshold: float = Field(
+        description="Fires when the windowed value (see aggregate) is above this value."
+    )
     clear_below: float | None = Field(
-        default=None, description="Resolves once below this value (default: the threshold)."
+        default=None,
+        description="Resolves once the windowed value is below this (default: the threshold).",
     )
     for_seconds: NonNegativeSeconds = Field(
-        default=0, description="How long the metric must stay above the threshold to fire."
+        default=0,
+        description="The window: the samples of the last this many seconds are aggregated"
+        "\n(0: the latest sample alone); it fires only once samples reach back over all of it.",
+    )
+    aggregate: Aggregate = Field(
+        default="avg",
+        description="How the window's samples are combined: avg (rides out jitter), p50 (the"
+        "\nmedian), min (every sample above the threshold: one dip restarts the wait).",
     )
     cooldown_seconds: NonNegativeSeconds = Field(
         default=900, description="After a resolve, the same subject cannot fire for this long."
@@ -108,42 +119,32 @@ class SpikeRule(BaseModel):
 
 
 def default_rules() -> list[SpikeRule]:
-    """Rules used when the config gives none: few, sustained, with hysteresis.
+    """Rules used when the config gives none: few, averaged over a window, with hysteresis.
 
-    The CPU rule reads ``container_cpu_busy_percent`` so that it fires for what an operator
-    calls a spike on a host of any size: a container keeping a whole core busy (a stuck
-    loop reads 100 on 2 cores as on 64), or one held at a CPU limit below one core.
+    The values follow Netdata's stock alarms (10min_cpu_usage, ram_in_use / ram_available,
+    cgroup_ram_in_use, disk_space_usage): a warning and a critical level with the clear
+    level 10 points lower. The CPU rule reads ``container_cpu_busy_percent`` so that it
+    fires for what an operator calls a spike on a host of any size: a container keeping a
+    whole core busy (a stuck loop reads 100 on 2 cores as on 64), or one held at a CPU
+    limit below one core.
     """
     return [
-        SpikeRule(
-            name="container-memory-high",
-            metric="container_memory_percent",
-            threshold=90,
-            clear_below=80,
-            for_seconds=120,
-        ),
-        SpikeRule(
-            name="container-cpu-high",
-            metric="container_cpu_busy_percent",
-            threshold=90,
-            clear_below=80,
-            for_seconds=300,
-        ),
-        SpikeRule(
-            name="host-memory-high",
-            metric="host_memory_percent",
-            threshold=90,
-            clear_below=85,
-            for_seconds=120,
-            severity=Severity.CRITICAL,
-        ),
-        SpikeRule(
-            name="host-disk-full",
-            metric="host_disk_percent",
-            threshold=90,
-            clear_below=85,
-            severity=Severity.CRITICAL,
-        ),
+        SpikeRule(name="container-memory-high", metric="container_memory_percent",
+                  threshold=90, clear_below=80, for_seconds=120),
+        SpikeRule(name="container-cpu-high", metric="container_cpu_busy_percent",
+                  threshold=90, clear_below=80, for_seconds=300),
+        SpikeRule(name="host-cpu-high", metric="host_cpu_percent",
+                  threshold=85, clear_below=75, for_seconds=600),
+        SpikeRule(name="host-cpu-critical", metric="host_cpu_percent",
+                  threshold=95, clear_below=85, for_seconds=600, severity=Severity.CRITICAL),
+        SpikeRule(name="host-memory-high", metric="host_memory_percent",
+                  threshold=90, clear_below=85, for_seconds=120),
+        SpikeRule(name="host-memory-critical", metric="host_memory_percent",
+                  threshold=98, clear_below=90, for_seconds=60, severity=Severity.CRITICAL),
+        SpikeRule(name="host-disk-high", metric="host_disk_percent",
+                  threshold=90, clear_below=80, for_seconds=60),
+        SpikeRule(name="host-disk-full", metric="host_disk_percent",
+                  threshold=98, clear_below=90, for_seconds=60, severity=Severity.CRITICAL),
     ]
 
 
@@ -190,7 +191,14 @@ class ResourcesConfig(BaseModel):
     )
     rules: list[SpikeRule] = Field(
         default_factory=default_rules,
-        description="Spike rules; a list given here replaces the defaults shown.",
+        description="Spike rules; a list given here replaces the defaults shown. A rule fires"
+        "\nwhen its metric's average over for_seconds is above threshold (once samples reach"
+        "\nback that far) and resolves when the average drops below clear_below. The defaults"
+        "\nfollow Netdata's stock alarms: host CPU averaged over 10 min, warning above 85 %"
+        "\nand critical above 95 %, clearing 10 points lower (10min_cpu_usage); memory"
+        "\nwarning above 90 % (ram_available, cgroup_ram_in_use), the host critical above"
+        "\n98 % (ram_in_use); disk warning above 90 % and critical above 98 %"
+        "\n(disk_space_usage).",
     )
 
     @model_validator(mode="after")

@@ -208,7 +208,11 @@ class Consumer:
 
 @dataclass(frozen=True, slots=True)
 class SpikeAlert:
-    """One state of a spike rule for one subject (a container, the host or a disk)."""
+    """One state of a spike rule for one subject (a container, the host or a disk).
+
+    `value` is the windowed value the rule judged; `since` is when the window it was judged
+    on began; `fired_at` and `resolved_at` mark the firing and its end.
+    """
 
     rule: str
     severity: Severity
@@ -228,6 +232,12 @@ class SpikeAlert:
     resolved_at: float | None = None
     reason: str = ""
     top_consumers: tuple[Consumer, ...] = field(default_factory=tuple)
+    aggregate: str = "avg"
+    """How `value` was taken over the window: avg, p50 or min."""
+    window_seconds: float = 0.0
+    """The rule's window (its `for_seconds`): `value` aggregates the samples of this span."""
+    samples: int = 1
+    """How many samples `value` aggregates."""
 
     @property
     def key(self) -> tuple[str, str]:

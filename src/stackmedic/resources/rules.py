@@ -1,34 +1,34 @@
-"""The spike-rule state machine: inactive -> pending -> firing -> resolved, driven by snapshots.
+"""The spike-rule state machine: inactive -> pending -> firing -> resolved, on windowed values.
 
-Pure: time comes from each snapshot, so tests drive it with any clock. Durations (a rule's
-``for``, its cooldown) are measured on the snapshot's monotonic tick, so a wall-clock step
-neither delays nor hastens an alert; the wall time is only what alerts show.
+Each (rule, subject) keeps the samples of the rule's window (``for_seconds``). At every
+snapshot the window's aggregate (avg by default, p50 or min) is compared with the rule:
+
+- not firing: above ``threshold`` once the samples reach back over the whole window ->
+  firing; above it while they do not yet -> pending (shown, never notified);
+- firing: below ``clear_below`` -> resolved; anything else keeps it firing.
+
+Pure: time comes from each snapshot, so tests drive it with any clock. Windows and
+cooldowns are measured on the snapshot's monotonic tick, so a wall-clock step neither
+delays nor hastens an alert; the wall time is only what alerts show.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
 
 from stackmedic.resources.config import CONTAINER_METRICS, SpikeRule
-from stackmedic.resources.models import (
-    HOST_SUBJECT,
-    Consumer,
-    ContainerSample,
-    HostSample,
-    Snapshot,
-    SpikeAlert,
+from stackmedic.resources.models import Snapshot, SpikeAlert
+from stackmedic.resources.rule_recall import RecalledSeries, stored_value
+from stackmedic.resources.rule_values import (
+    TOP_CONSUMERS,
+    Observation,
+    observations,
+    top_consumers,
 )
+from stackmedic.resources.window import SampleWindow, WindowValue
 
-TOP_CONSUMERS = 5
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Observation:
-    subject: str
-    value: float | None
-    context: dict[str, Any]
+Key = tuple[str, str]
 
 
 class RuleEngine:
@@ -37,119 +37,158 @@ class RuleEngine:
     def __init__(self, rules: Sequence[SpikeRule], *, top_n: int = TOP_CONSUMERS) -> None:
         self._rules = {rule.name: rule for rule in rules}
         self._top_n = top_n
-        self._active: dict[tuple[str, str], SpikeAlert] = {}
-        self._pending_since: dict[tuple[str, str], float] = {}  # on the monotonic tick
-        self._resolved_at: dict[tuple[str, str], float] = {}  # on the monotonic tick
+        self._active: dict[Key, SpikeAlert] = {}
+        self._windows: dict[Key, SampleWindow] = {}
+        self._resolved_at: dict[Key, float] = {}  # on the monotonic tick
 
     @property
     def rules(self) -> list[SpikeRule]:
         """The rules being evaluated."""
         return list(self._rules.values())
 
+    @property
+    def longest_window(self) -> float:
+        """The longest window of any rule, in seconds (what a restart should recall)."""
+        return max((rule.for_seconds for rule in self._rules.values()), default=0.0)
+
+    @property
+    def longest_cooldown(self) -> float:
+        """The longest cooldown of any rule, in seconds (what a restart should recall)."""
+        return max((rule.cooldown_seconds for rule in self._rules.values()), default=0.0)
+
     def active(self) -> list[SpikeAlert]:
         """Alerts pending or firing now."""
         return list(self._active.values())
 
-    def restore(self, alerts: Iterable[SpikeAlert]) -> None:
-        """Take back firing alerts saved before a restart so they are not reported twice."""
+    def restore(self, alerts: Iterable[SpikeAlert], tick_offset: float = 0.0) -> None:
+        """Take back alerts saved before a restart (wall ts + `tick_offset` = tick).
+
+        Firing ones stay firing, so they are not reported twice; recently resolved ones
+        go on cooling down.
+        """
         for alert in alerts:
-            if alert.rule in self._rules and alert.state == "firing":
+            if alert.rule not in self._rules:
+                continue
+            if alert.state == "firing":
                 self._active[alert.key] = alert
+            elif alert.state == "resolved" and alert.resolved_at is not None:
+                tick = alert.resolved_at + tick_offset
+                self._resolved_at[alert.key] = max(tick, self._resolved_at.get(alert.key, tick))
+
+    def prime(self, series: Iterable[RecalledSeries], tick_offset: float) -> int:
+        """Fill the windows from stored samples (wall ts + `tick_offset` = tick).
+
+        After a restart the rules go on from the samples taken before it instead of waiting
+        a whole window again. Returns how many points were taken.
+        """
+        taken = 0
+        for one in series:
+            for rule in self._rules.values():
+                if not _covers(rule, one):
+                    continue
+                window = self._window(rule, one.subject)
+                for row in one.rows:
+                    value = stored_value(rule.metric, row)
+                    if value is not None:
+                        window.add(row[0] + tick_offset, value)
+                        taken += 1
+        for key, alert in list(self._active.items()):
+            self._active[key] = self._rejudged(key, alert)
+        return taken
+
+    def _rejudged(self, key: Key, alert: SpikeAlert) -> SpikeAlert:
+        """A restored alert with the value its window holds (the store keeps transitions)."""
+        window, rule = self._windows.get(key), self._rules.get(key[0])
+        if window is None or rule is None:
+            return alert
+        judged = window.value(rule.aggregate)
+        if judged is None:
+            return alert
+        return dataclasses.replace(alert, value=judged.value, samples=judged.samples)
 
     def evaluate(self, snapshot: Snapshot) -> list[SpikeAlert]:
         """Advance every rule with one snapshot; return the transitions to report."""
-        now, tick = snapshot.ts, snapshot.tick
         events: list[SpikeAlert] = []
         for rule in self._rules.values():
             seen: set[str] = set()
-            for obs in _observations(rule, snapshot):
+            for obs in observations(rule, snapshot):
                 seen.add(obs.subject)
                 if obs.value is None:
                     continue
-                event = self._step(rule, obs, now, tick, snapshot)
+                window = self._window(rule, obs.subject)
+                window.add(snapshot.tick, float(obs.value))
+                judged = window.value(rule.aggregate)
+                if judged is None:
+                    continue
+                event = self._step(rule, obs, judged, snapshot)
                 if event is not None:
                     events.append(event)
             if rule.metric in CONTAINER_METRICS:
-                events.extend(self._drop_gone(rule, seen, now, tick))
-        self._expire_cooldowns(tick)
+                events.extend(self._drop_gone(rule, seen, snapshot))
+        self._expire_cooldowns(snapshot.tick)
         return events
 
+    def _window(self, rule: SpikeRule, subject: str) -> SampleWindow:
+        key = (rule.name, subject)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = SampleWindow(rule.for_seconds)
+        return window
+
     def _step(
-        self, rule: SpikeRule, obs: _Observation, now: float, tick: float, snapshot: Snapshot
+        self, rule: SpikeRule, obs: Observation, judged: WindowValue, snapshot: Snapshot
     ) -> SpikeAlert | None:
         key = (rule.name, obs.subject)
-        value = float(obs.value or 0.0)
+        now, tick = snapshot.ts, snapshot.tick
         current = self._active.get(key)
+        if current is not None and current.state == "firing":
+            current = _judged(current, judged, now)
+            if judged.value < rule.clear_threshold:
+                return self._resolve(key, current, tick, "below clear threshold")
+            self._active[key] = current
+            return None
+        if judged.value <= rule.threshold or self._cooling(rule, key, tick):
+            self._active.pop(key, None)
+            return None
         if current is None:
-            if value <= rule.threshold or self._cooling(rule, key, tick):
-                return None
-            pending = SpikeAlert(
-                rule=rule.name,
-                severity=rule.severity,
-                state="pending",
-                metric=rule.metric,
-                subject=obs.subject,
-                value=value,
-                threshold=rule.threshold,
-                clear_below=rule.clear_threshold,
-                since=now,
-                ts=now,
-                **obs.context,
+            current = SpikeAlert(
+                rule=rule.name, severity=rule.severity, state="pending", metric=rule.metric,
+                subject=obs.subject, value=judged.value, threshold=rule.threshold,
+                clear_below=rule.clear_threshold, since=now - judged.covered_seconds, ts=now,
+                aggregate=rule.aggregate, window_seconds=rule.for_seconds,
+                samples=judged.samples, **obs.context,
             )
-            if rule.for_seconds > 0:
-                self._active[key] = pending
-                self._pending_since[key] = tick
-                return None
-            current = pending
-        if current.state == "pending":
-            if value <= rule.threshold:
-                del self._active[key]
-                self._pending_since.pop(key, None)
-                return None
-            if tick - self._pending_since.get(key, tick) < rule.for_seconds:
-                self._active[key] = dataclasses.replace(current, value=value, ts=now)
-                return None
-            firing = dataclasses.replace(
-                current,
-                state="firing",
-                value=value,
-                ts=now,
-                fired_at=now,
-                top_consumers=top_consumers(rule.metric, snapshot.containers, self._top_n),
-            )
-            self._pending_since.pop(key, None)
-            self._active[key] = firing
-            return firing
-        if value < rule.clear_threshold:
-            return self._resolve(key, current, value, now, tick, "below clear threshold")
-        self._active[key] = dataclasses.replace(current, value=value, ts=now)
-        return None
+        current = _judged(current, judged, now)
+        if not judged.covered:
+            self._active[key] = current
+            return None
+        firing = dataclasses.replace(
+            current, state="firing", since=now - judged.covered_seconds, fired_at=now,
+            top_consumers=top_consumers(rule.metric, snapshot.containers, self._top_n),
+        )
+        self._active[key] = firing
+        return firing
 
-    def _drop_gone(self, rule: SpikeRule, seen: set[str], now: float,
-                   tick: float) -> list[SpikeAlert]:
+    def _drop_gone(self, rule: SpikeRule, seen: set[str], snapshot: Snapshot) -> list[SpikeAlert]:
         events = []
+        for key in [k for k in self._windows if k[0] == rule.name and k[1] not in seen]:
+            del self._windows[key]
         for key, alert in list(self._active.items()):
             if key[0] != rule.name or key[1] in seen:
                 continue
             if alert.state == "pending":
                 del self._active[key]
-                self._pending_since.pop(key, None)
             else:
-                events.append(self._resolve(key, alert, alert.value, now, tick,
-                                            "container gone"))
+                gone = dataclasses.replace(alert, ts=snapshot.ts)
+                events.append(self._resolve(key, gone, snapshot.tick, "container gone"))
         return events
 
-    def _resolve(
-        self, key: tuple[str, str], alert: SpikeAlert, value: float, now: float, tick: float,
-        reason: str,
-    ) -> SpikeAlert:
+    def _resolve(self, key: Key, alert: SpikeAlert, tick: float, reason: str) -> SpikeAlert:
         del self._active[key]
         self._resolved_at[key] = tick
-        return dataclasses.replace(
-            alert, state="resolved", value=value, ts=now, resolved_at=now, reason=reason
-        )
+        return dataclasses.replace(alert, state="resolved", resolved_at=alert.ts, reason=reason)
 
-    def _cooling(self, rule: SpikeRule, key: tuple[str, str], tick: float) -> bool:
+    def _cooling(self, rule: SpikeRule, key: Key, tick: float) -> bool:
         resolved = self._resolved_at.get(key)
         return resolved is not None and tick - resolved < rule.cooldown_seconds
 
@@ -160,92 +199,11 @@ class RuleEngine:
                 del self._resolved_at[key]
 
 
-def _observations(rule: SpikeRule, snapshot: Snapshot) -> list[_Observation]:
+def _judged(alert: SpikeAlert, judged: WindowValue, now: float) -> SpikeAlert:
+    return dataclasses.replace(alert, value=judged.value, samples=judged.samples, ts=now)
+
+
+def _covers(rule: SpikeRule, series: RecalledSeries) -> bool:
     if rule.metric in CONTAINER_METRICS:
-        return [
-            _Observation(
-                subject=s.ref.container_id,
-                value=container_value(rule.metric, s),
-                context={
-                    "deployment": s.ref.deployment,
-                    "service": s.ref.service,
-                    "container_id": s.ref.container_id,
-                    "container_name": s.ref.name,
-                },
-            )
-            for s in snapshot.containers
-            if rule.applies_to(s.ref.deployment, s.ref.service)
-        ]
-    if snapshot.host is None:
-        return []
-    return [
-        _Observation(subject, value, {})
-        for subject, value in host_values(rule.metric, snapshot.host)
-    ]
-
-
-def container_value(metric: str, sample: ContainerSample) -> float | None:
-    """The value of a container metric in one sample (None when not known yet)."""
-    if metric == "container_cpu_percent":
-        return sample.cpu_percent
-    if metric == "container_cpu_core_percent":
-        return sample.cpu_core_percent
-    if metric == "container_cpu_busy_percent":
-        return busy_percent(sample)
-    if metric == "container_memory_percent":
-        return sample.memory_percent
-    if metric == "container_memory_bytes":
-        return float(sample.memory_bytes)
-    raise ValueError(f"not a container metric: {metric}")
-
-
-def busy_percent(sample: ContainerSample) -> float | None:
-    """Percent of one core, or of the CPU limit when the limit is below one core.
-
-    Below one core the percent of the limit is the larger figure, at or above one core (or
-    without a limit) the percent of one core is, so the larger of the two is the value.
-    """
-    if sample.cpu_core_percent is None or sample.cpu_percent is None:
-        return sample.cpu_core_percent
-    return max(sample.cpu_core_percent, sample.cpu_percent)
-
-
-def host_values(metric: str, host: HostSample) -> list[tuple[str, float | None]]:
-    """The (subject, value) pairs of a host metric: one for the host, one per watched disk."""
-    if metric == "host_cpu_percent":
-        return [(HOST_SUBJECT, host.cpu_percent)]
-    if metric == "host_memory_percent":
-        return [(HOST_SUBJECT, host.memory_percent)]
-    if metric == "host_swap_percent":
-        return [(HOST_SUBJECT, host.swap_percent if host.swap_total_bytes else 0.0)]
-    if metric == "host_disk_percent":
-        return [(f"disk:{d.label}", d.percent) for d in host.disks]
-    raise ValueError(f"not a host metric: {metric}")
-
-
-def top_consumers(
-    metric: str, containers: Sequence[ContainerSample], n: int = TOP_CONSUMERS
-) -> tuple[Consumer, ...]:
-    """The `n` containers using the most of the resource `metric` measures (none for disks)."""
-    if "disk" in metric:
-        return ()
-    unit: Literal["bytes", "percent_of_core"]
-    ranked: list[tuple[float, ContainerSample]]
-    if "cpu" in metric:
-        ranked = [(s.cpu_core_percent, s) for s in containers if s.cpu_core_percent is not None]
-        unit = "percent_of_core"
-    else:
-        ranked = [(float(s.memory_bytes), s) for s in containers]
-        unit = "bytes"
-    ranked.sort(key=lambda pair: pair[0], reverse=True)
-    return tuple(
-        Consumer(
-            container_id=s.ref.container_id,
-            name=s.ref.name,
-            deployment=s.ref.deployment,
-            service=s.ref.service,
-            value=round(value, 3),
-            unit=unit,
-        )
-        for value, s in ranked[:n]
-    )
+        return series.kind == "container" and rule.applies_to(series.deployment, series.service)
+    return series.kind == "host"

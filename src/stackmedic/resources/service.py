@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -29,6 +30,7 @@ from stackmedic.resources.oom import oom_context, oom_killed
 from stackmedic.resources.periodic import Periodic
 from stackmedic.resources.prometheus import metric_families
 from stackmedic.resources.reporting import AlertCallback, OomCallback, ResourceReporter
+from stackmedic.resources.rule_recall import recall
 from stackmedic.resources.rules import RuleEngine
 from stackmedic.resources.sampler import ContainerSampler, HostShape
 from stackmedic.resources.stats_api import StatsApiReader
@@ -40,6 +42,7 @@ log = structlog.get_logger(__name__)
 OomCount = Callable[[ContainerRef], int]
 PRUNE_EVERY_SECONDS = 600.0
 DEFAULT_SERIES_SECONDS = 3600.0
+RECALL_MARGIN_INTERVALS = 3  # samples before a window's start: they show it is covered
 
 
 class ResourceMonitor:
@@ -59,6 +62,7 @@ class ResourceMonitor:
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self._config = config
+        self._db = db
         self._docker = docker
         # The one count of OOM kills per service (across recreation); else the cgroup's.
         self._oom_kills = oom_kills
@@ -248,8 +252,23 @@ class ResourceMonitor:
         self.layout, sampler = await build_sampler(
             self._config, self._docker, self._stats_api, self._host, self._monotonic_ns
         )
-        self._engine.restore(self._alert_store.firing())
+        self._recall_rules()
         return sampler
+
+    def _recall_rules(self) -> None:
+        """Go on from before a restart: firing alerts, cooldowns and the rule windows."""
+        engine = self._engine
+        now, tick = self._clock(), self._monotonic_ns() / 1e9
+        margin = RECALL_MARGIN_INTERVALS * self._config.sample_interval_seconds
+        try:
+            resolved = self._alert_store.resolved_since(now - engine.longest_cooldown)
+            engine.restore([*self._alert_store.firing(), *resolved], tick - now)
+            if engine.longest_window > 0:
+                since = now - engine.longest_window - margin
+                taken = engine.prime(recall(self._db, since), tick - now)
+                log.info("resources.rule_windows_recalled", points=taken)
+        except sqlite3.Error as exc:
+            log.warning("resources.recall_failed", error=str(exc))
 
     async def _current_targets(self) -> list[ContainerRef]:
         if self._provider is None:

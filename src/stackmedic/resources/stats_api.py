@@ -10,6 +10,7 @@ from typing import Any
 import aiodocker
 import structlog
 
+from stackmedic.resources.cgroup_extra import DeviceIo, ExtraCounters
 from stackmedic.resources.cgroups import count_cpus
 
 log = structlog.get_logger(__name__)
@@ -71,6 +72,11 @@ class StatsApiReader:
 
     async def read(self, container_id: str) -> ApiReading | None:
         """Return the container's stats, or None when it is not running or is gone."""
+        raw = await self.raw(container_id)
+        return parse_stats(raw) if raw is not None else None
+
+    async def raw(self, container_id: str) -> dict[str, Any] | None:
+        """The engine's stats answer as it gave it; None when it gave none or failed."""
         async with self._gate:
             self.calls += 1
             try:
@@ -89,7 +95,7 @@ class StatsApiReader:
                     self._failed(container_id, exc)
                 return None
         self.failing.discard(container_id)
-        return parse_stats(raw) if isinstance(raw, dict) else None
+        return raw if isinstance(raw, dict) else None
 
     def _failed(self, container_id: str, exc: BaseException) -> None:
         """Warn at the first failure of a container's reads, not at every sample after it."""
@@ -206,3 +212,33 @@ def _api_tuple(version: str) -> tuple[int, ...]:
         return tuple(int(p) for p in version.split("."))
     except ValueError:
         return (0,)
+
+
+def counters_from_stats(raw: dict[str, Any]) -> ExtraCounters:
+    """The extra figures the engine's stats API carries (where cgroup files are not read)."""
+    cpu = (raw.get("cpu_stats") or {})
+    usage = cpu.get("cpu_usage") or {}
+    throttling = cpu.get("throttling_data") or {}
+    memory = raw.get("memory_stats") or {}
+    stats = memory.get("stats") or {}
+    io: dict[tuple[int, int], list[int]] = {}
+    for entry in (raw.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []:
+        figures = io.setdefault((int(entry["major"]), int(entry["minor"])), [0, 0])
+        op = str(entry.get("op", "")).lower()
+        if op in ("read", "write"):
+            figures[op == "write"] = int(entry.get("value", 0))
+    swap = stats.get("total_swap")
+    return ExtraCounters(
+        cpu_user_seconds=_ns(usage.get("usage_in_usermode")),
+        cpu_system_seconds=_ns(usage.get("usage_in_kernelmode")),
+        cfs_periods=throttling.get("periods"),
+        cfs_throttled_periods=throttling.get("throttled_periods"),
+        swap_bytes=int(swap) if swap is not None else None,
+        failcnt=memory.get("failcnt"),
+        max_usage_bytes=memory.get("max_usage"),
+        io=tuple(DeviceIo(mj, mn, r, w) for (mj, mn), (r, w) in sorted(io.items())),
+    )
+
+
+def _ns(value: Any) -> float | None:
+    return None if value is None else int(value) / 1e9
