@@ -64,17 +64,6 @@ def cgroup_of(pid: int) -> str:
     raise AssertionError(f"no cgroup v2 line for pid {pid}")
 
 
-async def stats_of(docker: aiodocker.Docker, container_id: str) -> dict[str, Any]:
-    """The engine's stats reading: Podman 4.3 answers the plain non-streamed request with
-    an empty body, and a one-shot one with the reading."""
-    found = await engine_stats(docker, container_id)
-    if isinstance(found, dict) and found:
-        return found
-    answer: dict[str, Any] = await docker._query_json(
-        f"containers/{container_id}/stats", params={"stream": "0", "one-shot": "1"})
-    return answer
-
-
 def container_cgroup(setup: Setup, pid: int) -> str:
     """The container's cgroup: Podman (crun, systemd driver) runs its processes in a
     ``container`` child of the scope, which holds the limits and the totals."""
@@ -162,10 +151,10 @@ async def test_report_figures_limits_oom_and_a_crash(
         # CPU of the burner over one window, ours against the engine's counter.
         series = CounterSeries(handle, labels("burner"))
         await series.record_until(lambda: series.latest() > 0)
-        before = await stats_of(docker, ids["burner"].id)
+        before = await engine_stats(docker, ids["burner"].id)
         t0 = read_time(before)
         await series.record_until(lambda: series.latest() >= t0 + WINDOW_SECONDS)
-        after = await stats_of(docker, ids["burner"].id)
+        after = await engine_stats(docker, ids["burner"].id)
         t1 = read_time(after)
         await series.record_until(lambda: series.latest() > t1)
         ours = (series.at(t1) - series.at(t0)) / (t1 - t0)
@@ -180,7 +169,7 @@ async def test_report_figures_limits_oom_and_a_crash(
         # Working set and limits.
         exp = await scrape(handle)
         filler = exp.one("container_memory_working_set_bytes", **labels("filler"))
-        stats = await stats_of(docker, ids["filler"].id)
+        stats = await engine_stats(docker, ids["filler"].id)
         print(f"{setup.name}: working set ours {filler.value:.0f} "
               f"engine {engine_working_set(stats):.0f}")
         assert filler.value == pytest.approx(engine_working_set(stats), rel=0.05)
