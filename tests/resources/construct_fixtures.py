@@ -1,10 +1,11 @@
 """Writes the constructed cgroup v2 fixtures (run: python -m tests.resources.construct_fixtures).
 
-No cgroup v2 kernel with controllers is available where these were made, so these trees are
-built, not recorded: each file follows the format documented in the kernel's
+These trees are built, not recorded: each file follows the format documented in the kernel's
 Documentation/admin-guide/cgroup-v2.rst (6.x), laid out where Docker and Podman put
-containers with each driver. Their metadata says so; a tree recorded on a real host with
-scripts/capture-cgroup-fixture replaces one of them as soon as someone has such a host.
+containers with each driver. Their metadata says so. The cgroup v2 test VM (tests/vm)
+records the real ones with scripts/capture-cgroup-fixture; a recording replaces its tree
+here (the three Docker set-ups are recorded). The undelegated
+rootless tree stays constructed: the VM delegates the controllers, as a host should.
 """
 
 from __future__ import annotations
@@ -88,31 +89,6 @@ def container_files(c: Constructed) -> dict[str, str]:
 
 FIXTURES = [
     Constructed(
-        "cgroup2-systemd-docker", "docker", "systemd", False,
-        "system.slice/docker-" + "3f" * 32 + ".scope",
-        usage_usec=84_213_771, memory_current=268_963_840, inactive_file=25_165_824,
-        memory_max="536870912", cpu_max="150000 100000", cpuset="0-3", oom_kill=2,
-        extra={"system.slice/docker.service/cgroup.procs": "811\n"},
-        expected_limits=(1.5, 536_870_912),
-    ),
-    Constructed(
-        "cgroup2-cgroupfs-docker", "docker", "cgroupfs", False, "docker/" + "5c" * 32,
-        usage_usec=1_902_334, memory_current=73_400_320, inactive_file=9_437_184,
-        memory_max="max", cpu_max="max 100000", cpuset="0-7", oom_kill=0,
-        expected_limits=(8.0, None),
-    ),
-    Constructed(
-        "cgroup2-rootless-docker", "docker", "systemd", True,
-        "user.slice/user-1000.slice/user@1000.service/user.slice/docker-" + "9e" * 32 + ".scope",
-        usage_usec=5_550_000, memory_current=157_286_400, inactive_file=31_457_280,
-        memory_max="268435456", cpu_max="50000 100000", cpuset="0-1", oom_kill=1,
-        extra={
-            "user.slice/user-1000.slice/user@1000.service/cgroup.controllers":
-                "cpuset cpu io memory pids\n",
-        },
-        expected_limits=(0.5, 268_435_456),
-    ),
-    Constructed(
         "cgroup2-rootless-undelegated-docker", "docker", "systemd", True,
         "user.slice/user-1000.slice/user@1000.service/user.slice/docker-" + "a1" * 32 + ".scope",
         usage_usec=720_000, memory_current=0, inactive_file=0,
@@ -177,10 +153,11 @@ def write(c: Constructed) -> None:
     }
     (folder / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     (folder / "README.md").write_text(
-        f"# {c.name}\n\n**Constructed, not recorded.** No kernel with cgroup v2 controllers was "
-        f"available where this was made. The files follow {SOURCE}; the container sits where "
+        f"# {c.name}\n\n**Constructed, not recorded** (no recording of this set-up is kept "
+        f"yet). The files follow {SOURCE}; the container sits where "
         f"{c.engine} ({'rootless' if c.rootless else 'rootful'}, {c.driver} driver) puts it: "
-        f"`{c.cgroup}`.\n\nReplace it with a recording from a real host: "
+        f"`{c.cgroup}`.\n\nReplace it with a recording from a real host or the cgroup v2 test "
+        "VM (`tests/vm`, `STACKMEDIC_VM_KEEP=DIR`): "
         "`scripts/capture-cgroup-fixture CONTAINER tests/resources/fixtures/NEW-NAME`.\n"
     )
 

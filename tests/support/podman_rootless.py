@@ -1,10 +1,11 @@
 """A private rootless ``podman system service``: the same kit, run as an unprivileged user.
 
-Rootless podman needs no subuid ranges for the busybox test image: without them it maps
-the user alone to root in the container. Its storage, runtime dir (``XDG_RUNTIME_DIR``:
-socket, runc state, the rootless network namespace kept by slirp4netns) and config live
-under a /tmp/smr-XXXX folder owned by that user, so nothing of the host's is touched and
-no network namespace of our own is needed. A simulated reboot is not offered here.
+The kit runs it as its own user (``stackmedic-rootless``, made on first use with subuid
+and subgid ranges, as a real rootless host has), so no local user is borrowed. Its
+storage, runtime dir (``XDG_RUNTIME_DIR``: socket, runc state, the rootless network
+namespace kept by slirp4netns), temp folder and config live under a /tmp/smr-XXXX folder
+owned by that user, so nothing of the host's is touched and no network namespace of our
+own is needed. A simulated reboot is not offered here.
 """
 
 from __future__ import annotations
@@ -23,12 +24,48 @@ from .dockerd import _children_of, _pid_alive
 from .podman import PodmanError, PrivatePodman, _find
 from .wait import wait_until
 
+TEST_USER = "stackmedic-rootless"
+SUBID_COUNT = 65536
+
+
+def _subid_start(path: Path) -> int:
+    """The first subordinate id past every range already handed out in ``path``."""
+    end = 100000
+    if path.exists():
+        for line in path.read_text().splitlines():
+            parts = line.split(":")
+            if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                end = max(end, int(parts[1]) + int(parts[2]))
+    return end
+
+
+def _has_range(path: Path, name: str) -> bool:
+    return path.exists() and any(line.split(":")[0] == name
+                                 for line in path.read_text().splitlines())
+
 
 def unprivileged_user() -> pwd.struct_passwd | None:
-    """A local user to run rootless podman as (the first with a uid from 1000 on)."""
-    users = sorted((u for u in pwd.getpwall() if 1000 <= u.pw_uid < 60000),
-                   key=lambda u: u.pw_uid)
-    return users[0] if users else None
+    """The kit's own user to run rootless podman as, made when missing (root only), with
+    subordinate uid and gid ranges as a real rootless host gives its users."""
+    try:
+        user = pwd.getpwnam(TEST_USER)
+    except KeyError:
+        if os.geteuid() != 0 or shutil.which("useradd") is None:
+            return None
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                        "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                        TEST_USER], capture_output=True, check=False)
+        try:
+            user = pwd.getpwnam(TEST_USER)
+        except KeyError:
+            return None
+    for kind, path in (("uids", Path("/etc/subuid")), ("gids", Path("/etc/subgid"))):
+        if not _has_range(path, TEST_USER) and os.geteuid() == 0:
+            start = _subid_start(path)
+            subprocess.run(["usermod", f"--add-sub{kind}",
+                            f"{start}-{start + SUBID_COUNT - 1}", TEST_USER],
+                           capture_output=True, check=False)
+    return user
 
 
 class RootlessPodman(PrivatePodman):
@@ -51,7 +88,8 @@ class RootlessPodman(PrivatePodman):
         self.containers_conf.write_text("\n".join(kept) + "\n")
         self.runtime_dir = self.dir / "run"
         self.home = self.dir / "home"
-        for folder in (self.runtime_dir, self.home):
+        self.tmp = self.dir / "tmp"
+        for folder in (self.runtime_dir, self.home, self.tmp):
             folder.mkdir(mode=0o700, exist_ok=True)
         self._chown()
 
@@ -67,6 +105,8 @@ class RootlessPodman(PrivatePodman):
         env = dict(super().env)
         env.update({"HOME": str(self.dir / "home"), "USER": self.user.pw_name,
                     "XDG_RUNTIME_DIR": str(self.dir / "run"),
+                    # The caller's TMPDIR (pytest's, 0700 and root's) is unreadable to it.
+                    "TMPDIR": str(self.dir / "tmp"),
                     "XDG_CONFIG_HOME": str(self.dir / "home" / ".config")})
         return env
 
