@@ -454,7 +454,8 @@ class World:
         return Unmet("; ".join(wrong)) if wrong else True
 
     def problems_consistent(self) -> bool | Unmet:
-        problems = open_problems(self.agent)
+        # Health episodes; a log-pattern problem of a healthy deployment is its own.
+        problems = [p for p in open_problems(self.agent) if p["kind"] == "ill-health"]
         ours = {s.name for s in self.sites}
         per_deployment = [p["deployment"] for p in problems if p["deployment"] in ours]
         for name in set(per_deployment):

@@ -99,7 +99,8 @@ def boot(image: Path, out: Path, accel: str, *, cpus: int = 2, memory_mb: int = 
             time.sleep(1)
         if qemu.poll() is None:
             qemu.kill()
-        return qemu.wait() if not finished.exists() else 0
+        code = qemu.wait()  # reaped in every case: a killed guest is no zombie
+        return 0 if finished.exists() else code
 
 
 def run_guest(setups: list[str], *, record: bool = True, pytest_args: str = "",

@@ -96,6 +96,7 @@ class ProblemStore:
         return [
             {
                 "fingerprint": s.fingerprint,
+                "kind": s.last_event.kind.value,
                 "deployment": s.deployment,
                 "service": s.service,
                 "severity": s.severity,
