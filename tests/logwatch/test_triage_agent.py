@@ -66,6 +66,6 @@ async def test_a_good_verdict_goes_with_the_notice_and_a_bad_answer_says_why_not
 
 def _mail_about(smtp: SmtpSink, name: str) -> str | None:
     for mail in mails(smtp):
-        if mail.problem and name in mail.subject:
+        if mail.log_pattern and name in mail.subject:
             return mail.text
     return None

@@ -40,8 +40,9 @@ class Mail:
 
     @property
     def problem(self) -> bool:
-        """A problem notice (``CRITICAL PROBLEM``, ``WARNING PROBLEM``)."""
-        return "PROBLEM" in self.subject
+        """A health problem notice (``CRITICAL PROBLEM``, ``WARNING PROBLEM``); a log
+        pattern's notice is its own problem."""
+        return "PROBLEM" in self.subject and "log-pattern]" not in self.text
 
     @property
     def resolved(self) -> bool:

@@ -111,8 +111,14 @@ class Mail:
 
     @property
     def problem(self) -> bool:
-        """A problem notice (a new problem, or a severity change of an open one)."""
-        return "PROBLEM: " in self.subject
+        """A health problem notice (a new problem, or a severity change of an open one);
+        a log pattern's notice is its own problem."""
+        return "PROBLEM: " in self.subject and "log-pattern]" not in self.text
+
+    @property
+    def log_pattern(self) -> bool:
+        """A log pattern's notice (a fingerprint firing)."""
+        return "PROBLEM: " in self.subject and "log-pattern]" in self.text
 
     @property
     def severity_change(self) -> bool:
