@@ -8,6 +8,7 @@ shared read-only over virtio-9p as ``src``, a fresh folder as ``out``. The guest
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -96,7 +97,8 @@ def boot(image: Path, out: Path, accel: str, *, cpus: int = 2, memory_mb: int = 
         # The guest's disk is a throw-away snapshot: once its results are written there is
         # nothing to wait for in a clean power-off.
         while qemu.poll() is None and not finished.exists() and time.monotonic() < deadline:
-            time.sleep(1)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                qemu.wait(timeout=1)  # a guest that powers off ends the wait at once
         if qemu.poll() is None:
             qemu.kill()
         code = qemu.wait()  # reaped in every case: a killed guest is no zombie
