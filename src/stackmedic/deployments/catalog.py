@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,6 @@ LABEL_WORKDIR = "com.docker.compose.project.working_dir"
 LABEL_FILES = "com.docker.compose.project.config_files"
 LABEL_SERVICE = "com.docker.compose.service"
 ADOPTED_FACT = "adopted-projects"
-READ_PARALLELISM = max(4, min(16, 2 * (os.cpu_count() or 1)))
-"""Compose files read at once: at boot every deployment's model is wanted before any
-recovery can start, and each read is a short-lived Compose process."""
 
 
 @dataclass
@@ -127,14 +123,9 @@ class Catalog:
         return [e for e in entries if e.is_dir() and not e.name.startswith(".")]
 
     async def _load_folders(self, folders: list[Path]) -> list[Deployment | None]:
-        """Every folder's deployment, in folder order, read side by side."""
-        gate = asyncio.Semaphore(READ_PARALLELISM)
-
-        async def load(folder: Path) -> Deployment | None:
-            async with gate:
-                return await self._load_folder(folder)
-
-        return list(await asyncio.gather(*(load(folder) for folder in folders)))
+        """Every folder's deployment, in folder order, read side by side (the Compose
+        runner bounds how many of its processes run at once)."""
+        return list(await asyncio.gather(*(self._load_folder(f) for f in folders)))
 
     async def _load_folder(self, folder: Path) -> Deployment | None:
         try:
