@@ -299,3 +299,53 @@ async def test_a_flap_across_an_agent_restart_stays_one_problem(db: Database) ->
         assert again.notifications() == [[("ill-health", "shop")], [("recovered", "shop")]]
     finally:
         await again.bridge.close()
+
+
+@pytest.mark.parametrize("connect_first", [True, False], ids=["connected", "still-holding"])
+async def test_a_fine_first_verdict_after_an_agent_restart_waits_for_the_flap_time(
+    db: Database, connect_first: bool
+) -> None:
+    # Measured (CI, the lifecycle property test): the agent stopped while a flapping check
+    # failed; the new agent's first verdict, healthy, came as a transition (no flap known to
+    # it, so no settle time) and ended the problem at once; the next spell was a new one.
+    first = Rig(db, release_after=0.01)
+    await connected(first)
+    await first.verdict("shop", Verdict.DEGRADED, "app unhealthy")
+    await first.bridge.close()
+
+    again = Rig(db, release_after=0.01, resume_settle=0.3)
+    again.verdicts["shop"] = Verdict.DEGRADED  # the verdict stored before the restart
+    try:
+        if connect_first:
+            await connected(again)
+        await again.verdict("shop", Verdict.HEALTHY, "app running")
+        if not connect_first:
+            await connected(again)
+        await asyncio.sleep(0.1)
+        await again.verdict("shop", Verdict.DEGRADED, "app unhealthy")  # the next spell
+        await asyncio.sleep(0.4)
+        assert again.notifications() == [[("ill-health", "shop")]]
+        assert again.firing() == ["shop"]
+    finally:
+        await again.bridge.close()
+
+
+async def test_a_resumed_episode_fine_before_a_reconcile_ends_in_its_summary(db: Database) -> None:
+    first = Rig(db, release_after=0.01)
+    await connected(first)
+    await first.verdict("shop", Verdict.DOWN)
+    await first.bridge.close()
+
+    again = Rig(db, release_after=0.01, resume_settle=30)
+    again.verdicts["shop"] = Verdict.DOWN
+    try:
+        await again.verdict("shop", Verdict.HEALTHY, "web running")  # settling, stream down
+        await again.bus.publish(RestartReconcileStarted("host", NOW))
+        await again.bridge.docker_back("unix:///run/docker.sock")
+        await again.recovery("restart-summary", None, restart="host", brought_back=[],
+                             still_down=[])
+        assert again.notifications() == [
+            [("ill-health", "shop")], [("recovered", "shop"), ("restart-summary", None)]]
+        assert again.firing() == []
+    finally:
+        await again.bridge.close()

@@ -631,6 +631,11 @@ REPLAYS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, int]]]] = {
     # the problem at once and told the next unhealthy spell as a second problem.
     "flap-agent-restart": ([("flapper", "on-failure"), ("flapper", "always"), ("ignorer", "no")],
                            [("pause", 0), ("agent-term", 0)]),
+    # The same, the agent stopped while the check failed: the new agent's first verdict,
+    # healthy, ended the problem at once (CI, 1 run in 2).
+    "flap-agent-restart-then-stop": ([("flapper", "on-failure"), ("flapper", "always"),
+                                      ("ignorer", "no")],
+                                     [("pause", 0), ("agent-term", 0), ("compose-stop", 0)]),
 }
 
 

@@ -42,9 +42,6 @@ class NotificationBridge:
                  resume_settle: float = 0.0) -> None:
         self._notifier = notifier
         self._verdict_of = verdict_of
-        # What a flap was is lost with the agent: a problem told before it restarted ends
-        # only once its deployment held fine this long (``health.flap_seconds``).
-        self._resume_settle = resume_settle
         self._bus = bus
         self._recovery = recovery
         self._docker_alert_after = docker_alert_after
@@ -58,7 +55,7 @@ class NotificationBridge:
         if recovery.enabled:
             note = (f"stackmedic will diagnose and try to recover it after "
                     f"{recovery.settle_seconds:g}s unless it heals by itself")
-        self.episodes = Episodes(recovery_note=note)
+        self.episodes = Episodes(recovery_note=note, resume_settle=resume_settle)
         # Until the first connection tells whether the host or daemon restarted, hold.
         self.episodes.stream_lost()
 
@@ -228,8 +225,7 @@ class NotificationBridge:
         for name in sorted(set(self.episodes.open) - set(self.episodes.settling)):
             health = self._verdict_of(name)
             if health is not None and health.verdict.fine:
-                await self.on_health(HealthTransition(name, None, health, time.time(),
-                                                      settle_for=self._resume_settle))
+                await self.on_health(HealthTransition(name, None, health, time.time()))
 
     async def close(self) -> None:
         """Cancel a pending Docker alert and pending releases."""

@@ -44,6 +44,7 @@ class Episode:
     severity: Severity
     event: NotificationEvent  # the latest problem event, told again with a summary if folded
     folded: bool = False  # opened while notices were held: not told yet
+    resumed: bool = False  # told before the agent restarted, not ill since in this run
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class Episodes:
     """Open episodes per deployment and whether notices are held, with their transitions."""
 
     recovery_note: str | None = None
+    # What a flap was is lost with the agent: an episode told before it restarted ends
+    # only once its deployment held fine this long (``health.flap_seconds``).
+    resume_settle: float = 0.0
     open: dict[str, Episode] = field(default_factory=dict)
     reconciling: bool = False
     stream_down: bool = False
@@ -105,7 +109,7 @@ class Episodes:
             if episode is None:
                 self.open[name] = Episode(transition.at, severity, event, folded=self.holding)
                 return self._hold(event) if self.holding else [Submit(event)]
-            self.open[name] = replace(episode, severity=severity, event=event)
+            self.open[name] = replace(episode, severity=severity, event=event, resumed=False)
             told_again = (
                 severity != episode.severity
                 and not self.holding
@@ -118,9 +122,14 @@ class Episodes:
         if settling is not None:
             self.settling[name] = replace(transition, at=settling.at)  # told as it is now
             return []
-        if transition.settle_for > 0 and not self.holding and not episode.folded:
+        settle_for = transition.settle_for
+        if episode.resumed:
+            settle_for = max(settle_for, self.resume_settle)
+        # While the stream is down the settling goes on (its end is held if need be); a
+        # restart reconcile's summary says what is back, so an episode ends at once then.
+        if settle_for > 0 and not self.reconciling and not episode.folded:
             self.settling[name] = transition
-            return [ResolveLater(name, transition.settle_for, transition.at)]
+            return [ResolveLater(name, settle_for, transition.at)]
         return self._end(name, episode, transition)
 
     def resolve_due(self, name: str, since: float) -> list[Outgoing]:
@@ -201,7 +210,7 @@ class Episodes:
     def resume(self, name: str, opened_at: float, severity: Severity,
                event: NotificationEvent) -> None:
         """An episode told before the agent restarted is still open."""
-        self.open[name] = Episode(opened_at, severity, event)
+        self.open[name] = Episode(opened_at, severity, event, resumed=True)
 
     def removed(self, name: str) -> None:
         """The deployment is gone: its episode ends with it."""
@@ -215,6 +224,11 @@ class Episodes:
         """What a summary must carry: ends of told episodes, episodes still open, each
         open one saying what comes next as the summary does (never a promise to recover
         what the summary says gave up)."""
+        for name, transition in sorted(self.settling.items()):
+            episode = self.open.pop(name, None)
+            if episode is not None:  # fine since before the reconcile: the summary ends it
+                self.held_resolutions[name] = resolved_event(transition)
+        self.settling.clear()
         members = sorted(self.held_resolutions.values(), key=lambda e: e.occurred_at)
         self.held_resolutions.clear()
         self.held.clear()
