@@ -28,7 +28,7 @@ BURN = "while [ ! -e /tmp/stop ]; do :; done; sleep 3600"
 # (measured at load 94 on 2 cores: a 0.25-core burner got 0.16, a 0.01-core one all of it);
 # the rule reads busy as percent of a limit below one core.
 LIMIT = 0.0125  # cores
-DIP = 0.01  # cores (the least Docker sets), one second in four: 80 % of the limit
+DIP = 0.01  # cores (the least Docker sets), two seconds in seven: 80 % of the limit
 
 
 def rules_with(**windows: float) -> list[dict[str, Any]]:
@@ -49,11 +49,15 @@ async def docker(*args: str) -> None:
 
 
 async def vary_quota(container: str) -> None:
-    """Three seconds at the limit, one below it, until cancelled."""
+    """Five seconds at the limit, two below it, until cancelled.
+
+    Two seconds, so that at least one 1-s sample lies wholly inside each dip however the
+    sampler's ticks fall (a one-second dip was split across two samples, both above 90).
+    """
     while True:
-        await asyncio.sleep(3)
+        await asyncio.sleep(5)
         await docker("update", "--cpus", str(DIP), container)
-        await asyncio.sleep(1)
+        await asyncio.sleep(2)
         await docker("update", "--cpus", str(LIMIT), container)
 
 
