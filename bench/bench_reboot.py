@@ -141,6 +141,7 @@ class RebootBench:
         self.count = count
         self.members: list[Member] = []
         self.agent: AgentProcess | None = None
+        self.starting: Background | None = None
 
     @property
     def engine(self) -> Engine:
@@ -215,14 +216,16 @@ class RebootBench:
                 and not any(r.get("State") == "running" for m in self.parked
                             for r in grouped.get(m.name, {}).values()))
 
-    def reboot(self) -> tuple[float, float]:
-        """Agent killed, daemon stopped orderly, new boot id, daemon started: when it
-        answers (monotonic, unix time)."""
+    def reboot(self, beside: Callable[[], object] | None = None) -> tuple[float, float]:
+        """Agent killed, daemon stopped orderly, new boot id, ``beside`` (in the background)
+        and the daemon started at once, as systemd starts both units at boot: when the
+        daemon answers (monotonic, unix time)."""
         agent = self._agent()
         if agent.proc is not None:
             agent.kill()
         self.daemon.stop()
         self.boot_id.write_text(f"{uuid.uuid4()}\n")
+        self.starting = Background(beside) if beside is not None else None
         self.daemon.start()
         return time.monotonic(), time.time()
 
@@ -270,8 +273,9 @@ class RebootBench:
         """Reboot, start the agent, time it; then read the agent's own account."""
         agent = self._agent()
         load = os.getloadavg()[0]
-        t0, wall0 = self.reboot()
-        api = Background(agent.start)
+        t0, wall0 = self.reboot(beside=agent.start)
+        api = self.starting
+        assert api is not None
         seen = self.watch(t0)
         answered = api.wait(120) - t0
         figures = Figures("stackmedic", seen, load)

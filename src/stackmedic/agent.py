@@ -217,8 +217,6 @@ class Agent:
 
     async def start(self) -> None:
         """Start every background part and the API server; return once the API listens."""
-        from stackmedic.api.server import start_api_server
-
         self.events.record(EventKind.AGENT_STARTED, "stackmedic agent started")
         await self.refresh_catalog()
         # Consumers subscribe before the inputs start: the first connection may publish at
@@ -242,6 +240,8 @@ class Agent:
         for name, loop in self.metrics.loops.items():
             spawn(name, loop)
         spawn("probes", every(PROBE_TICK_SECONDS, self.probes.tick))
+        # Imported in a thread, like the app is built (see ``start_api_server``).
+        start_api_server = await asyncio.to_thread(_api_server_starter)
         self.server = await start_api_server(self)
         if self.systemd.watchdog_seconds is not None:
             spawn("watchdog", self.watch.feed_watchdog)
@@ -330,3 +330,10 @@ def run(settings: Settings) -> None:
         await agent.async_run()
 
     asyncio.run(main())
+
+
+def _api_server_starter() -> Callable[[Agent], Awaitable[Any]]:
+    """The API server's entry point, its web stack imported on first use."""
+    from stackmedic.api.server import start_api_server
+
+    return start_api_server

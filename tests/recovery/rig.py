@@ -58,6 +58,7 @@ class ScriptedExecutor(ActionExecutor):
         self.done: list[str] = []
         self.fail: list[BaseException] = []  # raised by the next actions, in order
         self.hold: asyncio.Event | None = None  # while set, actions wait for it
+        self.hold_only: str | None = None  # the one project whose actions wait for it
         self.waiting = 0
         self.silent: str | None = None  # why the engine does not answer after a failure
 
@@ -67,7 +68,7 @@ class ScriptedExecutor(ActionExecutor):
     async def _dispatch(self, deployment: Deployment, suggestion: Suggestion) -> None:
         if self.fail:
             raise self.fail.pop(0)
-        if self.hold is not None:
+        if self.hold is not None and self.hold_only in (None, deployment.project):
             self.waiting += 1
             await self.hold.wait()
         self.done.append(suggestion.describe())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from health.factories import container, reached
 from stackmedic.observe.boot import RestartKind
 from stackmedic.recovery.reconcile import RestartReconciler
 from stackmedic.types import DesiredState
-from support.wait import async_wait_until
+from support.wait import async_assert_holds, async_wait_until
 
 from .rig import Rig
 
@@ -73,3 +74,27 @@ async def test_a_run_past_its_deadline_is_still_down_and_retried_after(rig: Rig)
     await async_wait_until(lambda: "recovered" in rig.outcomes(), 10,
                            message="the retry recovers it once the engine answers")
     assert rig.service.problems() == []
+
+
+async def test_a_slow_starter_acts_before_the_others_begin(rig: Rig) -> None:
+    # The slowest to be ready bound when everything is up: on a small host its start
+    # should not share the CPU with every other run's.
+    rig.add("slow", "app")
+    slow = rig.catalog.deployments["slow"]
+    rig.catalog.deployments["slow"] = replace(
+        slow, services={"app": replace(slow.services["app"], ready_within=12.0)})
+    await rig.crash("app", project="slow")
+    rig.executor.hold, rig.executor.hold_only = asyncio.Event(), "slow"
+    run = asyncio.create_task(reconciler(rig).run(RestartKind.HOST))
+    try:
+        await async_wait_until(lambda: rig.executor.waiting == 1, 10,
+                               message="the slow starter acting")
+        await async_assert_holds(lambda: rig.executor.done == [], 1.0,
+                                 message="no other run acts before the slow starter has")
+        rig.executor.hold.set()
+        summary = await asyncio.wait_for(run, 30)
+    finally:
+        rig.executor.hold.set()
+        await asyncio.gather(run, return_exceptions=True)
+    assert rig.executor.done == ["start app", "start db"]
+    assert [b["deployment"] for b in summary.brought_back] == ["shop", "slow"]

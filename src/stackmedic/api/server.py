@@ -49,8 +49,12 @@ class ApiServer:
 
 async def start_api_server(agent: AgentView) -> ApiServer:
     """Start serving and return once the socket listens (or raise why it cannot)."""
+    # Building the app's routes and models takes a few hundred ms of CPU: done in a
+    # thread, the event loop goes on with the engine connection meanwhile (at boot, the
+    # reconcile's first starts come that much sooner).
+    app = await asyncio.to_thread(create_app, agent)
     config = uvicorn.Config(
-        create_app(agent),
+        app,
         host=agent.settings.api.host,
         port=agent.settings.api.port,
         log_config=None,

@@ -23,6 +23,10 @@ StreamHandler = Callable[[], Awaitable[None]]
 
 STREAM_FILTERS = json.dumps({"type": ["container", "network"]})
 QUEUE_SIZE = 1000
+# Until the daemon first answers (for at most this long) it is asked every FIRST_CONTACT_POLL
+# at most: at boot the agent starts beside it, and each poll of an absent socket costs nothing.
+FIRST_CONTACT_SECONDS = 300.0
+FIRST_CONTACT_POLL = 0.1
 
 
 class EventStream:
@@ -36,7 +40,9 @@ class EventStream:
 
     A stream that ends soon after it opened (a proxy refusing ``/events`` while ``/_ping``
     works) is retried with a growing delay, never in a tight loop; the delay starts again
-    from ``backoff_initial`` only after a stream stayed open for ``backoff_max``.
+    from ``backoff_initial`` only after a stream stayed open for ``backoff_max``. Until the
+    engine first answers, it is asked again every ``FIRST_CONTACT_POLL`` (for at most
+    ``FIRST_CONTACT_SECONDS``).
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class EventStream:
     async def run(self) -> None:
         """Keep the stream open until cancelled."""
         loop = asyncio.get_running_loop()
+        began = loop.time()
         streak = 0  # connections in a row that failed or ended soon
         while True:
             if await self._client.ping():
@@ -93,6 +100,9 @@ class EventStream:
                     streak = 0
             else:
                 self.error = f"engine unreachable: {self._client.status.error}"
+                if self.connections == 0 and loop.time() - began < FIRST_CONTACT_SECONDS:
+                    await asyncio.sleep(min(FIRST_CONTACT_POLL, self._backoff_initial))
+                    continue
             streak += 1
             await asyncio.sleep(exponential(streak, self._backoff_initial, self._backoff_max))
 

@@ -25,10 +25,15 @@ class RunResult:
 
 
 class Slot:
-    """A semaphore slot that can be given back early, and only once."""
+    """A semaphore slot that can be given back early, and only once.
 
-    def __init__(self, semaphore: asyncio.Semaphore | None) -> None:
+    ``released`` is set when the run gives its slot back: it has acted, or ended without.
+    """
+
+    def __init__(self, semaphore: asyncio.Semaphore | None,
+                 released: asyncio.Event | None = None) -> None:
         self._semaphore = semaphore
+        self._released = released
         self._held = False
 
     async def acquire(self) -> None:
@@ -42,3 +47,5 @@ class Slot:
         if self._held and self._semaphore is not None:
             self._semaphore.release()
             self._held = False
+        if self._released is not None:
+            self._released.set()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 import aiodocker
@@ -55,6 +55,11 @@ WAIT_POLL_SECONDS = 0.25
 TASK = "restart-reconcile"
 PENDING_FACT = "restart-reconcile-pending"  # the restart whose reconcile has not ended
 STOP_TIMEOUT = 30.0
+# Deployments that take this long or longer to be ready act first, the rest once they have
+# acted (or after HEAD_START_CAP_SECONDS): on a small host the first starts otherwise share
+# the CPU with every other run's, and the slowest to be ready bound when all are up.
+HEAD_START_SECONDS = 2.0
+HEAD_START_CAP_SECONDS = 5.0
 NOT_FOUND = "its compose folder is gone (or not mounted); stackmedic no longer watches it"
 
 
@@ -166,13 +171,24 @@ class RestartReconciler:
             summary.networks_created = await self._create_networks(running)
             recreated = set(summary.networks_created)
             limit = asyncio.Semaphore(boot_parallelism(config))
+            order = self._readiness_order(running)
+            acted = {name: asyncio.Event() for name in order
+                     if self._slowest(name) >= HEAD_START_SECONDS}
 
             async def one(name: str) -> None:
                 try:
+                    if name in acted and not self._docker_ready(name):
+                        acted[name].set()  # Docker brings it back, or it is judged: no lead
                     await self._docker_done(name, docker_deadline)
-                    await self._reconcile_one(name, kind, summary, recreated, limit)
+                    if name not in acted:
+                        await _after_head_start(acted.values())
+                    await self._reconcile_one(name, kind, summary, recreated, limit,
+                                              acted.get(name))
                 except Exception:
                     log.exception("reconciling a deployment failed", deployment=name)
+                finally:
+                    if name in acted:
+                        acted[name].set()
 
             async def keep(name: str) -> None:
                 try:
@@ -182,7 +198,7 @@ class RestartReconciler:
                     log.exception("stopping a deployment again failed", deployment=name)
 
             # Slow starters first: they bound how soon everything is up.
-            await asyncio.gather(*(one(name) for name in self._readiness_order(running)),
+            await asyncio.gather(*(one(name) for name in order),
                                  *(keep(name) for name in stopped))
             summary.sort()
             ok = True
@@ -278,13 +294,14 @@ class RestartReconciler:
         return created
 
     async def _reconcile_one(self, name: str, kind: RestartKind, summary: RestartSummary,
-                             recreated: set[str], limit: asyncio.Semaphore) -> None:
+                             recreated: set[str], limit: asyncio.Semaphore,
+                             acted: asyncio.Event | None = None) -> None:
         verdict = await self._settled_verdict(name)
         result: RunResult | None = None
         if verdict in ILL:
             result = await self._recovery.recover(name, f"{kind.value}-restart",
                                                   recreated_networks=recreated,
-                                                  act_slots=limit)
+                                                  act_slots=limit, acted=acted)
         health = self._health.evaluate(name)
         deployment = self._catalog.get(name)
         if health is None or deployment is None:
@@ -294,27 +311,34 @@ class RestartReconciler:
             if self._recovery.config.enabled else None
         place(summary, name, health, self._containers(deployment.project), result, retry)
 
+    def _slowest(self, name: str) -> float:
+        """How long the deployment's slowest service may take to be ready."""
+        deployment = self._catalog.get(name)
+        services = deployment.services.values() if deployment is not None else ()
+        return max((s.ready_within for s in services), default=0.0)
+
     def _readiness_order(self, names: list[str]) -> list[str]:
         """Deployments whose services take longest to be ready first, then by name."""
-        def slowest(name: str) -> float:
-            services = self._catalog.deployments[name].services.values()
-            return max((s.ready_within for s in services), default=0.0)
-
-        return sorted(names, key=lambda name: (-slowest(name), name))
+        return sorted(names, key=lambda name: (-self._slowest(name), name))
 
     async def _docker_done(self, name: str, deadline: float) -> None:
         """Wait while Docker's restart policy still brings back some of ``name``'s
         containers, its containers are not read yet, or a stop of it is being judged."""
-        deployment = self._catalog.get(name)
-        if deployment is None:
-            return
         while time.monotonic() < deadline:
-            health = self._health.evaluate(name)
-            read = health is not None and health.verdict is not Verdict.UNKNOWN
-            if read and not self._stop_pending(name) and \
-                    not awaiting_docker(self._containers(deployment.project)):
+            if self._docker_ready(name):
                 return
             await asyncio.sleep(WAIT_POLL_SECONDS)
+
+    def _docker_ready(self, name: str) -> bool:
+        """Whether ``name``'s containers are read, Docker brings none back and no stop of
+        it is being judged (see ``_docker_done``)."""
+        deployment = self._catalog.get(name)
+        if deployment is None:
+            return True
+        health = self._health.evaluate(name)
+        read = health is not None and health.verdict is not Verdict.UNKNOWN
+        return read and not self._stop_pending(name) and \
+            not awaiting_docker(self._containers(deployment.project))
 
     async def _keep_stopped(self, name: str, summary: RestartSummary) -> None:
         """Stop again what Docker's policy started at boot though it is wanted stopped."""
@@ -342,3 +366,15 @@ class RestartReconciler:
             if verdict is not Verdict.STARTING or time.monotonic() > deadline:
                 return verdict
             await asyncio.sleep(WAIT_POLL_SECONDS)
+
+
+async def _after_head_start(acted: Iterable[asyncio.Event]) -> None:
+    """Wait until the slow starters have acted, for at most ``HEAD_START_CAP_SECONDS``."""
+    waits = [asyncio.ensure_future(event.wait()) for event in acted if not event.is_set()]
+    if not waits:
+        return
+    try:
+        await asyncio.wait(waits, timeout=HEAD_START_CAP_SECONDS)
+    finally:
+        for wait in waits:
+            wait.cancel()

@@ -89,14 +89,16 @@ class Recoverer:
 
     async def recover(self, name: str, trigger: str, *,
                       recreated_networks: set[str] | None = None,
-                      act_slots: asyncio.Semaphore | None = None) -> RunResult:
+                      act_slots: asyncio.Semaphore | None = None,
+                      acted: asyncio.Event | None = None) -> RunResult:
         """One recovery run: diagnose, act, verify; record it and apply the limits.
 
         ``act_slots`` bounds how many runs diagnose and act at once; verifying is only
-        waiting, so it happens outside of it. A run past its deadline ends ``timed-out``
-        and counts as a failed attempt; the lock and the slot are given back either way.
+        waiting, so it happens outside of it; ``acted`` is set once the run has acted (or
+        ended without). A run past its deadline ends ``timed-out`` and counts as a failed
+        attempt; the lock and the slot are given back either way.
         """
-        slot = Slot(act_slots)
+        slot = Slot(act_slots, acted)
         opened = _Opened()
         async with self._run_locks.setdefault(name, asyncio.Lock()):
             await slot.acquire()

@@ -242,12 +242,13 @@ class RecoveryService:
 
     async def recover(self, name: str, trigger: str, *,
                       recreated_networks: set[str] | None = None,
-                      act_slots: asyncio.Semaphore | None = None) -> RunResult:
+                      act_slots: asyncio.Semaphore | None = None,
+                      acted: asyncio.Event | None = None) -> RunResult:
         """One recovery run (see ``Recoverer.recover``); a give-up drops any due run."""
         self._cut_short.pop(name, None)  # a new run speaks for itself
         result = await self._recoverer.recover(name, trigger,
                                                recreated_networks=recreated_networks,
-                                               act_slots=act_slots)
+                                               act_slots=act_slots, acted=acted)
         self._scheduler.settled(result)
         if result.outcome == RunOutcome.GAVE_UP:
             self._scheduler.cancel(name)
