@@ -278,7 +278,7 @@ class Agent:
         steps: list[tuple[str, Callable[[], Awaitable[object] | object]]] = [
             ("api", lambda: self.server.stop() if self.server is not None else None),
             # Intent first: whether the stream is still connected to a daemon that accepts
-            # connections decides pending stops (systemd stops the agent before Docker).
+            # connections decides pending stops (a daemon shutting down refuses them).
             ("intent", self.intent.close),
             ("inputs", lambda: self.supervisor.stop(INPUT_TASKS, timeout=SHUTDOWN_TIMEOUT)),
             ("podman-events", self.session.podman.close),

@@ -234,7 +234,7 @@ class IntentTracker:
         """Decide pending stops as the agent stops, then cancel their timers.
 
         With the stream connected and the daemon accepting connections, the daemon is not
-        shutting down (systemd stops stackmedic before Docker): pending stops are intent.
+        shutting down (it refuses new connections first): pending stops are intent.
         Otherwise (the agent runs in a container stopped with the rest) the burst rule.
         """
         for timer in list(self._timers):
