@@ -94,8 +94,9 @@ def _start_period(services: Mapping[str, Mapping[str, Any]]) -> float:
 
 
 def parked_indexes(count: int) -> set[int]:
-    """Every tenth deployment is stopped on purpose (at least one)."""
-    return {i for i in range(count) if i % 10 == 9} or {count - 1}
+    """Every tenth deployment is stopped on purpose (at least one, unless it is the only
+    one: then there would be nothing to bring back)."""
+    return {i for i in range(count) if i % 10 == 9} or ({count - 1} if count > 1 else set())
 
 
 def make_fleet(factory: DeploymentFactory, count: int) -> list[Member]:

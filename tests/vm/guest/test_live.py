@@ -8,8 +8,10 @@ agent and one test per set-up, since every start costs tens of seconds under emu
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -54,6 +56,35 @@ class Phases:
     def done(self, what: str) -> None:
         print(f"vm: {self.setup.name}: {what} at {time.monotonic() - self.started:.0f} s",
               flush=True)
+
+
+async def stats_of(setup: Setup, docker: aiodocker.Docker, container: str) -> dict[str, Any]:
+    """The engine's own stats of a container; where it answers with none, what its command
+    line and its service's log say about it."""
+    try:
+        stats = await engine_stats(docker, container)
+    except (ValueError, aiodocker.DockerError) as exc:
+        stats, error = {}, f"{type(exc).__name__}: {exc}"
+    else:
+        error = ""
+    if stats:
+        return stats
+    cli, journal = await asyncio.to_thread(_what_the_engine_says, setup, container)
+    raise AssertionError(
+        f"{setup.name}: the stats API gave no figures ({error or 'an empty answer'}); "
+        f"`stats --no-stream`: {cli}; the service's log: {journal}")
+
+
+def _what_the_engine_says(setup: Setup, container: str) -> tuple[str, str]:
+    """``stats --no-stream`` of the container and the tail of the engine service's log."""
+    cli = subprocess.run(setup.cli("stats", "--no-stream", "--format", "json", container),
+                         capture_output=True, text=True, timeout=120, check=False)
+    unit = ["journalctl", "--no-pager", "-n", "40", "-u", f"{setup.kind}.service"]
+    journal = subprocess.run(setup.as_user([unit[0], "--user", *unit[1:]])
+                             if setup.rootless else unit,
+                             capture_output=True, text=True, timeout=60, check=False)
+    return (f"{cli.returncode} {cli.stdout[-800:]} {cli.stderr[-800:]}",
+            f"{journal.stdout[-3000:]} {journal.stderr[-300:]}")
 
 
 def cgroup_of(pid: int) -> str:
@@ -151,10 +182,10 @@ async def test_report_figures_limits_oom_and_a_crash(
         # CPU of the burner over one window, ours against the engine's counter.
         series = CounterSeries(handle, labels("burner"))
         await series.record_until(lambda: series.latest() > 0)
-        before = await engine_stats(docker, ids["burner"].id)
+        before = await stats_of(setup, docker, ids["burner"].id)
         t0 = read_time(before)
         await series.record_until(lambda: series.latest() >= t0 + WINDOW_SECONDS)
-        after = await engine_stats(docker, ids["burner"].id)
+        after = await stats_of(setup, docker, ids["burner"].id)
         t1 = read_time(after)
         await series.record_until(lambda: series.latest() > t1)
         ours = (series.at(t1) - series.at(t0)) / (t1 - t0)
@@ -169,7 +200,7 @@ async def test_report_figures_limits_oom_and_a_crash(
         # Working set and limits.
         exp = await scrape(handle)
         filler = exp.one("container_memory_working_set_bytes", **labels("filler"))
-        stats = await engine_stats(docker, ids["filler"].id)
+        stats = await stats_of(setup, docker, ids["filler"].id)
         print(f"{setup.name}: working set ours {filler.value:.0f} "
               f"engine {engine_working_set(stats):.0f}")
         assert filler.value == pytest.approx(engine_working_set(stats), rel=0.05)
