@@ -12,7 +12,13 @@ import pytest
 from health.factories import reached
 from stackmedic.alerts.bridge import NotificationBridge
 from stackmedic.bus import Bus
-from stackmedic.health.model import DeploymentHealth, HealthTransition, Verdict
+from stackmedic.health.model import (
+    DeploymentHealth,
+    HealthTransition,
+    ServiceHealth,
+    ServiceStatus,
+    Verdict,
+)
 from stackmedic.notify import Notifier, NotifyConfig
 from stackmedic.notify.outbox import Outbox
 from stackmedic.observe.boot import RestartKind
@@ -51,9 +57,11 @@ class Rig:
         self.verdicts: dict[str, Verdict] = {}
         self.at = NOW
 
-    async def verdict(self, name: str, verdict: Verdict, reason: str = "web exited") -> None:
+    async def verdict(self, name: str, verdict: Verdict, reason: str = "web exited", *,
+                      failing_check: bool = False) -> None:
         self.at += 1
-        health = DeploymentHealth(name, verdict, reason, checked_at=self.at)
+        health = DeploymentHealth(name, verdict, reason, checked_at=self.at,
+                                  services=unhealthy_web() if failing_check else ())
         await self.bus.publish(HealthTransition(name, self.verdicts.get(name), health, self.at))
         self.verdicts[name] = verdict
 
@@ -217,9 +225,15 @@ async def test_an_episode_open_when_the_agent_stopped_ends_after_it_restarts(db:
     await second.bridge.close()
 
 
+def unhealthy_web() -> tuple[ServiceHealth, ...]:
+    """A deployment whose one problem is web's failing healthcheck."""
+    return (ServiceHealth("web", ServiceStatus.UNHEALTHY, containers=1, running=1),)
+
+
 async def flip(rig: Rig, verdict: Verdict, settle_for: float, flap: str | None = None) -> None:
     rig.at += 1
-    health = DeploymentHealth("shop", verdict, "web unhealthy", checked_at=rig.at)
+    health = DeploymentHealth("shop", verdict, "web unhealthy", checked_at=rig.at,
+                              services=unhealthy_web() if verdict.ill else ())
     await rig.bus.publish(HealthTransition("shop", rig.verdicts.get("shop"), health, rig.at,
                                            settle_for=settle_for, flap=flap))
     rig.verdicts["shop"] = verdict
@@ -310,7 +324,7 @@ async def test_a_fine_first_verdict_after_an_agent_restart_waits_for_the_flap_ti
     # it, so no settle time) and ended the problem at once; the next spell was a new one.
     first = Rig(db, release_after=0.01)
     await connected(first)
-    await first.verdict("shop", Verdict.DEGRADED, "app unhealthy")
+    await first.verdict("shop", Verdict.DEGRADED, "web unhealthy", failing_check=True)
     await first.bridge.close()
 
     again = Rig(db, release_after=0.01, resume_settle=0.3)
@@ -322,7 +336,8 @@ async def test_a_fine_first_verdict_after_an_agent_restart_waits_for_the_flap_ti
         if not connect_first:
             await connected(again)
         await asyncio.sleep(0.1)
-        await again.verdict("shop", Verdict.DEGRADED, "app unhealthy")  # the next spell
+        await again.verdict("shop", Verdict.DEGRADED, "web unhealthy",  # the next spell
+                            failing_check=True)
         await asyncio.sleep(0.4)
         assert again.notifications() == [[("ill-health", "shop")]]
         assert again.firing() == ["shop"]
@@ -333,11 +348,11 @@ async def test_a_fine_first_verdict_after_an_agent_restart_waits_for_the_flap_ti
 async def test_a_resumed_episode_fine_before_a_reconcile_ends_in_its_summary(db: Database) -> None:
     first = Rig(db, release_after=0.01)
     await connected(first)
-    await first.verdict("shop", Verdict.DOWN)
+    await first.verdict("shop", Verdict.DEGRADED, "web unhealthy", failing_check=True)
     await first.bridge.close()
 
     again = Rig(db, release_after=0.01, resume_settle=30)
-    again.verdicts["shop"] = Verdict.DOWN
+    again.verdicts["shop"] = Verdict.DEGRADED
     try:
         await again.verdict("shop", Verdict.HEALTHY, "web running")  # settling, stream down
         await again.bus.publish(RestartReconcileStarted("host", NOW))
@@ -346,6 +361,25 @@ async def test_a_resumed_episode_fine_before_a_reconcile_ends_in_its_summary(db:
                              still_down=[])
         assert again.notifications() == [
             [("ill-health", "shop")], [("recovered", "shop"), ("restart-summary", None)]]
+        assert again.firing() == []
+    finally:
+        await again.bridge.close()
+
+
+async def test_a_resumed_crash_ends_at_its_first_fine_verdict(db: Database) -> None:
+    # Only a healthcheck's problem may be a flap: a crash told before the agent restarted
+    # ends with the recovery that brought it back, in one notice (CI, the matrix).
+    first = Rig(db, release_after=0.01)
+    await connected(first)
+    await first.verdict("shop", Verdict.DOWN)
+    await first.bridge.close()
+
+    again = Rig(db, release_after=0.01, resume_settle=30)
+    again.verdicts["shop"] = Verdict.DOWN
+    try:
+        await connected(again)
+        await again.verdict("shop", Verdict.HEALTHY, "web running")
+        assert again.notifications() == [[("ill-health", "shop")], [("recovered", "shop")]]
         assert again.firing() == []
     finally:
         await again.bridge.close()

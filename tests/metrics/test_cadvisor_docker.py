@@ -16,6 +16,7 @@ from typing import Any
 import aiodocker
 import pytest
 
+from stackmedic.engine.docker_api import json_answer
 from support.agent import AgentHandle, running_agent
 from support.deployments import DeploymentFactory, service
 from support.wait import async_wait_until
@@ -53,9 +54,8 @@ async def scrape(handle: AgentHandle) -> Exposition:
 
 async def engine_stats(docker: aiodocker.Docker, container_id: str) -> dict[str, Any]:
     # Not one-shot: the engine then answers with a fresh reading and its exact read time.
-    stats: dict[str, Any] = await docker._query_json(
-        f"containers/{container_id}/stats", params={"stream": "0"}
-    )
+    stats: dict[str, Any] = await json_answer(docker, f"containers/{container_id}/stats",
+                                              params={"stream": "0"})
     return stats
 
 

@@ -22,7 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from stackmedic.alerts.messages import from_recovery, problem_event, resolved_event
+from stackmedic.alerts.messages import (
+    HEALTHCHECK_ONLY,
+    from_recovery,
+    problem_event,
+    resolved_event,
+)
 from stackmedic.health.model import HealthTransition
 from stackmedic.notify.models import NotificationEvent
 from stackmedic.notify.types import NotificationKind
@@ -44,7 +49,7 @@ class Episode:
     severity: Severity
     event: NotificationEvent  # the latest problem event, told again with a summary if folded
     folded: bool = False  # opened while notices were held: not told yet
-    resumed: bool = False  # told before the agent restarted, not ill since in this run
+    resumed: bool = False  # a healthcheck's, told before the agent restarted, not ill since
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,8 @@ class Episodes:
     """Open episodes per deployment and whether notices are held, with their transitions."""
 
     recovery_note: str | None = None
-    # What a flap was is lost with the agent: an episode told before it restarted ends
-    # only once its deployment held fine this long (``health.flap_seconds``).
+    # What a flap was is lost with the agent: a healthcheck's episode told before it
+    # restarted ends only once its deployment held fine this long (``health.flap_seconds``).
     resume_settle: float = 0.0
     open: dict[str, Episode] = field(default_factory=dict)
     reconciling: bool = False
@@ -210,7 +215,10 @@ class Episodes:
     def resume(self, name: str, opened_at: float, severity: Severity,
                event: NotificationEvent) -> None:
         """An episode told before the agent restarted is still open."""
-        self.open[name] = Episode(opened_at, severity, event, resumed=True)
+        # What a flap was is lost with the agent: a healthcheck's problem waits the flap
+        # time before it ends; any other ends at its first fine verdict, as always.
+        flap = event.details.get("failing") == HEALTHCHECK_ONLY
+        self.open[name] = Episode(opened_at, severity, event, resumed=flap)
 
     def removed(self, name: str) -> None:
         """The deployment is gone: its episode ends with it."""

@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
+from stackmedic.health.flaps import healthcheck_only
 from stackmedic.health.model import HealthTransition, Verdict
 from stackmedic.notify.models import NotificationEvent
 from stackmedic.notify.types import NotificationKind
 from stackmedic.recovery.events import RecoveryEvent
 from stackmedic.types import EventKind, Severity
+
+# The ``failing`` detail of a problem whose ill side is a failing healthcheck alone: it may
+# be a flap, so an agent started again ends it only once it has held fine for a while.
+HEALTHCHECK_ONLY = "its healthcheck alone"
 
 DetailValue = str | int | float | None
 
@@ -55,6 +60,8 @@ def problem_event(
         if only.restart_count:
             details["restart_count"] = only.restart_count
     details["since"] = _when(transition.at).isoformat(timespec="seconds")
+    if healthcheck_only(health):
+        details["failing"] = HEALTHCHECK_ONLY
     if transition.flap:
         details["flapping"] = transition.flap
     if recovery_note:
@@ -81,6 +88,8 @@ def resolved_event(transition: HealthTransition) -> NotificationEvent:
         verdict, "is stopped as desired")
     details: dict[str, DetailValue] = {"reason": health.reason, "verdict": verdict.value}
     flap = ""
+    if healthcheck_only(health):
+        details["failing"] = HEALTHCHECK_ONLY
     if transition.flap:
         details["flapping"] = transition.flap
         flap = f" after {transition.flap}"

@@ -20,7 +20,7 @@ import aiodocker
 import aiohttp
 import structlog
 
-from stackmedic.engine.docker_api import Docker
+from stackmedic.engine.docker_api import Docker, json_answer
 from stackmedic.engine.identity import EngineIdentity, EngineKind, identify
 
 log = structlog.get_logger(__name__)
@@ -234,9 +234,8 @@ class EngineClient:
 
         async def read() -> Any:
             if one_shot:
-                return await self.docker._query_json(
-                    f"containers/{container_id}/stats", params={"stream": "0", "one-shot": "1"}
-                )
+                return await json_answer(self.docker, f"containers/{container_id}/stats",
+                                         params={"stream": "0", "one-shot": "1"})
             frames = await self.docker.containers.container(container_id).stats(stream=False)
             return frames[-1] if frames else None
 

@@ -11,6 +11,7 @@ finished the answer) when it ends normally.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,3 +35,16 @@ class Docker(aiodocker.Docker):
             raise
         else:
             response.release()
+
+
+async def json_answer(docker: aiodocker.Docker, path: str,
+                      params: dict[str, Any] | None = None) -> Any:
+    """The engine's answer at ``path`` read as JSON whatever its Content-Type (None when
+    it is empty).
+
+    Podman's compat stats endpoint writes its status before it sets the header, so its
+    answer comes with none, and aiodocker's own reader then returns an empty string.
+    """
+    async with docker._query(path, "GET", params=params) as response:
+        body = await response.read()
+    return json.loads(body) if body.strip() else None

@@ -10,6 +10,7 @@ from typing import Any
 import aiodocker
 import structlog
 
+from stackmedic.engine.docker_api import json_answer
 from stackmedic.resources.cgroup_extra import DeviceIo, ExtraCounters
 from stackmedic.resources.cgroups import count_cpus
 
@@ -82,15 +83,13 @@ class StatsApiReader:
             try:
                 async with asyncio.timeout(STATS_TIMEOUT_SECONDS):  # a wedged engine
                     if await self.one_shot_supported():
-                        raw = await self._docker._query_json(
-                            f"containers/{container_id}/stats",
-                            params={"stream": "0", "one-shot": "1"},
-                        )
+                        raw = await json_answer(self._docker, f"containers/{container_id}/stats",
+                                                params={"stream": "0", "one-shot": "1"})
                     else:
                         container = self._docker.containers.container(container_id)
                         frames = await container.stats(stream=False)
                         raw = frames[-1] if frames else None
-            except (aiodocker.DockerError, TimeoutError) as exc:
+            except (aiodocker.DockerError, TimeoutError, ValueError) as exc:
                 if getattr(exc, "status", None) != 404:
                     self._failed(container_id, exc)
                 return None
