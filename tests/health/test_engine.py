@@ -182,3 +182,22 @@ async def test_a_removed_deployment_is_forgotten(tmp_path: Path) -> None:
 
 async def _set(event: asyncio.Event) -> None:
     event.set()
+
+
+@pytest.mark.parametrize(("error", "verdict"), [
+    (None, Verdict.DEPLOYING),  # someone's `compose up` between its create and its start
+    ("port is already allocated", Verdict.DEGRADED),  # a start that failed
+])
+async def test_a_created_container_read_before_its_create_event_is_a_redeploy(
+    tmp_path: Path, error: str | None, verdict: Verdict
+) -> None:
+    # Measured (the matrix, on a busy host): a sweep listed a person's new container
+    # before its `create` event was handled, and "db created" was told as a problem.
+    rig = await Rig.make(tmp_path)
+    await rig.put(container("web"), container("db"))
+    await rig.engine.refresh()
+    rig.observed.remove(container("db").id)
+    fresh = replace(container("db"), id="db-new", status="created", started_at=None,
+                    error=error)
+    await rig.put(fresh)  # no event: read by a sweep
+    assert rig.seen[-1].verdict is verdict, rig.seen[-1]

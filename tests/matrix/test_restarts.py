@@ -190,12 +190,16 @@ def test_a_daemon_restart_during_the_reconcile_after_a_reboot_is_one_summary(
         wait_until(acted, 60, message="the first reconcile acted on everything")
         restarted_at = time.time()
         private_dockerd.restart()  # the agent keeps running: its reconcile is cut short
-        lines = row.lines(row.wait_summary(1, timeout=240))
-        assert lines["head"].startswith("recovered after daemon restart (")
+        text = row.wait_summary(1, timeout=240)
+        lines = row.lines(text)
+        assert lines["head"].startswith("recovered after daemon restart ("), text
         assert "(it came before the reconcile after the host restart at " in lines["head"]
-        assert lines["came back by itself"] == "policy"
-        assert lines["brought back by stackmedic"] == "plain (start app), slow (start app)"
-        assert lines["still down"] == "none"
+        assert lines["came back by itself"] == "policy", text
+        assert lines["brought back by stackmedic"] == "plain (start app), slow (start app)", (
+            text, [(e["kind"], e["deployment"], e["message"]) for kind in (
+                "recovery-started", "recovery-action", "recovery-succeeded", "intent-changed",
+                "intent-confirmed", "intent-ignored") for e in row.events(kind, first_down)])
+        assert lines["still down"] == "none", text
         _all_running(*every)
         assert row.events("recovery-gave-up", first_down) == []
         runs = row.api(f"/api/recoveries?deployment={slow.name}")["items"]

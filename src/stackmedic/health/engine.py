@@ -140,6 +140,12 @@ class HealthEngine:
                 attributes.get("signal"), event_time(event), self._clock.monotonic(),
                 running=current is not None and current.running,
             )
+        elif previous is None and current is not None and _being_created(current):
+            # A sweep read it before its ``create`` event was handled (a busy agent): it is
+            # someone's create all the same, not a container that failed to start.
+            self.activity.container_event(deployment.name, current.id, "create", None,
+                                          self._clock.wall(), self._clock.monotonic(),
+                                          running=False)
         await self._recompute(deployment.name)
 
     async def _on_action_started(self, event: ActionStarted) -> None:
@@ -324,3 +330,8 @@ class HealthEngine:
     def prune(self, older_than_seconds: float) -> int:
         """Delete old history rows (each deployment keeps its newest)."""
         return self.history_store.prune(older_than_seconds)
+
+
+def _being_created(container: ContainerState) -> bool:
+    """A container created and not started yet, with no error from a start that failed."""
+    return container.status == "created" and not container.error and not container.started_at
