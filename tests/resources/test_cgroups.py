@@ -153,3 +153,28 @@ async def test_a_new_layout_after_a_reconnect_reopens_the_files(tmp_path: Path) 
     finally:
         sampler.close()
     assert (first.memory_bytes, second.memory_bytes) == (8_000_000, 28_000_000)
+
+
+@pytest.mark.parametrize(("child", "expected"), [
+    # Seen in the cgroup v2 VM (Podman 4.3, crun, systemd driver): the scope says `max`,
+    # the `container` child its processes sit in holds the limits.
+    ({"memory.max": "100663296", "cpu.max": "50000 100000", "cpuset.cpus.effective": "0"},
+     (0.5, 100663296, 50_000)),
+    ({}, (1.5, GIB, 150_000)),  # no controller files in the child: the scope's
+    ({"memory.max": "max", "cpu.max": "max 100000"}, (1.5, GIB, 150_000)),
+])
+def test_limits_in_the_child_podman_puts_processes_in(
+    tmp_path: Path, child: dict[str, str], expected: tuple[float, int, int]
+) -> None:
+    tree = FakeCgroupTree(tmp_path, 2, "systemd")
+    tree.write(CID, FakeContainer(memory_limit=GIB, cpu_quota_us=150_000))
+    inner = tmp_path / f"system.slice/docker-{CID}.scope/container"
+    inner.mkdir()
+    for name, text in child.items():
+        (inner / name).write_text(f"{text}\n")
+    layout = detect_layout(tmp_path, "systemd")
+    assert layout is not None
+    files = layout.container_files(CID)
+    assert files is not None and files.inner == inner
+    limits = CgroupReader(files).read_limits()
+    assert (limits.cpu_cores, limits.memory_bytes, limits.cpu_quota_us) == expected

@@ -137,13 +137,22 @@ class CgroupReader:
         quota_us: int | None = None
         period_us: int | None = None
         if self._v2:
-            quota, _, period = _read_text(files.cpu_quota).partition(" ")
-            period_us = int(period) if period else None
-            if quota not in ("max", "") and period:
-                cores = int(quota) / int(period)
-                quota_us = int(quota)
-            raw_memory = _read_text(files.memory_limit)
-            memory = None if raw_memory in ("max", "") else int(raw_memory)
+            # The container's cgroup and, where its processes sit in a child, the child's:
+            # the tighter of the two limits is the one its processes meet.
+            dirs = [files.cpu_quota.parent, *([files.inner] if files.inner else [])]
+            for folder in dirs:
+                quota, _, period = _limit_text(folder / "cpu.max", folder is files.inner)\
+                    .partition(" ")
+                if quota not in ("max", "") and period:
+                    if cores is None or int(quota) / int(period) < cores:
+                        cores, quota_us = int(quota) / int(period), int(quota)
+                        period_us = int(period)
+                elif period and period_us is None:
+                    period_us = int(period)
+            limits = [int(raw) for raw in (_limit_text(folder / "memory.max",
+                                                       folder is files.inner) for folder in dirs)
+                      if raw not in ("max", "")]
+            memory = min(limits) if limits else None
         else:
             raw_quota = int(_read_text(files.cpu_quota) or "-1")
             if files.cpu_period is not None and (raw_quota > 0 or files.cpu_period.is_file()):
@@ -154,9 +163,13 @@ class CgroupReader:
             memory = int(_read_text(files.memory_limit) or "0") or None
         if memory is not None and memory >= _UNLIMITED_FLOOR:
             memory = None
-        if files.cpuset is not None:
+        cpuset = files.cpuset
+        if cpuset is not None and files.inner is not None and \
+                (files.inner / cpuset.name).is_file():
+            cpuset = files.inner / cpuset.name
+        if cpuset is not None:
             try:
-                cpus = count_cpus(_read_text(files.cpuset))
+                cpus = count_cpus(_read_text(cpuset))
             except (OSError, ValueError):
                 cpus = 0
             if cpus and (cores is None or cpus < cores):
@@ -201,6 +214,13 @@ def _pread_all(fd: int) -> bytes:
             return b"".join(chunks)
         chunks.append(chunk)
         offset += len(chunk)
+
+
+def _limit_text(path: Path, optional: bool) -> str:
+    """A limit file's text; "" for an optional one that is not there (no such controller)."""
+    if optional and not path.is_file():
+        return ""
+    return _read_text(path)
 
 
 def _read_text(path: Path) -> str:

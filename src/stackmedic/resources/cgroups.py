@@ -15,6 +15,8 @@ from stackmedic.resources.cgroup_paths import (
 )
 
 CgroupVersion = Literal[1, 2]
+# On v2 Podman (crun, systemd driver) puts a container's processes in this child of its scope.
+PODMAN_SUBGROUP = "container"
 
 __all__ = [
     "CgroupDriver",
@@ -45,6 +47,9 @@ class ContainerCgroupFiles:
     """v1's cpu.stat (throttling); on v2 the throttling is in ``cpu_usage`` (cpu.stat)."""
     cgroup_path: str = ""
     """The container's cgroup as cAdvisor names it, e.g. ``/docker/<id>``."""
+    inner: Path | None = None
+    """v2: the child of the container's cgroup its processes live in, when there is one
+    (Podman's ``container``): its own limits count too (crun may set them there)."""
 
     @property
     def counter_files(self) -> tuple[Path, Path, Path, Path]:
@@ -143,6 +148,7 @@ class CgroupLayout:
                 directory=base,
                 pattern=pattern.shown(),
                 cgroup_path=f"/{rel}",
+                inner=base / PODMAN_SUBGROUP if (base / PODMAN_SUBGROUP).is_dir() else None,
             )
         memory = self.root / "memory" / rel
         cpuacct = _v1_controller(self.root, "cpuacct") / rel
