@@ -24,7 +24,8 @@ FIXTURES = REPO / "tests/resources/fixtures"
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
 # The set-ups run by default: those whose whole live test has passed in the VM. The others
 # run when named (STACKMEDIC_VM_SETUPS="all" or a list); until then they skip, saying why.
-DEFAULT = ("docker-systemd", "docker-cgroupfs", "docker-rootless")
+DEFAULT = ("docker-systemd", "docker-cgroupfs", "docker-rootless", "podman-systemd",
+           "podman-rootless")
 NOT_YET = ("its live test has not yet passed in the VM (run it with "
            "STACKMEDIC_VM_SETUPS=all)")
 
