@@ -2,7 +2,8 @@
 
 Crashes, recoveries through ``starting``, stops and restarts through stackmedic, stops seen
 on the engine (confirmed as intent, or dropped when the daemon goes away), manual starts,
-redeploys, daemon restarts with their reconcile and summary, and the clock passing group,
+redeploys, daemon restarts with their reconcile and summary, restarts of stackmedic itself
+(its open problems resumed from the outbox), and the clock passing group,
 grace and repeat windows, in any order, on two deployments.
 """
 
@@ -97,10 +98,12 @@ class Deployments(RuleBasedStateMachine):
         box.desired = RUNNING
         w.act(name, "start", PERSON, True)
         box.status, box.health, box.exit_code = "running", "starting", None
-        box.pending = False
         w.engine(name, "start")
         w.recompute()
         w.act(name, "start", PERSON, False)
+        if box.pending:  # the start is the person's last word: the stop is not judged
+            box.pending = False
+            w.activity.pending_changed(name, False)
         box.starting_until = w.now + GRACE
         w.recompute()
 
@@ -262,6 +265,13 @@ class Deployments(RuleBasedStateMachine):
         w.recompute()
         w.send(w.episodes.stream_back())
 
+    @precondition(lambda self: self.world.synced and not self.world.reconciling)
+    @rule()
+    def agent_restarts(self) -> None:
+        """stackmedic itself restarts (an upgrade): what it told stays told once."""
+        self.tick()
+        self.world.restart_agent()
+
     @precondition(lambda self: self.world.reconciling)
     @rule()
     def reconcile_ends(self) -> None:
@@ -341,3 +351,19 @@ def test_a_redeploy_whose_container_starts_after_the_grace_and_dies_is_an_episod
 def test_a_daemon_restart_folds_a_recovery_and_a_stop_into_the_summary() -> None:
     run(("daemon_restarts", {}), ("recover", {"name": "shop"}),
         ("stop_through_stackmedic", {"name": "shop", "action": "stop"}), ("reconcile_ends", {}))
+
+
+def test_a_crash_after_a_stop_then_a_start_through_stackmedic_is_told_at_once() -> None:
+    # Found exploring with more examples: the stop's marks outlived the start, and the
+    # crash showed as "stopping" (the stop on the engine stayed pending; or the stop
+    # through stackmedic's last mark held) until they ran out.
+    run(("stop_on_the_engine", {"name": "shop"}), ("start_through_stackmedic", {"name": "shop"}),
+        ("crash", {"name": "shop", "code": 1}))
+    run(("stop_through_stackmedic", {"name": "shop", "action": "stop"}),
+        ("start_through_stackmedic", {"name": "shop"}), ("crash", {"name": "shop", "code": 1}))
+
+
+def test_an_agent_restart_keeps_a_crash_one_problem_and_its_end_one_notice() -> None:
+    run(("crash", {"name": "shop", "code": 137}), ("agent_restarts", {}),
+        ("recover", {"name": "shop"}), ("probe_passes", {"name": "shop"}),
+        ("agent_restarts", {}), ("crash", {"name": "shop", "code": 1}))

@@ -23,6 +23,7 @@ from stackmedic.notify.intake import Intake
 from stackmedic.notify.outbox import Outbox
 from stackmedic.notify.problems import ProblemStore
 from stackmedic.notify.silences import SilenceStore
+from stackmedic.notify.types import NotificationKind
 from stackmedic.observe.containers import ContainerState
 from stackmedic.recovery.events import RecoveryEvent
 from stackmedic.store.db import Database
@@ -148,6 +149,24 @@ class World:
                 self.intake.accept(item.event, self.now)
             else:
                 self.intake.accept_summary(item.summary, list(item.members), self.now)
+
+    def restart_agent(self) -> None:
+        """stackmedic restarts (the bridge's part): the open episodes come back from the
+        outbox's firing problems, notices are held until the stream is back, and an episode
+        whose deployment is fine by then ends (the health engine's verdicts are stored)."""
+        self.episodes = Episodes(recovery_note="stackmedic will try", resume_settle=GRACE)
+        for problem in self.problems.all():
+            if problem.status == "firing" and problem.deployment is not None \
+                    and problem.last_event.kind == NotificationKind.ILL_HEALTH:
+                self.episodes.resume(problem.deployment, problem.started_at,
+                                     problem.severity, problem.last_event)
+        self.episodes.stream_lost()
+        self.send(self.episodes.stream_back())
+        for name in sorted(set(self.episodes.open) - set(self.episodes.settling)):
+            health = self.verdict(name)
+            if health.verdict.fine:
+                self.send(self.episodes.on_health(HealthTransition(name, None, health,
+                                                                   self.now)))
 
     def engine(self, name: str, action: str, signal: str | None = None) -> None:
         box = self.boxes[name]

@@ -399,3 +399,17 @@ async def test_a_signal_the_service_outlives_is_no_stop(tmp_path: Path) -> None:
                                 finished_at=now + 40))
     await rig.event("die", "web", now + 40, exitCode="3")  # a crash much later
     assert not rig.tracker.stop_pending("shop") and rig.pending_changes == []
+
+
+async def test_a_start_through_stackmedic_supersedes_an_earlier_stop_not_yet_judged(
+    tmp_path: Path,
+) -> None:
+    # Found by the alert-episode property test: left pending, the stop held a crash right
+    # after the start as "stopping" until it was judged.
+    rig = Rig(tmp_path, "web", "db")
+    await rig.stop("db", time.time() - 1)  # a person's `docker stop`, a moment ago
+    assert rig.tracker.stop_pending("shop")
+    window = rig.tracker.begin_action("shop", "start")  # then `stackmedic start shop`
+    await rig.tracker.end_action("shop", window)
+    assert not rig.tracker.stop_pending("shop")
+    assert rig.tracker.pending == []

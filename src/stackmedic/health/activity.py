@@ -134,6 +134,11 @@ class Activity:
             activity.unpaused.add(container)
         elif action in ("health_status", "pause", "die", "destroy"):
             activity.unpaused.discard(container)
+        if action == "start" and running:
+            # Started again, by whoever: an earlier stop of it is over (a crash right after
+            # a start through stackmedic is a crash, not the end of that stop).
+            activity.signalled.pop(container, None)
+            activity.dying.discard(container)
         window = self._window_at(activity, at)
         ours = window is not None
         if window is not None and not (

@@ -90,12 +90,19 @@ class IntentTracker:
         if window is None or window.action != "start":
             return
 
-        # A recreate by ``up`` stops the old container and removes it: no one's stop.
-        def recreated(pending: PendingStop) -> bool:
+        # A recreate by ``up`` stops the old container and removes it: no one's stop. And a
+        # start through stackmedic is the person's later word on a stop of what it started
+        # that came before it and is not judged yet (left, it would hold a crash that
+        # follows as "stopping"); a stop during the start is newer, and stays theirs.
+        def superseded(pending: PendingStop) -> bool:
+            started = window.services is None or pending.service in window.services
+            if started and pending.evidence is not None \
+                    and pending.evidence.stop_at < window.start:
+                return True
             removed = self._evidence.destroyed_at(pending.container_id)
             return removed is not None and window.covers(removed)
 
-        if self._pending.drop(deployment, recreated):
+        if self._pending.drop(deployment, superseded):
             await self._log.pending_changed(deployment, False)
 
     # -- queries ----------------------------------------------------------------------
