@@ -137,6 +137,7 @@ class Activity:
         if action == "start" and running:
             # Started again, by whoever: an earlier stop of it is over (a crash right after
             # a start through stackmedic is a crash, not the end of that stop).
+            # behaviour: stop-then-start-then-crash
             activity.signalled.pop(container, None)
             activity.dying.discard(container)
         window = self._window_at(activity, at)

@@ -143,6 +143,7 @@ class HealthEngine:
         elif previous is None and current is not None and _being_created(current):
             # A sweep read it before its ``create`` event was handled (a busy agent): it is
             # someone's create all the same, not a container that failed to start.
+            # behaviour: redeploy-person-compose
             self.activity.container_event(deployment.name, current.id, "create", None,
                                           self._clock.wall(), self._clock.monotonic(),
                                           running=False)
