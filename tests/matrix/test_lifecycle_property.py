@@ -71,8 +71,9 @@ from support.wait import assert_holds, wait_until
 pytestmark = pytest.mark.docker
 
 SICK = "/tmp/sick"
-HEALTHCHECK = {"test": ["CMD-SHELL", f"test ! -f {SICK}"], "interval": "2s", "timeout": "2s",
-               "retries": 1}
+# One failing check makes it unhealthy (a flap shows at once); see ``zoo.CHECK_TIMEOUT``.
+HEALTHCHECK = {"test": ["CMD-SHELL", f"test ! -f {SICK}"], "interval": "2s",
+               "timeout": zoo.CHECK_TIMEOUT, "retries": 1}
 
 
 def flapping(**extra: Any) -> dict[str, Any]:

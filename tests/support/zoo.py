@@ -12,6 +12,9 @@ from typing import Any
 # Wait in the background so a trapped signal is handled at once, not after a sleep ends.
 _IDLE = "while :; do sleep 1 & wait $!; done"
 GRACE = "2s"
+# For checks that one failure makes unhealthy: on a loaded host Docker's exec of the check
+# alone took more than 2 s, and a service nobody touched turned unhealthy (CI).
+CHECK_TIMEOUT = "10s"
 
 
 def _spec(command: str, **extra: Any) -> dict[str, Any]:
@@ -88,7 +91,7 @@ def checked(interval: str = "1s", **extra: Any) -> dict[str, Any]:
     return _spec(
         f"touch /tmp/ok; trap 'exit 0' TERM; echo serving; {_IDLE}",
         healthcheck={"test": ["CMD-SHELL", "test -f /tmp/ok"], "interval": interval,
-                     "timeout": "2s", "retries": 1},
+                     "timeout": CHECK_TIMEOUT, "retries": 1},
         **extra,
     )
 
@@ -104,6 +107,6 @@ def flapping(period: float = 6, **extra: Any) -> dict[str, Any]:
     return _spec(
         f"trap 'exit 0' TERM; ({toggle}) & echo serving; {_IDLE}",
         healthcheck={"test": ["CMD-SHELL", "test -f /tmp/ok && ! test -e /tmp/sick"],
-                     "interval": "1s", "timeout": "2s", "retries": 1},
+                     "interval": "1s", "timeout": CHECK_TIMEOUT, "retries": 1},
         **extra,
     )
