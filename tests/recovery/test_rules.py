@@ -107,6 +107,23 @@ def test_repeated_oom_needs_a_person() -> None:
     assert d.needs_human is not None and "OOM-killed 2 times" in d.needs_human
 
 
+@pytest.mark.parametrize("status", ["crash-looping", "restarting"])
+def test_an_oom_loop_read_between_two_kills_needs_a_person(status: str) -> None:
+    # CI, the matrix: `restart: always`, read while Docker had just started it again (its
+    # OOM flag reset): the loop rule recreated it, racing Docker.
+    d = diagnose(evidence(service(status=status, oom_killed=False, oom_kills_recent=3,
+                                  restart_policy="always", docker_restarts=True,
+                                  exit_codes=[137, 137, 137])))
+    assert d.suggestions == []
+    assert d.needs_human is not None and "OOM-killed 3 times" in d.needs_human
+
+
+def test_an_old_oom_kill_does_not_hold_a_later_exit() -> None:
+    d = diagnose(evidence(service(status="exited", oom_killed=False, oom_kills_recent=2,
+                                  exit_code=1)))
+    assert [s.action for s in d.suggestions] == [ServiceAction.START]
+
+
 def test_invalid_compose_file_needs_a_person() -> None:
     d = diagnose(evidence(service(), compose_valid=False, compose_error="yaml: line 3"))
     assert d.suggestions == []

@@ -86,7 +86,11 @@ def _rule_for(
     service: ServiceEvidence, *, lost_networks: list[str]
 ) -> tuple[list[Suggestion] | None, str]:
     name = service.name
-    if service.oom_killed and service.oom_kills_recent >= REPEATED_OOM:
+    # Between two kills a policy-restarted container runs, its OOM flag reset by the start:
+    # the loop, and the kills counted across it, say it all the same.
+    # behaviour: oom-loop-policy-restarts
+    looping = service.status in ("crash-looping", "restarting")
+    if service.oom_kills_recent >= REPEATED_OOM and (service.oom_killed or looping):
         return None, (f"{name} was OOM-killed {service.oom_kills_recent} times; "
                       "restarting it again would loop: raise its memory limit or fix the leak")
     if service.image and service.image_present is False:
