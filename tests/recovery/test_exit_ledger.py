@@ -270,3 +270,18 @@ async def test_an_oom_event_told_twice_for_one_kill_counts_once(tmp_path: Path) 
                  finished_at=T + 9.05)
     await feed(exits, None, killed, event("die", T + 9.05))
     assert exits.oom_kills("shop", "app") == 2 and killed.oom_kills == 2
+
+
+async def test_kills_of_a_fast_policy_loop_each_count_though_close(tmp_path: Path) -> None:
+    # ``restart: always`` restarts after 0.1 s, 0.2 s, 0.4 s: each kill has a die of its
+    # own, and on a loaded host every inspect already finds the next run (flag reset).
+    exits = ledger(tmp_path)
+    at = T + 5
+    for backoff in (0.1, 0.2, 0.4, 0.8):
+        after = at + 0.01 + backoff
+        await feed(exits, None, box(started_at=after), event("oom", at))
+        await feed(exits, None, box(started_at=after), event("oom", at + 0.004))  # its echo
+        await feed(exits, None, box(started_at=after), event("die", at + 0.01))
+        await feed(exits, None, box(started_at=after), event("start", after))
+        at = after + 0.05
+    assert exits.oom_kills("shop", "app") == 4

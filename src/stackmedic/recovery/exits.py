@@ -38,7 +38,9 @@ COMPLETED_CONDITION = "service_completed_successfully"
 # Clock slack between the engine's times and the daemon process's start time.
 SLACK_SECONDS = 1.0
 # Engine 20.10 on cgroup v1 may send two ``oom`` events for one kill, milliseconds apart
-# (the cgroup's OOM notification fired twice while the victim was exiting).
+# (the cgroup's OOM notification fired twice while the victim was exiting). Two events with
+# a ``die`` between them are two kills however close: a restart policy's first restarts
+# come 0.1 s apart.
 OOM_EVENT_ECHO_SECONDS = 0.5
 # A die this long after a kill is the kill's doing (stop timeouts are ~10 s).
 STOP_GRACE_SECONDS = 60.0
@@ -73,6 +75,7 @@ class ExitRecord:
     oom: OomRun = field(default_factory=OomRun)
     oom_event_at: float | None = None  # the last ``oom`` event counted (replays repeat it)
     started_at: float | None = None  # the current run's start, as last seen (not stored)
+    died_at: float | None = None  # the last ``die`` event's time (not stored)
 
     def persisted(self) -> tuple[Any, ...]:
         """The fields stored, in the table's order."""
@@ -165,6 +168,8 @@ class ExitLedger:
             record.stop_requested_at = at
         if action == "oom":
             self._oom_event(record, current, at)
+        if action == "die":
+            record.died_at = at
         if current.oom_killed and _exited(current):
             self._tally(record, current.started_at).flag = True
             self._settle(record, at)
@@ -219,7 +224,9 @@ class ExitLedger:
         last, record.oom_event_at = record.oom_event_at, max(at, record.oom_event_at or at)
         if last is not None and at <= last:
             return  # an event replayed after a reconnect: counted already
-        if last is not None and at - last < OOM_EVENT_ECHO_SECONDS:
+        died_between = record.died_at is not None and last is not None \
+            and last <= record.died_at <= at
+        if last is not None and at - last < OOM_EVENT_ECHO_SECONDS and not died_between:
             return  # the same kill told again (measured: 5 ms apart, one die)
         started = state.started_at
         if started is not None and started > at + SLACK_SECONDS:
