@@ -308,3 +308,88 @@ async def test_a_wall_clock_step_neither_delays_nor_hastens_a_delivery(
         stopping.set()
         worker.wake.set()
         await task
+
+
+def news(kind: str, **fields: Any) -> Any:
+    """Recovery news of deployment ``shop``."""
+    values: dict[str, Any] = {"severity": "info", "service": None, "title": f"shop {kind}",
+                              "details": {}, **fields}
+    return make_event(kind=kind, **values)
+
+
+def titles(notifier: Notifier) -> list[list[str]]:
+    """Each notification's event kinds (sorted), oldest notification first."""
+    return [sorted(e["kind"] for e in n["events"])
+            for n in reversed(notifier.list_notifications())]
+
+
+async def test_recovery_news_after_the_window_waits_for_the_next_notice(db: Database) -> None:
+    # On a loaded host a recovery starts after its problem's notice went out, and its
+    # result comes after the deployment was healthy for a window: two notices, not four.
+    clock = Clock()
+    notifier, _ = make_notifier(db, clock, group_window_seconds=10)
+    await notifier.submit(make_event())
+    clock.advance(15)
+    await notifier.submit(news("recovery-started"))
+    clock.advance(20)
+    await notifier.submit(recovered_event())
+    [waiting, _] = notifier.list_notifications()
+    assert waiting["state"] == "grouping"  # the resolution waits for the recovery's result
+    clock.advance(20)
+    await notifier.submit(news("recovery-succeeded"))
+    assert titles(notifier) == [["ill-health"],
+                                ["recovered", "recovery-started", "recovery-succeeded"]]
+    clock.advance(9)
+    assert notifier.list_notifications()[0]["state"] == "grouping"
+    clock.advance(2)  # a window after the result, not the whole wait
+    assert notifier.list_notifications()[0]["state"] == "pending"
+
+
+async def test_news_nothing_follows_goes_out_alone_after_the_wait(db: Database) -> None:
+    clock = Clock()
+    notifier, _ = make_notifier(db, clock, group_window_seconds=10, news_hold_seconds=30)
+    await notifier.submit(news("recovery-started"))
+    clock.advance(29)
+    assert notifier.list_notifications()[0]["state"] == "grouping"
+    clock.advance(2)
+    assert notifier.list_notifications()[0]["state"] == "pending"
+    await notifier.submit(news("recovery-gave-up", severity="critical"))
+    assert titles(notifier) == [["recovery-started"], ["recovery-gave-up"]]
+
+
+async def test_a_problem_after_waiting_news_goes_out_a_window_later(db: Database) -> None:
+    clock = Clock()
+    notifier, _ = make_notifier(db, clock, group_window_seconds=10)
+    await notifier.submit(news("recovery-started"))
+    clock.advance(5)
+    await notifier.submit(make_event())
+    clock.advance(11)
+    assert notifier.list_notifications()[0]["state"] == "pending"
+    assert titles(notifier) == [["ill-health", "recovery-started"]]
+
+
+async def test_a_resolution_with_no_recovery_under_way_does_not_wait(db: Database) -> None:
+    clock = Clock()
+    notifier, _ = make_notifier(db, clock, group_window_seconds=10)
+    await notifier.submit(make_event())
+    clock.advance(15)
+    await notifier.submit(news("recovery-started"))
+    clock.advance(5)
+    await notifier.submit(news("recovery-gave-up", severity="critical"))
+    clock.advance(30)
+    await notifier.submit(recovered_event())  # a person fixed it
+    clock.advance(11)
+    assert notifier.list_notifications()[0]["state"] == "pending"
+    assert titles(notifier) == [["ill-health"], ["recovery-gave-up", "recovery-started"],
+                                ["recovered"]]
+
+
+@pytest.mark.parametrize("settings", [{"group_window_seconds": 0},
+                                      {"group_window_seconds": 10, "news_hold_seconds": 0}])
+async def test_news_never_waits_where_nothing_is_grouped_or_waiting_is_off(
+        db: Database, settings: dict[str, Any]) -> None:
+    clock = Clock()
+    notifier, _ = make_notifier(db, clock, **settings)
+    await notifier.submit(news("recovery-started"))
+    clock.advance(11)
+    assert notifier.list_notifications()[0]["state"] == "pending"

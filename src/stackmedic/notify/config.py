@@ -68,6 +68,11 @@ class NotifyConfig(BaseModel):
     """Routing rules, first match wins; null sends everything to every channel."""
     group_window_seconds: float = Field(default=10.0, ge=0, le=3600)
     """Events of one deployment within this many seconds become one notification."""
+    news_hold_seconds: float = Field(default=60.0, ge=0, le=3600)
+    """Recovery news that would go out alone (a recovery started after its problem's
+    notice went; a deployment healthy again while stackmedic still verifies its recovery)
+    waits this long for the next notice of its deployment and goes out with it; 0: never
+    waits. Applies only where events are grouped (``group_window_seconds`` > 0)."""
     repeat_interval_seconds: float | None = Field(default=4 * 3600.0, gt=0)
     """Remind about a still-firing problem this often; null: never."""
     flap_threshold: int | None = Field(default=4, ge=2)

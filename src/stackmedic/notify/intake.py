@@ -218,7 +218,8 @@ class Intake:
         with self._db.transaction() as conn:
             if state is not None:
                 self._problems.save(state, conn)
-            notification_id = self._outbox.add(conn, item, channels, now, window)
+            notification_id = self._outbox.add(conn, item, channels, now, window,
+                                               hold=self._config.news_hold_seconds)
         log.info(
             "notification queued",
             reason=reason,

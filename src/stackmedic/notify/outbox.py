@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from stackmedic.notify.models import MessageEvent, NotificationEvent
-from stackmedic.notify.types import SEVERITY_RANK
+from stackmedic.notify.types import RECOVERY_KINDS, SEVERITY_RANK, NotificationKind
 from stackmedic.store.db import Database
 from stackmedic.types import Severity
 
@@ -74,11 +74,14 @@ class Outbox:
         *,
         single: bool = False,
         into: int | None = None,
+        hold: float = 0.0,
     ) -> int:
         """Put an event into the open notification of its group, or open a new one.
 
         ``single`` opens a notification of its own that nothing else joins; ``into`` adds
-        the event to that notification.
+        the event to that notification. Recovery news that would open a notification alone
+        keeps it open up to ``hold`` (instead of ``window``) for the next notice of its
+        group; the first event that is not such news ends the wait a ``window`` later.
         """
         event = item.event
         key = group_key(event.deployment, channels)
@@ -94,6 +97,8 @@ class Outbox:
                 " AND window_ends_at > ? ORDER BY id DESC LIMIT 1",
                 (key, now),
             ).fetchone()
+        waits = (window > 0 and hold > window and not single and into is None
+                 and self._news_alone(conn, key, event, now - hold))
         if row is not None:
             notification_id = int(row["id"])
             if SEVERITY_RANK[event.severity] > SEVERITY_RANK[row["severity"]]:
@@ -101,8 +106,10 @@ class Outbox:
                     "UPDATE notifications SET severity = ? WHERE id = ?",
                     (event.severity, notification_id),
                 )
+            if into is None and not waits:
+                self._end_wait(conn, notification_id, now + window)
         else:
-            due = now + window
+            due = now + (hold if waits else window)
             cursor = conn.execute(
                 "INSERT INTO notifications (idempotency_key, group_key, deployment, severity,"
                 " created_at, window_ends_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -131,6 +138,39 @@ class Outbox:
             ),
         )
         return notification_id
+
+    @staticmethod
+    def _news_alone(conn: sqlite3.Connection, key: str, event: NotificationEvent,
+                    since: float) -> bool:
+        """Whether ``event`` is news that may wait for the next notice of its group: a
+        recovery started, or a resolution while the group's last recovery news (since
+        ``since``) is a start, its result still to come."""
+        if event.kind == NotificationKind.RECOVERY_STARTED:
+            return True
+        if event.kind != NotificationKind.RECOVERED:
+            return False
+        kinds = sorted(RECOVERY_KINDS)
+        last = conn.execute(
+            "SELECT e.kind FROM notification_events e JOIN notifications n"
+            " ON n.id = e.notification_id WHERE n.group_key = ? AND n.created_at >= ?"
+            f" AND e.kind IN ({', '.join('?' * len(kinds))}) ORDER BY e.id DESC LIMIT 1",
+            (key, since, *kinds),
+        ).fetchone()
+        return last is not None and last["kind"] == NotificationKind.RECOVERY_STARTED
+
+    @staticmethod
+    def _end_wait(conn: sqlite3.Connection, notification_id: int, due: float) -> None:
+        """A notification kept open for news goes out at ``due`` at the latest."""
+        changed = conn.execute(
+            "UPDATE notifications SET window_ends_at = ? WHERE id = ? AND window_ends_at > ?",
+            (due, notification_id, due),
+        ).rowcount
+        if changed:
+            conn.execute(
+                "UPDATE notification_deliveries SET first_due_at = ?, next_attempt_at = ?"
+                " WHERE notification_id = ? AND status = 'pending' AND next_attempt_at > ?",
+                (due, due, notification_id, due),
+            )
 
     def reset_interrupted(self, now: float) -> int:
         """Make deliveries left ``sending`` by a killed process due again; return how many."""
