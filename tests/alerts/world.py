@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackmedic.alerts.episodes import Episodes, Outgoing, Submit
+from stackmedic.alerts.episodes import Episodes, Outgoing, ReleaseNews, Submit
 from stackmedic.deployments.events import ActionFinished, ActionOrigin, ActionStarted
 from stackmedic.deployments.model import Deployment, DeploymentKind, ServiceSpec
 from stackmedic.health.activity import Activity
@@ -88,7 +88,8 @@ class World:
             "channels": {"ops": {"type": "webhook", "url": "http://127.0.0.1:9/hook"}},
         })
         self.problems = ProblemStore(self.db)
-        self.intake = Intake(config, self.db, Outbox(self.db), self.problems,
+        self.outbox = Outbox(self.db)
+        self.intake = Intake(config, self.db, self.outbox, self.problems,
                              SilenceStore(self.db, lambda: self.now), ["ops"])
         self.activity = Activity(start_grace=GRACE)
         self.episodes = Episodes(recovery_note="stackmedic will try")
@@ -147,6 +148,8 @@ class World:
         for item in outgoing:
             if isinstance(item, Submit):
                 self.intake.accept(item.event, self.now)
+            elif isinstance(item, ReleaseNews):
+                self.outbox.release(item.deployment, self.now + WINDOW)
             else:
                 self.intake.accept_summary(item.summary, list(item.members), self.now)
 

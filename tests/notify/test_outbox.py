@@ -393,3 +393,21 @@ async def test_news_never_waits_where_nothing_is_grouped_or_waiting_is_off(
     await notifier.submit(news("recovery-started"))
     clock.advance(11)
     assert notifier.list_notifications()[0]["state"] == "pending"
+
+
+async def test_waiting_news_goes_once_its_recovery_ends_with_nothing_to_tell(
+        db: Database) -> None:
+    # A run that failed (the next comes after a backoff) or was called off tells no one:
+    # what waited for its result goes a window later, not at the end of the wait.
+    clock = Clock()
+    notifier, _ = make_notifier(db, clock, group_window_seconds=10)
+    await notifier.submit(news("recovery-started"))
+    await notifier.submit(news("recovery-started", deployment="blog", title="blog restarting"))
+    clock.advance(20)
+    notifier.release_news("shop")
+    clock.advance(9)
+    blog, shop = notifier.list_notifications()
+    assert (shop["deployment"], shop["state"]) == ("shop", "grouping")
+    clock.advance(2)
+    blog, shop = notifier.list_notifications()
+    assert (shop["state"], blog["state"]) == ("pending", "grouping")

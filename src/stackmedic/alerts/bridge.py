@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from stackmedic.alerts.episodes import Episodes, Outgoing, ResolveLater, Submit
+from stackmedic.alerts.episodes import Episodes, Outgoing, ReleaseNews, ResolveLater, Submit
 from stackmedic.alerts.spike_notice import from_spike
 from stackmedic.bus import Bus
 from stackmedic.health.model import DeploymentHealth, HealthTransition
@@ -83,6 +83,12 @@ class NotificationBridge:
                 continue
             if isinstance(item, ResolveLater):
                 self._resolve_later(item)
+                continue
+            if isinstance(item, ReleaseNews):
+                try:
+                    self._notifier.release_news(item.deployment)
+                except Exception:
+                    log.exception("waiting news not released", deployment=item.deployment)
                 continue
             try:
                 await self._notifier.submit_summary(item.summary, list(item.members))

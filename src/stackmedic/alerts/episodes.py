@@ -77,7 +77,14 @@ class ResolveLater:
     since: float
 
 
-Outgoing = Submit | SubmitSummary | ResolveLater
+@dataclass(frozen=True)
+class ReleaseNews:
+    """The deployment's recovery ended: news waiting for its next notice may go."""
+
+    deployment: str
+
+
+Outgoing = Submit | SubmitSummary | ResolveLater | ReleaseNews
 
 
 @dataclass
@@ -170,6 +177,8 @@ class Episodes:
             self.recovering.add(name)
         elif event.kind in RECOVERY_DONE and name is not None:
             self.recovering.discard(name)
+        done: list[Outgoing] = [ReleaseNews(name)] if event.kind in RECOVERY_DONE \
+            and name is not None else []
         notification = from_recovery(event)
         if event.kind == EventKind.RESTART_SUMMARY:
             self.reconciling = False
@@ -178,10 +187,10 @@ class Episodes:
                 return [Submit(m) for m in members]
             return [SubmitSummary(notification, tuple(members))]
         if notification is None:
-            return []
+            return done
         if self.holding and name is not None:
             return self._hold(notification)
-        return [Submit(notification)]
+        return [Submit(notification), *done]
 
     def reconcile_started(self) -> None:
         """A host or daemon restart reconcile began: hold notices until its summary."""

@@ -71,8 +71,9 @@ class NotifyConfig(BaseModel):
     news_hold_seconds: float = Field(default=60.0, ge=0, le=3600)
     """Recovery news that would go out alone (a recovery started after its problem's
     notice went; a deployment healthy again while stackmedic still verifies its recovery)
-    waits this long for the next notice of its deployment and goes out with it; 0: never
-    waits. Applies only where events are grouped (``group_window_seconds`` > 0)."""
+    waits for the next notice of its deployment (or its recovery's end), at most this long,
+    and goes out with it; 0: never waits. Applies only where events are grouped
+    (``group_window_seconds`` > 0)."""
     repeat_interval_seconds: float | None = Field(default=4 * 3600.0, gt=0)
     """Remind about a still-firing problem this often; null: never."""
     flap_threshold: int | None = Field(default=4, ge=2)

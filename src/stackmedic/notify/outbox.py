@@ -158,6 +158,19 @@ class Outbox:
         ).fetchone()
         return last is not None and last["kind"] == NotificationKind.RECOVERY_STARTED
 
+    def release(self, deployment: str, due: float) -> list[str]:
+        """The news of ``deployment`` kept open for a next notice goes out at ``due`` at the
+        latest (its recovery ended with nothing more to tell); the channels it goes to."""
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, group_key FROM notifications WHERE deployment = ?"
+                " AND window_ends_at > ?", (deployment, due),
+            ).fetchall()
+            for row in rows:
+                self._end_wait(conn, int(row["id"]), due)
+        return sorted({c for row in rows for c in str(row["group_key"]).split("|")[1].split(",")
+                       if c})
+
     @staticmethod
     def _end_wait(conn: sqlite3.Connection, notification_id: int, due: float) -> None:
         """A notification kept open for news goes out at ``due`` at the latest."""

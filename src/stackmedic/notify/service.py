@@ -140,6 +140,14 @@ class Notifier:
         outcome = self._intake.accept_summary(summary, members, self._clock())
         self._wake(outcome.channels)
 
+    def release_news(self, deployment: str) -> None:
+        """The deployment's recovery ended: news kept open for a next notice goes out a
+        group window from now at the latest."""
+        now = self._clock()
+        channels = self._outbox.release(deployment, now + self.config.group_window_for(
+            deployment))
+        self._wake(c for c in channels if c in self.config.channels)
+
     def _wake(self, channels: Iterable[str]) -> None:
         """Wake the workers of ``channels`` (every member's, for a cluster channel)."""
         for name in self._outbox.deliveries_for(list(channels)):
