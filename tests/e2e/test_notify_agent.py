@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from support.agent import RECOVERY_ON, running_agent
-from support.compose import crash_container, run_docker
+from support.compose import crash_container, crash_containers, run_docker
 from support.deployments import DeploymentFactory, prepare_services, service
 from support.servers import ReceivedMail, SmtpSink
 from support.wait import async_wait_until
@@ -72,8 +72,7 @@ async def test_three_containers_dying_together_make_one_notification(
     async with running_agent(tmp_path / "data", deployments.root,
                              **mail_config(smtp, window=3)) as h:
         await h.wait_listed(site.name)
-        for cid in site.container_ids():
-            crash_container(cid)
+        crash_containers(site.container_ids())
         mails = await async_wait_until(lambda: mails_with(smtp, site.name), 60,
                                        message="grouped email")
         body = mails[0].text()

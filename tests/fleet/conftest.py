@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fleet.stack import PEER_TIMEOUT, Fleet, running_fleet
-from support.compose import crash_container
+from support.compose import crash_containers
 from support.servers import ReceivedRequest
 from support.wait import assert_holds, wait_until
 
@@ -69,8 +69,7 @@ def _crash_on_h2(fleet: Fleet) -> CrashOnH2:
         " == 1"), 60, interval=0.2, message="shop healthy in Prometheus before the crash")
     assert fleet.receiver.received() == [], "notifications before the crash"
 
-    for cid in shop.container_ids():
-        crash_container(cid, docker_host=h2.daemon.host)
+    crash_containers(shop.container_ids(), docker_host=h2.daemon.host)
     ill = wait_until(lambda: fleet.prometheus.query(
         f'stackmedic_deployment_verdict{{host="h2",deployment="{shop.name}",'
         'verdict=~"down|degraded"} == 1'), 60, interval=0.2,

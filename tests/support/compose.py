@@ -148,11 +148,19 @@ def crash_container(container: str, docker_host: str | None = None) -> None:
     """Kill a container's main process from outside Docker, as a segfault or the kernel's
     OOM killer ends it: Docker sees a crash (a die without a kill), not a person's
     ``docker kill``, which Docker and stackmedic take as a stop on purpose."""
-    pid = int(run_docker("inspect", "--format", "{{.State.Pid}}", container,
-                         docker_host=docker_host).stdout.strip())
-    if pid <= 0:
-        raise AssertionError(f"container {container} does not run")
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        raise AssertionError(f"container {container} ended meanwhile") from None
+    crash_containers([container], docker_host)
+
+
+def crash_containers(containers: list[str], docker_host: str | None = None) -> None:
+    """Crash several containers at the same moment (``crash_container``): their main
+    processes are looked up first, then killed together, however slow ``docker`` is."""
+    found = run_docker("inspect", "--format", "{{.State.Pid}}", *containers,
+                       docker_host=docker_host).stdout.split()
+    pids = [int(pid) for pid in found]
+    if len(pids) != len(containers) or min(pids, default=0) <= 0:
+        raise AssertionError(f"not every one of {containers} runs: pids {found}")
+    for container, pid in zip(containers, pids, strict=True):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            raise AssertionError(f"container {container} ended meanwhile") from None
