@@ -12,6 +12,9 @@ import uvicorn
 
 from stackmedic.api.app import create_app
 
+# Longer than clients keep an idle connection: httpx 5 s, Go's transports 90 s.
+KEEP_ALIVE_SECONDS = 100
+
 if TYPE_CHECKING:
     from stackmedic.readmodel import AgentView
 
@@ -61,6 +64,9 @@ async def start_api_server(agent: AgentView) -> ApiServer:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=3,
+        # At uvicorn's 5 s a client reusing a connection idle that long races its close
+        # and reads a reset.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve())
