@@ -5,7 +5,8 @@ Run: `.venv/bin/python -m bench.bench_soak [--containers 50] [--minutes 10] [--c
 
 On a private Docker daemon of its own, ``--containers`` containers (deployments of ten
 services, no restart policy) run under an agent with recovery on; every ``--crash-every``
-seconds one container chosen at random is killed, and the agent brings it back. At the
+seconds one container chosen at random crashes (its main process killed from outside
+Docker), and the agent brings it back. At the
 start and at the end (and each minute) it reports the agent's RSS, open file descriptors,
 asyncio task count and the size of its SQLite files; none may grow without bound. It also
 reports how many crashes there were, how many the agent recovered and /healthz's answer.
@@ -14,6 +15,7 @@ reports how many crashes there were, how many the agent recovered and /healthz's
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import shutil
 import tempfile
@@ -23,7 +25,7 @@ from typing import Any
 
 from bench.kit import footprint, idle_fleet, recovery_outcomes, show
 from support.agent import AgentProcess
-from support.compose import run_docker
+from support.compose import crash_container, run_docker
 from support.deployments import DeploymentFactory
 from support.dockerd import PrivateDockerd
 from support.images import ensure_busybox_image
@@ -75,8 +77,11 @@ def main() -> None:
             ids = run_docker("ps", "--quiet", "--filter", f"name={factory.prefix}",
                              docker_host=daemon.host).stdout.split()
             if ids:
-                run_docker("kill", rng.choice(ids), docker_host=daemon.host, check=False)
-                crashes += 1
+                # A crash is the main process dying, not `docker kill` (a person's stop,
+                # which the agent leaves stopped).
+                with contextlib.suppress(AssertionError):
+                    crash_container(rng.choice(ids), docker_host=daemon.host)
+                    crashes += 1
             time.sleep(args.crash_every)
             if time.monotonic() >= next_report:
                 show(f"{crashes:>5} cr", footprint(agent, data))
