@@ -323,14 +323,20 @@ def titles(notifier: Notifier) -> list[list[str]]:
             for n in reversed(notifier.list_notifications())]
 
 
-async def test_recovery_news_after_the_window_waits_for_the_next_notice(db: Database) -> None:
-    # On a loaded host a recovery starts after its problem's notice went out, and its
-    # result comes after the deployment was healthy for a window: two notices, not four.
+async def recovery_after_the_window(db: Database) -> tuple[Notifier, Clock]:
+    """A problem told, then its recovery started 15 s later (the 10-s window closed)."""
     clock = Clock()
     notifier, _ = make_notifier(db, clock, group_window_seconds=10)
     await notifier.submit(make_event())
     clock.advance(15)
     await notifier.submit(news("recovery-started"))
+    return notifier, clock
+
+
+async def test_recovery_news_after_the_window_waits_for_the_next_notice(db: Database) -> None:
+    # On a loaded host a recovery starts after its problem's notice went out, and its
+    # result comes after the deployment was healthy for a window: two notices, not four.
+    notifier, clock = await recovery_after_the_window(db)
     clock.advance(20)
     await notifier.submit(recovered_event())
     [waiting, _] = notifier.list_notifications()
@@ -369,11 +375,7 @@ async def test_a_problem_after_waiting_news_goes_out_a_window_later(db: Database
 
 
 async def test_a_resolution_with_no_recovery_under_way_does_not_wait(db: Database) -> None:
-    clock = Clock()
-    notifier, _ = make_notifier(db, clock, group_window_seconds=10)
-    await notifier.submit(make_event())
-    clock.advance(15)
-    await notifier.submit(news("recovery-started"))
+    notifier, clock = await recovery_after_the_window(db)
     clock.advance(5)
     await notifier.submit(news("recovery-gave-up", severity="critical"))
     clock.advance(30)
