@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +46,12 @@ def db(tmp_path: Path) -> Iterator[Database]:
 class Rig:
     """A bridge on a bus, feeding a notifier whose outbox is read back (nothing is sent)."""
 
-    def __init__(self, db: Database, **bridge: Any) -> None:
+    def __init__(self, db: Database, notify: dict[str, Any] | None = None,
+                 clock: Callable[[], float] | None = None, **bridge: Any) -> None:
         self.db = db
         self.bus = Bus()
-        self.notifier = Notifier(NotifyConfig.model_validate(CONFIG), db)
+        self.notifier = Notifier(NotifyConfig.model_validate({**CONFIG, **(notify or {})}), db,
+                                 **({"clock": clock} if clock else {}))
         self.bridge = NotificationBridge(
             self.notifier, self.bus, RecoveryConfig.model_validate({"enabled": True}), **bridge
         )
@@ -383,3 +385,25 @@ async def test_a_resumed_crash_ends_at_its_first_fine_verdict(db: Database) -> N
         assert again.firing() == []
     finally:
         await again.bridge.close()
+
+
+async def test_a_run_that_fails_releases_the_news_that_waited_for_its_result(
+        db: Database) -> None:
+    # The run failed and the next comes after a backoff: "recovery started" waits no more.
+    now = [NOW]
+    rig = Rig(db, notify={"group_window_seconds": 10}, clock=lambda: now[0],
+              release_after=0.01)
+    try:
+        await connected(rig)
+        await rig.verdict("shop", Verdict.HEALTHY, "web running")
+        await rig.verdict("shop", Verdict.DOWN)
+        now[0] += 15
+        await rig.recovery("recovery-started", "shop")
+        now[0] += 20
+        assert rig.notifier.list_notifications()[0]["state"] == "grouping"
+        await rig.recovery("recovery-failed", "shop")
+        now[0] += 11
+        assert rig.notifier.list_notifications()[0]["state"] == "pending"
+        assert rig.notifications() == [[("ill-health", "shop")], [("recovery-started", "shop")]]
+    finally:
+        await rig.bridge.close()
