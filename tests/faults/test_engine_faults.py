@@ -77,6 +77,11 @@ async def test_refused_event_stream_is_reported_without_spinning(
     assert all("daemon" not in str(r["data"]) for r in restarts)
 
 
+async def _verdict(handle: AgentHandle, name: str, verdict: str) -> bool:
+    rows = (await handle.get("/api/health"))["items"]
+    return any(r["deployment"] == name and r["verdict"] == verdict for r in rows)
+
+
 async def _ok(handle: AgentHandle) -> tuple[int, dict[str, Any]] | None:
     code, body = await healthz(handle)
     return (code, body) if code == 200 else None
@@ -90,6 +95,10 @@ async def test_stalled_inspect_hits_its_deadline_and_healthz_says_which(
     site.up()
     handle: AgentHandle = await agent_via_proxy()
     await async_wait_until(lambda: _ok(handle), 60, message="healthy agent first")
+    # /healthz answers before the first look at every container: on a loaded host the stop
+    # below came first, and the container was first seen stopped (nothing left to inspect).
+    await async_wait_until(lambda: _verdict(handle, site.name, "healthy"), 60,
+                           message="the deployment seen running first")
 
     proxy.fault(INSPECT, "stall")
     site.stop("web", timeout=1)  # the event's inspect and the sweep's both stall
