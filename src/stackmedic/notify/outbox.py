@@ -160,16 +160,20 @@ class Outbox:
 
     def release(self, deployment: str, due: float) -> list[str]:
         """The news of ``deployment`` kept open for a next notice goes out at ``due`` at the
-        latest (its recovery ended with nothing more to tell); the channels it goes to."""
+        latest (its recovery ended with nothing more to tell); the deliveries made due."""
         with self._db.transaction() as conn:
             rows = conn.execute(
-                "SELECT id, group_key FROM notifications WHERE deployment = ?"
-                " AND window_ends_at > ?", (deployment, due),
+                "SELECT id FROM notifications WHERE deployment = ? AND window_ends_at > ?",
+                (deployment, due),
             ).fetchall()
             for row in rows:
                 self._end_wait(conn, int(row["id"]), due)
-        return sorted({c for row in rows for c in str(row["group_key"]).split("|")[1].split(",")
-                       if c})
+            ids = [int(row["id"]) for row in rows]
+            deliveries = conn.execute(
+                "SELECT DISTINCT channel FROM notification_deliveries WHERE notification_id IN"
+                f" ({', '.join('?' * len(ids))})", ids,
+            ).fetchall() if ids else []
+        return sorted(str(row["channel"]) for row in deliveries)
 
     @staticmethod
     def _end_wait(conn: sqlite3.Connection, notification_id: int, due: float) -> None:

@@ -144,9 +144,11 @@ class Notifier:
         """The deployment's recovery ended: news kept open for a next notice goes out a
         group window from now at the latest."""
         now = self._clock()
-        channels = self._outbox.release(deployment, now + self.config.group_window_for(
-            deployment))
-        self._wake(c for c in channels if c in self.config.channels)
+        due = now + self.config.group_window_for(deployment)
+        for name in self._outbox.release(deployment, due):
+            worker = self._workers.get(name)
+            if worker is not None:
+                worker.wake.set()
 
     def _wake(self, channels: Iterable[str]) -> None:
         """Wake the workers of ``channels`` (every member's, for a cluster channel)."""
