@@ -413,19 +413,3 @@ async def test_a_start_through_stackmedic_supersedes_an_earlier_stop_not_yet_jud
     await rig.tracker.end_action("shop", window)
     assert not rig.tracker.stop_pending("shop")
     assert rig.tracker.pending == []
-
-
-async def test_a_stop_while_its_replacement_waits_to_start_is_a_redeploy(
-        tmp_path: Path) -> None:
-    # `compose up --force-recreate`: the new container is created before the old one is
-    # stopped, and starts only once the services before it were replaced (one ignoring
-    # SIGTERM takes its stop timeout): longer than the settle (CI, once).
-    rig = Rig(tmp_path, "web")
-    rig.tracker = rig.build(settle=0.05)
-    rig.observed.upsert(replace(container("web"), id="shop-web-new", status="created"))
-    await rig.stop("web", time.time())
-    await async_assert_holds(lambda: rig.decided == [], 0.5, interval=0.05,
-                             message="no decision while the replacement waits")
-    await rig.event("start", "web", time.time())
-    assert rig.decided == [] and rig.pending_changes == [True, False]
-    assert rig.state() is DesiredState.RUNNING and rig.logged("intent-changed") == []

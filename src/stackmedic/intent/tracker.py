@@ -42,10 +42,6 @@ from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.store.pending import PendingStopStore, StoredStop
 
-# How long a stop waits, at most, for the new container replacing it to start.
-REPLACEMENT_WAIT_SECONDS = 60.0
-REPLACEMENT_POLL_SECONDS = 0.5
-
 
 class IntentTracker:
     """Watches container stop/start events and records the user's intent they carry."""
@@ -65,7 +61,6 @@ class IntentTracker:
         to_engine: Callable[[float], float] = lambda local: local,
     ) -> None:
         self._catalog = catalog
-        self._observed = observed
         self._changes = DesiredChanges(desired, catalog, observed)
         self._stop_settle = stop_settle_seconds
         self._start_settle = start_settle_seconds
@@ -196,17 +191,7 @@ class IntentTracker:
 
     async def _confirm_later(self, key: Key) -> None:
         await asyncio.sleep(self._stop_settle)
-        waited = self._stop_settle
         pending = self._pending.get(key)
-        # A stop while a new container of the service waits to start is Compose replacing
-        # it (`up --force-recreate`, a changed file), slower than the settle when another
-        # service's old container takes its stop timeout: its start decides, not the clock.
-        # behaviour: redeploy-person-compose
-        while pending is not None and pending.evidence is not None \
-                and waited < REPLACEMENT_WAIT_SECONDS and self._replaced(pending.evidence):
-            await asyncio.sleep(REPLACEMENT_POLL_SECONDS)
-            waited += REPLACEMENT_POLL_SECONDS
-            pending = self._pending.get(key)
         if pending is None or pending.evidence is None:
             return
         if not self.link.connected or self.link.number != pending.connection:
@@ -220,15 +205,6 @@ class IntentTracker:
             return  # the stream ended during the check above, and its end decided the stop
         # The evidence as it is now: a probe may have answered during the check above.
         await self._decide([after_settle(pending.evidence, self._stop_settle)])
-
-    def _replaced(self, stop: StoredStop) -> bool:
-        """Whether another container of the stopped one's service is created, not started."""
-        deployment = self._catalog.get(stop.deployment)
-        if deployment is None:
-            return False
-        return any(c.service == stop.service and c.id != stop.container_id
-                   and c.status == "created" and not c.oneoff
-                   for c in self._observed.for_project(deployment.project))
 
     async def _on_start(self, deployment: str, service: str, at: float) -> None:
         # Starts in the first moments after the daemon came up may be its own restart
