@@ -104,9 +104,14 @@ async def test_pause_is_paused_not_an_outage(
             paused = sorted(services)
         else:
             await docker(host, "pause", *[container_of(site, s) for s in paused])
-        body = await async_wait_until(lambda: verdict_is(h, site.name, shown), 15,
-                                      message="paused verdict")
-        assert all(body["services"][s]["status"] == "paused" for s in paused), body
+        async def all_paused() -> dict[str, Any] | None:
+            # `compose pause` pauses one service after another: the verdict is `paused`
+            # from the first one on
+            body = await verdict_is(h, site.name, shown)
+            return body if body is not None and all(
+                body["services"][s]["status"] == "paused" for s in paused) else None
+
+        body = await async_wait_until(all_paused, 15, message="paused verdict, every one")
         assert all(s in body["reason"] for s in paused), body["reason"]
         await async_assert_holds(lambda: verdict_is(h, site.name, shown), 4, interval=0.2,
                                  message="stays paused")
