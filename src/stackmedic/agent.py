@@ -33,6 +33,7 @@ from stackmedic.observe.events import (
     ContainerChanged,
     EngineConnected,
     EngineEvent,
+    EngineEventApplied,
     EngineLost,
     EngineReached,
     EngineSynced,
@@ -193,6 +194,7 @@ class Agent:
         on = self.bus.subscribe_each
         on(ContainerChanged, self.exits.on_container_change, self.health.on_container_change)
         on(EngineEvent, self.intent.on_engine_event)
+        on(EngineEventApplied, self.intent.on_engine_event_applied)
         on(EngineReached, self.exits.on_engine_reached, self.recovery.on_engine_reached,
            self.notifications.on_engine_reached)
         on(EngineConnected, self.health.on_engine_connected,

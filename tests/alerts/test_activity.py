@@ -98,6 +98,22 @@ def test_a_container_created_by_someone_else_is_a_redeploy_for_the_start_grace()
     assert a.deploying_until("shop", NOW + 7 + GRACE) is None
 
 
+def test_a_redeploy_lasts_while_an_old_container_takes_its_stop_timeout() -> None:
+    """Compose starts the new containers once every old one stopped: db, ignoring SIGTERM,
+    holds them for its whole stop timeout, longer than the start grace."""
+    a = activity()
+    a.container_event("shop", "new-db", "create", None, NOW, NOW)
+    a.container_event("shop", "db", "kill", "15", NOW, NOW)
+    stop_timeout = 25.0
+    for later in (1.0, stop_timeout - 1):
+        assert a.deploying_until("shop", NOW + later) == NOW + later + GRACE
+    a.container_event("shop", "db", "kill", "9", NOW + stop_timeout, NOW + stop_timeout)
+    a.container_event("shop", "db", "die", None, NOW + stop_timeout, NOW + stop_timeout)
+    ended = NOW + stop_timeout + GRACE
+    assert a.deploying_until("shop", ended - 1) == ended
+    assert a.deploying_until("shop", ended + 1) is None
+
+
 def test_a_judged_stop_of_one_container_keeps_a_slow_stop_of_another() -> None:
     """`docker compose restart`: app stops at once, db ignores SIGTERM and dies later."""
     a = activity()

@@ -188,9 +188,14 @@ PERSON_RESTARTS: dict[str, Callable[[Deployment, str], list[str] | None]] = {
     "docker-restart": lambda site, host: ["restart", container_of(site, "app")],
     "compose-restart": lambda site, host: None,
     "compose-up-recreate": lambda site, host: None,
+    # db's stop timeout outlasts the stop settle and the start grace: Compose starts the
+    # new app only once db's old container is gone, long after app's old one stopped.
+    "compose-up-recreate-slow-stop": lambda site, host: None,
 }
 COMPOSE_ARGS = {"compose-restart": ("restart",),
-                "compose-up-recreate": ("up", "-d", "--force-recreate")}
+                "compose-up-recreate": ("up", "-d", "--force-recreate"),
+                "compose-up-recreate-slow-stop": ("up", "-d", "--force-recreate")}
+DB_STOP_TIMEOUT = {"compose-up-recreate-slow-stop": "6s"}
 
 
 @pytest.mark.parametrize("how", list(PERSON_RESTARTS))
@@ -199,8 +204,9 @@ async def test_person_restart_or_redeploy_is_no_episode(
     private_dockerd: PrivateDockerd, smtp: SmtpSink,
 ) -> None:
     host = private_dockerd.host
+    slow = {"stop_grace_period": DB_STOP_TIMEOUT[how]} if how in DB_STOP_TIMEOUT else {}
     site = private_deployments.make(
-        f"person-{how}", {"app": zoo.graceful(), "db": zoo.ignores_term()})
+        f"person-{how}", {"app": zoo.graceful(), "db": zoo.ignores_term(**slow)})
     await asyncio.to_thread(site.up, "--wait")
     async with agent_on(private_deployments.root, tmp_path, smtp, host) as h:
         await async_wait_until(lambda: verdict_is(h, site.name, "healthy"), 30,
@@ -213,7 +219,7 @@ async def test_person_restart_or_redeploy_is_no_episode(
             await docker(host, *args)
         await async_wait_until(lambda: verdict_is(h, site.name, "healthy"), 30,
                                message="healthy again")
-        if how == "compose-up-recreate":
+        if how.startswith("compose-up-recreate"):
             assert set(await asyncio.to_thread(site.container_ids)).isdisjoint(before)
         # past stop_settle_seconds, when a stop would be judged, and the grouping window
         await async_assert_holds(lambda: verdict_is(h, site.name, "healthy"), 4, interval=0.2,
@@ -222,6 +228,10 @@ async def test_person_restart_or_redeploy_is_no_episode(
         await nothing_ill(h, site, smtp)
         assert any(v != "healthy" for v, _ in await verdicts_seen(h, site.name)), \
             "the restart was seen"
+        changed = await h.get("/api/events", params={"deployment": site.name,
+                                                     "kind": "intent-changed"})
+        recorded = [e["message"] for e in changed["items"]]
+        assert recorded == ["first seen running; desired state recorded as running"], recorded
 
 
 async def test_own_restart_shows_as_starting_not_down(

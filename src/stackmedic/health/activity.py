@@ -219,6 +219,11 @@ class Activity:
         activity = self._by_name.get(name)
         if activity is None or activity.deploying_until is None:
             return None
+        if any(activity.signalled.get(c, 0.0) > now for c in activity.dying):
+            # Compose starts the new containers only once every old one has stopped: a
+            # service that takes its whole stop timeout holds the others' replacements.
+            # behaviour: redeploy-person-compose
+            activity.deploying_until = max(activity.deploying_until, now + self._start_grace)
         if activity.deploying_until <= now:
             activity.deploying_until = None
             return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.desired import DesiredStateStore
@@ -27,6 +29,24 @@ class DesiredChanges:
     def kept(self, deployment: str) -> DesiredState:
         """The deployment's desired state, left as it was by a stop that was not intent."""
         return self._desired.effective(deployment, "") or DesiredState.RUNNING
+
+    def replacement_waits(self, stop: StoredStop, stopping: Callable[[str], bool]) -> bool:
+        """Whether Compose is replacing the stopped container and has not started the new one.
+
+        Compose creates a service's new container, stops and removes the old one, and
+        starts the new ones only once every old container of the project has stopped; a
+        service that takes its whole stop timeout holds the rest that long. ``stopping``
+        tells whether a container's stop is under way or just ended.
+        behaviour: redeploy-person-compose
+        """
+        deployment = self._catalog.get(stop.deployment)
+        if deployment is None:
+            return False
+        containers = self._observed.for_project(deployment.project)
+        created = any(
+            c.service == stop.service and c.id != stop.container_id and c.status == "created"
+            and not c.started_at and not c.error for c in containers)
+        return created and any(stopping(c.id) for c in containers if c.id != stop.container_id)
 
     def stopped(self, stop: StoredStop) -> tuple[str | None, bool]:
         """Record a person's stop; None when it was started again (or replaced) meanwhile."""

@@ -19,6 +19,9 @@ Answer = tuple[float | None, float | None]  # (answered at, refused at)
 # A signal that stops a process does so within the stop timeout (10 s unless set); a die
 # later than this after a kill (say a ``docker kill -s HUP`` that it ignored) is its own.
 KILL_TO_DIE_SECONDS = 30.0
+# The longest stop a replacement waits for (``IntentTracker``): a stop timeout of minutes
+# is set for databases; events lost on the way must not hold a stop pending for ever.
+STOP_UNDER_WAY_SECONDS = 300.0
 AnswerListener = Callable[[str, Answer], None]
 
 
@@ -82,6 +85,16 @@ class StopEvidence:
         """Whether a die at ``died_at`` ended a kill (a signal sent on request, not a crash)."""
         began = self._began.get(container_id)
         return began is not None and 0 <= died_at - began <= KILL_TO_DIE_SECONDS
+
+    def stopping(self, container_id: str, since: float) -> bool:
+        """Whether the container's stop is under way (signalled, its process not ended,
+        within ``STOP_UNDER_WAY_SECONDS``) or its process ended at ``since`` or later."""
+        began = self._began.get(container_id)
+        died = self._died.get(container_id)
+        if died is not None and died[0] >= since:
+            return True
+        return began is not None and (died is None or died[0] < began) \
+            and began >= self._now() - STOP_UNDER_WAY_SECONDS
 
     def began(self, container_id: str) -> float | None:
         """When the container's current stop began (its first kill)."""

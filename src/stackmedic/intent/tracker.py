@@ -36,7 +36,12 @@ from stackmedic.intent.record import Decision, DecisionLog
 from stackmedic.intent.windows import ActionWindow, ActionWindows
 from stackmedic.observe.boot import daemon_identity
 from stackmedic.observe.containers import LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE
-from stackmedic.observe.events import EngineConnected, EngineEvent, EngineLost
+from stackmedic.observe.events import (
+    EngineConnected,
+    EngineEvent,
+    EngineEventApplied,
+    EngineLost,
+)
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
@@ -73,6 +78,8 @@ class IntentTracker:
         self._pending = PendingStops(PendingStopStore(desired.db))
         self._timers: set[asyncio.Task[None]] = set()
         self._evidence = StopEvidence(docker_host, self._pending.answered, self._engine_now)
+        # A start seen before the observed state applied it, judged once it has.
+        self._start_due: tuple[Key, str, str, float] | None = None
 
     def _engine_now(self) -> float:
         return self._to_engine(time.time())
@@ -124,17 +131,33 @@ class IntentTracker:
     # -- engine events ----------------------------------------------------------------
 
     async def on_engine_event(self, event: EngineEvent) -> None:
-        """One engine event, before the observed state applies it."""
-        await self.on_event(event.raw)
+        """One engine event, before the observed state applies it: stops are probed at once."""
+        await self.before_applied(event.raw)
+
+    async def on_engine_event_applied(self, event: EngineEventApplied) -> None:
+        """The event once applied: a start is judged against the state it made (health,
+        hearing of a stop no longer pending, then reads the started container running)."""
+        await self.after_applied(event.raw)
 
     async def on_event(self, event: dict[str, Any]) -> None:
-        """Feed one engine event."""
+        """Feed one engine event (both halves, for a state applied elsewhere)."""
+        await self.before_applied(event)
+        await self.after_applied(event)
+
+    async def after_applied(self, event: dict[str, Any]) -> None:
+        """The second half of an engine event: the start it may carry."""
+        start, self._start_due = self._start_due, None
+        if start is not None and start[0] == _event_key(event):
+            await self._on_start(*start[1:])
+
+    async def before_applied(self, event: dict[str, Any]) -> None:
+        """The first half of an engine event: its evidence, and the stop it may carry."""
+        self._start_due = None
         if event.get("Type") != "container":
             return
         attributes = (event.get("Actor") or {}).get("Attributes") or {}
         action = str(event.get("Action") or "")
-        container_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
-        at = event_time(event)
+        container_id, at = _event_key(event)
         self._evidence.remember(container_id, action, at, attributes)
         try:
             await self._on_deployment_event(container_id, action, at, attributes)
@@ -164,7 +187,7 @@ class IntentTracker:
         elif action == "stop":
             await self._on_stop(deployment.name, service, container_id, at)
         elif action == "start" and not self._evidence.restarted_after_crash(container_id):
-            await self._on_start(deployment.name, service, at)
+            self._start_due = ((container_id, at), deployment.name, service, at)
 
     async def _on_stop(self, deployment: str, service: str, container_id: str,
                        at: float) -> None:
@@ -191,6 +214,9 @@ class IntentTracker:
 
     async def _confirm_later(self, key: Key) -> None:
         await asyncio.sleep(self._stop_settle)
+        while (held := self._pending.get(key)) is not None and held.evidence is not None \
+                and self._changes.replacement_waits(held.evidence, self._stopping_lately):
+            await asyncio.sleep(self._stop_settle)  # a start will supersede it
         pending = self._pending.get(key)
         if pending is None or pending.evidence is None:
             return
@@ -205,6 +231,9 @@ class IntentTracker:
             return  # the stream ended during the check above, and its end decided the stop
         # The evidence as it is now: a probe may have answered during the check above.
         await self._decide([after_settle(pending.evidence, self._stop_settle)])
+
+    def _stopping_lately(self, container_id: str) -> bool:
+        return self._evidence.stopping(container_id, self._engine_now() - self._stop_settle)
 
     async def _on_start(self, deployment: str, service: str, at: float) -> None:
         # Starts in the first moments after the daemon came up may be its own restart
@@ -278,3 +307,8 @@ class IntentTracker:
         for deployment in sorted({d.stop.deployment for d in decisions}):
             if not self.stop_pending(deployment):
                 await self._log.pending_changed(deployment, False)
+
+
+def _event_key(event: dict[str, Any]) -> Key:
+    container_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+    return container_id, event_time(event)

@@ -4,8 +4,9 @@ On each connection of the engine's event stream, in this order: ``EngineReached`
 daemon is identified, before the resync reads the containers), ``EngineConnected`` (the
 resync is done), ``ConnectionSettled`` (everything the connection set off has begun). When
 the stream ends, ``EngineLost``; when the containers are read in full later in a connection
-whose resync failed, ``EngineSynced``. Between them, ``EngineEvent`` for each engine event
-and ``ContainerChanged`` for each change of a container's observed state.
+whose resync failed, ``EngineSynced``. Between them, for each engine event, ``EngineEvent``,
+then ``ContainerChanged`` for each change of a container's observed state it makes, then
+``EngineEventApplied``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "ContainerChanged",
     "EngineConnected",
     "EngineEvent",
+    "EngineEventApplied",
     "EngineLost",
     "EngineReached",
     "EngineSynced",
@@ -90,6 +92,13 @@ class EngineLost:
 @dataclass(frozen=True)
 class EngineEvent:
     """One engine event, before the observed state applies it."""
+
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EngineEventApplied:
+    """The same engine event, once the observed state applied it (or could not read it)."""
 
     raw: dict[str, Any]
 

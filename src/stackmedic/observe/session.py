@@ -34,6 +34,7 @@ from stackmedic.observe.events import (
     ConnectionSettled,
     EngineConnected,
     EngineEvent,
+    EngineEventApplied,
     EngineLost,
     EngineReached,
     EngineSynced,
@@ -135,9 +136,13 @@ class EngineSession:
 
     async def on_event(self, event: dict[str, Any]) -> None:
         """One engine event: its subscribers first (intent asks the daemon at once whether
-        a stop is part of a shutdown), then the observed state; the cursor now and then."""
+        a stop is part of a shutdown), then the observed state, then those that judge the
+        event against the state it made; the cursor now and then."""
         await self._bus.publish(EngineEvent(event))
-        await self._monitor.on_event(event)
+        try:
+            await self._monitor.on_event(event)
+        finally:
+            await self._bus.publish(EngineEventApplied(event))
         now = time.monotonic()
         if now - self._cursor_saved_at >= CURSOR_SAVE_INTERVAL:
             self.save_cursor()
