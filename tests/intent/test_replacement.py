@@ -51,23 +51,22 @@ class Recreate:
                                                number=2))
             await self.feed(f"new-{service}", "create", service)
         await self.feed("shop-db-1", "kill", "db", signal="15")
-        await self.feed("shop-web-1", "kill", "web", signal="15")
-        self.rig.observed.upsert(replace(container("web"), status="exited", exit_code=0,
-                                         finished_at=self.at))
-        await self.feed("shop-web-1", "die", "web", exitCode="0")
-        await self.feed("shop-web-1", "stop", "web")
-        self.rig.observed.remove("shop-web-1")
-        await self.feed("shop-web-1", "destroy", "web")
+        await self.removed("web", signal="15", code=0)
 
     async def db_stopped(self) -> None:
         """db's stop timeout ends: SIGKILL, and the old db is removed."""
-        await self.feed("shop-db-1", "kill", "db", signal="9")
-        self.rig.observed.upsert(replace(container("db"), status="exited", exit_code=137,
-                                         finished_at=self.at))
-        await self.feed("shop-db-1", "die", "db", exitCode="137")
-        await self.feed("shop-db-1", "stop", "db")
-        self.rig.observed.remove("shop-db-1")
-        await self.feed("shop-db-1", "destroy", "db")
+        await self.removed("db", signal="9", code=137)
+
+    async def removed(self, service: str, *, signal: str, code: int) -> None:
+        """The old container of ``service`` gets ``signal``, ends, and is removed."""
+        old = f"shop-{service}-1"
+        await self.feed(old, "kill", service, signal=signal)
+        self.rig.observed.upsert(replace(container(service), status="exited",
+                                         exit_code=code, finished_at=self.at))
+        await self.feed(old, "die", service, exitCode=str(code))
+        await self.feed(old, "stop", service)
+        self.rig.observed.remove(old)
+        await self.feed(old, "destroy", service)
 
     async def start_new(self) -> None:
         for service in ("web", "db"):
