@@ -42,6 +42,7 @@ class ScriptedEngine(EngineClient):
         super().__init__("unix:///nowhere")
         self.listing: list[dict[str, Any]] = []
         self.states: dict[str, str] = {}
+        self.errors: dict[str, str] = {}  # State.Error, as a failed start leaves it
         self.gates: dict[str, asyncio.Event] = {}
         self.waiting: list[str] = []
         self.lists = 0
@@ -73,7 +74,11 @@ class ScriptedEngine(EngineClient):
     async def inspect_container(self, container_id: str) -> dict[str, Any] | None:
         status = self.states.get(container_id)  # read now: the answer is as of the call
         await self._gate(container_id)
-        return inspect_answer(container_id, status) if status else None
+        if not status:
+            return None
+        answer = inspect_answer(container_id, status)
+        answer["State"]["Error"] = self.errors.get(container_id, "")
+        return answer
 
 
 async def test_a_stale_sweep_inspect_never_overwrites_a_newer_event() -> None:
@@ -119,6 +124,22 @@ async def test_a_container_gone_from_the_list_is_forgotten() -> None:
     engine.listing = []
     await monitor.sweep()
     assert observed.get("c3") is None
+
+
+async def test_a_created_container_is_read_again_until_its_start_failure_is_known() -> None:
+    """A failed start (a missing entrypoint, a port taken) sends no event and leaves the
+    list's ``created`` as it was: only the inspect's ``State.Error`` tells it."""
+    engine, observed = ScriptedEngine(), ObservedState()
+    monitor = ContainerMonitor(engine, observed, Bus())
+    engine.listing = [list_entry("c4", "created")]
+    engine.states["c4"] = "created"
+    assert await monitor.sweep() == 1
+    assert await monitor.sweep() == 1  # still created, nothing known: read again
+    engine.errors["c4"] = 'exec: "/nonexistent": no such file or directory'
+    assert await monitor.sweep() == 1
+    state = observed.get("c4")
+    assert state is not None and state.error is not None and "/nonexistent" in state.error
+    assert await monitor.sweep() == 0  # its failure is known: the list says enough again
 
 
 async def test_one_sweep_at_a_time() -> None:

@@ -43,6 +43,15 @@ def test_exit_code_is_named_in_the_reason() -> None:
     assert api is not None and api.status is ServiceStatus.EXITED and api.exit_code == 3
 
 
+def test_a_start_that_failed_is_named_in_the_reason() -> None:
+    error = ('failed to create shim task: OCI runtime create failed: exec: "/nonexistent": '
+             "stat /nonexistent: no such file or directory")
+    health = judge(("web",), [container("web", "created", exit_code=127, error=error)])
+    assert health.verdict is Verdict.DOWN
+    assert health.reason == f"web created (start failed: {error})"
+    assert health.services[0].start_error == error
+
+
 def test_nothing_running_while_wanted_is_down() -> None:
     health = judge(("api",), [container("api", "exited", exit_code=137, oom_killed=True)])
     assert health.verdict is Verdict.DOWN

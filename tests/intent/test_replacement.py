@@ -40,7 +40,7 @@ class Recreate:
 
     async def feed(self, container_id: str, action: str, service: str,
                    **attributes: str) -> None:
-        self.at += 0.01
+        self.at = max(self.at + 0.01, time.time())  # stamped as they happen
         await self.rig.tracker.on_event(_of(container_id, action, service, self.at,
                                             **attributes))
 
@@ -84,6 +84,9 @@ async def test_a_replacement_held_by_a_slow_stop_is_no_stop(tmp_path: Path) -> N
     await async_assert_holds(lambda: rig.tracker.stop_pending("shop"), 8 * SETTLE,
                              message="web's stop pending")
     await compose.db_stopped()
+    # Compose starts the new containers a moment after the old db is removed (found in CI:
+    # judged in that moment, from the containers still there, web's stop was a person's).
+    await async_assert_holds(lambda: not rig.decided, 0.9 * SETTLE, message="still held")
     await compose.start_new()
     assert not rig.tracker.stop_pending("shop")
     await async_assert_holds(lambda: not rig.decided, 3 * SETTLE, message="nothing judged")
@@ -91,9 +94,11 @@ async def test_a_replacement_held_by_a_slow_stop_is_no_stop(tmp_path: Path) -> N
     assert rig.logged("intent-changed") == []
 
 
-async def test_a_replacement_left_created_is_judged_once_nothing_stops(tmp_path: Path) -> None:
-    """``up --no-start --force-recreate``: the new containers stay created; once no stop in
-    the project is under way and a settle passed, the old ones' stops are a person's."""
+async def test_a_replacement_that_never_starts_is_still_no_stop(tmp_path: Path) -> None:
+    """The new containers stay created (their start failed: a bad entrypoint, a port taken;
+    the engine sends no event for it): once nothing in the project stops and a settle
+    passed, the old ones' stops are judged a replacement, not a person's stop, so the
+    deployment stays wanted running and its verdict tells of the outage."""
     rig = Rig(tmp_path, "web", "db")
     rig.tracker = rig.build(settle=SETTLE)
     compose = Recreate(rig)
@@ -101,9 +106,25 @@ async def test_a_replacement_left_created_is_judged_once_nothing_stops(tmp_path:
     await async_assert_holds(lambda: not rig.decided, 4 * SETTLE, message="held")
     await compose.db_stopped()
     await async_wait_until(lambda: len(rig.decided) == 2, 5, message="both stops judged")
-    assert all(d.intent for d in rig.decided)
-    assert rig.state() is DesiredState.STOPPED
+    assert [d.intent for d in rig.decided] == [False, False]
+    assert "replaced" in rig.decided[0].evidence
+    assert rig.state() is DesiredState.RUNNING and rig.state("web") is None
     assert not rig.tracker.stop_pending("shop")
+    assert len(rig.logged("intent-ignored")) >= 1
+
+
+async def test_a_stop_of_a_container_still_there_beside_a_created_one_is_a_stop(
+    tmp_path: Path,
+) -> None:
+    """Only a container Compose removed was replaced: a person's ``docker stop`` of one
+    while another container of its service sits created is a stop."""
+    rig = Rig(tmp_path, "web")
+    rig.tracker = rig.build(settle=SETTLE)
+    rig.observed.upsert(container("web", "created", id="new-web", number=2))
+    await rig.stop("web", time.time())
+    await async_wait_until(lambda: rig.decided, 5, message="judged")
+    assert [d.intent for d in rig.decided] == [True]
+    assert rig.state() is DesiredState.STOPPED
 
 
 async def test_a_second_recreate_right_after_the_first_is_no_stop_either(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from support import zoo
 from support.agent import AgentHandle, running_agent
@@ -292,3 +293,37 @@ async def test_recovery_mends_a_failure_beside_a_paused_service_and_leaves_the_p
         assert "WARNING" in problem and "app unhealthy" in problem, problem
         assert "db paused" in problem, problem
         assert "paused on purpose" in resolved(smtp, site.name)[0]
+
+
+async def test_a_redeploy_whose_new_container_cannot_start_is_an_outage_not_a_stop(
+    tmp_path: Path, private_deployments: DeploymentFactory,
+    private_dockerd: PrivateDockerd, smtp: SmtpSink,
+) -> None:
+    """`docker compose up -d` after an edit that breaks app's entrypoint: Compose stops and
+    removes the running app, and its new container cannot start (the engine sends no event
+    for a failed start). That is a failed redeploy, not a person's stop: the deployment
+    stays wanted running, its verdict names the start failure, and a problem mail says so."""
+    host = private_dockerd.host
+    site = private_deployments.make("person-bad-redeploy", {"app": zoo.graceful()})
+    await asyncio.to_thread(site.up, "--wait")
+    async with agent_on(private_deployments.root, tmp_path, smtp, host) as h:
+        await async_wait_until(lambda: verdict_is(h, site.name, "healthy"), 30,
+                               message="healthy")
+        doc = yaml.safe_load(site.compose_file.read_text())
+        doc["services"]["app"]["entrypoint"] = ["/nonexistent"]
+        site.write(doc)
+        failed = await asyncio.to_thread(site.compose, "up", "-d", check=False)
+        assert failed.returncode != 0, failed.stdout
+        async def named() -> dict[str, Any] | None:
+            body = await verdict_is(h, site.name, "down")
+            return body if body and "start failed" in body["reason"] else None
+
+        down = await async_wait_until(named, 60, message="down, naming the failed start")
+        assert "app created (start failed:" in down["reason"], down
+        assert "/nonexistent" in down["reason"], down
+        await async_wait_until(lambda: problems(smtp, site.name), 30, message="a problem mail")
+        assert (await h.desired(site.name) or {}).get("state") == "running"
+        assert down["services"]["app"]["desired"] == "running", down
+        ignored = await h.get("/api/events", params={"deployment": site.name,
+                                                     "kind": "intent-ignored"})
+        assert any("replaced by new ones" in e["message"] for e in ignored["items"]), ignored

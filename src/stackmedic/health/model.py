@@ -130,6 +130,7 @@ class ServiceHealth:
     desired: str | None = None
     oom_kills: int = 0  # so far, across container recreation
     stopped_exit: bool = False  # its last exit was a stop's (a person's, ours, a shutdown's)
+    start_error: str | None = None  # why the engine could not start its container
 
     @property
     def serving(self) -> bool:
@@ -161,6 +162,8 @@ class ServiceHealth:
             text += f" ({self.running}/{self.containers} containers running)"
         if self.status is ServiceStatus.UNHEALTHY and self.health_output:
             text += f": {first_line(self.health_output)}"
+        if self.start_error and self.status in (ServiceStatus.CREATED, ServiceStatus.EXITED):
+            text += f" (start failed: {first_line(self.start_error)})"
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -176,6 +179,7 @@ class ServiceHealth:
             "exit_codes": list(self.exit_codes),
             "desired": self.desired,
             "oom_kills": self.oom_kills,
+            "start_error": self.start_error,
         }
 
 

@@ -138,6 +138,7 @@ def service_health(
         desired=desired_value,
         oom_kills=max(c.oom_kills for c in containers),
         stopped_exit=not stopped.running and stopped.exit_cause == "stop",
+        start_error=None if worst.running else worst.error,
     )
 
 

@@ -30,13 +30,15 @@ class DesiredChanges:
         """The deployment's desired state, left as it was by a stop that was not intent."""
         return self._desired.effective(deployment, "") or DesiredState.RUNNING
 
-    def replacement_waits(self, stop: StoredStop, stopping: Callable[[str], bool]) -> bool:
+    def replacement_waits(self, stop: StoredStop,
+                          converging: Callable[[list[str]], bool]) -> bool:
         """Whether Compose is replacing the stopped container and has not started the new one.
 
         Compose creates a service's new container, stops and removes the old one, and
         starts the new ones only once every old container of the project has stopped; a
-        service that takes its whole stop timeout holds the rest that long. ``stopping``
-        tells whether a container's stop is under way or just ended.
+        service that takes its whole stop timeout holds the rest that long. ``converging``
+        tells, from the ids of the project's other containers, whether a stop in it is
+        under way or just ended.
         behaviour: redeploy-person-compose
         """
         deployment = self._catalog.get(stop.deployment)
@@ -46,7 +48,20 @@ class DesiredChanges:
         created = any(
             c.service == stop.service and c.id != stop.container_id and c.status == "created"
             and not c.started_at and not c.error for c in containers)
-        return created and any(stopping(c.id) for c in containers if c.id != stop.container_id)
+        return created and converging([c.id for c in containers if c.id != stop.container_id])
+
+    def replaced(self, stop: StoredStop) -> bool:
+        """Whether Compose replaced the stopped container: it is removed, and a newer
+        container of its service was created and has not run (its start failed, or has not
+        come). A person's redeploy, never a person's stop: left to the verdict, a new
+        container that cannot start is an outage to tell of, not a service to leave off.
+        behaviour: redeploy-start-fails
+        """
+        deployment = self._catalog.get(stop.deployment)
+        if deployment is None or self._observed.get(stop.container_id) is not None:
+            return False
+        return any(c.service == stop.service and c.status == "created" and not c.started_at
+                   for c in self._observed.for_project(deployment.project))
 
     def stopped(self, stop: StoredStop) -> tuple[str | None, bool]:
         """Record a person's stop; None when it was started again (or replaced) meanwhile."""

@@ -17,6 +17,13 @@ def after_settle(stop: StoredStop, settle_seconds: float) -> Decision:
         True, False, f"the daemon stayed up {settle_seconds:g}s after the stop"), "settle")
 
 
+def replaced_by_compose(stop: StoredStop) -> Decision:
+    """The settle passed and Compose had replaced the stopped container (``replaced``)."""
+    return Decision(stop, Judgement(
+        False, False, "replaced by a new container of its service, which has not started"),
+        "replaced")
+
+
 def at_stream_end(stops: list[StoredStop], burst: Burst | None,
                   end: float) -> list[Decision]:
     """The event stream ended at ``end``: stops before the shutdown burst are intent."""

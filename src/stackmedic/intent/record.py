@@ -24,7 +24,7 @@ class Decision:
 
     stop: StoredStop
     judgement: Judgement
-    how: str  # settle / stream-end / agent-stop / agent-start
+    how: str  # settle / replaced / stream-end / agent-stop / agent-start
     burst: Burst | None = None
     stream_end: float | None = None
 
@@ -86,14 +86,19 @@ class DecisionLog:
         ))
 
     async def ignored(self, decisions: list[Decision], desired: dict[str, DesiredState]) -> None:
-        """Stops judged not a person's (a daemon shutdown), one log event per deployment."""
+        """Stops judged not a person's (a daemon shutdown, a redeploy), one log event per
+        deployment."""
         for deployment in sorted({d.stop.deployment for d in decisions}):
             mine = [d for d in decisions if d.stop.deployment == deployment]
             uncertain = any(d.judgement.uncertain for d in mine)
+            why = "containers stopped while the Docker daemon was going away"
+            if all(d.how == "replaced" for d in mine):
+                services = ", ".join(sorted({d.stop.service for d in mine}))
+                why = (f"containers of {services} replaced by new ones (a redeploy) that "
+                       "have not started")
             self._events.record(
                 EventKind.INTENT_IGNORED,
-                "containers stopped while the Docker daemon was going away; not taken as a "
-                f"user's stop: {deployment}"
+                f"{why}; not taken as a user's stop: {deployment}"
                 + (" (uncertain; if it was yours, run "
                    f"`stackmedic stop {deployment}`)" if uncertain else ""),
                 deployment=deployment,

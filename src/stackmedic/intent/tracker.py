@@ -27,7 +27,13 @@ from stackmedic.bus import Bus
 from stackmedic.deployments.catalog import Catalog
 from stackmedic.engine.events import event_time
 from stackmedic.intent.apply import DesiredChanges
-from stackmedic.intent.decide import after_settle, at_agent_start, at_agent_stop, at_stream_end
+from stackmedic.intent.decide import (
+    after_settle,
+    at_agent_start,
+    at_agent_stop,
+    at_stream_end,
+    replaced_by_compose,
+)
 from stackmedic.intent.evidence import StopEvidence
 from stackmedic.intent.link import EngineLink
 from stackmedic.intent.pending import Key, PendingStop, PendingStops
@@ -46,6 +52,9 @@ from stackmedic.observe.state import ObservedState
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.events import EventLog
 from stackmedic.store.pending import PendingStopStore, StoredStop
+
+# Events of a container's stop and removal: while they come, Compose may still be replacing.
+STOP_ACTIONS = frozenset({"kill", "die", "stop", "destroy"})
 
 
 class IntentTracker:
@@ -78,6 +87,8 @@ class IntentTracker:
         self._pending = PendingStops(PendingStopStore(desired.db))
         self._timers: set[asyncio.Task[None]] = set()
         self._evidence = StopEvidence(docker_host, self._pending.answered, self._engine_now)
+        # The last stop event of each container, per deployment (replacements wait on it).
+        self._stops_seen: dict[str, dict[str, float]] = {}
         # A start seen before the observed state applied it, judged once it has.
         self._start_due: tuple[Key, str, str, float] | None = None
 
@@ -174,6 +185,8 @@ class IntentTracker:
         deployment = self._catalog.by_project(project)
         if deployment is None:
             return
+        if action in STOP_ACTIONS:
+            self._saw_stop(deployment.name, container_id, at)
         if self._windows.own(deployment.name, container_id, service, action, at):
             return
         if action == "kill" and self._evidence.began(container_id) == at:
@@ -215,7 +228,7 @@ class IntentTracker:
     async def _confirm_later(self, key: Key) -> None:
         await asyncio.sleep(self._stop_settle)
         while (held := self._pending.get(key)) is not None and held.evidence is not None \
-                and self._changes.replacement_waits(held.evidence, self._stopping_lately):
+                and self._changes.replacement_waits(held.evidence, self._converging(key)):
             await asyncio.sleep(self._stop_settle)  # a start will supersede it
         pending = self._pending.get(key)
         if pending is None or pending.evidence is None:
@@ -230,10 +243,29 @@ class IntentTracker:
                 or not self.link.connected:
             return  # the stream ended during the check above, and its end decided the stop
         # The evidence as it is now: a probe may have answered during the check above.
+        if self._changes.replaced(pending.evidence):
+            await self._decide([replaced_by_compose(pending.evidence)])
+            return
         await self._decide([after_settle(pending.evidence, self._stop_settle)])
 
-    def _stopping_lately(self, container_id: str) -> bool:
-        return self._evidence.stopping(container_id, self._engine_now() - self._stop_settle)
+    def _saw_stop(self, deployment: str, container_id: str, at: float) -> None:
+        seen = self._stops_seen.setdefault(deployment, {})
+        seen[container_id] = at
+        for container, when in list(seen.items()):
+            if when < at - self._stop_settle:
+                del seen[container]
+
+    def _converging(self, key: Key) -> Callable[[list[str]], bool]:
+        """Whether a stop in the project of the stop ``key`` is under way or ended within a
+        settle (its container may be removed already), other than that stop's own."""
+        def converging(others: list[str]) -> bool:
+            since = self._engine_now() - self._stop_settle
+            pending = self._pending.get(key)
+            lately = [at for container, at in self._stops_seen.get(
+                pending.deployment if pending else "", {}).items() if container != key[0]]
+            return any(at >= since for at in lately) or any(
+                self._evidence.stopping(c, since) for c in others)
+        return converging
 
     async def _on_start(self, deployment: str, service: str, at: float) -> None:
         # Starts in the first moments after the daemon came up may be its own restart
