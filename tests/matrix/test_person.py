@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,20 @@ def agent_on(
                          **mail_settings(smtp, **extra))
 
 
+@asynccontextmanager
+async def healthy_under_agent(
+    name: str, services: dict[str, Any], tmp_path: Path, factory: DeploymentFactory,
+    dockerd: PrivateDockerd, smtp: SmtpSink,
+) -> AsyncIterator[tuple[Deployment, AgentHandle]]:
+    """A deployment brought up, then an agent watching it, once it says healthy."""
+    site = factory.make(name, services)
+    await asyncio.to_thread(site.up, "--wait")
+    async with agent_on(factory.root, tmp_path, smtp, dockerd.host) as h:
+        await async_wait_until(lambda: verdict_is(h, site.name, "healthy"), 30,
+                               message="healthy")
+        yield site, h
+
+
 PAUSES: dict[str, tuple[dict[str, Any], list[str] | None, str]] = {
     # id: (services, the ones paused by `docker pause` (None: `docker compose pause`),
     #      the verdict while paused)
@@ -137,11 +151,8 @@ async def test_pause_then_stop_is_a_stop_on_purpose(
     private_dockerd: PrivateDockerd, smtp: SmtpSink,
 ) -> None:
     host = private_dockerd.host
-    site = private_deployments.make("pause-stop", {"app": zoo.graceful()})
-    await asyncio.to_thread(site.up, "--wait")
-    async with agent_on(private_deployments.root, tmp_path, smtp, host) as h:
-        await async_wait_until(lambda: verdict_is(h, site.name, "healthy"), 30,
-                               message="healthy")
+    async with healthy_under_agent("pause-stop", {"app": zoo.graceful()}, tmp_path,
+                                   private_deployments, private_dockerd, smtp) as (site, h):
         app = container_of(site, "app")
         await docker(host, "pause", app)
         await async_wait_until(lambda: verdict_is(h, site.name, "paused"), 15, message="paused")
@@ -303,12 +314,8 @@ async def test_a_redeploy_whose_new_container_cannot_start_is_an_outage_not_a_st
     removes the running app, and its new container cannot start (the engine sends no event
     for a failed start). That is a failed redeploy, not a person's stop: the deployment
     stays wanted running, its verdict names the start failure, and a problem mail says so."""
-    host = private_dockerd.host
-    site = private_deployments.make("person-bad-redeploy", {"app": zoo.graceful()})
-    await asyncio.to_thread(site.up, "--wait")
-    async with agent_on(private_deployments.root, tmp_path, smtp, host) as h:
-        await async_wait_until(lambda: verdict_is(h, site.name, "healthy"), 30,
-                               message="healthy")
+    async with healthy_under_agent("person-bad-redeploy", {"app": zoo.graceful()}, tmp_path,
+                                   private_deployments, private_dockerd, smtp) as (site, h):
         doc = yaml.safe_load(site.compose_file.read_text())
         doc["services"]["app"]["entrypoint"] = ["/nonexistent"]
         site.write(doc)
