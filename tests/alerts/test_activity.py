@@ -114,6 +114,19 @@ def test_a_redeploy_lasts_while_an_old_container_takes_its_stop_timeout() -> Non
     assert a.deploying_until("shop", ended + 1) is None
 
 
+def test_a_redeploy_lasts_while_new_containers_wait_for_a_healthcheck() -> None:
+    """``depends_on: condition: service_healthy``: Compose starts web once db passes its
+    check, which may take longer than the start grace."""
+    a = activity()
+    a.container_event("shop", "new-web", "create", None, NOW, NOW)
+    later = NOW + GRACE - 1
+    for _ in range(3):  # each recheck while db's check has not passed renews it
+        assert a.deploying_until("shop", later, waiting=True) == later + GRACE
+        later += GRACE - 1
+    assert a.deploying_until("shop", later) == later + 1  # db passed: no renewal
+    assert a.deploying_until("shop", later + 2) is None
+
+
 def test_a_judged_stop_of_one_container_keeps_a_slow_stop_of_another() -> None:
     """`docker compose restart`: app stops at once, db ignores SIGTERM and dies later."""
     a = activity()

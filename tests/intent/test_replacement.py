@@ -190,3 +190,27 @@ async def test_an_event_between_the_halves_drops_the_start(tmp_path: Path) -> No
     await rig.tracker.before_applied(_of("new-web", "start", "web", now + 1))
     await rig.tracker.after_applied(_of("other", "start", "web", now + 1))
     assert rig.tracker.stop_pending("shop")
+
+
+async def test_a_replacement_waiting_for_a_dependency_to_be_healthy_is_no_stop(
+    tmp_path: Path,
+) -> None:
+    """``depends_on: condition: service_healthy``: Compose starts web's new container once
+    db's new one passes its healthcheck, which may take many settles."""
+    rig = Rig(tmp_path, "web", "db")
+    rig.tracker = rig.build(settle=SETTLE)
+    compose = Recreate(rig)
+    await compose.begin()
+    await compose.db_stopped()
+    rig.observed.upsert(container("db", id="new-db", number=2, started_at=compose.at,
+                                  health="starting"))
+    await compose.feed("new-db", "start", "db")
+    await async_assert_holds(lambda: rig.tracker.stop_pending("shop"), 6 * SETTLE,
+                             message="web's stop held while db's check has not passed")
+    rig.observed.upsert(container("db", id="new-db", number=2, started_at=compose.at,
+                                  health="healthy"))
+    rig.observed.upsert(container("web", id="new-web", number=2, started_at=compose.at))
+    await compose.feed("new-web", "start", "web")
+    assert not rig.tracker.stop_pending("shop")
+    await async_assert_holds(lambda: not rig.decided, 3 * SETTLE, message="nothing judged")
+    assert rig.state() is DesiredState.RUNNING and rig.state("web") is None

@@ -334,3 +334,28 @@ async def test_a_redeploy_whose_new_container_cannot_start_is_an_outage_not_a_st
         ignored = await h.get("/api/events", params={"deployment": site.name,
                                                      "kind": "intent-ignored"})
         assert any("replaced by new ones" in e["message"] for e in ignored["items"]), ignored
+
+
+async def test_a_redeploy_waiting_for_a_slow_healthcheck_is_no_episode(
+    tmp_path: Path, private_deployments: DeploymentFactory,
+    private_dockerd: PrivateDockerd, smtp: SmtpSink,
+) -> None:
+    """`docker compose up -d --force-recreate` where app `depends_on` db being healthy and
+    db's check passes only after 6 s, longer than the stop settle and the start grace:
+    Compose starts app's new container only then. A redeploy, not an outage or a stop."""
+    services = {"db": zoo.slow_starter(delay=6),
+                "app": zoo.graceful(depends_on={"db": {"condition": "service_healthy"}})}
+    async with healthy_under_agent("person-redeploy-waits", services, tmp_path,
+                                   private_deployments, private_dockerd, smtp) as (site, h):
+        await asyncio.to_thread(site.compose, "up", "-d", "--force-recreate")
+        await async_wait_until(lambda: verdict_is(h, site.name, "healthy"), 60,
+                               message="healthy again")
+        await async_assert_holds(lambda: verdict_is(h, site.name, "healthy"), 4, interval=0.2,
+                                 message="stays healthy")
+        await nothing_ill(h, site, smtp)
+        seen = [v for v, _ in await verdicts_seen(h, site.name)]
+        assert "deploying" in seen, seen
+        changed = await h.get("/api/events", params={"deployment": site.name,
+                                                     "kind": "intent-changed"})
+        recorded = [e["message"] for e in changed["items"]]
+        assert recorded == ["first seen running; desired state recorded as running"], recorded

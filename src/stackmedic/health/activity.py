@@ -214,14 +214,19 @@ class Activity:
         activity = self._by_name.get(name)
         return frozenset(activity.unpaused) if activity is not None else frozenset()
 
-    def deploying_until(self, name: str, now: float) -> float | None:
-        """When the grace of a redeploy in progress ends (None: no redeploy)."""
+    def deploying_until(self, name: str, now: float, waiting: bool = False) -> float | None:
+        """When the grace of a redeploy in progress ends (None: no redeploy).
+
+        ``waiting``: new containers wait for a dependency's healthcheck to pass (Compose's
+        ``depends_on: condition: service_healthy``); the redeploy goes on meanwhile.
+        """
         activity = self._by_name.get(name)
         if activity is None or activity.deploying_until is None:
             return None
-        if any(activity.signalled.get(c, 0.0) > now for c in activity.dying):
-            # Compose starts the new containers only once every old one has stopped: a
-            # service that takes its whole stop timeout holds the others' replacements.
+        if waiting or any(activity.signalled.get(c, 0.0) > now for c in activity.dying):
+            # Compose starts the new containers only once every old one has stopped, and
+            # each only once what it depends on is healthy: a service that takes its whole
+            # stop timeout, or long to pass its check, holds the others' replacements.
             # behaviour: redeploy-person-compose
             activity.deploying_until = max(activity.deploying_until, now + self._start_grace)
         if activity.deploying_until <= now:

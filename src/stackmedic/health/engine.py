@@ -231,7 +231,8 @@ class HealthEngine:
                 starting_until=on_wall(self._starting_until.get(name)),
                 crash_loops=self.crashes.loops(deployment.project, now),
                 stopping=self.activity.stopping(name, mono, name in self._stops_pending),
-                deploying_until=on_wall(self.activity.deploying_until(name, mono)),
+                deploying_until=on_wall(self.activity.deploying_until(
+                    name, mono, compose_waits(containers))),
                 recovering=self.activity.recovering(name, mono) if shown else None,
                 unpaused=self.activity.unpaused(name),
                 log_problems=self.log_problems(name) if self.log_problems else (),
@@ -331,6 +332,13 @@ class HealthEngine:
     def prune(self, older_than_seconds: float) -> int:
         """Delete old history rows (each deployment keeps its newest)."""
         return self.history_store.prune(older_than_seconds)
+
+
+def compose_waits(containers: Sequence[ContainerState]) -> bool:
+    """Whether new containers wait for a dependency's healthcheck to pass: Compose starts a
+    service with ``depends_on: condition: service_healthy`` only then."""
+    return any(_being_created(c) for c in containers) and any(
+        c.running and c.health == "starting" for c in containers)
 
 
 def _being_created(container: ContainerState) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from stackmedic.deployments.catalog import Catalog
+from stackmedic.observe.containers import ContainerState
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.desired import DesiredStateStore
 from stackmedic.store.pending import StoredStop
@@ -31,14 +32,14 @@ class DesiredChanges:
         return self._desired.effective(deployment, "") or DesiredState.RUNNING
 
     def replacement_waits(self, stop: StoredStop,
-                          converging: Callable[[list[str]], bool]) -> bool:
+                          converging: Callable[[list[ContainerState]], bool]) -> bool:
         """Whether Compose is replacing the stopped container and has not started the new one.
 
         Compose creates a service's new container, stops and removes the old one, and
-        starts the new ones only once every old container of the project has stopped; a
-        service that takes its whole stop timeout holds the rest that long. ``converging``
-        tells, from the ids of the project's other containers, whether a stop in it is
-        under way or just ended.
+        starts the new ones only once every old container of the project has stopped (a
+        service that takes its whole stop timeout holds the rest that long), each once what
+        it depends on is healthy. ``converging`` tells, from the project's other containers,
+        whether Compose may still be at work.
         behaviour: redeploy-person-compose
         """
         deployment = self._catalog.get(stop.deployment)
@@ -48,7 +49,7 @@ class DesiredChanges:
         created = any(
             c.service == stop.service and c.id != stop.container_id and c.status == "created"
             and not c.started_at and not c.error for c in containers)
-        return created and converging([c.id for c in containers if c.id != stop.container_id])
+        return created and converging([c for c in containers if c.id != stop.container_id])
 
     def replaced(self, stop: StoredStop) -> bool:
         """Whether Compose replaced the stopped container: it is removed, and a newer

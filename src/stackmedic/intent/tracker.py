@@ -41,7 +41,12 @@ from stackmedic.intent.probe import accepts_connections
 from stackmedic.intent.record import Decision, DecisionLog
 from stackmedic.intent.windows import ActionWindow, ActionWindows
 from stackmedic.observe.boot import daemon_identity
-from stackmedic.observe.containers import LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE
+from stackmedic.observe.containers import (
+    LABEL_ONEOFF,
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+    ContainerState,
+)
 from stackmedic.observe.events import (
     EngineConnected,
     EngineEvent,
@@ -255,16 +260,18 @@ class IntentTracker:
             if when < at - self._stop_settle:
                 del seen[container]
 
-    def _converging(self, key: Key) -> Callable[[list[str]], bool]:
-        """Whether a stop in the project of the stop ``key`` is under way or ended within a
-        settle (its container may be removed already), other than that stop's own."""
-        def converging(others: list[str]) -> bool:
+    def _converging(self, key: Key) -> Callable[[list[ContainerState]], bool]:
+        """Whether Compose may still be at work in the project of the stop ``key``: another
+        stop in it under way or ended within a settle (its container may be removed
+        already), or a container's healthcheck not passed yet (``depends_on`` waits)."""
+        def converging(others: list[ContainerState]) -> bool:
             since = self._engine_now() - self._stop_settle
             pending = self._pending.get(key)
             lately = [at for container, at in self._stops_seen.get(
                 pending.deployment if pending else "", {}).items() if container != key[0]]
             return any(at >= since for at in lately) or any(
-                self._evidence.stopping(c, since) for c in others)
+                self._evidence.stopping(c.id, since)
+                or (c.running and c.health == "starting") for c in others)
         return converging
 
     async def _on_start(self, deployment: str, service: str, at: float) -> None:
