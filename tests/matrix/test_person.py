@@ -56,6 +56,13 @@ async def docker(host: str, *args: str) -> None:
     await asyncio.to_thread(run_docker, *args, docker_host=host)
 
 
+async def started_at(host: str, ids: list[str]) -> list[str]:
+    """When each container last started, by the engine's record."""
+    result = await asyncio.to_thread(
+        run_docker, "inspect", "--format", "{{.State.StartedAt}}", *ids, docker_host=host)
+    return sorted(result.stdout.split())
+
+
 def container_of(site: Deployment, service: str) -> str:
     return str(next(c["ID"] for c in site.ps() if c["Service"] == service))
 
@@ -224,6 +231,7 @@ async def test_person_restart_or_redeploy_is_no_episode(
         await async_wait_until(lambda: verdict_is(h, site.name, "healthy"), 30,
                                message="healthy")
         before = await asyncio.to_thread(site.container_ids)
+        started = await started_at(host, before)
         args = PERSON_RESTARTS[how](site, host)
         if args is None:
             await asyncio.to_thread(site.compose, *COMPOSE_ARGS[how])
@@ -238,8 +246,10 @@ async def test_person_restart_or_redeploy_is_no_episode(
                                  message="stays healthy")
         assert (await h.desired(site.name) or {}).get("state") == "running"
         await nothing_ill(h, site, smtp)
-        assert any(v != "healthy" for v, _ in await verdicts_seen(h, site.name)), \
-            "the restart was seen"
+        # The engine's record, not the verdicts: on a loaded host the agent may read a
+        # quick restart only once it is over (each event's inspect shows the state then).
+        after = await asyncio.to_thread(site.container_ids)
+        assert after != before or await started_at(host, after) != started, "restarted"
         changed = await h.get("/api/events", params={"deployment": site.name,
                                                      "kind": "intent-changed"})
         recorded = [e["message"] for e in changed["items"]]
