@@ -140,7 +140,7 @@ class HealthEngine:
                 attributes.get("signal"), event_time(event), self._clock.monotonic(),
                 running=current is not None and current.running,
             )
-        elif previous is None and current is not None and _being_created(current):
+        elif previous is None and current is not None and current.being_created:
             # A sweep read it before its ``create`` event was handled (a busy agent): it is
             # someone's create all the same, not a container that failed to start.
             # behaviour: redeploy-person-compose
@@ -337,10 +337,5 @@ class HealthEngine:
 def compose_waits(containers: Sequence[ContainerState]) -> bool:
     """Whether new containers wait for a dependency's healthcheck to pass: Compose starts a
     service with ``depends_on: condition: service_healthy`` only then."""
-    return any(_being_created(c) for c in containers) and any(
+    return any(c.being_created for c in containers) and any(
         c.running and c.health == "starting" for c in containers)
-
-
-def _being_created(container: ContainerState) -> bool:
-    """A container created and not started yet, with no error from a start that failed."""
-    return container.status == "created" and not container.error and not container.started_at

@@ -46,9 +46,8 @@ class DesiredChanges:
         if deployment is None:
             return False
         containers = self._observed.for_project(deployment.project)
-        created = any(
-            c.service == stop.service and c.id != stop.container_id and c.status == "created"
-            and not c.started_at and not c.error for c in containers)
+        created = any(c.service == stop.service and c.id != stop.container_id
+                      and c.being_created for c in containers)
         return created and converging([c for c in containers if c.id != stop.container_id])
 
     def replaced(self, stop: StoredStop) -> bool:

@@ -72,6 +72,12 @@ class ContainerState:
         return self.status == "running"
 
     @property
+    def being_created(self) -> bool:
+        """Created and never started, with no error from a start that failed (the engine
+        tells of a failed start by no event, only by ``State.Error``)."""
+        return self.status == "created" and not self.started_at and not self.error
+
+    @property
     def completed(self) -> bool:
         """True for a declared or evident one-shot job that ended cleanly, not by a stop.
 

@@ -128,7 +128,7 @@ class ContainerMonitor:
                     continue  # an event came after the list: its inspect is newer
                 known = self.observed.get(container_id)
                 if known is not None and known.summary_key() == summary_of_list_entry(entry) \
-                        and not _may_have_failed_to_start(known):
+                        and not known.being_created:  # its start may have failed since
                     continue
                 data = await self._client.inspect_container(container_id)
                 inspected += 1
@@ -156,10 +156,3 @@ class ContainerMonitor:
         event: dict[str, Any] | None,
     ) -> None:
         await self._bus.publish(ContainerChanged(previous, current, event))
-
-
-def _may_have_failed_to_start(container: ContainerState) -> bool:
-    """Created and never started, with no error read yet: the engine tells of a start that
-    failed (a missing entrypoint, a port taken) by no event, only by the container's
-    ``State.Error``, which the list does not show."""
-    return container.status == "created" and not container.started_at and not container.error
