@@ -95,7 +95,7 @@ class IntentTracker:
         # The last stop event of each container, per deployment (replacements wait on it).
         self._stops_seen: dict[str, dict[str, float]] = {}
         # A start seen before the observed state applied it, judged once it has.
-        self._start_due: tuple[Key, str, str, float] | None = None
+        self._start_due: tuple[Key, str, str] | None = None
 
     def _engine_now(self) -> float:
         return self._to_engine(time.time())
@@ -164,7 +164,8 @@ class IntentTracker:
         """The second half of an engine event: the start it may carry."""
         start, self._start_due = self._start_due, None
         if start is not None and start[0] == _event_key(event):
-            await self._on_start(*start[1:])
+            key, deployment, service = start
+            await self._on_start(deployment, service, key[1])
 
     async def before_applied(self, event: dict[str, Any]) -> None:
         """The first half of an engine event: its evidence, and the stop it may carry."""
@@ -205,7 +206,7 @@ class IntentTracker:
         elif action == "stop":
             await self._on_stop(deployment.name, service, container_id, at)
         elif action == "start" and not self._evidence.restarted_after_crash(container_id):
-            self._start_due = ((container_id, at), deployment.name, service, at)
+            self._start_due = ((container_id, at), deployment.name, service)
 
     async def _on_stop(self, deployment: str, service: str, container_id: str,
                        at: float) -> None:
@@ -233,7 +234,8 @@ class IntentTracker:
     async def _confirm_later(self, key: Key) -> None:
         await asyncio.sleep(self._stop_settle)
         while (held := self._pending.get(key)) is not None and held.evidence is not None \
-                and self._changes.replacement_waits(held.evidence, self._converging(key)):
+                and self._changes.replacement_waits(
+                    held.evidence, self._converging(held.deployment, held.container_id)):
             await asyncio.sleep(self._stop_settle)  # a start will supersede it
         pending = self._pending.get(key)
         if pending is None or pending.evidence is None:
@@ -260,15 +262,15 @@ class IntentTracker:
             if when < at - self._stop_settle:
                 del seen[container]
 
-    def _converging(self, key: Key) -> Callable[[list[ContainerState]], bool]:
-        """Whether Compose may still be at work in the project of the stop ``key``: another
-        stop in it under way or ended within a settle (its container may be removed
-        already), or a container's healthcheck not passed yet (``depends_on`` waits)."""
+    def _converging(self, deployment: str,
+                    stopped: str) -> Callable[[list[ContainerState]], bool]:
+        """Whether Compose may still be at work in the deployment of the container
+        ``stopped``: another stop in it under way or ended within a settle (its container
+        may be removed already), or a container's healthcheck not passed yet."""
         def converging(others: list[ContainerState]) -> bool:
             since = self._engine_now() - self._stop_settle
-            pending = self._pending.get(key)
-            lately = [at for container, at in self._stops_seen.get(
-                pending.deployment if pending else "", {}).items() if container != key[0]]
+            lately = [at for container, at in self._stops_seen.get(deployment, {}).items()
+                      if container != stopped]
             return any(at >= since for at in lately) or any(
                 self._evidence.stopping(c.id, since)
                 or (c.running and c.health == "starting") for c in others)
