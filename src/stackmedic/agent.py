@@ -19,6 +19,7 @@ from stackmedic.config.secrets import api_tokens, known_secrets
 from stackmedic.deployments.actions import DeploymentActions
 from stackmedic.deployments.catalog import Catalog, CatalogChange
 from stackmedic.deployments.containers import DeploymentContainers
+from stackmedic.deployments.scale import ScaleKeeper
 from stackmedic.deployments.watcher import CatalogWatcher
 from stackmedic.engine.client import EngineClient
 from stackmedic.engine.compose import ComposeNotFound, compose_runner, discover_compose
@@ -95,10 +96,11 @@ class Agent:
         self.watch = AgentWatch(settings.supervision)
         self.heartbeats, self.supervisor = self.watch.heartbeats, self.watch.supervisor
         self.systemd = self.watch.systemd
+        self.scale = ScaleKeeper(self.observed.for_project, self.desired.scales)
         self.health = HealthEngine(
             catalog=self.catalog, observed=self.observed, desired=self.desired,
             events=self.events, db=self.db, bus=self.bus, config=settings.health,
-            engine=self.engine.status,
+            engine=self.engine.status, scale=self.scale,
         )
         self.health.crashes.stable = settings.recovery.verify_stable_seconds
         self.exits = ExitLedger(self.db, self.catalog)
@@ -119,7 +121,7 @@ class Agent:
         )
         self.actions = DeploymentActions(
             self.catalog, self.runner, self.desired, self.events, self.intent, self.observed,
-            bus=self.bus,
+            bus=self.bus, scale=self.scale,
         )
         self.notifier = Notifier(settings.notifications, self.db, record_event=self.events.record)
         self.notifications = NotificationBridge(self.notifier, self.bus, settings.recovery,
@@ -145,7 +147,7 @@ class Agent:
             desired=self.desired, events=self.events, observed=self.observed,
             health=self.health, intent=self.intent, actions=self.actions, exits=self.exits,
             resources=self.resources, engine=self.engine, runner=self.runner,
-            supervisor=self.supervisor,
+            supervisor=self.supervisor, scale=self.scale,
             secrets=known_secrets(settings, self.token, self.read_token),
             log_fingerprints=self.logwatch.watch.recent,
         )

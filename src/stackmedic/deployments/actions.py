@@ -20,6 +20,7 @@ from stackmedic.deployments.events import (
     ActionStarted,
 )
 from stackmedic.deployments.model import Deployment
+from stackmedic.deployments.scale import ScaleKeeper
 from stackmedic.engine.compose import ComposeError, ComposeResult, ComposeRunner
 from stackmedic.observe.state import ObservedState
 from stackmedic.store.desired import DesiredStateStore
@@ -104,6 +105,7 @@ class DeploymentActions:
         intent: OwnActions[Any],
         observed: ObservedState,
         bus: Bus | None = None,
+        scale: ScaleKeeper | None = None,
     ) -> None:
         self._catalog = catalog
         self._bus = bus
@@ -112,6 +114,7 @@ class DeploymentActions:
         self._events = events
         self._intent = intent
         self._observed = observed
+        self._scale = scale
         self._locks: dict[str, asyncio.Lock] = {}
 
     def lock(self, deployment: str) -> asyncio.Lock:
@@ -214,5 +217,7 @@ class DeploymentActions:
         }[action]
         if action == Action.RESTART and not self._observed.for_project(deployment.project):
             args = ["up", "--detach", "--remove-orphans"]
+        if args[0] == "up" and self._scale is not None:
+            args = [*args, *self._scale.args(deployment, deployment.services)]
         assert self._runner is not None
         return await self._runner.run(workdir, deployment.files, deployment.project, args)

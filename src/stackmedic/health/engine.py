@@ -30,6 +30,7 @@ from stackmedic.deployments.events import (
     ActionRequested,
     ActionStarted,
 )
+from stackmedic.deployments.scale import ScaleKeeper
 from stackmedic.engine.client import EngineStatus
 from stackmedic.engine.events import event_time
 from stackmedic.health.activity import Activity
@@ -74,8 +75,10 @@ class HealthEngine:
         config: HealthConfig,
         engine: EngineStatus,
         clock: Clock = SYSTEM_CLOCK,
+        scale: ScaleKeeper | None = None,
     ) -> None:
         self._catalog = catalog
+        self._scale = scale
         self._observed = observed
         self._desired = desired
         self._bus = bus
@@ -225,6 +228,7 @@ class HealthEngine:
                 desired=record.state if record else None,
                 now=now,
                 service_desired={s: r.state for s, r in self._desired.services(name).items()},
+                scales=self._scale.wanted(deployment) if self._scale else {},
                 reachable=view.reachable,
                 synced=view.synced,
                 engine_error=view.error,

@@ -49,6 +49,8 @@ class HealthInputs:
     # What firing log-pattern rules with ``affects_health: true`` say (``logwatch``).
     log_problems: tuple[str, ...] = ()
     probes: Mapping[str, ProbeStanding] = field(default_factory=dict)  # by service
+    # Scaled services a person keeps at fewer running containers than they have.
+    scales: Mapping[str, int] = field(default_factory=dict)
 
 
 def with_probe(service: ServiceHealth, standing: ProbeStanding | None) -> ServiceHealth:
@@ -87,6 +89,17 @@ def container_status(
     if container.completed:
         return ServiceStatus.COMPLETED
     return ServiceStatus.EXITED
+
+
+def kept_running(containers: Sequence[ContainerState], wanted: int | None
+                 ) -> Sequence[ContainerState]:
+    """The containers a service is judged by: when a person keeps only ``wanted`` of them
+    running and at least that many run, the running ones (the rest are stopped on purpose).
+    behaviour: scale-stop-some-person
+    """
+    running = [c for c in containers if c.running]
+    return running if wanted is not None and running and len(running) >= wanted \
+        else containers
 
 
 def service_health(
@@ -190,7 +203,7 @@ def evaluate(inputs: HealthInputs) -> DeploymentHealth:
     services = tuple(
         with_probe(service_health(
             s,
-            by_service.get(s, []),
+            kept_running(by_service.get(s, []), inputs.scales.get(s)),
             inputs.service_desired.get(s, desired),
             inputs.crash_loops.get(s),
             inputs.unpaused,

@@ -60,8 +60,10 @@ class DecisionLog:
         """A deployment's pending stops began or ended waiting."""
         await self.publish(StopPendingChanged(deployment, pending, time.time()))
 
-    async def stopped(self, decision: Decision, target: str | None, changed: bool) -> None:
-        """A stop judged a person's: ``target`` is None when it was started again meanwhile."""
+    async def stopped(self, decision: Decision, target: str | None, changed: bool,
+                      now: str = "desired state is now stopped") -> None:
+        """A stop judged a person's: ``target`` is None when it was started again meanwhile;
+        ``now`` says what the desired state is after it."""
         stop, judgement = decision.stop, decision.judgement
         service = None if target in (None, "deployment") else stop.service
         if target is not None and (changed or judgement.uncertain):
@@ -71,7 +73,7 @@ class DecisionLog:
                         f"`stackmedic start {stop.deployment}`)")
             self._events.record(
                 EventKind.INTENT_CHANGED,
-                f"{target} stopped outside stackmedic; desired state is now stopped{note}",
+                f"{target} stopped outside stackmedic; {now}{note}",
                 deployment=stop.deployment, service=service,
                 severity=Severity.WARNING if judgement.uncertain else Severity.INFO,
                 data={"state": "stopped", "source": IntentSource.OBSERVED_STOP.value,

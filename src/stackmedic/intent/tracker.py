@@ -337,8 +337,8 @@ class IntentTracker:
             stop = decision.stop
             self._pending.forget((stop.container_id, stop.stop_at))
             if decision.judgement.intent:
-                target, changed = self._changes.stopped(stop)
-                await self._log.stopped(decision, target, changed)
+                target, changed, now = self._changes.stopped(stop)
+                await self._log.stopped(decision, target, changed, now)
             else:
                 ignored.append(decision)
         if ignored:

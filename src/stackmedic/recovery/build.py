@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from stackmedic.bus import Bus
 from stackmedic.deployments.actions import DeploymentActions
 from stackmedic.deployments.catalog import Catalog
+from stackmedic.deployments.scale import ScaleKeeper
 from stackmedic.engine.client import EngineClient
 from stackmedic.engine.compose import ComposeRunner
 from stackmedic.health.engine import HealthEngine
@@ -64,6 +65,7 @@ def build_recovery(
     engine: EngineClient,
     runner: ComposeRunner | None,
     supervisor: Supervisor,
+    scale: ScaleKeeper,
     secrets: Sequence[str],
     log_fingerprints: LogFingerprints | None = None,
 ) -> Recovery:
@@ -76,7 +78,7 @@ def build_recovery(
     service = RecoveryService(
         config,
         catalog=catalog, desired=desired, health=health, events=events, bus=bus,
-        actions=actions, executor=ActionExecutor(runner, engine),
+        actions=actions, executor=ActionExecutor(runner, engine, scale),
         collector=EvidenceCollector(
             engine, runner, observed, desired, log_tail_lines=config.log_tail_lines,
             memory_trend=resources.memory_trend, secrets=lambda: secrets,

@@ -10,6 +10,7 @@ import aiodocker
 import structlog
 
 from stackmedic.deployments.model import Deployment
+from stackmedic.deployments.scale import ScaleKeeper
 from stackmedic.engine.client import EngineClient
 from stackmedic.engine.compose import ComposeError, ComposeRunner
 from stackmedic.recovery.suggestions import ServiceAction, Suggestion
@@ -51,9 +52,11 @@ class ActionFailed(Exception):
 class ActionExecutor:
     """Runs one suggestion at a time for a deployment."""
 
-    def __init__(self, runner: ComposeRunner | None, engine: EngineClient) -> None:
+    def __init__(self, runner: ComposeRunner | None, engine: EngineClient,
+                 scale: ScaleKeeper | None = None) -> None:
         self._runner = runner
         self._engine = engine
+        self._scale = scale
 
     async def execute(self, deployment: Deployment, suggestion: Suggestion) -> ActionOutcome:
         """Run ``suggestion``; never raises for an action's own failure."""
@@ -79,8 +82,9 @@ class ActionExecutor:
             return [await self.execute(deployment, suggestions[0])]
         started = time.monotonic()
         try:
-            await self._compose(deployment, [*UP_ONE, "--no-recreate",
-                                             *(s.service for s in suggestions)])
+            services = [s.service for s in suggestions]
+            await self._compose(deployment,
+                                [*self._up(deployment, services), "--no-recreate", *services])
         except (ActionFailed, ComposeError) as exc:
             log.info("starting together failed; one at a time", deployment=deployment.name,
                      error=str(exc))
@@ -100,15 +104,20 @@ class ActionExecutor:
         if action == ServiceAction.CREATE_NETWORK:
             await self._create_network(target)
             return
+        up = self._up(deployment, [target])
         steps: dict[ServiceAction, list[list[str]]] = {
-            ServiceAction.START: [[*UP_ONE, "--no-recreate", target]],
+            ServiceAction.START: [[*up, "--no-recreate", target]],
             ServiceAction.RESTART: [["restart", target]],
-            ServiceAction.RECREATE: [[*UP_ONE, "--force-recreate", target]],
-            ServiceAction.PULL: [["pull", target], [*UP_ONE, target]],
-            ServiceAction.REBUILD: [["build", target], [*UP_ONE, target]],
+            ServiceAction.RECREATE: [[*up, "--force-recreate", target]],
+            ServiceAction.PULL: [["pull", target], [*up, target]],
+            ServiceAction.REBUILD: [["build", target], [*up, target]],
         }
         for args in steps[action]:
             await self._compose(deployment, args)
+
+    def _up(self, deployment: Deployment, services: list[str]) -> list[str]:
+        """``up`` of ``services`` alone, each at the scale it has now."""
+        return [*UP_ONE, *(self._scale.args(deployment, services) if self._scale else [])]
 
     async def _compose(self, deployment: Deployment, args: list[str]) -> None:
         if self._runner is None:

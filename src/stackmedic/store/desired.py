@@ -26,6 +26,19 @@ class DesiredRecord:
         return {"state": self.state.value, "source": self.source, "changed_at": self.changed_at}
 
 
+@dataclass(frozen=True)
+class ScaleRecord:
+    """How many of a scaled service's containers a person keeps running."""
+
+    replicas: int
+    containers: frozenset[str]
+    """The service's container ids when it was recorded: it applies to those alone."""
+
+    def applies(self, ids: frozenset[str]) -> bool:
+        """Whether the service still has exactly the containers it had then."""
+        return ids == self.containers
+
+
 class DesiredStateStore:
     """Reads and writes desired states; every write is committed before it returns."""
 
@@ -86,6 +99,10 @@ class DesiredStateStore:
                     "DELETE FROM desired_states WHERE deployment = ? AND service != ''",
                     (deployment,),
                 )
+                conn.execute("DELETE FROM desired_scales WHERE deployment = ?", (deployment,))
+            else:
+                conn.execute("DELETE FROM desired_scales WHERE deployment = ? AND service = ?",
+                             (deployment, service))
         record = DesiredRecord(deployment, service, state, source, now)
         return record, previous is None or previous.state != state
 
@@ -103,9 +120,37 @@ class DesiredStateStore:
         record = self.get(deployment, service) or self.get(deployment)
         return record.state if record else None
 
+    def scales(self, deployment: str) -> dict[str, ScaleRecord]:
+        """The scales people kept by hand, by service."""
+        rows = self._db.fetchall(
+            "SELECT * FROM desired_scales WHERE deployment = ?", (deployment,))
+        return {r["service"]: ScaleRecord(int(r["replicas"]),
+                                          frozenset(filter(None, r["containers"].split(","))))
+                for r in rows}
+
+    def set_scale(self, deployment: str, service: str, replicas: int,
+                  containers: frozenset[str]) -> bool:
+        """Keep ``replicas`` of the service's ``containers`` running; whether it changed."""
+        before = self.scales(deployment).get(service)
+        record = ScaleRecord(replicas, containers)
+        self._db.execute(
+            "INSERT INTO desired_scales (deployment, service, replicas, containers, changed_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (deployment, service) DO UPDATE SET"
+            " replicas = excluded.replicas, containers = excluded.containers,"
+            " changed_at = excluded.changed_at",
+            (deployment, service, replicas, ",".join(sorted(containers)), time.time()),
+        )
+        return before != record
+
+    def clear_scale(self, deployment: str, service: str) -> None:
+        """The service's scale is its containers' again."""
+        self._db.execute("DELETE FROM desired_scales WHERE deployment = ? AND service = ?",
+                         (deployment, service))
+
     def forget(self, deployment: str) -> None:
         """Remove every record of a deployment."""
         self._db.execute("DELETE FROM desired_states WHERE deployment = ?", (deployment,))
+        self._db.execute("DELETE FROM desired_scales WHERE deployment = ?", (deployment,))
 
 
 def _record(row: object) -> DesiredRecord:
