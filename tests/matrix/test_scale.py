@@ -73,6 +73,12 @@ def test_a_person_scaling_a_service_up_and_down_is_no_episode(
             _history(row, site)
         assert _runs(row, site) == []
         assert row.verdict(site) == "healthy"
+        # Scaled to nothing: the service is stopped on purpose, as a `docker rm -f` is.
+        site.up("--scale", "app=0")
+        wait_until(lambda: "app stopped as desired" in _health(row, site)["reason"], 60,
+                   message="app stopped as desired")
+        assert _mails(row, site) == [] and _runs(row, site) == []
+        assert _states(site) == []
 
 
 def test_a_crashed_replica_is_restarted_and_the_scale_kept(
