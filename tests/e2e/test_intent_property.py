@@ -36,10 +36,11 @@ pytestmark = pytest.mark.docker
 
 STEPS = (
     "api-stop", "api-start", "cli-stop", "cli-start", "compose-stop", "compose-up",
-    "crash", "agent-restart", "daemon-restart",
+    "compose-recreate", "compose-restart", "crash", "agent-restart", "daemon-restart",
 )
 STOPS = {"api-stop", "cli-stop", "compose-stop"}
-STARTS = {"api-start", "cli-start", "compose-up"}
+# `compose restart` starts stopped containers too: a person's start either way.
+STARTS = {"api-start", "cli-start", "compose-up", "compose-recreate", "compose-restart"}
 
 
 @dataclass
@@ -106,6 +107,10 @@ class World:
                 return
         elif step == "compose-up":
             self.site.up()
+        elif step == "compose-recreate":
+            self.site.up("--force-recreate")
+        elif step == "compose-restart":
+            self.site.compose("restart")
         elif step == "crash":
             if self.running():
                 # it may have exited meanwhile
@@ -312,6 +317,10 @@ REGRESSIONS: dict[str, Callable[[World], None]] = {
     "daemon-agent-restarts-then-crash": lambda w: _steps(
         w, "compose-stop", "daemon-restart", "agent-restart", "compose-up", "crash",
         "daemon-restart"),
+    "recreate-after-a-stop-then-crash": lambda w: _steps(
+        w, "compose-stop", "compose-recreate", "crash", "compose-recreate", "compose-stop"),
+    "restart-of-a-stopped-one-then-daemon-restart": lambda w: _steps(
+        w, "compose-stop", "compose-restart", "daemon-restart", "compose-restart", "crash"),
     "stop-of-nothing-is-no-intent": lambda w: _steps(
         w, "compose-up", "daemon-restart", "api-start", "compose-stop", "compose-stop"),
     # Random run 4 (80 sequences): the agent did not answer at the final check once; the
