@@ -321,6 +321,11 @@ REGRESSIONS: dict[str, Callable[[World], None]] = {
         w, "compose-stop", "compose-recreate", "crash", "compose-recreate", "compose-stop"),
     "restart-of-a-stopped-one-then-daemon-restart": lambda w: _steps(
         w, "compose-stop", "compose-restart", "daemon-restart", "compose-restart", "crash"),
+    # Random run (40 sequences): a start after a crash was taken for a restart policy's,
+    # though the service has none; desired stayed stopped while it ran.
+    "crash-then-api-stop-with-compose-start-0.23s": lambda w: _in_turn(
+        lambda: _steps(w, "compose-up", "crash"),
+        lambda: w.person_during_action("start", 0.23)),
     "stop-of-nothing-is-no-intent": lambda w: _steps(
         w, "compose-up", "daemon-restart", "api-start", "compose-stop", "compose-stop"),
     # Random run 4 (80 sequences): the agent did not answer at the final check once; the

@@ -413,3 +413,25 @@ async def test_a_start_through_stackmedic_supersedes_an_earlier_stop_not_yet_jud
     await rig.tracker.end_action("shop", window)
     assert not rig.tracker.stop_pending("shop")
     assert rig.tracker.pending == []
+
+
+@pytest.mark.parametrize("policy,code,person", [
+    ("no", "137", True),            # nothing restarts it: the start is a person's
+    ("on-failure", "0", True),      # on-failure leaves an exit 0 alone
+    ("on-failure", "3", False),     # Docker's own restart
+    ("always", "137", False),
+    ("unless-stopped", "0", False),
+])
+async def test_a_start_after_a_crash_is_a_persons_unless_the_policy_restarts_it(
+    tmp_path: Path, policy: str, code: str, person: bool,
+) -> None:
+    # Found by the intent property test: a crash, a stop through stackmedic (nothing left
+    # to stop), then `docker compose up`: the start was taken for a restart policy's.
+    rig = Rig(tmp_path, "web")
+    rig.desired.set("shop", DesiredState.STOPPED, "api")
+    now = time.time()
+    rig.observed.upsert(replace(container("web"), status="exited", exit_code=int(code),
+                                restart_policy=policy, finished_at=now))
+    await rig.event("die", "web", now, exitCode=code)
+    await rig.event("start", "web", now + 1)
+    assert rig.state() is (DesiredState.RUNNING if person else DesiredState.STOPPED)

@@ -80,6 +80,7 @@ class IntentTracker:
         to_engine: Callable[[float], float] = lambda local: local,
     ) -> None:
         self._catalog = catalog
+        self._observed = observed
         self._changes = DesiredChanges(desired, catalog, observed)
         self._stop_settle = stop_settle_seconds
         self._start_settle = start_settle_seconds
@@ -205,8 +206,18 @@ class IntentTracker:
             await self._on_stop(deployment.name, service, container_id, at)
         elif action == "stop":
             await self._on_stop(deployment.name, service, container_id, at)
-        elif action == "start" and not self._evidence.restarted_after_crash(container_id):
+        elif action == "start" and not self._policy_restart(container_id):
             self._start_due = ((container_id, at), deployment.name, service)
+
+    def _policy_restart(self, container_id: str) -> bool:
+        """Whether a start is Docker's restart policy bringing back a container that died by
+        itself. Under ``no`` nothing restarts it: a start after a crash is a person's.
+        behaviour: loop-policy-restarts, crash-then-start-person
+        """
+        if not self._evidence.restarted_after_crash(container_id):
+            return False
+        before = self._observed.get(container_id)  # the start is not applied yet
+        return before is None or before.restarted_after_exit
 
     async def _on_stop(self, deployment: str, service: str, container_id: str,
                        at: float) -> None:

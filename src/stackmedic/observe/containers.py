@@ -109,6 +109,20 @@ class ContainerState:
         return self.restart_policy != "on-failure" or not retries \
             or self.restart_count < retries
 
+    @property
+    def restarted_after_exit(self) -> bool:
+        """Whether Docker's restart policy restarts it after the exit it shows (a start that
+        follows is the policy's, not a person's): never under ``no``, nor after an exit 0
+        or with its retries used up under ``on-failure``."""
+        if self.status == "restarting":
+            return True
+        if self.restart_policy in ("always", "unless-stopped"):
+            return True
+        if self.restart_policy != "on-failure" or self.exit_code in (None, 0):
+            return False
+        retries = self.restart_retries
+        return not retries or self.restart_count < retries
+
     def summary_key(self) -> tuple[str, str]:
         """What a container list entry can tell about this state, to spot changes cheaply."""
         return (self.status, self.health)
