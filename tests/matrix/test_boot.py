@@ -77,3 +77,31 @@ def test_what_a_policy_starts_at_boot_against_a_stop_is_stopped_again(
         assert row.verdict(kept) == "stopped"
         desired = row.api("/api/deployments")["items"]
         assert {d["name"]: d["desired"]["state"] for d in desired}[kept.name] == "stopped"
+
+
+@pytest.mark.parametrize("behaviour,policy", [
+    ("graceful", "always"),
+    ("exits_143", "on-failure"),
+])
+def test_one_service_a_policy_starts_at_boot_against_its_stop_is_stopped_again(
+    tmp_path: Path, private_dockerd: PrivateDockerd, private_deployments: DeploymentFactory,
+    behaviour: str, policy: str,
+) -> None:
+    factory = private_deployments
+    site = factory.make("half", {"web": zoo.graceful(),
+                                 "worker": getattr(zoo, behaviour)(restart=policy)})
+    site.up()
+    with host(tmp_path, private_dockerd, factory,
+              extra={"intent": {"start_settle_seconds": 15}}) as row:
+        row.agent.start()
+        wait_until(lambda: row.verdict(site) == "healthy", 90, message="healthy")
+        site.stop("worker")
+        wait_until(lambda: "worker stopped as desired" in str(
+            row.api(f"/api/deployments/{site.name}/health")["reason"]), 60,
+            message="worker's stop judged")
+        row.reboot()
+        lines = row.lines(row.wait_summary(1, timeout=120))
+        assert lines["brought back by stackmedic"] == "half (start web)"
+        assert "worker stopped again" in lines["left stopped on purpose"], lines
+        assert site.states() == {"web": "running", "worker": "exited"}
+        assert row.verdict(site) == "healthy"

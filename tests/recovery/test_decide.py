@@ -188,6 +188,16 @@ def test_completed_jobs_are_listed_as_such() -> None:
     assert "- jobs completed: batch (migrate), shop (migrate)" in summary.message()
 
 
+def test_services_stopped_again_are_named_for_deployments_wanted_running_too() -> None:
+    summary = RestartSummary(RestartKind.HOST)
+    summary.left_stopped = ["parked"]
+    summary.stopped_again = [{"deployment": "parked", "services": "app"},
+                             {"deployment": "half", "services": "worker"}]
+    assert ("- left stopped on purpose: half (worker stopped again: Docker's restart policy "
+            "had started it), parked (app stopped again: Docker's restart policy had started "
+            "it)") in summary.message()
+
+
 # -- dependents follow -------------------------------------------------------------------
 
 def svc(name: str, status: str = "running", **kw: Any) -> ServiceEvidence:

@@ -184,6 +184,8 @@ class RestartReconciler:
                         await _after_head_start(acted.values())
                     await self._reconcile_one(name, kind, summary, recreated, limit,
                                               acted.get(name))
+                    # behaviour: reboot-policy-restarts-stopped-service
+                    await self._keep_stopped(name, summary)
                 except Exception:
                     log.exception("reconciling a deployment failed", deployment=name)
                 finally:

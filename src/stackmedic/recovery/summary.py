@@ -109,9 +109,11 @@ class RestartSummary:
             lines.append("- jobs completed: " + names(
                 [f"{c['deployment']} ({c['services']})" for c in self.completed]))
         again = {d["deployment"]: d["services"] for d in self.stopped_again}
+        # A deployment wanted running may have services left stopped on purpose too.
+        kept = sorted({*self.left_stopped, *again})
         lines.append("- left stopped on purpose: " + names(
             [f"{n} ({again[n]} stopped again: Docker's restart policy had started it)"
-             if n in again else n for n in self.left_stopped]))
+             if n in again else n for n in kept]))
         if self.not_found:
             lines.append("- no longer found: " + names(
                 [f"{d['deployment']} ({d['why']})" for d in self.not_found]))
