@@ -388,6 +388,21 @@ async def test_a_stop_event_after_the_kill_takes_the_place_of_the_kill(tmp_path:
     assert [p.evidence.stop_at for p in rig.tracker.pending if p.evidence] == [
         pytest.approx(now + 0.02, abs=1e-6)]
     assert rig.pending_changes == [True]
+    # The store holds the same one alone: the kill's stop was replaced in the same write,
+    # so an agent killed at any moment finds one stop (two would read as a burst).
+    assert [s.stop_at for s in PendingStopStore(rig.db).all()] == [
+        pytest.approx(now + 0.02, abs=1e-6)]
+
+
+def test_a_stop_that_takes_another_ones_place_replaces_it_in_one_write(tmp_path: Path) -> None:
+    store = PendingStopStore(Database(tmp_path / "s.db"))
+    died = StoredStop("c1", 10.0, "shop", "web", die_at=10.0, seen_at=1.0)
+    stopped = replace(died, stop_at=10.5)
+    assert store.add(died) is True
+    assert store.add(stopped, replacing=10.0) is True
+    assert [s.stop_at for s in store.all()] == [10.5]
+    assert store.add(stopped, replacing=10.0) is False  # a replay
+    assert [s.stop_at for s in store.all()] == [10.5]
 
 
 async def test_a_signal_the_service_outlives_is_no_stop(tmp_path: Path) -> None:

@@ -60,9 +60,15 @@ class PendingStops:
         return [p.evidence for p in self._stops.values() if p.evidence is not None
                 and (restored is None or (p.connection == RESTORED) == restored)]
 
-    def add(self, stop: StoredStop, connection: int) -> bool:
-        """Hold a stop seen on ``connection``; False for a replay of one already pending."""
-        if not self._store.add(stop):
+    def add(self, stop: StoredStop, connection: int, replacing: float | None = None) -> bool:
+        """Hold a stop seen on ``connection``; False for a replay of one already pending.
+
+        ``replacing``: the time of the container's pending stop this one takes the place of.
+        """
+        added = self._store.add(stop, replacing)
+        if replacing is not None:
+            self._stops.pop((stop.container_id, replacing), None)
+        if not added:
             return False
         self._stops[(stop.container_id, stop.stop_at)] = PendingStop(
             stop.deployment, stop.service, stop.container_id, stop.seen_at, connection, stop)

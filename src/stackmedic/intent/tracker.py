@@ -225,15 +225,16 @@ class IntentTracker:
             return
         was_pending = self.stop_pending(deployment)
         died, code = self._evidence.died(container_id)
-        if died is not None and died != at:
-            self._pending.forget((container_id, died))  # held from its die: this is it
         answered, refused = self._evidence.answer(container_id)
         evidence = StoredStop(
             container_id, at, deployment, service, kill_at=self._evidence.began(container_id),
             die_at=died, exit_code=code, daemon=self._identity, answered_at=answered,
             refused_at=refused, seen_at=time.time(),
         )
-        if not self._pending.add(evidence, self.link.number):
+        # Held from its die, this stop takes its place, in one write: an agent killed in
+        # between finds exactly one of them at its next start.
+        replacing = died if died is not None and died != at else None
+        if not self._pending.add(evidence, self.link.number, replacing):
             return  # a replay of a stop already pending
         self._evidence.probe(container_id)  # no kill seen (or replayed): ask now
         if not was_pending:

@@ -37,15 +37,24 @@ class PendingStopStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def add(self, stop: StoredStop) -> bool:
-        """Store a stop unless already stored (a replayed event); return whether it is new."""
+    def add(self, stop: StoredStop, replacing: float | None = None) -> bool:
+        """Store a stop unless already stored (a replayed event); return whether it is new.
+
+        ``replacing``: the time of the container's stop this one takes the place of, removed
+        in the same write (an agent killed in between must find exactly one).
+        """
         row = asdict(stop)
         row["seen_at"] = stop.seen_at or time.time()
         columns = ", ".join(row)
         marks = ", ".join(f":{c}" for c in row)
-        return self._db.execute_rowcount(
-            f"INSERT OR IGNORE INTO pending_stops ({columns}) VALUES ({marks})", row
-        ) == 1
+        with self._db.transaction() as conn:
+            added = conn.execute(
+                f"INSERT OR IGNORE INTO pending_stops ({columns}) VALUES ({marks})", row
+            ).rowcount == 1
+            if replacing is not None:
+                conn.execute("DELETE FROM pending_stops WHERE container_id = ? AND stop_at = ?",
+                             (stop.container_id, replacing))
+        return added
 
     def probed(self, container_id: str, *, answered_at: float | None,
                refused_at: float | None) -> None:
