@@ -105,9 +105,12 @@ class ContainerState:
             return True
         if self.status != "running" or self.restart_policy not in RESTARTING_POLICIES:
             return False
-        retries = self.restart_retries
-        return self.restart_policy != "on-failure" or not retries \
-            or self.restart_count < retries
+        return self.restart_policy != "on-failure" or self.retries_left
+
+    @property
+    def retries_left(self) -> bool:
+        """Whether ``on-failure`` still has restarts to give (0 retries: no limit)."""
+        return not self.restart_retries or self.restart_count < self.restart_retries
 
     @property
     def restarted_after_exit(self) -> bool:
@@ -120,8 +123,7 @@ class ContainerState:
             return True
         if self.restart_policy != "on-failure" or self.exit_code in (None, 0):
             return False
-        retries = self.restart_retries
-        return not retries or self.restart_count < retries
+        return self.retries_left
 
     def summary_key(self) -> tuple[str, str]:
         """What a container list entry can tell about this state, to spot changes cheaply."""
